@@ -1,0 +1,48 @@
+# pipol -- plain GNU make, no recursion: each folder adds its build.mk.
+#   make          build everything that exists (into build/)
+#   make test     install missing Debian packages, build, run the suite
+#   make bench    the benchmarks (not part of make test)
+#   make asan     the same binaries with AddressSanitizer, in build-asan/
+
+B        ?= build
+CC       ?= gcc
+OPT      ?= -O2 -g
+CFLAGS   += $(OPT) -std=gnu11 -pthread -Wall -Wextra -Werror -Wshadow \
+	    -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+	    -Wpointer-arith -Wcast-qual -Wno-format-truncation
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Iimagestore
+LDFLAGS  += -pthread
+IMG_LIBS  = -ldeflate -lzstd -lz -lcrypto
+
+.PHONY: all test bench asan fuzz deps clean
+all:
+
+include common/build.mk
+include imagestore/build.mk
+include frontend/build.mk
+include tests/build.mk
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+deps:
+	@tests/deps.sh test
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh
+
+bench: deps
+	@tests/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh
+
+asan:
+	@$(MAKE) --no-print-directory B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
+	    LDFLAGS='-pthread -fsanitize=address,undefined' all
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,58 @@
+/* parse.c -- strict number and size parsing: whole string, no overflow. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "parse.h"
+#include "perr.h"
+
+int
+parse_size(const char *s, uint64_t *out, struct perr *e)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return perr_set(e, PE_USAGE, "\"%s\": not a size", s ? s : "");
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return perr_set(e, PE_USAGE, "\"%s\": size out of range", s);
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0')
+		return perr_set(e, PE_USAGE, "\"%s\": not a size", s);
+	if (shift && v > (UINT64_MAX >> shift))
+		return perr_set(e, PE_USAGE, "\"%s\": size out of range", s);
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int
+parse_count(const char *what, const char *s, long long min, long long max,
+    long long *out, struct perr *e)
+{
+	long long v;
+	char *end;
+
+	if (s == NULL || *s == '\0')
+		return perr_set(e, PE_USAGE, "%s: missing value", what);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return perr_set(e, PE_USAGE, "%s %s: not a number", what, s);
+	if (v < min || v > max)
+		return perr_set(e, PE_USAGE, "%s %s: not in %lld..%lld",
+		    what, s, min, max);
+	*out = v;
+	return 0;
+}

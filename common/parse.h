@@ -1,0 +1,15 @@
+/* parse.h -- strict parsers for command-line values. No pipol policy. */
+#ifndef PARSE_H
+#define PARSE_H
+
+#include <stdint.h>
+
+struct perr;
+
+/* "4M", "64m", "1048576", "1G": bytes; K/M/G/T are powers of 1024. */
+int parse_size(const char *s, uint64_t *out, struct perr *e);
+/* Decimal integer in [min, max]; what names the option in errors. */
+int parse_count(const char *what, const char *s, long long min,
+    long long max, long long *out, struct perr *e);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * image.h -- what moves image data in or out of the store: create from a
+ * disk or file, import a .pimg or a legacy gzip/zstd dd stream, export,
+ * verify. Each runs a bounded pool of threads; libraries never print,
+ * except the progress bar, which shows only on a terminal.
+ */
+#ifndef IMAGE_H
+#define IMAGE_H
+
+#include <stdint.h>
+
+#include "store.h"
+
+struct perr;
+
+struct image_opts {
+	int codec;		/* enum pimg_codec */
+	int level;		/* 0: the codec's default */
+	int threads;		/* 0: one per online core */
+	uint32_t chunk_size;	/* 0: PIMG_CHUNK_DEFAULT */
+	const char *meta;	/* "key=value\n" lines, or NULL */
+	int progress;		/* draw a bar when stderr is a terminal */
+};
+
+struct image_stats {
+	uint64_t disk_size, chunks, zero_chunks;
+	uint64_t new_chunks, new_bytes;	/* stored by this run */
+	uint64_t known_chunks;		/* already in the store */
+	int recompressed;		/* 0 for a .pimg taken as is */
+};
+
+int image_threads(int asked);
+
+/* Chunk and compress PATH (file or block device) into a new draft. */
+int image_create(struct store *s, const char *name, const char *path,
+    const struct image_opts *o, unsigned *version, struct image_stats *st,
+    struct perr *e);
+/* A .pimg (taken without recompression) or any gzip/zstd stream; "-" is
+ * standard input. */
+int image_import(struct store *s, const char *name, const char *path,
+    const struct image_opts *o, unsigned *version, struct image_stats *st,
+    struct perr *e);
+/* .pimg, or the raw disk when raw; out NULL or "-" is standard output. */
+int image_export(struct store *s, const char *name, unsigned version,
+    const char *out, int raw, int threads, struct perr *e);
+
+/* One bad chunk found by image_verify; users is "a:1 b:2". */
+typedef void (*image_bad_fn)(const char *hash_hex, const char *problem,
+    const char *users, void *arg);
+/* Re-read and re-hash the chunks of NAME[:VERSION], or of every version
+ * when name is NULL. Returns -PE_DATA when any chunk is bad. */
+int image_verify(struct store *s, const char *name, unsigned version,
+    int threads, image_bad_fn bad, void *arg, uint64_t *checked,
+    struct perr *e);
+
+#endif

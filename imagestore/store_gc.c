@@ -1,0 +1,177 @@
+/*
+ * store_gc.c -- drop what no version uses: chunk files, orphan index
+ * files left by a crash between index and refs, and temporary files.
+ * Runs under the exclusive store lock, so no command is adding.
+ */
+#include <sys/stat.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "perr.h"
+#include "store.h"
+
+struct keyset {
+	struct store_added *k;	/* (hash, codec), sorted */
+	size_t n, cap;
+};
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	const struct store_added *x = a, *y = b;
+	int c = memcmp(x->hash, y->hash, HASH_BYTES);
+
+	return c ? c : x->codec - y->codec;
+}
+
+static int
+keyset_add_index(struct keyset *ks, const struct pimg_index *ix)
+{
+	struct store_added *n;
+	uint32_t i;
+
+	if (ks->n + ix->nchunks > ks->cap) {
+		n = realloc(ks->k, (ks->n + ix->nchunks + 1024) * sizeof(*n));
+		if (n == NULL)
+			return -1;
+		ks->k = n;
+		ks->cap = ks->n + ix->nchunks + 1024;
+	}
+	for (i = 0; i < ix->nchunks; i++) {
+		memcpy(ks->k[ks->n].hash, ix->e[i].hash, HASH_BYTES);
+		ks->k[ks->n++].codec = (int)ix->codec;
+	}
+	return 0;
+}
+
+/* Remove V.idx files that refs does not list, and stray temp files. */
+static void
+drop_orphans(struct store *s, const struct store_image *img)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	unsigned v;
+	char tail[8];
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/images/%s", s->root, img->name);
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL) {
+		int orphan = sscanf(d->d_name, "%u.%7s", &v, tail) == 2 &&
+		    strcmp(tail, "idx") == 0 && !store_image_find(img, v);
+
+		if (orphan || strstr(d->d_name, ".tmp.") != NULL) {
+			snprintf(path, sizeof(path), "%s/images/%s/%s",
+			    s->root, img->name, d->d_name);
+			unlink(path);
+		}
+	}
+	closedir(dir);
+}
+
+static int
+collect_used(struct store *s, struct keyset *ks, struct perr *e)
+{
+	struct store_image img;
+	struct pimg_index *ix;
+	char **names;
+	size_t n, i, j;
+	int rc;
+
+	if ((rc = store_list(s, &names, &n, e)) < 0)
+		return rc;
+	for (i = 0; i < n && rc == 0; i++) {
+		if ((rc = store_image_get(s, names[i], &img, e)) < 0)
+			break;
+		drop_orphans(s, &img);
+		for (j = 0; j < img.nv && rc == 0; j++) {
+			rc = store_load(s, names[i], img.v[j].version, &ix, e);
+			if (rc == 0 && keyset_add_index(ks, ix) < 0)
+				rc = perr_set(e, PE_FAIL, "out of memory");
+			pimg_index_free(ix);
+			ix = NULL;
+		}
+		store_image_clear(&img);
+	}
+	store_list_free(names, n);
+	if (rc == 0 && ks->n > 0)
+		qsort(ks->k, ks->n, sizeof(*ks->k), key_cmp);
+	return rc;
+}
+
+static int
+chunk_name_key(const char *leaf, struct store_added *k)
+{
+	char hex[HASH_HEX];
+
+	if (strlen(leaf) < 64 + 3 || leaf[64] != '.')
+		return -1;
+	memcpy(hex, leaf, 64);
+	hex[64] = '\0';
+	if (hash_from_hex(hex, k->hash) < 0)
+		return -1;
+	if (strcmp(leaf + 65, "gz") == 0)
+		k->codec = PIMG_CODEC_GZIP;
+	else if (strcmp(leaf + 65, "zst") == 0)
+		k->codec = PIMG_CODEC_ZSTD;
+	else
+		return -1;
+	return 0;
+}
+
+static void
+sweep_dir(const char *dir, const struct keyset *ks, uint64_t *nfreed,
+    uint64_t *bytes)
+{
+	char path[PATH_MAX];
+	struct store_added k;
+	struct dirent *d;
+	struct stat st;
+	DIR *dp;
+
+	if ((dp = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (chunk_name_key(d->d_name, &k) == 0 && (ks->n > 0 &&
+		    bsearch(&k, ks->k, ks->n, sizeof(k), key_cmp) != NULL))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
+			continue;
+		if (unlink(path) == 0) {
+			(*nfreed)++;
+			*bytes += (uint64_t)st.st_size;
+		}
+	}
+	closedir(dp);
+}
+
+int
+store_gc(struct store *s, uint64_t *nfreed, uint64_t *bytes, struct perr *e)
+{
+	struct keyset ks = { 0 };
+	char path[PATH_MAX];
+	int i, rc;
+
+	*nfreed = *bytes = 0;
+	if ((rc = collect_used(s, &ks, e)) < 0)
+		goto out;
+	for (i = 0; i < 256; i++) {
+		snprintf(path, sizeof(path), "%s/chunks/%02x", s->root, i);
+		sweep_dir(path, &ks, nfreed, bytes);
+	}
+	snprintf(path, sizeof(path), "%s/tmp", s->root);
+	sweep_dir(path, &ks, nfreed, bytes);
+	if (syncfs(s->lock_fd) == -1)
+		rc = perr_errno(e, PE_FAIL, "%s: syncfs", s->root);
+ out:
+	free(ks.k);
+	return rc;
+}

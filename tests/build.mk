@@ -1,0 +1,22 @@
+# tests/: unit test binaries (one per module) and the fuzz targets.
+UNIT_SRC = $(wildcard tests/unit/*_test.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(LIBPIMG)
+	$(CC) $(LDFLAGS) -o $@ $^ $(IMG_LIBS)
+
+$(B)/tests/unit/%.o: CPPFLAGS += -Itests
+
+all: $(UNIT_BIN)
+
+# libFuzzer targets: clang only, built on demand by tests/run.sh.
+FUZZ_SRC = $(wildcard tests/fuzz/*_fuzz.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+	-Icommon -Iimagestore -pthread
+
+build-fuzz/%: tests/fuzz/%.c $(IMG_SRC) $(COMMON_SRC)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_FLAGS) -o $@ $^ $(IMG_LIBS)
+
+fuzz: $(FUZZ_BIN)
