@@ -41,7 +41,7 @@ source_size(int fd, const char *path, uint64_t *size, int *is_file,
 /* Read [off, off+len) into buf, zero-filling holes; *hole when all hole. */
 static int
 read_chunk(int fd, int is_file, const char *path, uint8_t *buf,
-    uint64_t off, uint32_t len, int *hole, struct perr *e)
+    uint64_t off, uint32_t len, int *hole, uint64_t *nread, struct perr *e)
 {
 	uint64_t pos = off, end = off + len;
 	off_t data, next;
@@ -67,6 +67,7 @@ read_chunk(int fd, int is_file, const char *path, uint8_t *buf,
 			    "byte %llu", path, (unsigned long long)pos) :
 			    perr_set(e, PE_DATA, "%s: shrank while read "
 			    "(at byte %llu)", path, (unsigned long long)pos);
+		*nread += (uint64_t)next - pos;
 		pos = (uint64_t)next;
 	}
 	return 0;
@@ -79,7 +80,7 @@ image_create(struct store *s, const char *name, const char *path,
 {
 	struct ingest *in = NULL;
 	struct ingest_job *j;
-	uint64_t size, off;
+	uint64_t size, off, nread = 0;
 	uint32_t cs = o->chunk_size ? o->chunk_size : PIMG_CHUNK_DEFAULT, len;
 	int fd, is_file = 0, rc;
 
@@ -97,7 +98,7 @@ image_create(struct store *s, const char *name, const char *path,
 		if ((j = ingest_next(in)) == NULL)
 			break;
 		if ((rc = read_chunk(fd, is_file, path, j->raw, off, len,
-		    &j->hole, e)) < 0) {
+		    &j->hole, &nread, e)) < 0) {
 			queue_push(&in->freeq, j);
 			goto out;
 		}
@@ -105,6 +106,8 @@ image_create(struct store *s, const char *name, const char *path,
 			goto out;
 	}
 	rc = ingest_finish(in, name, o->meta, NULL, version, st, e);
+	if (rc == 0 && st != NULL)
+		st->read_bytes = nread;
  out:
 	ingest_abort(in);
 	close(fd);

@@ -26,6 +26,7 @@ struct image_stats {
 	uint64_t disk_size, chunks, zero_chunks;
 	uint64_t new_chunks, new_bytes;	/* stored by this run */
 	uint64_t known_chunks;		/* already in the store */
+	uint64_t read_bytes;		/* read from the source (holes: 0) */
 	int recompressed;		/* 0 for a .pimg taken as is */
 };
 

@@ -101,9 +101,16 @@ check_one(struct vrun *r, const struct use *u, struct pimg_coder *c,
 	struct perr e;
 	uint32_t crc;
 
+	const char *m;
+
 	if (store_chunk_read(r->s, u->codec, u->hash, comp, u->comp_len,
-	    &e) < 0 || pimg_chunk_decode(c, comp, u->comp_len, raw,
-	    u->raw_len, &crc, &e) < 0)
+	    &e) < 0) {
+		/* the reporter names the chunk: drop "chunk HASH: " */
+		m = strstr(e.msg, ": ");
+		return strdup(m != NULL ? m + 2 : e.msg);
+	}
+	if (pimg_chunk_decode(c, comp, u->comp_len, raw, u->raw_len, &crc,
+	    &e) < 0)
 		return strdup(e.msg);
 	if (crc != u->crc)
 		return strdup("CRC mismatch");

@@ -20,3 +20,9 @@ build-fuzz/%: tests/fuzz/%.c $(IMG_SRC) $(COMMON_SRC)
 	clang $(FUZZ_FLAGS) -o $@ $^ $(IMG_LIBS)
 
 fuzz: $(FUZZ_BIN)
+
+# test tools (not installed)
+$(B)/tests/pimg_mangle: $(B)/tests/tools/pimg_mangle.o $(LIBPIMG)
+	$(CC) $(LDFLAGS) -o $@ $^ $(IMG_LIBS)
+
+all: $(B)/tests/pimg_mangle

@@ -171,13 +171,14 @@ print_stats(const char *name, unsigned v, const struct image_stats *st,
 {
 	fprintf(stderr, "%s:%u: %llu bytes, %llu chunks (%llu zero), %llu "
 	    "new chunks stored (%llu bytes), %llu already in the store, %s, "
-	    "%.1f s\n", name, v, (unsigned long long)st->disk_size,
+	    "%llu bytes read, %.1f s\n", name, v, (unsigned long long)st->disk_size,
 	    (unsigned long long)st->chunks,
 	    (unsigned long long)st->zero_chunks,
 	    (unsigned long long)st->new_chunks,
 	    (unsigned long long)st->new_bytes,
 	    (unsigned long long)st->known_chunks,
-	    st->recompressed ? "recompressed" : "taken as is", secs);
+	    st->recompressed ? "recompressed" : "taken as is",
+	    (unsigned long long)st->read_bytes, secs);
 }
 
 static int

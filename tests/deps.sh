@@ -1,0 +1,28 @@
+#!/bin/bash
+# deps.sh -- install the Debian packages a target needs, only the missing
+# ones (a fresh CI machine has none of what a developer added by hand).
+# Usage: tests/deps.sh test|bench
+set -eu
+pkgs_build="make gcc libc6-dev pkg-config libdeflate-dev libzstd-dev zlib1g-dev libssl-dev"
+pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreutils"
+pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk time"
+case "${1:-test}" in
+test) want=$pkgs_test ;;
+bench) want=$pkgs_bench ;;
+*) echo "usage: $0 test|bench" >&2; exit 2 ;;
+esac
+missing=
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+	    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing (run as root, or install them)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null || true
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

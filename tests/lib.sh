@@ -1,0 +1,67 @@
+# lib.sh -- sourced by tests/shell/*.sh. Each check prints "ok - NAME" or
+# "not ok - NAME"; tests/run.sh counts them. Scratch files live in $T,
+# removed on exit.
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B=${B:-$TOP/build}
+P=$B/pipol
+T=$(mktemp -d /tmp/pipol-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export PIPOL_STATE=$T/state
+
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; }
+
+# check NAME CMD...: passes when CMD exits 0.
+check() {
+	local name=$1; shift
+	if "$@" >"$T/.out" 2>"$T/.err"; then ok "$name"; else
+		notok "$name"; echo "  exit $?: $*" >&2; head -5 "$T/.err" >&2
+	fi
+}
+
+# expect_fail CODE MESSAGE CMD...: exit status CODE, MESSAGE (a fixed
+# string) on stderr, exactly one line there (plus the usage line for 2).
+expect_fail() {
+	local code=$1 msg=$2 rc; shift 2
+	"$@" >"$T/.out" 2>"$T/.err"; rc=$?
+	if [ $rc -eq "$code" ] && grep -qF -- "$msg" "$T/.err" &&
+	    [ "$(grep -vc '^usage: ' "$T/.err")" -eq 1 ]; then
+		ok "fails $code: $msg"
+	else
+		notok "fails $code: $msg"
+		echo "  got exit $rc: $*" >&2; head -5 "$T/.err" >&2
+	fi
+}
+
+# same NAME A B: files A and B are byte-identical.
+same() {
+	if cmp -s "$2" "$3"; then ok "$1"; else notok "$1"; fi
+}
+
+# equal NAME GOT WANT
+equal() {
+	if [ "$2" = "$3" ]; then ok "$1"; else
+		notok "$1"; echo "  got '$2', want '$3'" >&2
+	fi
+}
+
+# mkdisk FILE SIZE: random and text-like data, zero runs, a hole.
+mkdisk() {
+	local f=$1 size=$2
+	rm -f "$f"
+	head -c 3000000 /dev/urandom | dd of="$f" conv=notrunc status=none
+	base64 -w 100 /dev/urandom | head -c 2500000 |
+	    dd of="$f" bs=1M seek=5 conv=notrunc status=none
+	truncate -s "$size" "$f"
+	[ "$size" -gt 8000000 ] && head -c 777777 /dev/urandom |
+	    dd of="$f" bs=1 seek=$((size - 777777)) conv=notrunc status=none
+}
+
+# snapshot: what a user of the store can see, and every file in it.
+snapshot() {
+	( cd "$PIPOL_STATE" 2>/dev/null && find . -type f ! -name '*lock' \
+	    -printf '%P %s\n' | sort && cat store/images/*/refs 2>/dev/null )
+}
+
+chunk_files() { find "$PIPOL_STATE/store/chunks" -type f | wc -l; }

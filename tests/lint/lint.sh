@@ -1,0 +1,31 @@
+#!/bin/bash
+# lint.sh -- source rules: every command answers --help with status 0,
+# no shell is built from strings in C, every --help option is in the
+# man page.
+. "$(dirname "$0")/../lib.sh"
+cd "$TOP"
+
+for args in "--help" "image --help"; do
+	# shellcheck disable=SC2086
+	if $P $args | grep -q '^usage: '; then ok "pipol $args"; else notok "pipol $args"; fi
+done
+cmds=$($P image --help | awk '/^  [a-z]/{print $1}')
+[ -n "$cmds" ] && ok "image commands listed" || notok "image commands listed"
+for c in $cmds; do
+	out=$($P image "$c" --help); rc=$?
+	if [ $rc -eq 0 ] && echo "$out" | grep -q "^usage: pipol image $c"; then
+		ok "pipol image $c --help"
+	else
+		notok "pipol image $c --help (exit $rc)"
+	fi
+	for o in $(echo "$out" | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+		grep -qF -- "${o//-/\\-}" docs/pipol.1 2>/dev/null ||
+		    grep -qF -- "$o" docs/pipol.1 2>/dev/null ||
+		    notok "pipol image $c $o is in docs/pipol.1"
+	done
+done
+if git grep -nE '\b(system|popen)[[:space:]]*\(' -- '*.c' '*.h' > "$T/sys"; then
+	notok "no system()/popen() in C"; cat "$T/sys" >&2
+else
+	ok "no system()/popen() in C"
+fi

@@ -1,0 +1,43 @@
+#!/bin/bash
+# run.sh -- the default suite: unit tests, shell tests, a bounded fuzz of
+# the parsers, lint. Each check prints "ok - ..." or "not ok - ..."; a
+# test program that dies without saying "not ok" counts as one failure.
+# Ends with "N passed, N failed"; exits 1 when anything failed.
+set -u
+cd "$(dirname "$0")/.."
+B=${B:-build}
+LOG=$(mktemp -d /tmp/pipol-run.XXXXXX)
+trap 'rm -rf "$LOG"' EXIT
+pass=0 fail=0
+
+run() {		# run NAME CMD...
+	local name=$1 rc p f; shift
+	local t0=$SECONDS
+	"$@" > "$LOG/out" 2> "$LOG/err"; rc=$?
+	p=$(grep -c '^ok ' "$LOG/out"); f=$(grep -c '^not ok ' "$LOG/out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1; echo "not ok - $name exited $rc" >> "$LOG/out"
+	fi
+	pass=$((pass + p)); fail=$((fail + f))
+	if [ "$f" -eq 0 ]; then
+		printf 'PASS %-36s %4d ok  %3ds\n' "$name" "$p" $((SECONDS - t0))
+	else
+		printf 'FAIL %-36s %4d ok, %d failed\n' "$name" "$p" "$f"
+		grep '^not ok' "$LOG/out" | sed 's/^/     /'
+		sed 's/^/     | /' "$LOG/err" | head -40
+	fi
+}
+
+for t in "$B"/tests/*_test; do
+	run "unit/$(basename "$t")" "$t"
+done
+for t in tests/shell/*.sh; do
+	run "shell/$(basename "$t" .sh)" bash "$t"
+done
+for t in tests/lint/*.sh; do
+	run "lint/$(basename "$t" .sh)" bash "$t"
+done
+run "fuzz (bounded)" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

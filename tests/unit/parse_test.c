@@ -1,0 +1,71 @@
+/* parse_test.c -- sizes and counts: the table of what must parse. */
+#include <string.h>
+
+#include "harness.h"
+#include "parse.h"
+#include "perr.h"
+#include "pimg.h"
+
+static void
+sizes(void)
+{
+	static const struct { const char *s; uint64_t v; int rc; } t[] = {
+		{ "4M", 4u << 20, 0 }, { "4m", 4u << 20, 0 },
+		{ "4MiB", 4u << 20, 0 }, { "1048576", 1u << 20, 0 },
+		{ "1G", 1ull << 30, 0 }, { "2k", 2048, 0 },
+		{ "", 0, -PE_USAGE }, { "M", 0, -PE_USAGE },
+		{ "4X", 0, -PE_USAGE }, { "-1", 0, -PE_USAGE },
+		{ "99999999999999999999", 0, -PE_USAGE },
+		{ "20000000T", 0, -PE_USAGE },
+	};
+	struct perr e;
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		v = 0;
+		CHECK(parse_size(t[i].s, &v, &e) == t[i].rc);
+		if (t[i].rc == 0)
+			CHECK(v == t[i].v);
+	}
+}
+
+static void
+chunk_sizes(void)
+{
+	static const struct { uint64_t v; int rc; } t[] = {
+		{ 1u << 20, 0 }, { 4u << 20, 0 }, { 64u << 20, 0 },
+		{ 3u << 20, -PE_USAGE }, { 1u << 19, -PE_USAGE },
+		{ 128u << 20, -PE_USAGE }, { 0, -PE_USAGE },
+	};
+	struct perr e;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECK(pimg_chunk_size_check(t[i].v, "x", &e) == t[i].rc);
+	pimg_chunk_size_check(3u << 20, "3M", &e);
+	CHECK(strcmp(e.msg, "--chunk-size 3M: not a power of two in "
+	    "1M..64M") == 0);
+}
+
+static void
+counts(void)
+{
+	struct perr e;
+	long long v;
+
+	CHECK(parse_count("--threads", "4", 1, 64, &v, &e) == 0 && v == 4);
+	CHECK(parse_count("--threads", "0", 1, 64, &v, &e) == -PE_USAGE);
+	CHECK(strcmp(e.msg, "--threads 0: not in 1..64") == 0);
+	CHECK(parse_count("--threads", "4x", 1, 64, &v, &e) == -PE_USAGE);
+	CHECK(parse_count("--threads", "", 1, 64, &v, &e) == -PE_USAGE);
+}
+
+int
+main(void)
+{
+	RUN(sizes);
+	RUN(chunk_sizes);
+	RUN(counts);
+	DONE();
+}
