@@ -29,7 +29,7 @@ struct perr {
 /* Fill e (may be NULL) and return -code. */
 int perr_set(struct perr *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Same, appending ": strerror(errno)"; errno ENOSPC/EDQUOT keep PE_FAIL. */
+/* Same, appending ": strerror(errno)". */
 int perr_errno(struct perr *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prefix the message already in e with "prefix: ". */

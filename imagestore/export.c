@@ -95,20 +95,46 @@ out_write(struct xout *o, const void *buf, size_t len, struct perr *e)
 	return 0;
 }
 
+/* Check a stored member against its index entry before it leaves. */
+static int
+check_member(struct pimg_coder *c, const struct pimg_entry *w,
+    const uint8_t *comp, uint8_t *raw, struct perr *e)
+{
+	uint8_t h[HASH_BYTES];
+	uint32_t crc;
+	int rc;
+
+	if ((rc = pimg_chunk_decode(c, comp, w->comp_len, raw, w->raw_len,
+	    &crc, e)) < 0)
+		return rc;
+	if (crc != w->crc32)
+		return perr_set(e, PE_DATA, "CRC mismatch");
+	hash_buf(raw, w->raw_len, h);
+	if (memcmp(h, w->hash, HASH_BYTES) != 0)
+		return perr_set(e, PE_DATA, "hash mismatch");
+	return 0;
+}
+
+/* Members are copied as stored, each checked first: a damaged store
+ * never leaks into a .pimg that would fail later, elsewhere. */
 static int
 export_pimg(struct store *s, const struct pimg_index *ix, struct xout *o,
     struct perr *e)
 {
-	uint8_t *buf;
+	struct pimg_coder *c = pimg_coder_new((int)ix->codec, 0);
+	uint8_t *buf = malloc(ix->chunk_size + ix->chunk_size / 16 + 4096);
+	uint8_t *raw = malloc(ix->chunk_size);
 	uint64_t total = 0;
 	uint32_t i;
 	int rc = 0;
 
-	if ((buf = malloc(ix->chunk_size + ix->chunk_size / 16 + 4096)) == NULL)
-		return perr_set(e, PE_FAIL, "out of memory");
+	if (c == NULL || buf == NULL || raw == NULL)
+		rc = perr_set(e, PE_FAIL, "out of memory");
 	for (i = 0; i < ix->nchunks && rc == 0; i++) {
 		rc = store_chunk_read(s, (int)ix->codec, ix->e[i].hash, buf,
 		    ix->e[i].comp_len, e);
+		if (rc == 0)
+			rc = check_member(c, &ix->e[i], buf, raw, e);
 		if (rc < 0)
 			perr_prefix(e, "chunk %u (offset %llu)", i,
 			    (unsigned long long)ix->e[i].disk_off);
@@ -118,6 +144,8 @@ export_pimg(struct store *s, const struct pimg_index *ix, struct xout *o,
 	}
 	if (rc == 0 && (rc = pimg_file_write_tail(o->fd, ix, total, e)) < 0)
 		perr_prefix(e, "%s", o->name);
+	pimg_coder_free(c);
+	free(raw);
 	free(buf);
 	return rc;
 }

@@ -98,6 +98,29 @@ gz_error(const struct stream *st, const z_stream *z, unsigned member,
 	    st->src, member, (unsigned long long)member_off, m);
 }
 
+/*
+ * Zeros after the last member: tape and block-device padding, which
+ * gzip itself ignores. Anything but zeros up to the end is an error.
+ */
+static int
+zero_padding(struct stream *st, z_stream *z, uint64_t off, struct perr *e)
+{
+	int rc;
+
+	for (;;) {
+		if (!pimg_is_zero(z->next_in, z->avail_in))
+			return perr_set(e, PE_DATA, "%s: byte %llu: data after "
+			    "zero padding", st->src, (unsigned long long)off);
+		st->base += st->len;
+		if ((rc = stream_fill(st, e)) < 0)
+			return rc;
+		if (st->eof)
+			return 0;
+		z->next_in = st->buf;
+		z->avail_in = (uInt)st->len;
+	}
+}
+
 static int
 import_gzip(struct stream *st, struct filler *f, struct perr *e)
 {
@@ -147,6 +170,10 @@ import_gzip(struct stream *st, struct filler *f, struct perr *e)
 			member_off = st->base + (st->len - z.avail_in);
 			in_member = 0;
 			inflateReset(&z);
+			if (z.avail_in > 0 && *z.next_in == 0) {
+				rc = zero_padding(st, &z, member_off, e);
+				break;
+			}
 		}
 	}
 	inflateEnd(&z);

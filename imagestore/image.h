@@ -49,9 +49,11 @@ int image_export(struct store *s, const char *name, unsigned version,
 typedef void (*image_bad_fn)(const char *hash_hex, const char *problem,
     const char *users, void *arg);
 /* Re-read and re-hash the chunks of NAME[:VERSION], or of every version
- * when name is NULL. Returns -PE_DATA when any chunk is bad. */
+ * when name is NULL. Returns -PE_DATA when any chunk is bad. With
+ * repair, a bad chunk file is moved to STATE/store/quarantine/, so that
+ * the next create or import holding those bytes stores a good copy. */
 int image_verify(struct store *s, const char *name, unsigned version,
-    int threads, image_bad_fn bad, void *arg, uint64_t *checked,
-    struct perr *e);
+    int threads, int repair, image_bad_fn bad, void *arg,
+    uint64_t *checked, struct perr *e);
 
 #endif

@@ -95,7 +95,7 @@ pimg_chunk_size_check(uint64_t size, const char *text, struct perr *e)
 static uint64_t
 nchunks_for(uint64_t disk_size, uint32_t chunk_size)
 {
-	return (disk_size + chunk_size - 1) / chunk_size;
+	return disk_size / chunk_size + (disk_size % chunk_size != 0);
 }
 
 int

@@ -188,21 +188,3 @@ store_chunk_read(const struct store *s, int codec,
 		return perr_errno(e, PE_FAIL, "chunk %s: read", hex);
 	return 0;
 }
-
-void
-store_undo_added(struct store *s)
-{
-	char path[PATH_MAX];
-	size_t i;
-
-	/* Converting our shared lock fails when another command holds the
-	 * store: it may already use these chunks, so leave them to gc. */
-	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) == -1)
-		return;
-	for (i = 0; i < s->nadded; i++) {
-		store_chunk_path(s, s->added[i].codec, s->added[i].hash, path,
-		    sizeof(path));
-		unlink(path);
-	}
-	s->nadded = 0;
-}

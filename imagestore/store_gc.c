@@ -4,6 +4,7 @@
  * Runs under the exclusive store lock, so no command is adding.
  */
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -74,31 +75,50 @@ drop_orphans(struct store *s, const struct store_image *img)
 	closedir(dir);
 }
 
+/* Keys of every chunk a version uses. Walks the image folders, not only
+ * those with refs: a crash during a first commit leaves a folder with
+ * an orphan index and no refs, which drop_orphans clears. */
 static int
 collect_used(struct store *s, struct keyset *ks, struct perr *e)
 {
+	char path[PATH_MAX];
 	struct store_image img;
 	struct pimg_index *ix;
-	char **names;
-	size_t n, i, j;
-	int rc;
+	struct dirent *d;
+	size_t j;
+	DIR *dir;
+	int rc = 0;
 
-	if ((rc = store_list(s, &names, &n, e)) < 0)
-		return rc;
-	for (i = 0; i < n && rc == 0; i++) {
-		if ((rc = store_image_get(s, names[i], &img, e)) < 0)
+	snprintf(path, sizeof(path), "%s/images", s->root);
+	if ((dir = opendir(path)) == NULL)
+		return perr_errno(e, PE_FAIL, "%s", path);
+	while (rc == 0 && (d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || store_name_check(d->d_name, NULL))
+			continue;
+		rc = store_image_get(s, d->d_name, &img, e);
+		if (rc == -PE_NOTFOUND) {
+			memset(&img, 0, sizeof(img));
+			snprintf(img.name, sizeof(img.name), "%s", d->d_name);
+			rc = 0;
+		}
+		if (rc < 0)
 			break;
 		drop_orphans(s, &img);
 		for (j = 0; j < img.nv && rc == 0; j++) {
-			rc = store_load(s, names[i], img.v[j].version, &ix, e);
+			rc = store_load(s, img.name, img.v[j].version, &ix, e);
 			if (rc == 0 && keyset_add_index(ks, ix) < 0)
 				rc = perr_set(e, PE_FAIL, "out of memory");
 			pimg_index_free(ix);
 			ix = NULL;
 		}
+		if (img.nv == 0) {	/* nothing left: drop the folder too */
+			snprintf(path, sizeof(path), "%s/images/%s", s->root,
+			    img.name);
+			rmdir(path);
+		}
 		store_image_clear(&img);
 	}
-	store_list_free(names, n);
+	closedir(dir);
 	if (rc == 0 && ks->n > 0)
 		qsort(ks->k, ks->n, sizeof(*ks->k), key_cmp);
 	return rc;
@@ -174,4 +194,35 @@ store_gc(struct store *s, uint64_t *nfreed, uint64_t *bytes, struct perr *e)
  out:
 	free(ks.k);
 	return rc;
+}
+
+void
+store_undo_added(struct store *s)
+{
+	struct keyset ks = { 0 };
+	char path[PATH_MAX];
+	size_t i;
+
+	if (s->nadded == 0 || s->lock_fd < 0)
+		return;
+	/* Converting our shared lock fails while another command holds
+	 * the store: it may be about to use these chunks; gc will judge. */
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == -1)
+		return;
+	/* A command that ran and finished meanwhile may have committed a
+	 * version that uses what we added: keep whatever a version uses. */
+	if (collect_used(s, &ks, NULL) < 0) {
+		free(ks.k);
+		return;
+	}
+	for (i = 0; i < s->nadded; i++) {
+		if (ks.n > 0 && bsearch(&s->added[i], ks.k, ks.n,
+		    sizeof(*ks.k), key_cmp) != NULL)
+			continue;
+		store_chunk_path(s, s->added[i].codec, s->added[i].hash, path,
+		    sizeof(path));
+		unlink(path);
+	}
+	s->nadded = 0;
+	free(ks.k);
 }

@@ -3,6 +3,8 @@
  * checked once, on a pool; a bad one is reported with every version that
  * uses it, so an admin knows what to re-import.
  */
+#include <sys/stat.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,9 +153,25 @@ vworker(void *arg)
 	return NULL;
 }
 
-static void
-report(struct vrun *r, image_bad_fn bad, void *arg)
+/* Move a bad chunk out of the way; "" when there was nothing to move. */
+static const char *
+quarantine(struct vrun *r, const struct use *u)
 {
+	char from[PATH_MAX], to[PATH_MAX], hex[HASH_HEX];
+
+	store_chunk_path(r->s, u->codec, u->hash, from, sizeof(from));
+	hash_hex(u->hash, hex);
+	snprintf(to, sizeof(to), "%s/quarantine", r->s->root);
+	mkdir(to, 0755);
+	snprintf(to, sizeof(to), "%s/quarantine/%s.%s", r->s->root, hex,
+	    pimg_codec_ext(u->codec));
+	return rename(from, to) == 0 ? "; moved to quarantine" : "";
+}
+
+static void
+report(struct vrun *r, int repair, image_bad_fn bad, void *arg)
+{
+	char msg[512];
 	char hex[HASH_HEX], *users;
 	size_t k, i, end, len;
 
@@ -174,15 +192,17 @@ report(struct vrun *r, image_bad_fn bad, void *arg)
 			strcat(users, r->u[i].ref);
 		}
 		hash_hex(r->u[r->first[k]].hash, hex);
-		bad(hex, r->problem[k], users, arg);
+		snprintf(msg, sizeof(msg), "%s%s", r->problem[k], repair ?
+		    quarantine(r, &r->u[r->first[k]]) : "");
+		bad(hex, msg, users, arg);
 		free(users);
 	}
 }
 
 int
 image_verify(struct store *s, const char *name, unsigned version,
-    int threads, image_bad_fn bad, void *arg, uint64_t *checked,
-    struct perr *e)
+    int threads, int repair, image_bad_fn bad, void *arg,
+    uint64_t *checked, struct perr *e)
 {
 	struct vrun r = { .s = s, .mu = PTHREAD_MUTEX_INITIALIZER };
 	int nt = image_threads(threads) > 64 ? 64 : image_threads(threads), i, started = 0, rc, nbad = 0;
@@ -212,7 +232,7 @@ image_verify(struct store *s, const char *name, unsigned version,
 		vworker(&r);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	report(&r, bad, arg);
+	report(&r, repair, bad, arg);
 	for (k = 0; k < r.ndistinct; k++)
 		nbad += r.problem[k] != NULL;
 	*checked = r.ndistinct;

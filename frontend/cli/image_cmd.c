@@ -24,13 +24,13 @@ struct iargs {
 	const char *state, *from, *out;
 	struct image_opts o;
 	char meta[META_MAX];
-	int raw, verbose;
+	int raw, verbose, repair;
 	char *pos[3];		/* positional arguments */
 	int npos;
 };
 
 enum { O_STATE = 256, O_FROM, O_CHUNK, O_CODEC, O_LEVEL, O_THREADS,
-    O_META, O_RAW, O_HELP };
+    O_META, O_RAW, O_REPAIR, O_HELP };
 
 static const struct option long_opts[] = {
 	{ "state", required_argument, NULL, O_STATE },
@@ -41,6 +41,7 @@ static const struct option long_opts[] = {
 	{ "threads", required_argument, NULL, O_THREADS },
 	{ "meta", required_argument, NULL, O_META },
 	{ "raw", no_argument, NULL, O_RAW },
+	{ "repair", no_argument, NULL, O_REPAIR },
 	{ "output", required_argument, NULL, 'o' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, O_HELP },
@@ -67,6 +68,7 @@ opt_value(const struct cmd *c, struct iargs *a, int ch, const char *v,
 	case O_FROM: a->from = v; return 0;
 	case 'o': a->out = v; return 0;
 	case O_RAW: a->raw = 1; return 0;
+	case O_REPAIR: a->repair = 1; return 0;
 	case 'v': a->verbose = 1; return 0;
 	case O_CODEC: return pimg_codec_parse(v, &a->o.codec, e);
 	case O_CHUNK:
@@ -117,11 +119,14 @@ parse(const struct cmd *c, int argc, char **argv, const int *allowed,
 	a->o.progress = 1;
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "o:v", long_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":o:v", long_opts, NULL)) != -1) {
 		if (ch == O_HELP)
 			return cmd_help(c), -1;
 		for (ok = 0, i = 0; allowed[i] != 0; i++)
 			ok |= allowed[i] == ch;
+		if (ch == ':')
+			return cmd_usage_error(c, "%s: needs a value",
+			    argv[optind - 1]);
 		if (ch == '?' || !ok)
 			return cmd_usage_error(c, "%s: unknown option",
 			    argv[optind - 1]);
@@ -263,9 +268,15 @@ cmd_export(const struct cmd *c, int argc, char **argv)
 static const char *
 version_label(const struct store_image *img, const struct store_version *v)
 {
+	size_t i = img->nhist;
+
 	if (img->current == v->version)
 		return "current";
-	if (img->nhist > 0 && img->history[img->nhist - 1] == v->version)
+	/* previous: what rollback would make current */
+	while (i > 0 && (img->history[i - 1] == img->current ||
+	    store_image_find(img, img->history[i - 1]) == NULL))
+		i--;
+	if (i > 0 && img->history[i - 1] == v->version)
 		return "previous";
 	return store_vstate_name(v->state);
 }
@@ -495,7 +506,7 @@ print_bad(const char *hex, const char *problem, const char *users, void *arg)
 static int
 cmd_verify(const struct cmd *c, int argc, char **argv)
 {
-	static const int allowed[] = { O_STATE, O_THREADS, 0 };
+	static const int allowed[] = { O_STATE, O_THREADS, O_REPAIR, 0 };
 	char name[STORE_NAME_MAX + 1];
 	uint64_t checked = 0;
 	struct iargs a;
@@ -510,8 +521,8 @@ cmd_verify(const struct cmd *c, int argc, char **argv)
 		return rc;
 	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
 		return rc;
-	rc = image_verify(s, a.npos ? name : NULL, v, a.o.threads, print_bad,
-	    NULL, &checked, &e);
+	rc = image_verify(s, a.npos ? name : NULL, v, a.o.threads, a.repair,
+	    print_bad, NULL, &checked, &e);
 	store_close(s);
 	if (rc < 0 && rc != -PE_DATA)
 		return fail(&e);
@@ -665,9 +676,11 @@ static const struct cmd image_cmds[] = {
 	{ "list", cmd_ls, "", "list images and their versions", OPT_STATE },
 	{ "show", cmd_show, "NAME[:VERSION]",
 	  "describe one version (default: current, else newest)", OPT_STATE },
-	{ "verify", cmd_verify, "[NAME[:VERSION]]",
+	{ "verify", cmd_verify, "[NAME[:VERSION]] [--repair]",
 	  "re-read and re-hash stored chunks (all versions by default)",
-	  OPT_STATE OPT_THREADS },
+	  OPT_STATE OPT_THREADS
+	  "  --repair           move bad chunks to quarantine: the next create\n"
+	  "                     or import holding their bytes stores them anew\n" },
 	{ "validate", cmd_validate, "NAME:VERSION",
 	  "mark a draft as validated", OPT_STATE },
 	{ "promote", cmd_promote, "NAME:VERSION",

@@ -102,3 +102,27 @@ if unshare -m true 2>/dev/null; then
 else
 	notok "full disk test needs unshare -m (root)"
 fi
+
+# zero padding after the last member (tape, block devices) is accepted,
+# anything else after the data is not
+export PIPOL_STATE=$T/pad
+cp "$T/good.gz" "$T/pad.gz"; head -c 70000 /dev/zero >> "$T/pad.gz"
+v=$($P image import pad "$T/pad.gz") && $P image export "$v" --raw | cmp -s - "$T/d" &&
+    ok "zero padding after gzip data accepted" || notok "zero padding after gzip data accepted"
+printf 'x' >> "$T/pad.gz"
+expect_fail 3 "$T/pad.gz: byte $sz: data after zero padding" $P image import pad "$T/pad.gz"
+
+# an option without its value
+expect_fail 2 "--state: needs a value" $P image list --state
+
+# a failed import must not take away chunks that a command which ran
+# meanwhile committed (undo keeps what any version uses)
+export PIPOL_STATE=$T/race
+mkdisk "$T/r" 9000000
+gzip -c "$T/r" > "$T/r.gz"
+( cat "$T/r.gz"; sleep 3; echo garbage ) | $P image import a - >/dev/null 2>&1 &
+pa=$!
+sleep 1.5
+$P image create b --from "$T/r" >/dev/null
+wait $pa; equal "racing failed import exits 3" $? 3
+check "chunks of the version committed meanwhile kept" $P image verify b

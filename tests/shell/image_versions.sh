@@ -5,6 +5,7 @@
 
 mkdisk "$T/d" 10000000
 equal "create v1" "$($P image create os --from "$T/d")" os:1
+cp "$T/d" "$T/d1"
 printf 'v2' | dd of="$T/d" bs=1 seek=100 conv=notrunc status=none
 equal "create v2" "$($P image create os --from "$T/d")" os:2
 printf 'v3' | dd of="$T/d" bs=1 seek=9000000 conv=notrunc status=none
@@ -54,6 +55,21 @@ equal "verify exit status on damage" $rc 3
 grep -q "chunk $hex: .* (used by .*os" "$T/v.err" && ok "verify names chunk and users" ||
     { notok "verify names chunk and users"; cat "$T/v.err" >&2; }
 grep -q "1 of [0-9]* chunks are bad" "$T/v.out" && ok "verify summary" || notok "verify summary"
+expect_fail 3 "pipol: chunk " $P image export os:1 -o "$T/never.pimg"
+[ -e "$T/never.pimg" ] && notok "failed export leaves no file" || ok "failed export leaves no file"
+# --repair quarantines; creating the same bytes again stores a good copy
+$P image verify --repair >/dev/null 2>"$T/v.err"
+grep -q "moved to quarantine" "$T/v.err" && ok "verify --repair quarantines" ||
+    notok "verify --repair quarantines"
+rm -f "$T/o1.raw"
+$P image export os:1 --raw -o "$T/o1.raw" 2>/dev/null
+[ -e "$T/o1.raw" ] && notok "quarantined chunk is gone" || ok "quarantined chunk is gone"
+$P image create repair --from "$T/d1" >/dev/null
+check "re-create repairs the chunk" $P image verify
+check "repaired version exports" $P image export os:1 --raw -o "$T/o1.raw"
+same "repaired version is v1's disk" "$T/o1.raw" "$T/d1"
+victim=$(find "$PIPOL_STATE/store/chunks" -name '*.gz' -size +100k | head -1)
+hex=$(basename "$victim" .gz)
 rm -f "$victim"
 $P image verify >/dev/null 2>"$T/v.err"; rc=$?
 equal "verify: missing chunk" $rc 3

@@ -174,6 +174,24 @@ tail_many_carriers(void)
 	unlink(path);
 }
 
+/* disk_size near 2^64 must not wrap the chunk count into "0 chunks" */
+static void
+huge_disk_refused(void)
+{
+	struct pimg_index *ix = sample(PIMG_CODEC_GZIP, 1u << 20), *back;
+	struct perr e;
+	uint8_t *buf;
+	size_t len;
+
+	ix->disk_size = UINT64_MAX;
+	ix->nchunks = 0;
+	CHECK(pimg_index_encode(ix, &buf, &len, &e) == 0);
+	CHECK(pimg_index_decode(buf, len, "t", &back, &e) == -PE_DATA);
+	free(buf);
+	ix->nchunks = 1;
+	pimg_index_free(ix);
+}
+
 int
 main(void)
 {
@@ -183,5 +201,6 @@ main(void)
 	RUN(tail_gzip);
 	RUN(tail_zstd);
 	RUN(tail_many_carriers);
+	RUN(huge_disk_refused);
 	DONE();
 }
