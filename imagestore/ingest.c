@@ -2,7 +2,7 @@
  * ingest.c -- raw chunks in disk order -> the store, on a bounded pool.
  *
  *   reader (create.c / gzimport.c, one thread): fills a free job with the
- *     next chunk's raw bytes, feeds the whole-disk hash in order, submits
+ *     next chunk's raw bytes, submits it
  *   -> workq [2T+2 jobs] -> T workers: zero test, SHA-256, CRC32, store
  *     lookup, compress only what the store lacks, durable put, entry
  *   -> freeq: the job goes back to the reader
@@ -165,11 +165,10 @@ ingest_begin(struct store *s, const struct image_opts *o, const char *src,
 	in->njobs = (size_t)in->nthreads * 2 + 2;
 	pthread_mutex_init(&in->mu, NULL);
 	pthread_mutex_init(&in->zmu, NULL);
-	in->disk = hash_new();
 	in->jobs = calloc(in->njobs, sizeof(*in->jobs));
 	in->th = calloc((size_t)in->nthreads, sizeof(*in->th));
 	c = pimg_coder_new(in->codec, in->level);
-	if (in->disk == NULL || in->jobs == NULL || in->th == NULL ||
+	if (in->jobs == NULL || in->th == NULL ||
 	    c == NULL || queue_init(&in->freeq, in->njobs) ||
 	    queue_init(&in->workq, in->njobs))
 		goto nomem;
@@ -239,7 +238,6 @@ ingest_submit(struct ingest *in, struct ingest_job *j, uint32_t raw_len,
 		return perr_set(e, PE_FAIL, "out of memory");
 	}
 	in->nent++;
-	hash_update(in->disk, j->raw, raw_len);
 	in->disk_size += raw_len;
 	progress_tick(&in->prog, in->disk_size);
 	if (queue_push(&in->workq, j) < 0)
@@ -279,7 +277,6 @@ ingest_abort(struct ingest *in)
 		queue_destroy(&in->workq);
 	pthread_mutex_destroy(&in->mu);
 	pthread_mutex_destroy(&in->zmu);
-	hash_free(in->disk);
 	free(in->jobs);
 	free(in->th);
 	free(in->ent);
@@ -306,7 +303,7 @@ ingest_finish(struct ingest *in, const char *name, const char *meta,
 		return rc;
 	}
 	memcpy(ix->e, in->ent, in->nent * sizeof(*ix->e));
-	hash_final(in->disk, ix->disk_hash);
+	pimg_disk_hash(ix, ix->disk_hash);
 	if (want_disk_hash != NULL &&
 	    memcmp(want_disk_hash, ix->disk_hash, HASH_BYTES) != 0) {
 		rc = perr_set(e, PE_DATA, "%s: whole-disk hash mismatch",

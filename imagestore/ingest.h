@@ -43,7 +43,6 @@ struct ingest {
 	struct perr err;
 	struct pimg_entry *ent;
 	size_t nent, capent;
-	struct hash_ctx *disk;
 	uint64_t disk_size;
 	struct ingest_zero zero[2];	/* [1]: full chunks, [0]: the last */
 	struct image_stats st;
@@ -54,7 +53,7 @@ int ingest_begin(struct store *s, const struct image_opts *o,
     const char *src, struct ingest **out, struct perr *e);
 /* A free job to fill, or NULL once the run has failed. */
 struct ingest_job *ingest_next(struct ingest *in);
-/* Takes j: hashes it into the disk hash, hands it to a worker. */
+/* Takes j and hands it to a worker. */
 int ingest_submit(struct ingest *in, struct ingest_job *j, uint32_t raw_len,
     struct perr *e);
 /* Joins; on success commits a draft of name and fills *version. */

@@ -47,7 +47,7 @@ struct pimg_index {
 	uint32_t chunk_size;	/* power of two in [MIN, MAX] */
 	uint32_t nchunks;
 	uint64_t disk_size;	/* raw bytes */
-	uint8_t disk_hash[HASH_BYTES];	/* SHA-256 of the whole raw disk */
+	uint8_t disk_hash[HASH_BYTES];	/* pimg_disk_hash(): names the disk */
 	char *meta;		/* "key=value\n" lines, NUL-terminated */
 	struct pimg_entry *e;	/* nchunks entries, disk order */
 };
@@ -75,6 +75,14 @@ int pimg_index_encode(const struct pimg_index *ix, uint8_t **buf,
 int pimg_index_decode(const uint8_t *buf, size_t len, const char *src,
     struct pimg_index **out, struct perr *e);
 uint64_t pimg_index_zero_chunks(const struct pimg_index *ix);
+/*
+ * The hash of the whole raw disk: SHA-256 over "pipol-disk-v1", the disk
+ * size (le64), the chunk size (le32) and every chunk's SHA-256 in disk
+ * order. It binds every byte of the disk as a flat SHA-256 would, but
+ * costs no second pass over the data and can be computed on all cores:
+ * creating, capturing or checking a disk hashes each chunk once anyway.
+ */
+void pimg_disk_hash(const struct pimg_index *ix, uint8_t out[HASH_BYTES]);
 
 /* chunk codec: pimg_chunk.c. A coder belongs to one thread at a time. */
 struct pimg_coder;

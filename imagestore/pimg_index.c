@@ -179,6 +179,28 @@ pimg_index_zero_chunks(const struct pimg_index *ix)
 	return n;
 }
 
+void
+pimg_disk_hash(const struct pimg_index *ix, uint8_t out[HASH_BYTES])
+{
+	static const char tag[14] = "pipol-disk-v1";	/* with its NUL */
+	struct hash_ctx *c = hash_new();
+	uint8_t geo[12];
+	uint32_t i;
+
+	if (c == NULL) {	/* out of memory: a hash nothing matches */
+		memset(out, 0, HASH_BYTES);
+		return;
+	}
+	put64(geo, ix->disk_size);
+	put32(geo + 8, ix->chunk_size);
+	hash_update(c, tag, sizeof(tag));
+	hash_update(c, geo, sizeof(geo));
+	for (i = 0; i < ix->nchunks; i++)
+		hash_update(c, ix->e[i].hash, HASH_BYTES);
+	hash_final(c, out);
+	hash_free(c);
+}
+
 int
 pimg_index_encode(const struct pimg_index *ix, uint8_t **bufp, size_t *lenp,
     struct perr *e)
@@ -303,6 +325,7 @@ pimg_index_decode(const uint8_t *buf, size_t len, const char *src,
     struct pimg_index **out, struct perr *e)
 {
 	struct pimg_index *ix;
+	uint8_t sum[HASH_BYTES];
 	uint32_t meta_len = 0, i;
 	const uint8_t *p;
 	int rc;
@@ -327,6 +350,12 @@ pimg_index_decode(const uint8_t *buf, size_t len, const char *src,
 	for (i = 0; i < ix->nchunks; i++, p += PIMG_ENTRY_BYTES)
 		if ((rc = decode_entry(ix, i, p, src, e)) < 0)
 			goto err;
+	pimg_disk_hash(ix, sum);
+	if (memcmp(sum, ix->disk_hash, HASH_BYTES) != 0) {
+		rc = perr_set(e, PE_DATA, "%s: index: disk hash does not match "
+		    "its chunks", src);
+		goto err;
+	}
 	pimg_index_layout(ix);
 	*out = ix;
 	return 0;

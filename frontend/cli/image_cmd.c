@@ -487,7 +487,7 @@ cmd_show(const struct cmd *c, int argc, char **argv)
 	printf("zero chunks:   %llu\n",
 	    (unsigned long long)pimg_index_zero_chunks(ix));
 	show_sharing(s, name, &img, v, ix);
-	printf("raw sha256:    %s\n", hex);
+	printf("disk hash:     %s\n", hex);
 	if (*ix->meta)
 		printf("meta:\n%s", ix->meta);
 	pimg_index_free(ix);

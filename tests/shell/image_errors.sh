@@ -74,7 +74,7 @@ expect_fail 3 "$T/hash.pimg: chunk 1 (offset 4194304): hash mismatch" \
 expect_fail 3 "$T/zero.pimg: chunk 1 (offset 4194304): all-zero flag is wrong" \
     $P image import x "$T/zero.pimg"
 cp "$T/good.pimg" "$T/dh.pimg"; $MANGLE "$T/dh.pimg" diskhash 0
-expect_fail 3 "$T/dh.pimg: whole-disk hash mismatch" $P image import x "$T/dh.pimg"
+expect_fail 3 "$T/dh.pimg: index: disk hash does not match its chunks" $P image import x "$T/dh.pimg"
 # a member damaged inside its deflate data: named by chunk and offset
 cp "$T/good.pimg" "$T/bit.pimg"
 printf '\x55\xaa\x55\xaa' | dd of="$T/bit.pimg" bs=1 seek=4200000 conv=notrunc status=none

@@ -43,6 +43,8 @@ main(int argc, char **argv)
 		ix->disk_hash[0] ^= 1;
 	else
 		return fprintf(stderr, "pimg_mangle: unknown op\n"), 2;
+	if (strcmp(argv[2], "diskhash") != 0)	/* stay self-consistent */
+		pimg_disk_hash(ix, ix->disk_hash);
 	members = pimg_index_layout(ix);
 	if (ftruncate(fd, (off_t)members) == -1 ||
 	    lseek(fd, (off_t)members, SEEK_SET) == -1 ||

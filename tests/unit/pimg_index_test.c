@@ -21,7 +21,7 @@ sample(int codec, uint64_t disk)
 		ix->e[i].flags = i % 3 == 0 ? PIMG_F_ZERO : 0;
 		memset(ix->e[i].hash, (int)i, HASH_BYTES);
 	}
-	memset(ix->disk_hash, 0xab, HASH_BYTES);
+	pimg_disk_hash(ix, ix->disk_hash);
 	CHECK(pimg_index_set_meta(ix, "root=2\nos=debian\n", &e) == 0);
 	pimg_index_layout(ix);
 	return ix;
@@ -161,6 +161,7 @@ tail_many_carriers(void)
 	    &e) == 0);
 	for (uint32_t i = 0; i < ix->nchunks; i++)
 		ix->e[i].comp_len = 20;
+	pimg_disk_hash(ix, ix->disk_hash);
 	members = pimg_index_layout(ix);
 	CHECK(ftruncate(fd, (off_t)members) == 0);
 	CHECK(lseek(fd, 0, SEEK_END) == (off_t)members);
@@ -172,6 +173,24 @@ tail_many_carriers(void)
 	pimg_index_free(ix);
 	close(fd);
 	unlink(path);
+}
+
+/* The disk hash binds the chunk hashes: a changed one is refused. */
+static void
+disk_hash_binds_chunks(void)
+{
+	struct pimg_index *ix = sample(PIMG_CODEC_GZIP, 3u << 20), *back;
+	struct perr e;
+	uint8_t *buf;
+	size_t len;
+
+	ix->e[1].hash[7] ^= 1;
+	CHECK(pimg_index_encode(ix, &buf, &len, &e) == 0);
+	CHECK(pimg_index_decode(buf, len, "t", &back, &e) == -PE_DATA);
+	CHECK(strcmp(e.msg, "t: index: disk hash does not match its chunks")
+	    == 0);
+	free(buf);
+	pimg_index_free(ix);
 }
 
 /* disk_size near 2^64 must not wrap the chunk count into "0 chunks" */
@@ -202,5 +221,6 @@ main(void)
 	RUN(tail_zstd);
 	RUN(tail_many_carriers);
 	RUN(huge_disk_refused);
+	RUN(disk_hash_binds_chunks);
 	DONE();
 }
