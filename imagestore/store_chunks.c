@@ -1,7 +1,9 @@
 /*
  * store_chunks.c -- content-addressed chunk files and gc.
- * Layout: STATE/store/chunks/HH/HASH.EXT, HH the first two hex digits,
- * EXT "gz" or "zst". A chunk file is immutable once renamed into place.
+ * Layout: STATE/store/chunks/HASH.EXT, EXT "gz" or "zst": one flat
+ * folder, so that a static HTTP server rooted at STATE/store serves the
+ * URLs of docs/protocol.md as they are. A chunk file is immutable once
+ * renamed into place.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -86,7 +88,7 @@ store_chunk_path(const struct store *s, int codec, const uint8_t h[HASH_BYTES],
 	char hex[HASH_HEX];
 
 	hash_hex(h, hex);
-	snprintf(buf, len, "%s/chunks/%.2s/%s.%s", s->root, hex, hex,
+	snprintf(buf, len, "%s/chunks/%s.%s", s->root, hex,
 	    pimg_codec_ext(codec));
 }
 
@@ -128,7 +130,7 @@ int
 store_chunk_put(struct store *s, int codec, const uint8_t h[HASH_BYTES],
     const void *buf, size_t len, int *added, struct perr *e)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], *slash;
+	char path[PATH_MAX], tmp[PATH_MAX];
 	uint64_t have;
 	int fd;
 
@@ -136,11 +138,6 @@ store_chunk_put(struct store *s, int codec, const uint8_t h[HASH_BYTES],
 	if (store_chunk_size(s, codec, h, &have) == 0)
 		return 0;
 	store_chunk_path(s, codec, h, path, sizeof(path));
-	slash = strrchr(path, '/');
-	*slash = '\0';
-	if (mkdir_one(path, e) < 0)
-		return -PE_FAIL;
-	*slash = '/';
 	if ((fd = atomic_tmp_open(path, tmp, sizeof(tmp), e)) < 0)
 		return fd;
 	if (write_all(fd, buf, len) == -1 || fdatasync(fd) == -1) {

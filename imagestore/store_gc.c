@@ -178,15 +178,13 @@ store_gc(struct store *s, uint64_t *nfreed, uint64_t *bytes, struct perr *e)
 {
 	struct keyset ks = { 0 };
 	char path[PATH_MAX];
-	int i, rc;
+	int rc;
 
 	*nfreed = *bytes = 0;
 	if ((rc = collect_used(s, &ks, e)) < 0)
 		goto out;
-	for (i = 0; i < 256; i++) {
-		snprintf(path, sizeof(path), "%s/chunks/%02x", s->root, i);
-		sweep_dir(path, &ks, nfreed, bytes);
-	}
+	snprintf(path, sizeof(path), "%s/chunks", s->root);
+	sweep_dir(path, &ks, nfreed, bytes);
 	snprintf(path, sizeof(path), "%s/tmp", s->root);
 	sweep_dir(path, &ks, nfreed, bytes);
 	if (syncfs(s->lock_fd) == -1)

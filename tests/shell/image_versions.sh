@@ -49,7 +49,7 @@ check "v1 still exports" $P image export os:1 --raw -o "$T/o1.raw"
 # verify finds a damaged chunk and names its users
 # chunk 1 (bytes 4M..8M) is the same in every version
 hex=$(dd if="$T/d1" bs=4M skip=1 count=1 status=none | sha256sum | cut -c1-64)
-victim=$PIPOL_STATE/store/chunks/${hex:0:2}/$hex.gz
+victim=$PIPOL_STATE/store/chunks/$hex.gz
 printf 'XXXX' | dd of="$victim" bs=1 seek=5000 conv=notrunc status=none
 $P image verify > "$T/v.out" 2> "$T/v.err"; rc=$?
 equal "verify exit status on damage" $rc 3
