@@ -20,6 +20,7 @@ all:
 include common/build.mk
 include imagestore/build.mk
 include frontend/build.mk
+include initrd/build.mk
 include tests/build.mk
 
 $(B)/%.o: %.c

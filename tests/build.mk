@@ -26,3 +26,8 @@ $(B)/tests/pimg_mangle: $(B)/tests/tools/pimg_mangle.o $(LIBPIMG)
 	$(CC) $(LDFLAGS) -o $@ $^ $(IMG_LIBS)
 
 all: $(B)/tests/pimg_mangle
+
+$(B)/tests/testhttpd: $(B)/tests/tools/testhttpd.o $(LIBPIMG)
+	$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd
+
+all: $(B)/tests/testhttpd

@@ -1,0 +1,267 @@
+/*
+ * agent.c -- pipol-agent: main, modes and exit status.
+ *
+ *   pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...
+ *       host mode: any store served over HTTP, any file or block device
+ *   pipol-agent [--cmdline FILE]
+ *       node mode, as the initramfs starts it: pipol.server= and
+ *       pipol.token= from /proc/cmdline (talking to pipold comes with
+ *       the frontend; the arguments are checked now)
+ *
+ * Exit statuses are those of perr.h: 0 deployed, 1 failed (I/O), 2 usage,
+ * 3 bad or corrupt data, 5 server unavailable, 6 image not found.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "image.h"
+#include "log.h"
+#include "parse.h"
+#include "progress.h"
+
+static const char deploy_usage[] =
+"usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH\n"
+"           [--connections N] [--threads N] [--resume-file FILE]\n"
+"           [--no-reuse] [--verify] [--progress-json]\n";
+
+static const char deploy_help[] =
+"\n"
+"Write an image version onto a disk or file, fetching its chunks from a\n"
+"store served over HTTP (URL/images/NAME/VERSION.idx, URL/chunks/HASH.EXT;\n"
+"see docs/protocol.md).\n"
+"\n"
+"options:\n"
+"  --base URL          where the store is served (http:// or https://)\n"
+"  --image NAME:VERSION\n"
+"  --target PATH       block device or file (created, grown to the disk size)\n"
+"  --connections N     parallel keep-alive HTTP connections (default 4)\n"
+"  --threads N         decode/verify/write workers (default: one per core)\n"
+"  --resume-file FILE  record durable chunks there; the same command with\n"
+"                      the same FILE continues after a cut (removed on success)\n"
+"  --no-reuse          fetch every non-zero chunk, even one already on the\n"
+"                      target (by default a chunk whose bytes on the target\n"
+"                      have the index's SHA-256 is neither fetched nor written)\n"
+"  --verify            at the end, re-read the target and check the disk hash\n"
+"  --progress-json     one JSON line per second on stdout\n"
+"\n"
+"Memory stays bounded whatever the image size: at most about\n"
+"2 x threads + connections chunks (4 MiB each by default) in memory.\n"
+"Exit status: 0 deployed and durable, 1 failed, 2 usage, 3 bad or corrupt\n"
+"data, 5 server unavailable, 6 image not found.\n";
+
+static const char top_usage[] =
+"usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...\n"
+"       pipol-agent [--cmdline FILE]\n";
+
+enum { O_BASE = 256, O_IMAGE, O_TARGET, O_CONN, O_THREADS, O_RESUME,
+    O_NOREUSE, O_VERIFY, O_JSON, O_HELP, O_CMDLINE };
+
+void
+deploy_fail(struct deploy *d, const struct perr *e)
+{
+	pthread_mutex_lock(&d->mu);
+	if (!d->failed) {
+		d->failed = 1;
+		d->err = *e;
+	}
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	fetch_wakeup(d);
+}
+
+int
+ixq_push(struct ixq *q, uint32_t ix)
+{
+	if (q->len == q->cap)
+		return -1;	/* sized for every chunk: cannot happen */
+	q->v[(q->head + q->len++) % q->cap] = ix;
+	return 0;
+}
+
+int
+ixq_pop(struct ixq *q, uint32_t *ix)
+{
+	if (q->len == 0)
+		return -1;
+	*ix = q->v[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+	return 0;
+}
+
+static int
+usage_error(const char *what, const char *problem)
+{
+	fprintf(stderr, "pipol-agent: %s%s\n%s", what, problem, deploy_usage);
+	return PE_USAGE;
+}
+
+static int
+count_opt(const char *opt, const char *v, long long max, int *out)
+{
+	struct perr e;
+	long long n;
+
+	if (parse_count(opt, v, 1, max, &n, &e) < 0) {
+		log_warnx("%s", e.msg);
+		return PE_USAGE;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+static int
+base_check(const char *base)
+{
+	if (strncmp(base, "http://", 7) != 0 &&
+	    strncmp(base, "https://", 8) != 0) {
+		log_warnx("--base %s: not an http:// or https:// URL", base);
+		return PE_USAGE;
+	}
+	return 0;
+}
+
+static int
+parse_deploy(struct deploy *d, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "base", required_argument, NULL, O_BASE },
+		{ "image", required_argument, NULL, O_IMAGE },
+		{ "target", required_argument, NULL, O_TARGET },
+		{ "connections", required_argument, NULL, O_CONN },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "resume-file", required_argument, NULL, O_RESUME },
+		{ "no-reuse", no_argument, NULL, O_NOREUSE },
+		{ "verify", no_argument, NULL, O_VERIFY },
+		{ "progress-json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *image = NULL;
+	struct perr e;
+	int ch, rc;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		rc = 0;
+		switch (ch) {
+		case O_BASE: d->base = optarg; rc = base_check(optarg); break;
+		case O_IMAGE: image = optarg; break;
+		case O_TARGET: d->target = optarg; break;
+		case O_CONN: rc = count_opt("--connections", optarg,
+		    AGENT_CONNECTIONS_MAX, &d->connections); break;
+		case O_THREADS: rc = count_opt("--threads", optarg,
+		    AGENT_THREADS_MAX, &d->threads); break;
+		case O_RESUME: d->resume_path = optarg; break;
+		case O_NOREUSE: d->reuse = 0; break;
+		case O_VERIFY: d->verify = 1; break;
+		case O_JSON: d->progress_json = 1; break;
+		case O_HELP: printf("%s%s", deploy_usage, deploy_help); return -1;
+		case ':': return usage_error(argv[optind - 1], ": needs a value");
+		default: return usage_error(argv[optind - 1], ": unknown option");
+		}
+		if (rc != 0)
+			return rc;
+	}
+	if (optind < argc)
+		return usage_error(argv[optind], ": unexpected argument");
+	if (d->base == NULL || image == NULL || d->target == NULL)
+		return usage_error("--base, --image and --target are needed",
+		    "");
+	if (store_ref_parse(image, d->name, &d->version, &e) < 0 ||
+	    d->version == 0) {
+		log_warnx("--image %s: not NAME:VERSION", image);
+		return PE_USAGE;
+	}
+	return 0;
+}
+
+static int
+cmd_deploy(int argc, char **argv)
+{
+	struct deploy d;
+	struct perr e;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	d.connections = AGENT_CONNECTIONS_DEFAULT;
+	d.reuse = 1;
+	d.fd = d.resume_fd = -1;
+	if ((rc = parse_deploy(&d, argc, argv)) != 0)
+		return rc < 0 ? 0 : rc;
+	d.threads = d.threads ? d.threads : image_threads(0);
+	d.tty = isatty(STDERR_FILENO);
+	d.t0 = now_sec();
+	pthread_mutex_init(&d.mu, NULL);
+	pthread_cond_init(&d.cv, NULL);
+	if ((rc = fetch_global_init(&e)) == 0 &&
+	    (rc = fetch_index(&d, &e)) == 0 &&
+	    (rc = disk_open(&d, &e)) == 0)
+		rc = pipeline_run(&d, &e);
+	if (rc == 0 && d.verify)
+		rc = pipeline_verify(&d, &e);
+	if (rc == 0)
+		resume_finish(&d);
+	report_final(&d, rc, &e);
+	if (d.fd >= 0)
+		close(d.fd);
+	pimg_index_free(d.ix);
+	return rc < 0 ? -rc : 0;
+}
+
+static int
+cmd_node(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cmdline", required_argument, NULL, O_CMDLINE },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = "/proc/cmdline";
+	struct agent_cmdline c;
+	struct perr e;
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (ch == O_CMDLINE)
+			path = optarg;
+		else if (ch == O_HELP)
+			return printf("%s", top_usage), 0;
+		else
+			return fprintf(stderr, "pipol-agent: %s: unknown "
+			    "option\n%s", argv[optind - 1], top_usage),
+			    PE_USAGE;
+	}
+	if (cmdline_read(path, &c, &e) < 0) {
+		log_warnx("%s", e.msg);
+		return e.code;
+	}
+	log_warnx("pipol.server=%s: node mode talks to pipold, which comes "
+	    "with the frontend; nothing deployed", c.server);
+	return PE_UNAVAIL;
+}
+
+int
+main(int argc, char **argv)
+{
+	log_init("pipol-agent");
+	if (argc >= 2 && strcmp(argv[1], "deploy") == 0)
+		return cmd_deploy(argc - 1, argv + 1);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		printf("%s\n'pipol-agent deploy --help' describes host mode.\n",
+		    top_usage);
+		return 0;
+	}
+	if (argc >= 2 && argv[1][0] != '-') {
+		fprintf(stderr, "pipol-agent: %s: unknown command\n%s",
+		    argv[1], top_usage);
+		return PE_USAGE;
+	}
+	return cmd_node(argc, argv);
+}

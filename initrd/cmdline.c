@@ -1,0 +1,96 @@
+/*
+ * cmdline.c -- pipol.server= and pipol.token= from the kernel command
+ * line. Every value is checked here, before anything is sent anywhere:
+ * the token is 256 bits in hex, the server an http(s) URL without
+ * spaces, quotes or control characters.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "atomic.h"
+
+#define CMDLINE_MAX 4096	/* the kernel's own limit on x86 is 2048 */
+
+static int
+server_check(const char *v, struct perr *e)
+{
+	const char *host;
+	size_t i;
+
+	if (strncmp(v, "http://", 7) == 0)
+		host = v + 7;
+	else if (strncmp(v, "https://", 8) == 0)
+		host = v + 8;
+	else
+		return perr_set(e, PE_USAGE, "pipol.server=%.80s: not an "
+		    "http:// or https:// URL", v);
+	if (*host == '\0' || *host == '/' || *host == ':')
+		return perr_set(e, PE_USAGE, "pipol.server=%.80s: no host", v);
+	for (i = 0; v[i] != '\0'; i++)
+		if (!isgraph((unsigned char)v[i]) || v[i] == '"' ||
+		    v[i] == '\'' || v[i] == '\\')
+			return perr_set(e, PE_USAGE, "pipol.server: bad "
+			    "character at position %zu", i);
+	return 0;
+}
+
+static int
+token_check(const char *v, struct perr *e)
+{
+	size_t i, n = strlen(v);
+
+	/* never echo a token: it may be a real one with a typo */
+	if (n != 64)
+		return perr_set(e, PE_USAGE, "pipol.token: %zu characters, "
+		    "expected 64 hex digits", n);
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)v[i]) ||
+		    isupper((unsigned char)v[i]))
+			return perr_set(e, PE_USAGE, "pipol.token: not 64 "
+			    "lower-case hex digits");
+	return 0;
+}
+
+static int
+take(char *dst, size_t cap, const char *word, size_t skip, const char *name,
+    struct perr *e)
+{
+	if (strlen(word + skip) >= cap)
+		return perr_set(e, PE_USAGE, "%s: too long", name);
+	snprintf(dst, cap, "%s", word + skip);
+	return 0;
+}
+
+int
+cmdline_read(const char *path, struct agent_cmdline *c, struct perr *e)
+{
+	char *buf, *w, *save;
+	size_t len;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = read_file(path, CMDLINE_MAX, &buf, &len, e)) < 0)
+		return rc;
+	for (w = strtok_r(buf, " \t\n", &save); w != NULL && rc == 0;
+	    w = strtok_r(NULL, " \t\n", &save)) {
+		if (strncmp(w, "pipol.server=", 13) == 0)
+			rc = take(c->server, sizeof(c->server), w, 13,
+			    "pipol.server", e);
+		else if (strncmp(w, "pipol.token=", 12) == 0)
+			rc = take(c->token, sizeof(c->token), w, 12,
+			    "pipol.token", e);
+	}
+	free(buf);
+	if (rc < 0)
+		return rc;
+	if (c->server[0] == '\0')
+		return perr_set(e, PE_USAGE, "%s: no pipol.server=", path);
+	if (c->token[0] == '\0')
+		return perr_set(e, PE_USAGE, "%s: no pipol.token=", path);
+	if ((rc = server_check(c->server, e)) < 0)
+		return rc;
+	return token_check(c->token, e);
+}

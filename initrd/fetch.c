@@ -1,0 +1,390 @@
+/*
+ * fetch.c -- chunks over HTTP: one thread drives N keep-alive libcurl
+ * easy handles through one multi handle. A chunk comes in whole into a
+ * pooled buffer sized for its member, then goes to the decode queue; a
+ * failed transfer is retried with exponential backoff, a 404 only a few
+ * times (an immutable URL that is missing stays missing).
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+#include "progress.h"
+
+struct xfer {
+	CURL *h;
+	struct cbuf *buf;
+	uint32_t ix;
+	size_t want;
+	int busy, overflow;
+	char url[1024];
+	char err[CURL_ERROR_SIZE];
+};
+
+struct delayed {
+	uint32_t ix;
+	double at;
+};
+
+struct fetcher {
+	struct deploy *d;
+	CURLM *m;
+	struct xfer *x;
+	struct delayed *dl;	/* retries waiting for their time */
+	size_t ndl;
+};
+
+int
+fetch_global_init(struct perr *e)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return perr_set(e, PE_FAIL, "libcurl: cannot initialise");
+	return 0;
+}
+
+void
+fetch_wakeup_locked(struct deploy *d)
+{
+	if (d->fetch_wake != NULL)
+		curl_multi_wakeup(d->fetch_wake);
+}
+
+void
+fetch_wakeup(struct deploy *d)
+{
+	pthread_mutex_lock(&d->mu);
+	fetch_wakeup_locked(d);
+	pthread_mutex_unlock(&d->mu);
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * n;
+
+	if (x->buf->len + len > x->want) {
+		x->overflow = 1;
+		return 0;	/* aborts the transfer */
+	}
+	memcpy(x->buf->data + x->buf->len, p, len);
+	x->buf->len += len;
+	return len;
+}
+
+static void
+easy_setup(CURL *h, char *err)
+{
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
+	    (long)AGENT_CONNECT_TIMEOUT_SEC);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)AGENT_STALL_SEC);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)AGENT_REQUEST_TIMEOUT_SEC);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "pipol-agent/0.1");
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+}
+
+static void
+chunk_url(const struct deploy *d, uint32_t ix, char *buf, size_t len)
+{
+	char hex[HASH_HEX];
+	size_t n = strlen(d->base);
+
+	while (n > 0 && d->base[n - 1] == '/')
+		n--;
+	hash_hex(d->ix->e[ix].hash, hex);
+	snprintf(buf, len, "%.*s/chunks/%s.%s", (int)n, d->base, hex,
+	    pimg_codec_ext((int)d->ix->codec));
+}
+
+static unsigned
+backoff_ms(unsigned attempt)
+{
+	unsigned ms = AGENT_BACKOFF_MIN_MS;
+
+	while (attempt-- > 1 && ms < AGENT_BACKOFF_MAX_MS)
+		ms *= 2;
+	return ms < AGENT_BACKOFF_MAX_MS ? ms : AGENT_BACKOFF_MAX_MS;
+}
+
+/* Under d->mu: start what the idle handles, the queue and the pool allow. */
+static int
+start_some(struct fetcher *f, struct xfer **go, int *ngo)
+{
+	struct deploy *d = f->d;
+	double now = now_sec();
+	uint32_t ix;
+	size_t i;
+	int k;
+
+	for (i = 0; i < f->ndl; ) {	/* retries whose time has come */
+		if (f->dl[i].at <= now) {
+			ixq_push(&d->fetchq, f->dl[i].ix);
+			f->dl[i] = f->dl[--f->ndl];
+		} else {
+			i++;
+		}
+	}
+	*ngo = 0;
+	for (k = 0; k < d->connections; k++) {
+		struct xfer *x = &f->x[k];
+
+		if (x->busy || d->freebufs == NULL || d->fetchq.len == 0)
+			continue;
+		ixq_pop(&d->fetchq, &ix);
+		x->buf = d->freebufs;
+		d->freebufs = x->buf->next;
+		x->buf->len = 0;
+		x->buf->ix = x->ix = ix;
+		x->want = d->ix->e[ix].comp_len;
+		x->busy = 1;
+		x->overflow = 0;
+		d->state[ix] = CS_FETCHING;
+		go[(*ngo)++] = x;
+	}
+	return 0;
+}
+
+/* A transfer ended badly: retry later, or fail naming the chunk. */
+static void
+retry_or_fail(struct fetcher *f, struct xfer *x, long status,
+    const char *why)
+{
+	struct deploy *d = f->d;
+	const struct pimg_entry *c = &d->ix->e[x->ix];
+	unsigned n, max = status == 404 ? AGENT_NOTFOUND_RETRIES :
+	    AGENT_HTTP_RETRIES;
+	struct perr e;
+
+	pthread_mutex_lock(&d->mu);
+	x->buf->next = d->freebufs;
+	d->freebufs = x->buf;
+	x->buf = NULL;
+	n = ++d->http_tries[x->ix];
+	if (n >= max) {
+		pthread_mutex_unlock(&d->mu);
+		perr_set(&e, status == 404 ? PE_NOTFOUND : PE_UNAVAIL,
+		    "chunk %u (offset %llu): %s: %s after %u attempts", x->ix,
+		    (unsigned long long)c->disk_off, x->url, why, n);
+		deploy_fail(d, &e);
+		return;
+	}
+	d->c.http_retries++;
+	d->state[x->ix] = CS_QUEUED;
+	f->dl[f->ndl].ix = x->ix;
+	f->dl[f->ndl++].at = now_sec() + backoff_ms(n) / 1000.0;
+	pthread_mutex_unlock(&d->mu);
+}
+
+static void
+on_done(struct fetcher *f, struct xfer *x, CURLcode res)
+{
+	struct deploy *d = f->d;
+	char why[CURL_ERROR_SIZE + 64];
+	long status = 0;
+
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+	x->busy = 0;
+	if (res == CURLE_OK && status == 200 && x->buf->len == x->want) {
+		pthread_mutex_lock(&d->mu);
+		d->c.fetched += x->buf->len;
+		x->buf->next = NULL;
+		if (d->decodeq_tail)
+			d->decodeq_tail->next = x->buf;
+		else
+			d->decodeq = x->buf;
+		d->decodeq_tail = x->buf;
+		x->buf = NULL;
+		pthread_cond_broadcast(&d->cv);
+		pthread_mutex_unlock(&d->mu);
+		return;
+	}
+	if (x->overflow)
+		snprintf(why, sizeof(why), "body longer than %zu bytes",
+		    x->want);
+	else if (res != CURLE_OK)
+		snprintf(why, sizeof(why), "%s", x->err[0] ? x->err :
+		    curl_easy_strerror(res));
+	else if (status != 200)
+		snprintf(why, sizeof(why), "HTTP %ld", status);
+	else
+		snprintf(why, sizeof(why), "short body (%zu of %zu bytes)",
+		    x->buf->len, x->want);
+	retry_or_fail(f, x, status, why);
+}
+
+static int
+fetch_loop_once(struct fetcher *f)
+{
+	struct deploy *d = f->d;
+	struct xfer *go[AGENT_CONNECTIONS_MAX];
+	int ngo, i, running, left, timeout_ms = 1000;
+	CURLMsg *msg;
+
+	pthread_mutex_lock(&d->mu);
+	if (d->failed || d->left == 0) {
+		pthread_mutex_unlock(&d->mu);
+		return 0;
+	}
+	start_some(f, go, &ngo);
+	if (f->ndl > 0)
+		timeout_ms = 50;	/* a coarse timer for the retries */
+	pthread_mutex_unlock(&d->mu);
+	for (i = 0; i < ngo; i++) {
+		chunk_url(d, go[i]->ix, go[i]->url, sizeof(go[i]->url));
+		go[i]->err[0] = '\0';
+		curl_easy_setopt(go[i]->h, CURLOPT_URL, go[i]->url);
+		curl_multi_add_handle(f->m, go[i]->h);
+	}
+	curl_multi_perform(f->m, &running);
+	while ((msg = curl_multi_info_read(f->m, &left)) != NULL) {
+		struct xfer *x;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&x);
+		curl_multi_remove_handle(f->m, x->h);
+		on_done(f, x, msg->data.result);
+	}
+	curl_multi_poll(f->m, NULL, 0, timeout_ms, NULL);
+	return 1;
+}
+
+void *
+fetch_main(void *arg)
+{
+	struct fetcher f = { .d = arg };
+	struct deploy *d = f.d;
+	struct perr e;
+	int k;
+
+	f.m = curl_multi_init();
+	f.x = calloc((size_t)d->connections, sizeof(*f.x));
+	f.dl = calloc(d->ix->nchunks, sizeof(*f.dl));
+	if (f.m == NULL || f.x == NULL || f.dl == NULL) {
+		deploy_fail(d, (perr_set(&e, PE_FAIL, "fetch: out of memory"),
+		    &e));
+		goto out;
+	}
+	curl_multi_setopt(f.m, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    (long)d->connections);
+	for (k = 0; k < d->connections; k++) {
+		if ((f.x[k].h = curl_easy_init()) == NULL)
+			break;
+		easy_setup(f.x[k].h, f.x[k].err);
+		curl_easy_setopt(f.x[k].h, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(f.x[k].h, CURLOPT_WRITEDATA, &f.x[k]);
+		curl_easy_setopt(f.x[k].h, CURLOPT_PRIVATE, &f.x[k]);
+	}
+	pthread_mutex_lock(&d->mu);
+	d->fetch_wake = f.m;
+	pthread_mutex_unlock(&d->mu);
+	while (fetch_loop_once(&f))
+		;
+	pthread_mutex_lock(&d->mu);
+	d->fetch_wake = NULL;
+	pthread_mutex_unlock(&d->mu);
+ out:
+	for (k = 0; f.x != NULL && k < d->connections; k++) {
+		if (f.x[k].h == NULL)
+			continue;
+		if (f.x[k].busy)
+			curl_multi_remove_handle(f.m, f.x[k].h);
+		curl_easy_cleanup(f.x[k].h);
+		if (f.x[k].buf != NULL) {	/* back to the pool: freed there */
+			pthread_mutex_lock(&d->mu);
+			f.x[k].buf->next = d->freebufs;
+			d->freebufs = f.x[k].buf;
+			pthread_mutex_unlock(&d->mu);
+		}
+	}
+	if (f.m != NULL)
+		curl_multi_cleanup(f.m);
+	free(f.x);
+	free(f.dl);
+	return NULL;
+}
+
+/* ---- the index: one GET, retried like a chunk ---- */
+
+struct membuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static size_t
+on_index(char *p, size_t size, size_t n, void *arg)
+{
+	struct membuf *b = arg;
+	size_t len = size * n, cap;
+	uint8_t *np;
+
+	if (b->len + len > PIMG_INDEX_MAX)
+		return 0;
+	if (b->len + len > b->cap) {
+		cap = (b->len + len) * 2;
+		if ((np = realloc(b->p, cap)) == NULL)
+			return 0;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, len);
+	b->len += len;
+	return len;
+}
+
+int
+fetch_index(struct deploy *d, struct perr *e)
+{
+	char url[1024], err[CURL_ERROR_SIZE];
+	struct membuf b = { 0 };
+	CURLcode res = CURLE_OK;
+	size_t n = strlen(d->base);
+	unsigned attempt;
+	long status = 0;
+	CURL *h;
+	int rc;
+
+	while (n > 0 && d->base[n - 1] == '/')
+		n--;
+	snprintf(url, sizeof(url), "%.*s/images/%s/%u.idx", (int)n, d->base,
+	    d->name, d->version);
+	if ((h = curl_easy_init()) == NULL)
+		return perr_set(e, PE_FAIL, "libcurl: out of memory");
+	easy_setup(h, err);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_index);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	for (attempt = 1; attempt <= AGENT_HTTP_RETRIES; attempt++) {
+		b.len = 0;
+		err[0] = '\0';
+		res = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		if ((res == CURLE_OK && status == 200) || status == 404)
+			break;
+		log_debug("%s: attempt %u failed", url, attempt);
+		if (attempt < AGENT_HTTP_RETRIES)
+			usleep(backoff_ms(attempt) * 1000u);
+	}
+	curl_easy_cleanup(h);
+	if (status == 404)
+		rc = perr_set(e, PE_NOTFOUND, "%s: HTTP 404: no image %s:%u "
+		    "there", url, d->name, d->version);
+	else if (res != CURLE_OK)
+		rc = perr_set(e, PE_UNAVAIL, "%s: %s", url, err[0] ? err :
+		    curl_easy_strerror(res));
+	else if (status != 200)
+		rc = perr_set(e, PE_UNAVAIL, "%s: HTTP %ld", url, status);
+	else
+		rc = pimg_index_decode(b.p, b.len, url, &d->ix, e);
+	free(b.p);
+	return rc;
+}

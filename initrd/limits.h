@@ -1,0 +1,22 @@
+/*
+ * limits.h -- every pipol-agent tunable, named once, with its unit and
+ * the reason for its value.
+ */
+#ifndef AGENT_LIMITS_H
+#define AGENT_LIMITS_H
+
+#define AGENT_CONNECTIONS_DEFAULT 4	/* fills a 10 GbE link from one node */
+#define AGENT_CONNECTIONS_MAX	64
+#define AGENT_THREADS_MAX	64
+#define AGENT_CONNECT_TIMEOUT_SEC 10	/* a live frontend answers in ms */
+#define AGENT_STALL_SEC		30	/* no byte for this long: reconnect */
+#define AGENT_REQUEST_TIMEOUT_SEC 300	/* one chunk, even on a slow link */
+#define AGENT_REFETCH_MAX	3	/* bad CRC/hash: then fail, naming it */
+#define AGENT_HTTP_RETRIES	12	/* errors/5xx per chunk: ~2 min total */
+#define AGENT_NOTFOUND_RETRIES	3	/* 404 on an immutable URL: give up */
+#define AGENT_BACKOFF_MIN_MS	200	/* first retry after a failure */
+#define AGENT_BACKOFF_MAX_MS	10000	/* a restarting server is back by then */
+#define AGENT_REPORT_MS		1000	/* progress and durability tick */
+#define AGENT_EXTRA_BUFS	2	/* compressed buffers beyond N + T */
+
+#endif

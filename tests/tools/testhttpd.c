@@ -1,0 +1,518 @@
+/*
+ * testhttpd.c -- test tool: a static HTTP/1.1 server over an image store
+ * folder, with faults on demand, so that the agent's fetch code meets real
+ * HTTP: keep-alive, sendfile, short reads, wrong statuses, a server that
+ * dies. Not installed. Usage: see usage[] below.
+ *
+ * One request: delay -> ticket (--exit-after) -> --fail-first -> --status
+ * -> open under --root -> 404 | sendfile of the whole file | a reader
+ * that corrupts or cuts the body. MHD's threads share only the atomics
+ * in struct srv; the main thread blocks in sigwait() until SIGTERM/SIGINT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "atomic.h"
+#include "parse.h"
+#include "perr.h"
+
+/* 4 pool threads beat thread-per-connection for 4 parallel clients by
+ * ~10%: the clients, not the server, then set the pace on 2 cores. */
+#define POOL_THREADS		4
+#define LISTEN_BACKLOG		128
+#define FAULT_MAX		16	/* of all kinds together */
+#define FAULT_COUNT_MAX		1000000000LL
+#define DELAY_MS_MAX		600000LL
+#define READER_BLOCK_BYTES	(64 * 1024)
+#define CORRUPT_XOR		0x55
+
+static const char usage[] =
+"usage: testhttpd --root DIR --listen ADDR:PORT [--port-file FILE]\n"
+"                 [--stats-file FILE] [--corrupt SUFFIX[:N]]\n"
+"                 [--truncate SUFFIX[:N]] [--status SUFFIX:CODE[:N]]\n"
+"                 [--fail-first N] [--exit-after N] [--delay-ms MS]\n"
+"Serve GET and HEAD of the regular files under DIR. PORT 0: any free\n"
+"port, written to the port file. SUFFIX matches the end of the URL path;\n"
+"N (default 1) is how many matching GETs a fault spoils. --corrupt flips\n"
+"the middle byte; --truncate sends half the body and drops the\n"
+"connection; --status answers CODE; --fail-first answers 503 to the first\n"
+"N requests; --exit-after N dies once the Nth answer is sent. On SIGTERM,\n"
+"SIGINT or --exit-after, \"requests R bytes B\" goes to the stats file.\n";
+
+enum fault_kind { FAULT_CORRUPT, FAULT_TRUNCATE, FAULT_STATUS };
+
+struct fault {
+	enum fault_kind kind;
+	const char *suffix;
+	unsigned status;		/* FAULT_STATUS only */
+	atomic_llong left;		/* matching requests still to spoil */
+};
+
+struct srv {
+	const char *root, *listen, *port_path, *stats_path;
+	int root_fd;
+	struct fault faults[FAULT_MAX];
+	int nfaults;
+	long long exit_after;		/* 0: never */
+	long long delay_ms;
+	atomic_llong fail_left;
+	atomic_llong tickets;		/* requests seen, for --exit-after */
+	atomic_llong answered;		/* responses queued */
+	atomic_llong bytes;		/* file body bytes handed to MHD */
+};
+
+/* A file body that goes through a reader instead of sendfile. */
+struct body {
+	struct srv *srv;
+	int fd;
+	uint64_t stop_at;		/* < size: END_WITH_ERROR there */
+	uint64_t flip_at;		/* UINT64_MAX: no corruption */
+};
+
+/* *req_cls: headers seen; holds the last --exit-after ticket. */
+static char request_seen, last_request;
+
+/* Take one use of a counter shared by all threads; 0 if none was left. */
+static int
+take_one(atomic_llong *left)
+{
+	long long n = atomic_load(left);
+
+	while (n > 0)
+		if (atomic_compare_exchange_weak(left, &n, n - 1))
+			return 1;
+	return 0;
+}
+
+static struct fault *
+fault_take(struct srv *s, enum fault_kind kind, const char *url)
+{
+	size_t ulen = strlen(url), slen;
+	struct fault *f;
+	int i;
+
+	for (i = 0; i < s->nfaults; i++) {
+		f = &s->faults[i];
+		slen = strlen(f->suffix);
+		if (f->kind != kind || slen > ulen ||
+		    strcmp(url + ulen - slen, f->suffix) != 0)
+			continue;
+		if (take_one(&f->left))
+			return f;
+	}
+	return NULL;
+}
+
+/* Written with a temp name and rename: a poller never sees half a line. */
+static int
+line_write(const char *path, const char *line)
+{
+	struct perr e;
+
+	if (atomic_write(path, line, strlen(line), &e) < 0) {
+		fprintf(stderr, "testhttpd: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+stats_write(struct srv *s)
+{
+	char line[80];
+
+	if (s->stats_path == NULL)
+		return 0;
+	snprintf(line, sizeof(line), "requests %lld bytes %lld\n",
+	    (long long)atomic_load(&s->answered),
+	    (long long)atomic_load(&s->bytes));
+	return line_write(s->stats_path, line);
+}
+
+static ssize_t
+body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct body *b = cls;
+	ssize_t n;
+
+	if (pos >= b->stop_at)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (max > b->stop_at - pos)
+		max = (size_t)(b->stop_at - pos);
+	if ((n = pread(b->fd, buf, max, (off_t)pos)) <= 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (b->flip_at >= pos && b->flip_at < pos + (uint64_t)n)
+		buf[b->flip_at - pos] ^= CORRUPT_XOR;
+	atomic_fetch_add(&b->srv->bytes, n);
+	return n;
+}
+
+static void
+body_free(void *cls)
+{
+	struct body *b = cls;
+
+	close(b->fd);
+	free(b);
+}
+
+/* Queue resp and drop our reference to it. */
+static enum MHD_Result
+answer(struct srv *s, struct MHD_Connection *c, unsigned code,
+    struct MHD_Response *resp)
+{
+	enum MHD_Result rc;
+
+	if (resp == NULL)
+		return MHD_NO;
+	rc = MHD_queue_response(c, code, resp);
+	MHD_destroy_response(resp);
+	if (rc == MHD_YES)
+		atomic_fetch_add(&s->answered, 1);
+	return rc;
+}
+
+static enum MHD_Result
+answer_text(struct srv *s, struct MHD_Connection *c, unsigned code,
+    const char *text)
+{
+	return answer(s, c, code, MHD_create_response_from_buffer(
+	    strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_MUST_COPY));
+}
+
+/* Takes fd. --corrupt and --truncate need a reader; the rest, sendfile. */
+static enum MHD_Result
+answer_file(struct srv *s, struct MHD_Connection *c, const char *url,
+    int fd, uint64_t size, int is_get)
+{
+	struct fault *cut, *flip;
+	struct body *b;
+
+	cut = is_get ? fault_take(s, FAULT_TRUNCATE, url) : NULL;
+	flip = is_get ? fault_take(s, FAULT_CORRUPT, url) : NULL;
+	if (cut == NULL && flip == NULL) {
+		if (is_get)
+			atomic_fetch_add(&s->bytes, (long long)size);
+		return answer(s, c, MHD_HTTP_OK,
+		    MHD_create_response_from_fd64(size, fd));
+	}
+	if ((b = malloc(sizeof(*b))) == NULL) {
+		close(fd);
+		return MHD_NO;
+	}
+	b->srv = s;
+	b->fd = fd;
+	b->stop_at = cut != NULL ? size / 2 : size;
+	b->flip_at = flip != NULL ? size / 2 : UINT64_MAX;
+	return answer(s, c, MHD_HTTP_OK, MHD_create_response_from_callback(
+	    size, READER_BLOCK_BYTES, body_read, b, body_free));
+}
+
+static enum MHD_Result
+answer_path(struct srv *s, struct MHD_Connection *c, const char *url,
+    int is_get)
+{
+	struct stat st;
+	int fd;
+
+	/* Only relative lookups under root_fd, and never upwards. */
+	if (strstr(url, "..") != NULL)
+		return answer_text(s, c, MHD_HTTP_FORBIDDEN, "forbidden\n");
+	fd = openat(s->root_fd, url + strspn(url, "/"), O_RDONLY | O_CLOEXEC);
+	if (fd == -1 && (errno == ENOENT || errno == ENOTDIR))
+		return answer_text(s, c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (fd == -1)
+		return answer_text(s, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "cannot open\n");
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return answer_text(s, c, MHD_HTTP_NOT_FOUND, "not found\n");
+	}
+	return answer_file(s, c, url, fd, (uint64_t)st.st_size, is_get);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_len, void **req_cls)
+{
+	struct srv *s = cls;
+	struct timespec ts;
+	struct fault *f;
+	long long ticket;
+	char text[64];
+	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+
+	(void)version, (void)upload;
+	/* Answer on the second call, once the request is in: MHD 0.9.75
+	 * closes the connection after a response queued from the first. */
+	if (*req_cls == NULL || *upload_len != 0) {
+		*req_cls = &request_seen;
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	if (s->delay_ms > 0) {
+		ts.tv_sec = s->delay_ms / 1000;
+		ts.tv_nsec = s->delay_ms % 1000 * 1000000;
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
+	ticket = atomic_fetch_add(&s->tickets, 1) + 1;
+	if (s->exit_after > 0 && ticket > s->exit_after)
+		return MHD_NO;		/* dying: close, answer nothing */
+	if (ticket == s->exit_after)
+		*req_cls = &last_request;
+	if (!is_get && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return answer_text(s, c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed\n");
+	if (take_one(&s->fail_left))
+		return answer_text(s, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "unavailable (--fail-first)\n");
+	if ((f = fault_take(s, FAULT_STATUS, url)) != NULL) {
+		snprintf(text, sizeof(text), "status %u (--status)\n",
+		    f->status);
+		return answer_text(s, c, f->status, text);
+	}
+	return answer_path(s, c, url, is_get);
+}
+
+/*
+ * --exit-after: once the last answer has left, die at once, as a crashed
+ * server would: _exit() closes every socket mid-transfer, and skips
+ * MHD_stop_daemon(), which would wait for the other threads.
+ */
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	(void)c, (void)toe;
+	if (*req_cls != &last_request)
+		return;
+	_exit(stats_write(cls) == 0 ? 0 : 1);
+}
+
+static int
+parse_fault(struct srv *s, enum fault_kind kind, const char *opt,
+    char *arg, struct perr *e)
+{
+	struct fault *f = &s->faults[s->nfaults];
+	char *count, *code;
+	long long n = 1, v;
+
+	if (s->nfaults == FAULT_MAX)
+		return perr_set(e, PE_USAGE, "%s %s: more than %d faults",
+		    opt, arg, FAULT_MAX);
+	f->kind = kind;
+	f->suffix = arg;
+	if ((count = strchr(arg, ':')) != NULL)
+		*count++ = '\0';
+	if (kind == FAULT_STATUS) {
+		if ((code = count) == NULL)
+			return perr_set(e, PE_USAGE, "%s %s: no :CODE", opt,
+			    arg);
+		if ((count = strchr(code, ':')) != NULL)
+			*count++ = '\0';
+		if (parse_count(opt, code, 200, 599, &v, e) < 0)
+			return -PE_USAGE;
+		f->status = (unsigned)v;
+	}
+	if (count != NULL &&
+	    parse_count(opt, count, 1, FAULT_COUNT_MAX, &n, e) < 0)
+		return -PE_USAGE;
+	atomic_init(&f->left, n);
+	s->nfaults++;
+	return 0;
+}
+
+static const struct option options[] = {
+	{ "root", required_argument, NULL, 'r' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "port-file", required_argument, NULL, 'p' },
+	{ "stats-file", required_argument, NULL, 's' },
+	{ "corrupt", required_argument, NULL, 'c' },
+	{ "truncate", required_argument, NULL, 't' },
+	{ "status", required_argument, NULL, 'S' },
+	{ "fail-first", required_argument, NULL, 'f' },
+	{ "exit-after", required_argument, NULL, 'x' },
+	{ "delay-ms", required_argument, NULL, 'd' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int
+parse_option(struct srv *s, int opt, char *arg, struct perr *e)
+{
+	long long n;
+
+	switch (opt) {
+	case 'r': s->root = arg; return 0;
+	case 'l': s->listen = arg; return 0;
+	case 'p': s->port_path = arg; return 0;
+	case 's': s->stats_path = arg; return 0;
+	case 'c': return parse_fault(s, FAULT_CORRUPT, "--corrupt", arg, e);
+	case 't': return parse_fault(s, FAULT_TRUNCATE, "--truncate", arg, e);
+	case 'S': return parse_fault(s, FAULT_STATUS, "--status", arg, e);
+	case 'd':
+		return parse_count("--delay-ms", arg, 0, DELAY_MS_MAX,
+		    &s->delay_ms, e);
+	case 'x':
+		return parse_count("--exit-after", arg, 1, FAULT_COUNT_MAX,
+		    &s->exit_after, e);
+	case 'f':
+		if (parse_count("--fail-first", arg, 0, FAULT_COUNT_MAX, &n,
+		    e) < 0)
+			return -PE_USAGE;
+		atomic_store(&s->fail_left, n);
+		return 0;
+	}
+	return perr_set(e, PE_USAGE, "%s: unknown option", arg);
+}
+
+static int
+parse_args(struct srv *s, int argc, char **argv, struct perr *e)
+{
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			exit(0);
+		}
+		if (opt == ':')
+			return perr_set(e, PE_USAGE, "%s: missing value",
+			    argv[optind - 1]);
+		if (parse_option(s, opt, opt == '?' ? argv[optind - 1] :
+		    optarg, e) < 0)
+			return -PE_USAGE;
+	}
+	if (optind < argc)
+		return perr_set(e, PE_USAGE, "%s: unexpected argument",
+		    argv[optind]);
+	if (s->root == NULL || s->listen == NULL)
+		return perr_set(e, PE_USAGE, "%s: required",
+		    s->root == NULL ? "--root" : "--listen");
+	return 0;
+}
+
+/* Our own socket, for SO_REUSEADDR without MHD's SO_REUSEPORT. */
+static int
+listen_open(const char *spec, unsigned *port, struct perr *e)
+{
+	struct addrinfo hints = { 0 }, *ai;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char host[256], *addr = host, *serv;
+	size_t len;
+	long long n;
+	int fd, on = 1;
+
+	snprintf(host, sizeof(host), "%s", spec);
+	if ((serv = strrchr(host, ':')) == NULL)
+		return perr_set(e, PE_USAGE, "--listen %s: no :PORT", spec);
+	*serv++ = '\0';
+	if (parse_count("--listen", serv, 0, 65535, &n, e) < 0)
+		return -PE_USAGE;
+	len = strlen(host);
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		host[len - 1] = '\0';		/* [::1]:PORT */
+		addr = host + 1;
+	}
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(addr, serv, &hints, &ai) != 0)
+		return perr_set(e, PE_USAGE, "--listen %s: not ADDR:PORT",
+		    spec);
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		perr_errno(e, PE_FAIL, "--listen %s", spec);
+		freeaddrinfo(ai);
+		if (fd != -1)
+			close(fd);
+		return -PE_FAIL;
+	}
+	freeaddrinfo(ai);
+	*port = ntohs(ss.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct srv s;
+	struct MHD_Daemon *d;
+	struct perr e;
+	sigset_t stop;
+	char line[16];
+	unsigned port = 0;
+	int fd, sig, rc = 1;
+
+	if (parse_args(&s, argc, argv, &e) < 0)
+		goto err_usage;
+	s.root_fd = open(s.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s.root_fd == -1) {
+		perr_errno(&e, PE_USAGE, "--root %s", s.root);
+		goto err_usage;
+	}
+	if ((fd = listen_open(s.listen, &port, &e)) < 0) {
+		rc = e.code;
+		goto err_listen;
+	}
+	/* Blocked before MHD starts its threads, so only sigwait() gets
+	 * them: no handler, nothing async-signal-unsafe. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
+	    0, NULL, NULL, on_request, &s,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+	    MHD_OPTION_END);
+	if (d == NULL) {
+		perr_set(&e, PE_FAIL, "--listen %s: cannot start", s.listen);
+		goto err_start;
+	}
+	snprintf(line, sizeof(line), "%u\n", port);
+	if (s.port_path != NULL &&
+	    atomic_write(s.port_path, line, strlen(line), &e) < 0) {
+		MHD_stop_daemon(d);	/* closes fd too */
+		goto err_listen;
+	}
+	sigwait(&stop, &sig);
+	MHD_stop_daemon(d);
+	return stats_write(&s) == 0 ? 0 : 1;
+
+ err_start:
+	close(fd);
+ err_listen:
+	close(s.root_fd);
+	fprintf(stderr, "testhttpd: %s\n", e.msg);
+	return rc;
+ err_usage:
+	fprintf(stderr, "testhttpd: %s\n", e.msg);
+	return 2;
+}
