@@ -282,10 +282,18 @@ decode_header(struct pimg_index *ix, const uint8_t *buf, size_t len,
     const char *src, uint32_t *meta_len, struct perr *e)
 {
 	uint8_t sum[HASH_BYTES];
+	uint64_t want;
 
 	if (len < PIMG_HEADER_BYTES + HASH_BYTES ||
 	    memcmp(buf, idx_magic, 8) != 0)
 		return perr_set(e, PE_DATA, "%s: not a pipol index", src);
+	/* length first: a cut file says so rather than "checksum" */
+	want = (uint64_t)PIMG_HEADER_BYTES + get32(buf + 64) +
+	    (uint64_t)get32(buf + 20) * PIMG_ENTRY_BYTES + HASH_BYTES;
+	if (want != len)
+		return perr_set(e, PE_DATA, "%s: index: length %zu does not "
+		    "match its header (%llu bytes)", src, len,
+		    (unsigned long long)want);
 	hash_buf(buf, len - HASH_BYTES, sum);
 	if (memcmp(sum, buf + len - HASH_BYTES, HASH_BYTES) != 0)
 		return perr_set(e, PE_DATA, "%s: index: checksum mismatch",

@@ -26,7 +26,7 @@
 static const char deploy_usage[] =
 "usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH\n"
 "           [--connections N] [--threads N] [--resume-file FILE]\n"
-"           [--no-reuse] [--verify] [--progress-json]\n";
+"           [--no-reuse] [--verify] [--progress-json] [--timeout SEC]\n";
 
 static const char deploy_help[] =
 "\n"
@@ -47,6 +47,8 @@ static const char deploy_help[] =
 "                      have the index's SHA-256 is neither fetched nor written)\n"
 "  --verify            at the end, re-read the target and check the disk hash\n"
 "  --progress-json     one JSON line per second on stdout\n"
+"  --timeout SEC       give up when the server has been unreachable (no\n"
+"                      answer, or 5xx) for SEC seconds (default 120)\n"
 "\n"
 "Memory stays bounded whatever the image size: at most about\n"
 "2 x threads + connections chunks (4 MiB each by default) in memory.\n"
@@ -58,7 +60,7 @@ static const char top_usage[] =
 "       pipol-agent [--cmdline FILE]\n";
 
 enum { O_BASE = 256, O_IMAGE, O_TARGET, O_CONN, O_THREADS, O_RESUME,
-    O_NOREUSE, O_VERIFY, O_JSON, O_HELP, O_CMDLINE };
+    O_NOREUSE, O_VERIFY, O_JSON, O_HELP, O_CMDLINE, O_TIMEOUT };
 
 void
 deploy_fail(struct deploy *d, const struct perr *e)
@@ -138,6 +140,7 @@ parse_deploy(struct deploy *d, int argc, char **argv)
 		{ "no-reuse", no_argument, NULL, O_NOREUSE },
 		{ "verify", no_argument, NULL, O_VERIFY },
 		{ "progress-json", no_argument, NULL, O_JSON },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -160,6 +163,8 @@ parse_deploy(struct deploy *d, int argc, char **argv)
 		case O_NOREUSE: d->reuse = 0; break;
 		case O_VERIFY: d->verify = 1; break;
 		case O_JSON: d->progress_json = 1; break;
+		case O_TIMEOUT: rc = count_opt("--timeout", optarg, 86400,
+		    &d->timeout_sec); break;
 		case O_HELP: printf("%s%s", deploy_usage, deploy_help); return -1;
 		case ':': return usage_error(argv[optind - 1], ": needs a value");
 		default: return usage_error(argv[optind - 1], ": unknown option");
@@ -189,6 +194,7 @@ cmd_deploy(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.connections = AGENT_CONNECTIONS_DEFAULT;
+	d.timeout_sec = AGENT_UNREACHABLE_SEC;
 	d.reuse = 1;
 	d.fd = d.resume_fd = -1;
 	if ((rc = parse_deploy(&d, argc, argv)) != 0)

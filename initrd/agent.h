@@ -53,6 +53,7 @@ struct deploy {
 	char name[STORE_NAME_MAX + 1];
 	unsigned version;
 	int connections, threads, reuse, verify, progress_json, tty;
+	int timeout_sec;	/* server unreachable that long: give up */
 
 	struct pimg_index *ix;
 	int fd, is_blk, had_data;	/* target */
@@ -67,6 +68,7 @@ struct deploy {
 	uint32_t left;		/* chunks not yet done */
 	struct counters c;
 	int failed, report_stop;
+	double unreachable_since;	/* 0: the last transfer worked */
 	struct perr err;
 	void *fetch_wake;	/* CURLM *, for curl_multi_wakeup */
 

@@ -152,6 +152,31 @@ start_some(struct fetcher *f, struct xfer **go, int *ngo)
 	return 0;
 }
 
+/*
+ * How a failed attempt ends: 0 retry; else the perr code to fail with.
+ * No answer or 5xx is the server being away: retried until it has been
+ * away --timeout seconds. A 404 on an immutable URL is retried a little
+ * (a store being copied); other 4xx answers will not change.
+ */
+static int
+give_up(struct deploy *d, long status, unsigned attempts)
+{
+	double now = now_sec();
+
+	if (status == 404)
+		return attempts >= AGENT_NOTFOUND_RETRIES ? PE_NOTFOUND : 0;
+	if (status == 401 || status == 403)
+		return PE_DENIED;
+	if (status >= 400 && status < 500 && status != 408 && status != 429)
+		return PE_DATA;
+	if (d->unreachable_since == 0)
+		d->unreachable_since = now;
+	if (now - d->unreachable_since >= d->timeout_sec ||
+	    attempts >= AGENT_HTTP_RETRIES)
+		return PE_UNAVAIL;
+	return 0;
+}
+
 /* A transfer ended badly: retry later, or fail naming the chunk. */
 static void
 retry_or_fail(struct fetcher *f, struct xfer *x, long status,
@@ -159,20 +184,20 @@ retry_or_fail(struct fetcher *f, struct xfer *x, long status,
 {
 	struct deploy *d = f->d;
 	const struct pimg_entry *c = &d->ix->e[x->ix];
-	unsigned n, max = status == 404 ? AGENT_NOTFOUND_RETRIES :
-	    AGENT_HTTP_RETRIES;
 	struct perr e;
+	unsigned n;
+	int code;
 
 	pthread_mutex_lock(&d->mu);
 	x->buf->next = d->freebufs;
 	d->freebufs = x->buf;
 	x->buf = NULL;
 	n = ++d->http_tries[x->ix];
-	if (n >= max) {
+	if ((code = give_up(d, status, n)) != 0) {
 		pthread_mutex_unlock(&d->mu);
-		perr_set(&e, status == 404 ? PE_NOTFOUND : PE_UNAVAIL,
-		    "chunk %u (offset %llu): %s: %s after %u attempts", x->ix,
-		    (unsigned long long)c->disk_off, x->url, why, n);
+		perr_set(&e, code, "chunk %u (offset %llu): %s: %s after %u "
+		    "attempts", x->ix, (unsigned long long)c->disk_off,
+		    x->url, why, n);
 		deploy_fail(d, &e);
 		return;
 	}
@@ -194,6 +219,7 @@ on_done(struct fetcher *f, struct xfer *x, CURLcode res)
 	x->busy = 0;
 	if (res == CURLE_OK && status == 200 && x->buf->len == x->want) {
 		pthread_mutex_lock(&d->mu);
+		d->unreachable_since = 0;
 		d->c.fetched += x->buf->len;
 		x->buf->next = NULL;
 		if (d->decodeq_tail)
@@ -363,26 +389,29 @@ fetch_index(struct deploy *d, struct perr *e)
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_index);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	for (attempt = 1; attempt <= AGENT_HTTP_RETRIES; attempt++) {
+	for (attempt = 1;; attempt++) {
 		b.len = 0;
 		err[0] = '\0';
+		status = 0;
 		res = curl_easy_perform(h);
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		if ((res == CURLE_OK && status == 200) || status == 404)
+		if ((res == CURLE_OK && status == 200) ||
+		    give_up(d, status, attempt) != 0)
 			break;
 		log_debug("%s: attempt %u failed", url, attempt);
-		if (attempt < AGENT_HTTP_RETRIES)
-			usleep(backoff_ms(attempt) * 1000u);
+		usleep(backoff_ms(attempt) * 1000u);
 	}
+	d->unreachable_since = 0;
 	curl_easy_cleanup(h);
 	if (status == 404)
 		rc = perr_set(e, PE_NOTFOUND, "%s: HTTP 404: no image %s:%u "
 		    "there", url, d->name, d->version);
 	else if (res != CURLE_OK)
-		rc = perr_set(e, PE_UNAVAIL, "%s: %s", url, err[0] ? err :
-		    curl_easy_strerror(res));
+		rc = perr_set(e, PE_UNAVAIL, "%s: %s (for %u attempts)", url,
+		    err[0] ? err : curl_easy_strerror(res), attempt);
 	else if (status != 200)
-		rc = perr_set(e, PE_UNAVAIL, "%s: HTTP %ld", url, status);
+		rc = perr_set(e, give_up(d, status, attempt), "%s: HTTP %ld",
+		    url, status);
 	else
 		rc = pimg_index_decode(b.p, b.len, url, &d->ix, e);
 	free(b.p);

@@ -65,3 +65,21 @@ snapshot() {
 }
 
 chunk_files() { find "$PIPOL_STATE/store/chunks" -type f | wc -l; }
+
+# start_httpd [FAULT OPTIONS]: serve $PIPOL_STATE/store on loopback with
+# tests/tools/testhttpd; sets HP (pid) and URL. PORT=N reuses a port.
+start_httpd() {
+	rm -f "$T/port" "$T/stats"
+	"$B/tests/testhttpd" --root "$PIPOL_STATE/store" \
+	    --listen "127.0.0.1:${PORT:-0}" --port-file "$T/port" \
+	    --stats-file "$T/stats" "$@" &
+	HP=$!
+	for _ in $(seq 200); do [ -s "$T/port" ] && break; sleep 0.05; done
+	PORT=$(cat "$T/port")
+	URL=http://127.0.0.1:$PORT
+}
+stop_httpd() { kill "$HP" 2>/dev/null; wait "$HP" 2>/dev/null; true; }
+# served_bytes: body bytes the last stopped server sent
+served_bytes() { awk '{print $4}' "$T/stats" 2>/dev/null; }
+# json_field FILE KEY: KEY of the last JSON line of FILE
+json_field() { tail -1 "$1" | grep -o "\"$2\":[^,}]*" | cut -d: -f2 | tr -d '"'; }
