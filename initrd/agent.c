@@ -26,7 +26,8 @@
 static const char deploy_usage[] =
 "usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH\n"
 "           [--connections N] [--threads N] [--resume-file FILE]\n"
-"           [--no-reuse] [--verify] [--progress-json] [--timeout SEC]\n";
+"           [--no-reuse] [--verify] [--progress-json] [--timeout SEC]\n"
+"           [--verbose]\n";
 
 static const char deploy_help[] =
 "\n"
@@ -49,6 +50,7 @@ static const char deploy_help[] =
 "  --progress-json     one JSON line per second on stdout\n"
 "  --timeout SEC       give up when the server has been unreachable (no\n"
 "                      answer, or 5xx) for SEC seconds (default 120)\n"
+"  --verbose           say what each stage cost (worker seconds)\n"
 "\n"
 "Memory stays bounded whatever the image size: at most about\n"
 "2 x threads + connections chunks (4 MiB each by default) in memory.\n"
@@ -60,7 +62,7 @@ static const char top_usage[] =
 "       pipol-agent [--cmdline FILE]\n";
 
 enum { O_BASE = 256, O_IMAGE, O_TARGET, O_CONN, O_THREADS, O_RESUME,
-    O_NOREUSE, O_VERIFY, O_JSON, O_HELP, O_CMDLINE, O_TIMEOUT };
+    O_NOREUSE, O_VERIFY, O_JSON, O_HELP, O_CMDLINE, O_TIMEOUT, O_VERBOSE };
 
 void
 deploy_fail(struct deploy *d, const struct perr *e)
@@ -141,6 +143,7 @@ parse_deploy(struct deploy *d, int argc, char **argv)
 		{ "verify", no_argument, NULL, O_VERIFY },
 		{ "progress-json", no_argument, NULL, O_JSON },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -163,6 +166,7 @@ parse_deploy(struct deploy *d, int argc, char **argv)
 		case O_NOREUSE: d->reuse = 0; break;
 		case O_VERIFY: d->verify = 1; break;
 		case O_JSON: d->progress_json = 1; break;
+		case O_VERBOSE: log_verbose = 1; break;
 		case O_TIMEOUT: rc = count_opt("--timeout", optarg, 86400,
 		    &d->timeout_sec); break;
 		case O_HELP: printf("%s%s", deploy_usage, deploy_help); return -1;
@@ -196,7 +200,7 @@ cmd_deploy(int argc, char **argv)
 	d.connections = AGENT_CONNECTIONS_DEFAULT;
 	d.timeout_sec = AGENT_UNREACHABLE_SEC;
 	d.reuse = 1;
-	d.fd = d.resume_fd = -1;
+	d.fd = d.dfd = d.resume_fd = -1;
 	if ((rc = parse_deploy(&d, argc, argv)) != 0)
 		return rc < 0 ? 0 : rc;
 	d.threads = d.threads ? d.threads : image_threads(0);
@@ -215,6 +219,8 @@ cmd_deploy(int argc, char **argv)
 	report_final(&d, rc, &e);
 	if (d.fd >= 0)
 		close(d.fd);
+	if (d.dfd >= 0)
+		close(d.dfd);
 	pimg_index_free(d.ix);
 	return rc < 0 ? -rc : 0;
 }

@@ -45,6 +45,7 @@ struct ixq {			/* FIFO of chunk numbers */
 struct counters {
 	uint64_t fetched, written, zero, reused, resumed;	/* bytes */
 	uint64_t chunks_done, refetches, http_retries;
+	double busy_decode, busy_hash, busy_write, busy_check;	/* worker s */
 };
 
 struct deploy {
@@ -57,6 +58,7 @@ struct deploy {
 
 	struct pimg_index *ix;
 	int fd, is_blk, had_data;	/* target */
+	int dfd;		/* the same, O_DIRECT, or -1 where refused */
 	uint64_t target_size;		/* before we touched it */
 
 	pthread_mutex_t mu;
@@ -97,6 +99,7 @@ int disk_write(struct deploy *d, uint32_t ix, const void *raw,
     struct perr *e);
 int disk_zero(struct deploy *d, uint32_t ix, void *scratch, struct perr *e);
 int disk_read(struct deploy *d, uint32_t ix, void *raw, struct perr *e);
+void *disk_buf_alloc(size_t len);	/* aligned for O_DIRECT; free() it */
 
 /* fetch.c */
 int fetch_global_init(struct perr *e);

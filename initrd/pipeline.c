@@ -15,6 +15,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "progress.h"
 
 /* Under d->mu: chunk ix is written (or known good) on the target. */
 static void
@@ -75,6 +76,8 @@ do_decode(struct deploy *d, struct pimg_coder *coder, struct cbuf *b,
 	struct perr e;
 	int rc;
 
+	double t0 = now_sec(), t1, t2, t3;
+
 	rc = pimg_chunk_decode(coder, b->data, b->len, raw, c->raw_len, &crc,
 	    &e);
 	give_back(d, b);
@@ -82,12 +85,18 @@ do_decode(struct deploy *d, struct pimg_coder *coder, struct cbuf *b,
 		return refetch(d, ix, e.msg);
 	if (crc != c->crc32)
 		return refetch(d, ix, "CRC mismatch");
+	t1 = now_sec();
 	hash_buf(raw, c->raw_len, h);
 	if (memcmp(h, c->hash, HASH_BYTES) != 0)
 		return refetch(d, ix, "hash mismatch");
+	t2 = now_sec();
 	if (disk_write(d, ix, raw, &e) < 0)
 		return deploy_fail(d, &e);
+	t3 = now_sec();
 	pthread_mutex_lock(&d->mu);
+	d->c.busy_decode += t1 - t0;
+	d->c.busy_hash += t2 - t1;
+	d->c.busy_write += t3 - t2;
 	mark_done(d, ix, &d->c.written);
 	pthread_mutex_unlock(&d->mu);
 }
@@ -108,10 +117,13 @@ do_task(struct deploy *d, uint32_t ix, uint8_t *raw)
 		pthread_mutex_unlock(&d->mu);
 		return;
 	}
+	double t0 = now_sec();
+
 	if (disk_read(d, ix, raw, &e) < 0)
 		return deploy_fail(d, &e);
 	hash_buf(raw, c->raw_len, h);
 	pthread_mutex_lock(&d->mu);
+	d->c.busy_check += now_sec() - t0;
 	if (memcmp(h, c->hash, HASH_BYTES) == 0) {
 		mark_done(d, ix, &d->c.reused);
 		pthread_mutex_unlock(&d->mu);
@@ -128,7 +140,7 @@ worker_main(void *arg)
 {
 	struct deploy *d = arg;
 	struct pimg_coder *coder = pimg_coder_new((int)d->ix->codec, 0);
-	uint8_t *raw = malloc(d->ix->chunk_size);
+	uint8_t *raw = disk_buf_alloc(d->ix->chunk_size);
 	struct cbuf *b;
 	struct perr e;
 	uint32_t ix;

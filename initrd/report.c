@@ -133,6 +133,9 @@ report_final(struct deploy *d, int rc, const struct perr *e)
 	}
 	if (d->progress_json)
 		emit_json(counters_json(d, c, "done", t));
+	log_debug("worker seconds: decode %.2f, hash %.2f, write %.2f, "
+	    "check %.2f (%d workers, %.2f s wall)", c->busy_decode,
+	    c->busy_hash, c->busy_write, c->busy_check, d->threads, t);
 	fprintf(stderr, "pipol-agent: %s:%u on %s: %llu bytes in %.2f s "
 	    "(%.0f MB/s): fetched %llu, written %llu, zero %llu, reused %llu, "
 	    "resumed %llu; %llu refetches; peak RSS %ld KiB%s\n", d->name,

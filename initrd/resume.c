@@ -105,6 +105,8 @@ resume_sync(struct deploy *d, int final, struct perr *e)
 	if (n == d->ndurable && !final)
 		return 0;
 	/* every chunk in done_log[0, n) was pwritten before this call */
+	/* O_DIRECT skips the page cache, not the allocation metadata nor
+	 * the device's write cache: fdatasync covers both fds' writes */
 	if (fdatasync(d->fd) == -1)
 		return perr_errno(e, PE_FAIL, "%s: fdatasync", d->target);
 	if (d->resume_fd >= 0 && n > d->ndurable) {

@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash mkdisk.sh
 bash image.sh
+bash agent.sh

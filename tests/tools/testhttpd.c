@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -32,14 +31,17 @@
 #include "perr.h"
 
 /*
- * Thread per connection, not a pool: with blocking sockets MHD sendfile()s
- * 2 MiB per call instead of 128 KiB, which measured 15-25% less server CPU
- * for 4 clients fetching 1-4 MiB files; and --delay-ms then stalls one
- * connection, not every connection on a pool thread.
+ * Thread per connection, not a pool: with blocking sockets MHD 0.9.75
+ * sendfile()s 2 MiB per call instead of 128 KiB, which measured 15-30%
+ * less server CPU for 4 clients fetching 1-4 MiB files (same throughput,
+ * set by the clients); and --delay-ms then stalls one connection, not
+ * every connection of a pool thread.
  */
+#define MHD_FLAGS	(MHD_USE_INTERNAL_POLLING_THREAD | \
+			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL)
 #define LISTEN_BACKLOG		128
 #define FAULT_MAX		16	/* of all kinds together */
-#define FAULT_COUNT_MAX		1000000000LL
+#define COUNT_MAX		1000000000LL
 #define DELAY_MS_MAX		600000LL
 #define READER_BLOCK_BYTES	(64 * 1024)
 #define CORRUPT_XOR		0x55
@@ -50,18 +52,19 @@ static const char usage[] =
 "                 [--truncate SUFFIX[:N]] [--status SUFFIX:CODE[:N]]\n"
 "                 [--fail-first N] [--exit-after N] [--delay-ms MS]\n"
 "Serve GET and HEAD of the regular files under DIR. PORT 0: any free\n"
-"port, written to the port file. SUFFIX matches the end of the URL path;\n"
-"N (default 1) is how many matching GETs a fault spoils. --corrupt flips\n"
-"the middle byte; --truncate sends half the body and drops the\n"
-"connection; --status answers CODE; --fail-first answers 503 to the first\n"
-"N requests; --exit-after N dies once the Nth answer is sent. On SIGTERM,\n"
-"SIGINT or --exit-after, \"requests R bytes B\" goes to the stats file.\n";
+"port; the port file gets the port once the server is ready. SUFFIX\n"
+"ends the URL path; N (default 1) matching requests are spoiled (GETs\n"
+"only for --corrupt: flip the middle byte, and --truncate: send half,\n"
+"drop the connection). --fail-first: 503 to the first N requests.\n"
+"--exit-after: exit 0 once the Nth answer is sent. On SIGTERM, SIGINT\n"
+"and --exit-after, \"requests R bytes B\" goes to the stats file.\n";
 
 enum fault_kind { FAULT_CORRUPT, FAULT_TRUNCATE, FAULT_STATUS };
 
 struct fault {
 	enum fault_kind kind;
-	const char *suffix;
+	const char *suffix;		/* not NUL-terminated: suffix_len */
+	size_t suffix_len;
 	unsigned status;		/* FAULT_STATUS only */
 	atomic_llong left;		/* matching requests still to spoil */
 };
@@ -90,61 +93,47 @@ struct body {
 /* *req_cls: headers seen; holds the last --exit-after ticket. */
 static char request_seen, last_request;
 
-/* Take one use of a counter shared by all threads; 0 if none was left. */
+/* Take one use of a counter shared by all threads; 0 if none was left.
+ * Below zero it only keeps falling, harmless in a long long. */
 static int
 take_one(atomic_llong *left)
 {
-	long long n = atomic_load(left);
-
-	while (n > 0)
-		if (atomic_compare_exchange_weak(left, &n, n - 1))
-			return 1;
-	return 0;
+	return atomic_fetch_sub(left, 1) > 0;
 }
 
 static struct fault *
 fault_take(struct srv *s, enum fault_kind kind, const char *url)
 {
-	size_t ulen = strlen(url), slen;
+	size_t ulen = strlen(url);
 	struct fault *f;
 	int i;
 
 	for (i = 0; i < s->nfaults; i++) {
 		f = &s->faults[i];
-		slen = strlen(f->suffix);
-		if (f->kind != kind || slen > ulen ||
-		    strcmp(url + ulen - slen, f->suffix) != 0)
-			continue;
-		if (take_one(&f->left))
+		if (f->kind == kind && f->suffix_len <= ulen &&
+		    memcmp(url + ulen - f->suffix_len, f->suffix,
+		    f->suffix_len) == 0 && take_one(&f->left))
 			return f;
 	}
 	return NULL;
 }
 
-/* Written with a temp name and rename: a poller never sees half a line. */
-static int
-line_write(const char *path, const char *line)
-{
-	struct perr e;
-
-	if (atomic_write(path, line, strlen(line), &e) < 0) {
-		fprintf(stderr, "testhttpd: %s\n", e.msg);
-		return -1;
-	}
-	return 0;
-}
-
+/* Temp name and rename (atomic.c): a poller never sees half a line. */
 static int
 stats_write(struct srv *s)
 {
 	char line[80];
+	struct perr e;
 
 	if (s->stats_path == NULL)
 		return 0;
 	snprintf(line, sizeof(line), "requests %lld bytes %lld\n",
 	    (long long)atomic_load(&s->answered),
 	    (long long)atomic_load(&s->bytes));
-	return line_write(s->stats_path, line);
+	if (atomic_write(s->stats_path, line, strlen(line), &e) == 0)
+		return 0;
+	fprintf(stderr, "testhttpd: --stats-file %s\n", e.msg);
+	return -1;
 }
 
 static ssize_t
@@ -153,6 +142,8 @@ body_read(void *cls, uint64_t pos, char *buf, size_t max)
 	struct body *b = cls;
 	ssize_t n;
 
+	/* MHD calls again only once all it had is sent: the client gets
+	 * exactly stop_at bytes, then the connection closes. */
 	if (pos >= b->stop_at)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (max > b->stop_at - pos)
@@ -203,27 +194,32 @@ static enum MHD_Result
 answer_file(struct srv *s, struct MHD_Connection *c, const char *url,
     int fd, uint64_t size, int is_get)
 {
-	struct fault *cut, *flip;
+	struct fault *cut = NULL, *flip = NULL;
+	struct MHD_Response *resp;
 	struct body *b;
 
-	cut = is_get ? fault_take(s, FAULT_TRUNCATE, url) : NULL;
-	flip = is_get ? fault_take(s, FAULT_CORRUPT, url) : NULL;
+	if (is_get) {
+		cut = fault_take(s, FAULT_TRUNCATE, url);
+		flip = fault_take(s, FAULT_CORRUPT, url);
+	}
 	if (cut == NULL && flip == NULL) {
-		if (is_get)
+		if ((resp = MHD_create_response_from_fd64(size, fd)) == NULL)
+			close(fd);
+		else if (is_get)
 			atomic_fetch_add(&s->bytes, (long long)size);
-		return answer(s, c, MHD_HTTP_OK,
-		    MHD_create_response_from_fd64(size, fd));
+		return answer(s, c, MHD_HTTP_OK, resp);
 	}
 	if ((b = malloc(sizeof(*b))) == NULL) {
 		close(fd);
 		return MHD_NO;
 	}
-	b->srv = s;
-	b->fd = fd;
-	b->stop_at = cut != NULL ? size / 2 : size;
-	b->flip_at = flip != NULL ? size / 2 : UINT64_MAX;
-	return answer(s, c, MHD_HTTP_OK, MHD_create_response_from_callback(
-	    size, READER_BLOCK_BYTES, body_read, b, body_free));
+	*b = (struct body){ s, fd, cut != NULL ? size / 2 : size,
+	    flip != NULL ? size / 2 : UINT64_MAX };
+	resp = MHD_create_response_from_callback(size, READER_BLOCK_BYTES,
+	    body_read, b, body_free);
+	if (resp == NULL)
+		body_free(b);
+	return answer(s, c, MHD_HTTP_OK, resp);
 }
 
 static enum MHD_Result
@@ -233,7 +229,8 @@ answer_path(struct srv *s, struct MHD_Connection *c, const char *url,
 	struct stat st;
 	int fd;
 
-	/* Only relative lookups under root_fd, and never upwards. */
+	/* MHD has unescaped the path: %2e%2e is caught here too. Lookups
+	 * are relative to root_fd; symlinks are followed (test data). */
 	if (strstr(url, "..") != NULL)
 		return answer_text(s, c, MHD_HTTP_FORBIDDEN, "forbidden\n");
 	fd = openat(s->root_fd, url + strspn(url, "/"), O_RDONLY | O_CLOEXEC);
@@ -255,26 +252,24 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_len, void **req_cls)
 {
 	struct srv *s = cls;
-	struct timespec ts;
+	struct timespec ts = { s->delay_ms / 1000,
+	    s->delay_ms % 1000 * 1000000 };
+	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	struct fault *f;
 	long long ticket;
 	char text[64];
-	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 
 	(void)version, (void)upload;
 	/* Answer on the second call, once the request is in: MHD 0.9.75
-	 * closes the connection after a response queued from the first. */
+	 * sends "Connection: close" after a response queued from the first
+	 * call (it cannot know the body was read), killing keep-alive. */
 	if (*req_cls == NULL || *upload_len != 0) {
 		*req_cls = &request_seen;
 		*upload_len = 0;
 		return MHD_YES;
 	}
-	if (s->delay_ms > 0) {
-		ts.tv_sec = s->delay_ms / 1000;
-		ts.tv_nsec = s->delay_ms % 1000 * 1000000;
-		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-			;
-	}
+	while (s->delay_ms > 0 && nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
 	ticket = atomic_fetch_add(&s->tickets, 1) + 1;
 	if (s->exit_after > 0 && ticket > s->exit_after)
 		return MHD_NO;		/* dying: close, answer nothing */
@@ -286,17 +281,15 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (take_one(&s->fail_left))
 		return answer_text(s, c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "unavailable (--fail-first)\n");
-	if ((f = fault_take(s, FAULT_STATUS, url)) != NULL) {
-		snprintf(text, sizeof(text), "status %u (--status)\n",
-		    f->status);
-		return answer_text(s, c, f->status, text);
-	}
-	return answer_path(s, c, url, is_get);
+	if ((f = fault_take(s, FAULT_STATUS, url)) == NULL)
+		return answer_path(s, c, url, is_get);
+	snprintf(text, sizeof(text), "status %u (--status)\n", f->status);
+	return answer_text(s, c, f->status, text);
 }
 
 /*
- * --exit-after: once the last answer has left, die at once, as a crashed
- * server would: _exit() closes every socket mid-transfer, and skips
+ * --exit-after: once the last answer has left (or failed), die at once as
+ * a crashed server would: _exit() drops every connection, and skips
  * MHD_stop_daemon(), which would wait for the other threads.
  */
 static void
@@ -304,39 +297,55 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	(void)c, (void)toe;
-	if (*req_cls != &last_request)
-		return;
-	_exit(stats_write(cls) == 0 ? 0 : 1);
+	if (*req_cls == &last_request)
+		_exit(stats_write(cls) == 0 ? 0 : 1);
+}
+
+/* ":NUMBER" at *p, for a fault's :CODE and :N and --listen's :PORT; moves
+ * *p past it. Errors name the option's whole value. */
+static int
+parse_field(const char *opt, const char *arg, const char *name,
+    const char **p, long long min, long long max, long long *out,
+    struct perr *e)
+{
+	char *end;
+
+	if (**p != ':')
+		return perr_set(e, PE_USAGE, "%s %s: no :%s", opt, arg, name);
+	errno = 0;
+	*out = strtoll(*p + 1, &end, 10);
+	if (errno != 0 || end == *p + 1 || (*end != '\0' && *end != ':') ||
+	    *out < min || *out > max)
+		return perr_set(e, PE_USAGE, "%s %s: %s not in %lld..%lld",
+		    opt, arg, name, min, max);
+	*p = end;
+	return 0;
 }
 
 static int
 parse_fault(struct srv *s, enum fault_kind kind, const char *opt,
-    char *arg, struct perr *e)
+    const char *arg, struct perr *e)
 {
 	struct fault *f = &s->faults[s->nfaults];
-	char *count, *code;
-	long long n = 1, v;
+	long long n = 1, code = 0;
+	const char *p;
 
 	if (s->nfaults == FAULT_MAX)
 		return perr_set(e, PE_USAGE, "%s %s: more than %d faults",
 		    opt, arg, FAULT_MAX);
-	f->kind = kind;
 	f->suffix = arg;
-	if ((count = strchr(arg, ':')) != NULL)
-		*count++ = '\0';
-	if (kind == FAULT_STATUS) {
-		if ((code = count) == NULL)
-			return perr_set(e, PE_USAGE, "%s %s: no :CODE", opt,
-			    arg);
-		if ((count = strchr(code, ':')) != NULL)
-			*count++ = '\0';
-		if (parse_count(opt, code, 200, 599, &v, e) < 0)
-			return -PE_USAGE;
-		f->status = (unsigned)v;
-	}
-	if (count != NULL &&
-	    parse_count(opt, count, 1, FAULT_COUNT_MAX, &n, e) < 0)
+	f->suffix_len = strcspn(arg, ":");
+	p = arg + f->suffix_len;
+	if (kind == FAULT_STATUS &&
+	    parse_field(opt, arg, "CODE", &p, 200, 599, &code, e) < 0)
 		return -PE_USAGE;
+	if (*p != '\0' && parse_field(opt, arg, "N", &p, 1, COUNT_MAX, &n,
+	    e) < 0)
+		return -PE_USAGE;
+	if (*p != '\0')
+		return perr_set(e, PE_USAGE, "%s %s: extra %s", opt, arg, p);
+	f->kind = kind;
+	f->status = (unsigned)code;
 	atomic_init(&f->left, n);
 	s->nfaults++;
 	return 0;
@@ -358,7 +367,7 @@ static const struct option options[] = {
 };
 
 static int
-parse_option(struct srv *s, int opt, char *arg, struct perr *e)
+parse_option(struct srv *s, int opt, const char *arg, struct perr *e)
 {
 	long long n;
 
@@ -374,11 +383,10 @@ parse_option(struct srv *s, int opt, char *arg, struct perr *e)
 		return parse_count("--delay-ms", arg, 0, DELAY_MS_MAX,
 		    &s->delay_ms, e);
 	case 'x':
-		return parse_count("--exit-after", arg, 1, FAULT_COUNT_MAX,
+		return parse_count("--exit-after", arg, 1, COUNT_MAX,
 		    &s->exit_after, e);
 	case 'f':
-		if (parse_count("--fail-first", arg, 0, FAULT_COUNT_MAX, &n,
-		    e) < 0)
+		if (parse_count("--fail-first", arg, 0, COUNT_MAX, &n, e) < 0)
 			return -PE_USAGE;
 		atomic_store(&s->fail_left, n);
 		return 0;
@@ -391,7 +399,7 @@ parse_args(struct srv *s, int argc, char **argv, struct perr *e)
 {
 	int opt;
 
-	opterr = 0;
+	opterr = 0;	/* our own one-line messages */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage, stdout);
@@ -413,32 +421,33 @@ parse_args(struct srv *s, int argc, char **argv, struct perr *e)
 	return 0;
 }
 
-/* Our own socket, for SO_REUSEADDR without MHD's SO_REUSEPORT. */
+/*
+ * Our own socket: MHD's default also sets SO_REUSEADDR, so a test can
+ * restart on the same port, but MHD_OPTION_LISTENING_ADDRESS_REUSE adds
+ * SO_REUSEPORT, which would let a stale server share the port silently.
+ */
 static int
 listen_open(const char *spec, unsigned *port, struct perr *e)
 {
-	struct addrinfo hints = { 0 }, *ai;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	char host[256], *addr = host, *serv;
-	size_t len;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags =
+	    AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE }, *ai;
+	struct sockaddr_in6 sa;		/* port at the same offset in _in */
+	socklen_t salen = sizeof(sa);
+	const char *colon = strrchr(spec, ':'), *p = colon;
+	char host[256], *addr = host;
 	long long n;
 	int fd, on = 1;
 
-	snprintf(host, sizeof(host), "%s", spec);
-	if ((serv = strrchr(host, ':')) == NULL)
+	if (colon == NULL)
 		return perr_set(e, PE_USAGE, "--listen %s: no :PORT", spec);
-	*serv++ = '\0';
-	if (parse_count("--listen", serv, 0, 65535, &n, e) < 0)
+	if (parse_field("--listen", spec, "PORT", &p, 0, 65535, &n, e) < 0)
 		return -PE_USAGE;
-	len = strlen(host);
-	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
-		host[len - 1] = '\0';		/* [::1]:PORT */
-		addr = host + 1;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {	/* IPv6 */
+		host[strlen(host) - 1] = '\0';
+		addr++;
 	}
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(addr, serv, &hints, &ai) != 0)
+	if (getaddrinfo(addr, colon + 1, &hints, &ai) != 0)
 		return perr_set(e, PE_USAGE, "--listen %s: not ADDR:PORT",
 		    spec);
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -447,17 +456,15 @@ listen_open(const char *spec, unsigned *port, struct perr *e)
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+	    getsockname(fd, (struct sockaddr *)&sa, &salen) == -1) {
 		perr_errno(e, PE_FAIL, "--listen %s", spec);
-		freeaddrinfo(ai);
 		if (fd != -1)
 			close(fd);
-		return -PE_FAIL;
+		fd = -PE_FAIL;
 	}
 	freeaddrinfo(ai);
-	*port = ntohs(ss.ss_family == AF_INET6 ?
-	    ((struct sockaddr_in6 *)&ss)->sin6_port :
-	    ((struct sockaddr_in *)&ss)->sin_port);
+	if (fd >= 0)
+		*port = ntohs(sa.sin6_port);
 	return fd;
 }
 
@@ -470,30 +477,26 @@ main(int argc, char **argv)
 	sigset_t stop;
 	char line[16];
 	unsigned port = 0;
-	int fd, sig, rc = 1;
+	int fd, sig;
 
 	if (parse_args(&s, argc, argv, &e) < 0)
-		goto err_usage;
+		goto err_args;
 	s.root_fd = open(s.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s.root_fd == -1) {
 		perr_errno(&e, PE_USAGE, "--root %s", s.root);
-		goto err_usage;
+		goto err_args;
 	}
-	if ((fd = listen_open(s.listen, &port, &e)) < 0) {
-		rc = e.code;
+	if ((fd = listen_open(s.listen, &port, &e)) < 0)
 		goto err_listen;
-	}
-	/* Blocked before MHD starts its threads, so only sigwait() gets
+	/* Blocked before MHD starts its threads, so only sigwait() sees
 	 * them: no handler, nothing async-signal-unsafe. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL, NULL,
-	    on_request, &s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
-	    MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_FLAGS, 0, NULL, NULL, on_request, &s,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_END);
 	if (d == NULL) {
 		perr_set(&e, PE_FAIL, "--listen %s: cannot start", s.listen);
 		goto err_start;
@@ -501,6 +504,7 @@ main(int argc, char **argv)
 	snprintf(line, sizeof(line), "%u\n", port);
 	if (s.port_path != NULL &&
 	    atomic_write(s.port_path, line, strlen(line), &e) < 0) {
+		perr_prefix(&e, "--port-file");
 		MHD_stop_daemon(d);	/* closes fd too */
 		goto err_listen;
 	}
@@ -512,9 +516,7 @@ main(int argc, char **argv)
 	close(fd);
  err_listen:
 	close(s.root_fd);
+ err_args:
 	fprintf(stderr, "testhttpd: %s\n", e.msg);
-	return rc;
- err_usage:
-	fprintf(stderr, "testhttpd: %s\n", e.msg);
-	return 2;
+	return e.code;
 }
