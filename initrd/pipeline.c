@@ -253,7 +253,8 @@ int
 pipeline_run(struct deploy *d, struct perr *e)
 {
 	pthread_t fetch_th, report_th, *work_th;
-	int i, started = 0, rc;
+	int i, started = 0, have_fetch, rc;
+	struct perr err;
 
 	if ((rc = alloc_run(d, e)) < 0 || (rc = resume_open(d, e)) < 0)
 		goto out;
@@ -262,15 +263,23 @@ pipeline_run(struct deploy *d, struct perr *e)
 		rc = perr_set(e, PE_FAIL, "out of memory");
 		goto out;
 	}
-	pthread_create(&report_th, NULL, report_main, d);
-	pthread_create(&fetch_th, NULL, fetch_main, d);
-	for (i = 0; i < d->threads; i++)
+	if (pthread_create(&report_th, NULL, report_main, d) != 0) {
+		free(work_th);
+		rc = perr_set(e, PE_FAIL, "cannot start threads");
+		goto out;
+	}
+	have_fetch = pthread_create(&fetch_th, NULL, fetch_main, d) == 0;
+	for (i = 0; have_fetch && i < d->threads; i++)
 		started += pthread_create(&work_th[i], NULL, worker_main, d)
 		    == 0;
+	if (started == 0)	/* nobody would ever finish the chunks */
+		deploy_fail(d, (perr_set(&err, PE_FAIL, "cannot start "
+		    "threads"), &err));
 	for (i = 0; i < started; i++)
 		pthread_join(work_th[i], NULL);
 	fetch_wakeup(d);
-	pthread_join(fetch_th, NULL);
+	if (have_fetch)
+		pthread_join(fetch_th, NULL);
 	pthread_mutex_lock(&d->mu);
 	d->report_stop = 1;
 	pthread_cond_broadcast(&d->cv);

@@ -73,35 +73,48 @@ agent() {
 	rss[$label]=$(( $(tail -1 "$W/j" | grep -o '"peak_rss_kib":[0-9]*' | cut -d: -f2) / 1024 ))
 }
 
-pipe "2009: nc | gunzip" "$W/disk.gz" gunzip_to
-pipe "nc | pigz -d" "$W/disk.gz" pigz_to
-pipe "nc | zstd -d --sparse" "$W/disk.zst" zstd_to
-rm -f "$TGT"; agent "agent, zstd image" bz:1
-cmp -s "$D" "$TGT" || { echo "bench: agent zstd: target differs" >&2; exit 1; }
-rm -f "$TGT"; agent "agent, empty target" b:1
-cmp -s "$D" "$TGT" || { echo "bench: agent: target differs" >&2; exit 1; }
-agent "agent, holds the image" b:1
-agent "agent, holds v1 -> v2" b:2
-cmp -s "$D2" "$TGT" || { echo "bench: agent v2: target differs" >&2; exit 1; }
-
-# the write limit: dd with O_DIRECT, the source already in memory
-rm -f "$TGT"; drop "$D"
-t0=$(now); dd if="$D" of="$TGT" bs=4M oflag=direct status=none; sync; t1=$(now)
-secs["dd oflag=direct, all"]=$(elapsed "$t0" "$t1"); fetched["dd oflag=direct, all"]=-; rss["dd oflag=direct, all"]=-
+# the same bytes the agent writes, in one dd (one dd per chunk would
+# measure process start-up, not the disk)
 nonzero=()
 for ((i = 0; i < (SIZE + CS - 1) / CS; i++)); do
 	dd if="$D" bs=$CS skip=$i count=1 status=none | cmp -s - <(head -c $CS /dev/zero) ||
 	    nonzero+=("$i")
 done
-# the same bytes the agent writes, in one dd (one dd per chunk would
-# measure process start-up, not the disk)
 for i in "${nonzero[@]}"; do dd if="$D" bs=$CS skip="$i" count=1 status=none; done > "$W/nonzero.raw"
-rm -f "$TGT"; drop "$W/nonzero.raw"
-t0=$(now)
-dd if="$W/nonzero.raw" of="$TGT" bs=4M oflag=direct status=none
-sync; t1=$(now)
 nzbytes=$(( ${#nonzero[@]} * CS ))
-secs["dd oflag=direct, non-zero"]=$(elapsed "$t0" "$t1"); fetched["dd oflag=direct, non-zero"]=-; rss["dd oflag=direct, non-zero"]=-
+
+# dd_direct LABEL SOURCE: the write limit, source already in memory
+dd_direct() {
+	local t0 t1
+	rm -f "$TGT"; drop "$2"
+	t0=$(now); dd if="$2" of="$TGT" bs=4M oflag=direct status=none; sync; t1=$(now)
+	secs[$1]=$(elapsed "$t0" "$t1"); fetched[$1]=-; rss[$1]=-
+}
+
+# Rounds of every method in turn; each figure is the median of its
+# rounds: this machine's speed drifts by +-20 % over minutes, and
+# interleaving spreads the drift over every method alike.
+ROUNDS=${BENCH_ROUNDS:-3}
+declare -A all
+keep() { all[$1]="${all[$1]:-} ${secs[$1]}"; }
+for ((r = 1; r <= ROUNDS; r++)); do
+	echo "round $r of $ROUNDS ..."
+	pipe "2009: nc | gunzip" "$W/disk.gz" gunzip_to; keep "2009: nc | gunzip"
+	pipe "nc | pigz -d" "$W/disk.gz" pigz_to; keep "nc | pigz -d"
+	pipe "nc | zstd -d --sparse" "$W/disk.zst" zstd_to; keep "nc | zstd -d --sparse"
+	rm -f "$TGT"; agent "agent, zstd image" bz:1; keep "agent, zstd image"
+	cmp -s "$D" "$TGT" || { echo "bench: agent zstd: target differs" >&2; exit 1; }
+	rm -f "$TGT"; agent "agent, empty target" b:1; keep "agent, empty target"
+	cmp -s "$D" "$TGT" || { echo "bench: agent: target differs" >&2; exit 1; }
+	agent "agent, holds the image" b:1; keep "agent, holds the image"
+	agent "agent, holds v1 -> v2" b:2; keep "agent, holds v1 -> v2"
+	cmp -s "$D2" "$TGT" || { echo "bench: agent v2: target differs" >&2; exit 1; }
+	dd_direct "dd oflag=direct, all" "$D"; keep "dd oflag=direct, all"
+	dd_direct "dd oflag=direct, non-zero" "$W/nonzero.raw"; keep "dd oflag=direct, non-zero"
+done
+for k in "${!all[@]}"; do
+	secs[$k]=$(echo ${all[$k]} | tr ' ' '\n' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+done
 
 base=${secs["2009: nc | gunzip"]}
 printf '\n%-28s %9s %10s %12s %9s\n' "" "MB/s" "× 2009" "fetched MB" "RSS MiB"
@@ -115,7 +128,7 @@ for t in "2009: nc | gunzip" "nc | pigz -d" "nc | zstd -d --sparse" \
 	    "$(echo "$base / ${secs[$t]}" | bc -l)" \
 	    "$([ "$f" = - ] && echo - || printf '%.1f' "$f")" "${rss[$t]}"
 done
-echo "(dd non-zero: MB/s of the ${#nonzero[@]} non-zero chunks it writes; others: raw disk MB per wall second)"
+echo "(medians of $ROUNDS rounds; dd non-zero: MB/s of the ${#nonzero[@]} non-zero chunks it writes; others: raw disk MB per wall second)"
 
 echo
 target() {	# target TEXT VALUE MIN

@@ -24,6 +24,19 @@ for c in $cmds; do
 		    notok "pipol image $c $o is in docs/pipol.1"
 	done
 done
+# pipol-agent: --help answers, every option is in its man page
+A=$B/pipol-agent
+for args in "--help" "deploy --help"; do
+	# shellcheck disable=SC2086
+	if "$A" $args | grep -q '^usage: '; then ok "pipol-agent $args"; else notok "pipol-agent $args"; fi
+done
+for o in $("$A" deploy --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+	grep -qF -- "${o//-/\\-}" docs/pipol-agent.8 ||
+	    notok "pipol-agent $o is in docs/pipol-agent.8"
+done
+man -l docs/pipol-agent.8 > /dev/null 2>&1 || [ ! -x /usr/bin/man ] &&
+    ok "pipol-agent.8 renders" || notok "pipol-agent.8 renders"
+
 if git grep -nE '\b(system|popen)[[:space:]]*\(' -- '*.c' '*.h' > "$T/sys"; then
 	notok "no system()/popen() in C"; cat "$T/sys" >&2
 else
