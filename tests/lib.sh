@@ -58,6 +58,15 @@ mkdisk() {
 	    dd of="$f" bs=1 seek=$((size - 777777)) conv=notrunc status=none
 }
 
+# flip_byte FILE OFFSET: invert one byte in place (a byte set to a fixed
+# value would leave the file intact when it held that value already)
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "\\x$(printf %02x $((255 - b)))" |
+	    dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # snapshot: what a user of the store can see, and every file in it.
 snapshot() {
 	( cd "$PIPOL_STATE" 2>/dev/null && find . -type f ! -name '*lock' \

@@ -39,5 +39,18 @@ for t in tests/lint/*.sh; do
 done
 run "fuzz (bounded)" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
 
+# the same code under AddressSanitizer + UBSan (LeakSanitizer at exit):
+# a report makes a program exit non-zero, so the checks above go red
+if make -s asan > "$LOG/asan.log" 2>&1; then
+	for t in build-asan/tests/*_test; do
+		run "asan/unit/$(basename "$t")" "$t"
+	done
+	for t in agent_deploy image_errors; do
+		B=build-asan run "asan/shell/$t" bash "tests/shell/$t.sh"
+	done
+else
+	fail=$((fail + 1)); echo "FAIL asan build"; tail -20 "$LOG/asan.log"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

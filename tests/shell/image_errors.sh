@@ -43,10 +43,10 @@ expect_fail 3 "$T/trunc.gz: truncated at byte 3000000 (member 0 from byte 0)" \
     $P image import x "$T/trunc.gz"
 sz=$(stat -c %s "$T/good.gz")
 cp "$T/good.gz" "$T/crc.gz"
-printf '\xff' | dd of="$T/crc.gz" bs=1 seek=$((sz - 8)) conv=notrunc status=none
+flip_byte "$T/crc.gz" $((sz - 8))
 expect_fail 3 "$T/crc.gz: member 0 at byte 0: CRC mismatch" $P image import x "$T/crc.gz"
 cp "$T/good.gz" "$T/len.gz"
-printf '\xff' | dd of="$T/len.gz" bs=1 seek=$((sz - 1)) conv=notrunc status=none
+flip_byte "$T/len.gz" $((sz - 1))
 expect_fail 3 "$T/len.gz: member 0 at byte 0: length mismatch" $P image import x "$T/len.gz"
 cat "$T/good.gz" "$T/good.gz" > "$T/two.gz"
 printf 'garbage!' >> "$T/two.gz"
