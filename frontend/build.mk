@@ -1,4 +1,4 @@
-# frontend/: the pipol command line (pipold comes with the frontend issue).
+# frontend/: the pipol command line and pipold.
 PIPOL_SRC = $(wildcard frontend/cli/*.c)
 PIPOL_OBJ = $(PIPOL_SRC:%.c=$(B)/%.o)
 
@@ -7,4 +7,18 @@ $(B)/pipol: $(PIPOL_OBJ) $(LIBPIMG)
 
 $(B)/frontend/cli/%.o: CPPFLAGS += -Ifrontend/cli
 
-all: $(B)/pipol
+# pipold carries its schema: the migrations become a generated C table
+PIPOLD_SRC = $(wildcard frontend/*.c)
+PIPOLD_OBJ = $(PIPOLD_SRC:%.c=$(B)/%.o) $(B)/frontend/schema_sql.o
+PIPOLD_LIBS = -lmicrohttpd -lpq
+
+$(B)/frontend/schema_sql.c: frontend/schema/embed.sh $(sort $(wildcard frontend/schema/*.sql))
+	@mkdir -p $(dir $@)
+	sh $^ > $@
+
+$(B)/frontend/%.o: CPPFLAGS += -Ifrontend -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+
+$(B)/pipold: $(PIPOLD_OBJ) $(LIBPIMG)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PIPOLD_LIBS) $(IMG_LIBS)
+
+all: $(B)/pipol $(B)/pipold

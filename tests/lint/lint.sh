@@ -37,6 +37,12 @@ done
 man -l docs/pipol-agent.8 > /dev/null 2>&1 || [ ! -x /usr/bin/man ] &&
     ok "pipol-agent.8 renders" || notok "pipol-agent.8 renders"
 
+# pipold
+"$B/pipold" --help | grep -q '^usage: pipold' && ok "pipold --help" || notok "pipold --help"
+for o in $("$B/pipold" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+	grep -qF -- "${o//-/\\-}" docs/pipold.8 || notok "pipold $o is in docs/pipold.8"
+done
+
 if git grep -nE '\b(system|popen)[[:space:]]*\(' -- '*.c' '*.h' > "$T/sys"; then
 	notok "no system()/popen() in C"; cat "$T/sys" >&2
 else

@@ -1,0 +1,286 @@
+/*
+ * db.c -- the database. With no --db (nor $PIPOL_DB) pipold runs its
+ * own PostgreSQL under STATE/pg: initdb on first start, Unix socket only
+ * (listen_addresses = ''), started and stopped with pipold, run as the
+ * postgres user when pipold is root (PostgreSQL refuses root). Every
+ * program is started with an argument vector, never through a shell.
+ * Migrations are applied in order, each in its own transaction, under
+ * an advisory lock so that several pipold sharing one server agree.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "log.h"
+#include "migrations.h"
+#include "pipold.h"
+
+#define PG_USER		"postgres"	/* who runs the cluster when we are root */
+#define PG_START_SEC	"60"		/* pg_ctl -w waits that long at most */
+#define MIGRATE_LOCK	4242		/* pg_advisory_lock key */
+
+static char pg_bin[PATH_MAX];
+
+static int
+find_pg_bin(struct perr *e)
+{
+	glob_t g;
+
+	if (pg_bin[0])
+		return 0;
+	if (glob("/usr/lib/postgresql/*/bin/pg_ctl", 0, NULL, &g) != 0)
+		return perr_set(e, PE_UNAVAIL, "no PostgreSQL server found "
+		    "(/usr/lib/postgresql/*/bin/pg_ctl): install postgresql");
+	/* glob sorts: the last is the newest major version */
+	snprintf(pg_bin, sizeof(pg_bin), "%s", g.gl_pathv[g.gl_pathc - 1]);
+	*strrchr(pg_bin, '/') = '\0';
+	globfree(&g);
+	return 0;
+}
+
+/* Run argv (as the postgres user when we are root); its exit status. */
+static int
+run(char *const argv[], const char *log_path)
+{
+	char *full[24];
+	int i = 0, k, status;
+	pid_t pid;
+
+	if (geteuid() == 0) {
+		full[i++] = "/usr/sbin/runuser";
+		full[i++] = "-u";
+		full[i++] = PG_USER;
+		full[i++] = "--";
+	}
+	for (k = 0; argv[k] != NULL && i < 23; k++)
+		full[i++] = argv[k];
+	full[i] = NULL;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		if (log_path != NULL) {
+			int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND,
+			    0600);
+
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+			}
+		}
+		execv(full[0], full);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int
+path_is_plain(const char *p)
+{
+	for (; *p; p++)
+		if (!(isalnum((unsigned char)*p) || strchr("/._-", *p)))
+			return 0;
+	return 1;
+}
+
+static int
+pg_init(const char *dir, char *data, const char *log, struct perr *e)
+{
+	char initdb[PATH_MAX + 16], conf[PATH_MAX + 32], lines[PATH_MAX + 96];
+	char *argv[] = { initdb, "-D", data, "-A", "trust", "-U",
+	    "pipol", "-E", "UTF8", "--locale=C.UTF-8", NULL };
+	FILE *f;
+
+	snprintf(initdb, sizeof(initdb), "%s/initdb", pg_bin);
+	if (run(argv, log) != 0)
+		return perr_set(e, PE_FAIL, "%s: initdb failed (see %s)", data,
+		    log);
+	snprintf(conf, sizeof(conf), "%s/postgresql.conf", data);
+	snprintf(lines, sizeof(lines), "\n# pipold: Unix socket only\n"
+	    "listen_addresses = ''\nunix_socket_directories = '%s'\n", dir);
+	if ((f = fopen(conf, "a")) == NULL || fputs(lines, f) == EOF ||
+	    fclose(f) == EOF)
+		return perr_errno(e, PE_FAIL, "%s", conf);
+	return 0;
+}
+
+static int
+create_db(const char *dir, struct perr *e)
+{
+	char ci[PATH_MAX + 64];
+	PGresult *r;
+	PGconn *c;
+	int rc = 0;
+
+	snprintf(ci, sizeof(ci), "host=%s user=pipol dbname=postgres", dir);
+	c = PQconnectdb(ci);
+	if (PQstatus(c) != CONNECTION_OK) {
+		rc = perr_set(e, PE_UNAVAIL, "embedded PostgreSQL: %s",
+		    PQerrorMessage(c));
+		PQfinish(c);
+		return rc;
+	}
+	r = PQexec(c, "SELECT 1 FROM pg_database WHERE datname = 'pipol'");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {
+		PQclear(r);
+		r = PQexec(c, "CREATE DATABASE pipol");
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			rc = perr_set(e, PE_FAIL, "CREATE DATABASE: %s",
+			    PQerrorMessage(c));
+	}
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
+int
+pg_embedded_start(struct pipold *pd, struct perr *e)
+{
+	char dir[PATH_MAX], data[PATH_MAX], log[PATH_MAX], ver[PATH_MAX];
+	char pg_ctl[PATH_MAX + 16], ilog[PATH_MAX];
+	char *status[] = { pg_ctl, "-D", data, "status", NULL };
+	char *start[] = { pg_ctl, "-D", data, "-l", log, "-w", "-t",
+	    PG_START_SEC, "start", NULL };
+	struct passwd *pw;
+	struct stat st;
+	int rc;
+
+	if ((rc = find_pg_bin(e)) < 0)
+		return rc;
+	if (!path_is_plain(pd->state))
+		return perr_set(e, PE_USAGE, "--state %s: the embedded database "
+		    "needs a path of letters, digits and / . _ -", pd->state);
+	snprintf(dir, sizeof(dir), "%s/pg", pd->state);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	snprintf(ver, sizeof(ver), "%s/PG_VERSION", data);
+	snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", pg_bin);
+	if ((rc = mkdir_one(pd->state, e)) < 0 || (rc = mkdir_one(dir, e)) < 0)
+		return rc;
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(PG_USER)) == NULL)
+			return perr_set(e, PE_FAIL, "no %s user: install "
+			    "postgresql", PG_USER);
+		if (chown(dir, pw->pw_uid, pw->pw_gid) == -1)
+			return perr_errno(e, PE_FAIL, "%s", dir);
+		chmod(dir, 0700);
+	}
+	if (stat(ver, &st) == -1) {
+		/* initdb's own log: pg_ctl's is made by the postgres user */
+		snprintf(ilog, sizeof(ilog), "%s/initdb.log", dir);
+		if ((rc = pg_init(dir, data, ilog, e)) < 0)
+			return rc;
+	}
+	/* a cluster left running by a pipold that was killed is reused */
+	snprintf(ilog, sizeof(ilog), "%s/pg_ctl.log", dir);
+	if (run(status, "/dev/null") != 0 && run(start, ilog) != 0)
+		return perr_set(e, PE_UNAVAIL, "%s: PostgreSQL did not start "
+		    "(see %s)", data, log);
+	pd->embedded = 1;
+	if ((rc = create_db(dir, e)) < 0)
+		return rc;
+	if (asprintf(&pd->conninfo, "host=%s user=pipol dbname=pipol", dir)
+	    == -1)
+		return perr_set(e, PE_FAIL, "out of memory");
+	return 0;
+}
+
+void
+pg_embedded_stop(struct pipold *pd)
+{
+	char data[PATH_MAX], pg_ctl[PATH_MAX + 16];
+	char *stop[] = { pg_ctl, "-D", data, "-m", "fast", "-w", "stop", NULL };
+
+	if (!pd->embedded)
+		return;
+	snprintf(data, sizeof(data), "%s/pg/data", pd->state);
+	snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", pg_bin);
+	if (run(stop, "/dev/null") != 0)
+		log_warnx("%s: PostgreSQL did not stop cleanly", data);
+}
+
+static int
+exec_ok(PGconn *c, const char *sql, PGresult **out)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType s = PQresultStatus(r);
+
+	if (out != NULL && s == PGRES_TUPLES_OK) {
+		*out = r;
+		return 0;
+	}
+	PQclear(r);
+	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
+}
+
+int
+db_migrate(struct pipold *pd, int *version, struct perr *e)
+{
+	const struct migration *m;
+	PGresult *r = NULL;
+	PGconn *c;
+	int have = 0, rc = 0;
+	char lock[64];
+
+	c = PQconnectdb(pd->conninfo);
+	if (PQstatus(c) != CONNECTION_OK) {
+		rc = perr_set(e, PE_UNAVAIL, "database: %s", PQerrorMessage(c));
+		goto out;
+	}
+	snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d)",
+	    MIGRATE_LOCK);
+	if (exec_ok(c, lock, NULL) < 0 || exec_ok(c, "CREATE TABLE IF NOT "
+	    "EXISTS schema_migrations (version integer PRIMARY KEY, name "
+	    "text NOT NULL, applied timestamptz NOT NULL DEFAULT now())",
+	    NULL) < 0 || exec_ok(c, "SELECT coalesce(max(version), 0) FROM "
+	    "schema_migrations", &r) < 0) {
+		rc = perr_set(e, PE_FAIL, "database: %s", PQerrorMessage(c));
+		goto out;
+	}
+	have = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	for (m = migrations; m->sql != NULL && rc == 0; m++) {
+		const char *params[2];
+		char v[16];
+
+		if (m->version <= have)
+			continue;
+		snprintf(v, sizeof(v), "%d", m->version);
+		params[0] = v;
+		params[1] = m->name;
+		if (exec_ok(c, "BEGIN", NULL) < 0 || exec_ok(c, m->sql, NULL) < 0)
+			rc = perr_set(e, PE_FAIL, "migration %s: %s", m->name,
+			    PQerrorMessage(c));
+		else {
+			r = PQexecParams(c, "INSERT INTO schema_migrations "
+			    "(version, name) VALUES ($1, $2)", 2, NULL, params,
+			    NULL, NULL, 0);
+			if (PQresultStatus(r) != PGRES_COMMAND_OK ||
+			    exec_ok(c, "COMMIT", NULL) < 0)
+				rc = perr_set(e, PE_FAIL, "migration %s: %s",
+				    m->name, PQerrorMessage(c));
+			PQclear(r);
+		}
+		if (rc < 0)
+			exec_ok(c, "ROLLBACK", NULL);
+		else
+			have = m->version;
+	}
+	*version = have;
+ out:
+	PQfinish(c);
+	return rc;
+}

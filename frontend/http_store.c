@@ -1,0 +1,188 @@
+/*
+ * http_store.c -- the store over HTTP: /images/NAME/V.idx and
+ * /chunks/HASH.EXT, as files (sendfile), with what lets any cache sit in
+ * between: a strong ETag, Cache-Control immutable (both URLs name
+ * content that never changes), If-None-Match, and single-range Range.
+ * Paths are checked against their exact grammar before any file is
+ * opened: nothing else under the state folder is reachable.
+ */
+#include <sys/stat.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pipold.h"
+#include "store.h"
+
+#define IMMUTABLE "public, max-age=31536000, immutable"
+
+static int
+all_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* 1 when url is /chunks/<64 hex>.gz|.zst or /images/<name>/<n>.idx */
+int
+http_store_path_ok(const char *url)
+{
+	char name[STORE_NAME_MAX + 1];
+	const char *p, *slash;
+	size_t n;
+
+	if (strncmp(url, "/chunks/", 8) == 0) {
+		p = url + 8;
+		return strlen(p) > 64 && all_hex(p, 64) &&
+		    (strcmp(p + 64, ".gz") == 0 || strcmp(p + 64, ".zst") == 0);
+	}
+	if (strncmp(url, "/images/", 8) != 0)
+		return 0;
+	p = url + 8;
+	if ((slash = strchr(p, '/')) == NULL ||
+	    (n = (size_t)(slash - p)) == 0 || n > STORE_NAME_MAX)
+		return 0;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	if (store_name_check(name, NULL) < 0)
+		return 0;
+	p = slash + 1;
+	if (*p < '1' || *p > '9')
+		return 0;
+	while (isdigit((unsigned char)*p))
+		p++;
+	return strcmp(p, ".idx") == 0 && p - (slash + 1) <= 9;
+}
+
+static enum MHD_Result
+answer_status(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/plain");
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* "bytes=A-B", "bytes=A-", "bytes=-N" against size; 0 ok, -1 bad. */
+static int
+parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *len)
+{
+	unsigned long long a = 0, b = 0;
+	char *end;
+
+	if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+		return -1;
+	h += 6;
+	if (*h == '-') {		/* the last N bytes */
+		b = strtoull(h + 1, &end, 10);
+		if (end == h + 1 || *end || b == 0)
+			return -1;
+		*from = b >= size ? 0 : size - b;
+		*len = size - *from;
+		return size ? 0 : -1;
+	}
+	a = strtoull(h, &end, 10);
+	if (end == h || *end != '-' || a >= size)
+		return -1;
+	h = end + 1;
+	if (*h == '\0') {
+		b = size - 1;
+	} else {
+		b = strtoull(h, &end, 10);
+		if (*end || b < a)
+			return -1;
+		if (b >= size)
+			b = size - 1;
+	}
+	*from = a;
+	*len = b - a + 1;
+	return 0;
+}
+
+enum MHD_Result
+http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    int head)
+{
+	char path[PATH_MAX], etag[128], crange[96];
+	const char *inm, *range, *leaf = strrchr(url, '/') + 1;
+	uint64_t from = 0, len;
+	struct MHD_Response *r;
+	unsigned status = MHD_HTTP_OK;
+	enum MHD_Result rc;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s", pd->store_root, url);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		if (fd != -1)
+			close(fd);
+		return answer_status(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	}
+	/* chunks: named by their hash; indexes: by name, version, size */
+	if (url[1] == 'c')
+		snprintf(etag, sizeof(etag), "\"%.64s\"", leaf);
+	else
+		snprintf(etag, sizeof(etag), "\"%.*s-%jd\"",
+		    (int)(strchr(url + 8, '/') - (url + 8)), url + 8,
+		    (intmax_t)st.st_size);
+	inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH);
+	len = (uint64_t)st.st_size;
+	range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_RANGE);
+	if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
+		close(fd);
+		r = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		status = MHD_HTTP_NOT_MODIFIED;
+	} else if (range != NULL && parse_range(range, len, &from, &len) < 0) {
+		close(fd);
+		snprintf(crange, sizeof(crange), "bytes */%jd",
+		    (intmax_t)st.st_size);
+		r = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		if (r != NULL)
+			MHD_add_response_header(r, "Content-Range", crange);
+		status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+	} else {
+		if (range != NULL) {
+			status = MHD_HTTP_PARTIAL_CONTENT;
+			snprintf(crange, sizeof(crange), "bytes %" PRIu64 "-%"
+			    PRIu64 "/%jd", from, from + len - 1,
+			    (intmax_t)st.st_size);
+		}
+		r = MHD_create_response_from_fd_at_offset64(len, fd,
+		    (uint64_t)from);
+		if (r != NULL && range != NULL)
+			MHD_add_response_header(r, "Content-Range", crange);
+	}
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "ETag", etag);
+	MHD_add_response_header(r, "Cache-Control", IMMUTABLE);
+	MHD_add_response_header(r, "Accept-Ranges", "bytes");
+	MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+	(void)head;	/* MHD sends no body for HEAD by itself */
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}

@@ -1,0 +1,179 @@
+/*
+ * pipold.c -- the pipol frontend daemon: options, database, HTTP server,
+ * signals. Foreground; logs on stderr. SIGTERM/SIGINT stop it cleanly
+ * (and the embedded PostgreSQL with it); kill -9 loses nothing, since
+ * every state that matters is in the database or in the store.
+ */
+#include <getopt.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "log.h"
+#include "parse.h"
+#include "pipold.h"
+#include "store.h"
+
+static const char usage[] =
+"usage: pipold [--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n";
+static const char help[] =
+"\n"
+"The pipol frontend: serves the image store to the node agents over HTTP\n"
+"(docs/protocol.md) and keeps the pool's state in PostgreSQL.\n"
+"\n"
+"options:\n"
+"  --state DIR         state folder (default $PIPOL_STATE, else /var/lib/pipol)\n"
+"  --db CONNINFO       an external PostgreSQL (default $PIPOL_DB); without\n"
+"                      one, pipold runs its own under DIR/pg, Unix socket only\n"
+"  --listen ADDR:PORT  where to serve HTTP (default 0.0.0.0:8080)\n"
+"  --help              this text\n";
+
+static char request_seen;	/* *req_cls after the first call */
+
+static enum MHD_Result
+answer_text(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result rc;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/plain");
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_len, void **req_cls)
+{
+	struct pipold *pd = cls;
+	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+	int is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+
+	(void)version, (void)upload;
+	/* answer on the second call: a response queued before the body
+	 * was read makes libmicrohttpd close the connection */
+	if (*req_cls == NULL || *upload_len != 0) {
+		*req_cls = &request_seen;
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	if (!is_get && !is_head)
+		return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed\n");
+	if (http_store_path_ok(url))
+		return http_store(pd, c, url, is_head);
+	if (strcmp(url, "/health") == 0)
+		return answer_text(c, MHD_HTTP_OK, "ok\n");
+	return answer_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+static int
+listen_parse(const char *s, struct sockaddr_in *sa, struct perr *e)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	long long port;
+
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+		return perr_set(e, PE_USAGE, "--listen %s: not ADDR:PORT", s);
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return perr_set(e, PE_USAGE, "--listen %s: not an IPv4 address",
+		    s);
+	if (parse_count("--listen port", colon + 1, 1, 65535, &port, e) < 0)
+		return -PE_USAGE;
+	sa->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "db", required_argument, NULL, 'b' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct pipold pd = { .listen = "0.0.0.0:8080" };
+	struct sockaddr_in sa;
+	struct perr e;
+	sigset_t set;
+	int ch, sig, version, rc = 0;
+
+	log_init(argv[0]);
+	opterr = 0;
+	pd.conninfo = getenv("PIPOL_DB");
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': pd.state = optarg; break;
+		case 'b': pd.conninfo = optarg; break;
+		case 'l': pd.listen = optarg; break;
+		case 'h': printf("%s%s", usage, help); return 0;
+		default:
+			fprintf(stderr, "pipold: %s: %s\n%s", argv[optind - 1],
+			    ch == ':' ? "needs a value" : "unknown option",
+			    usage);
+			return PE_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pipold: %s: unexpected argument\n%s",
+		    argv[optind], usage);
+		return PE_USAGE;
+	}
+	pd.state = store_state_dir(pd.state);
+	snprintf(pd.store_root, sizeof(pd.store_root), "%s/store", pd.state);
+	if (listen_parse(pd.listen, &sa, &e) < 0) {
+		log_warnx("%s", e.msg);
+		return PE_USAGE;
+	}
+	/* signals are taken by sigwait() below, never by a handler */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((pd.conninfo == NULL || *pd.conninfo == '\0') &&
+	    pg_embedded_start(&pd, &e) < 0)
+		goto fail;
+	if (db_migrate(&pd, &version, &e) < 0)
+		goto fail;
+	pd.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    on_request, &pd, MHD_OPTION_SOCK_ADDR, &sa,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+	if (pd.mhd == NULL) {
+		perr_errno(&e, PE_FAIL, "--listen %s", pd.listen);
+		goto fail;
+	}
+	log_info("listening on %s, store %s, schema version %d%s", pd.listen,
+	    pd.store_root, version, pd.embedded ? ", embedded database" : "");
+	sigwait(&set, &sig);
+	log_info("%s: stopping", strsignal(sig));
+	MHD_stop_daemon(pd.mhd);
+	goto out;
+ fail:
+	log_warnx("%s", e.msg);
+	rc = e.code ? e.code : PE_FAIL;
+ out:
+	pg_embedded_stop(&pd);
+	if (pd.embedded)
+		free(pd.conninfo);	/* asprintf'd by pg_embedded_start */
+	return rc;
+}

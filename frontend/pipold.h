@@ -1,0 +1,39 @@
+/*
+ * pipold.h -- the pipol frontend daemon: one struct pipold, prototypes by
+ * file. This first cut serves the image store over HTTP (the paths of
+ * docs/protocol.md) and runs the database (embedded PostgreSQL by
+ * default) with its migrations; reservations, deployments and the agent
+ * API build on it.
+ */
+#ifndef PIPOLD_H
+#define PIPOLD_H
+
+#include <microhttpd.h>
+#include <signal.h>
+
+#include "perr.h"
+
+struct pg_conn;
+
+struct pipold {
+	const char *state;	/* --state, $PIPOL_STATE, /var/lib/pipol */
+	char store_root[3072];	/* STATE/store */
+	const char *listen;	/* ADDR:PORT */
+	char *conninfo;		/* --db, $PIPOL_DB, or the embedded one */
+	int embedded;		/* we started PostgreSQL under STATE/pg */
+	struct MHD_Daemon *mhd;
+};
+
+extern volatile sig_atomic_t pipold_quit;
+
+/* http_store.c: GET/HEAD of /images/NAME/V.idx and /chunks/HASH.EXT */
+int http_store_path_ok(const char *url);
+enum MHD_Result http_store(struct pipold *pd, struct MHD_Connection *c,
+    const char *url, int head);
+
+/* db.c: the database; pg_embedded_* run PostgreSQL under STATE/pg */
+int pg_embedded_start(struct pipold *pd, struct perr *e);
+void pg_embedded_stop(struct pipold *pd);
+int db_migrate(struct pipold *pd, int *version, struct perr *e);
+
+#endif

@@ -1,0 +1,85 @@
+#!/bin/bash
+# pipold, first cut: the embedded PostgreSQL (initdb, start, reuse after
+# kill -9, stop), the schema and its constraints, and the store served
+# with ETag, immutable caching, If-None-Match and Range; an agent
+# deploys through it.
+. "$(dirname "$0")/../lib.sh"
+D=$B/pipold A=$B/pipol-agent
+chmod 755 "$T"	# the postgres user must reach $T/state/pg
+PORT=$((30000 + RANDOM % 20000))
+U=http://127.0.0.1:$PORT
+DPID=
+trap '[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null;
+    runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" -m immediate stop >/dev/null 2>&1;
+    rm -rf "$T"' EXIT
+start_pipold() {
+	"$D" --listen 127.0.0.1:$PORT >> "$T/pipold.log" 2>&1 &
+	DPID=$!
+	for _ in $(seq 300); do curl -sf "$U/health" >/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+sql() { psql -X -q -t -A -h "$T/state/pg" -U pipol -d pipol -c "$1" 2>&1; }
+
+mkdisk "$T/d" 9000001
+v=$($P image create os --from "$T/d")
+check "pipold starts with no configuration" start_pipold
+grep -q "schema version 1, embedded database" "$T/pipold.log" &&
+    ok "embedded database, schema applied" || notok "embedded database, schema applied"
+equal "migrations recorded" "$(sql 'select version from schema_migrations')" 1
+[ -z "$(ss -Hltn | grep ':5432 ')" ] && ok "PostgreSQL listens on no TCP port" ||
+    notok "PostgreSQL listens on no TCP port"
+
+# the store over HTTP
+idx=/images/os/1.idx
+h=$(curl -sI "$U$idx")
+echo "$h" | grep -qi '^cache-control: public, max-age=31536000, immutable' &&
+    ok "index: Cache-Control immutable" || notok "index: Cache-Control immutable"
+etag=$(echo "$h" | grep -i '^etag:' | cut -d' ' -f2 | tr -d '\r')
+equal "If-None-Match: 304" "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$U$idx")" 304
+ch=$(ls "$PIPOL_STATE/store/chunks" | head -1)
+size=$(stat -c %s "$PIPOL_STATE/store/chunks/$ch")
+equal "chunk ETag is its hash" "$(curl -sI "$U/chunks/$ch" | grep -i '^etag:' | tr -d '\r' | cut -d' ' -f2)" "\"${ch%%.*}\""
+curl -s -r 100-199 "$U/chunks/$ch" > "$T/part"
+same "Range 100-199: the right bytes" "$T/part" <(dd if="$PIPOL_STATE/store/chunks/$ch" bs=1 skip=100 count=100 status=none)
+equal "Range: 206 and Content-Range" "$(curl -s -o /dev/null -r 100-199 -w '%{http_code}' "$U/chunks/$ch") $(curl -sI -r 100-199 "$U/chunks/$ch" | grep -i '^content-range' | tr -d '\r' | cut -d' ' -f2-)" \
+    "206 bytes 100-199/$size"
+equal "Range suffix -10" "$(curl -s -r -10 "$U/chunks/$ch" | wc -c)" 10
+equal "Range past the end: 416" "$(curl -s -o /dev/null -w '%{http_code}' -r $((size + 5))- "$U/chunks/$ch")" 416
+for bad in "/chunks/../../etc/passwd" "/chunks/${ch%%.*}.txt" "/images/os/../refs" \
+    "/images/os/refs" "/images/OS/1.idx" "/store/lock" "/images/os/01.idx"; do
+	equal "refused: $bad" "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$U$bad")" 404
+done
+equal "POST refused" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$U$idx")" 405
+"$A" deploy --base "$U" --image "$v" --target "$T/t" 2>/dev/null
+same "an agent deploys through pipold" "$T/d" "$T/t"
+
+# the schema keeps double booking impossible, whatever the concurrency
+sql "insert into users (name) values ('alice'), ('bob');
+     insert into nodes (name, mac, profile) values ('n1', '52:54:00:00:00:01', 'virtual');" >/dev/null
+pids=()
+for i in $(seq 50); do
+	u=$(( i % 2 ? 1 : 2 ))
+	psql -X -q -h "$T/state/pg" -U pipol -d pipol -c "
+	    with r as (insert into reservations (user_id, queue_id, during)
+	        values ($u, 1, tstzrange('2030-01-01 10:00', '2030-01-01 12:00')) returning id)
+	    insert into reservation_nodes select id, 1, tstzrange('2030-01-01 10:00', '2030-01-01 12:00') from r" \
+	    > /dev/null 2>&1 &
+	pids+=($!)
+done
+wait "${pids[@]}"	# not a bare wait: pipold is a child too
+equal "50 concurrent bookings of one slot: one wins" "$(sql 'select count(*) from reservation_nodes')" 1
+sql "insert into reservations (user_id, queue_id, during) values (1, 1, '[2030-01-01 12:00, 2030-01-01 13:00)');
+     insert into reservation_nodes values (currval('reservations_id_seq'), 1, '[2030-01-01 12:00, 2030-01-01 13:00)');" >/dev/null
+equal "the next slot is free" "$(sql 'select count(*) from reservation_nodes')" 2
+
+# kill -9: nothing lost, the cluster is reused; SIGTERM stops it too
+kill -9 "$DPID"; wait "$DPID" 2>/dev/null
+check "restart after kill -9" start_pipold
+equal "state kept across kill -9" "$(sql 'select count(*) from reservation_nodes')" 2
+equal "schema not applied twice" "$(sql 'select count(*) from schema_migrations')" 1
+kill "$DPID"; wait "$DPID"; rc=$?; DPID=
+equal "SIGTERM: exit 0" $rc 0
+runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" status >/dev/null 2>&1 &&
+    notok "SIGTERM stops the embedded PostgreSQL" || ok "SIGTERM stops the embedded PostgreSQL"
+expect_fail 2 "--listen nowhere: not ADDR:PORT" "$D" --listen nowhere
+"$D" --help | grep -q '^usage: pipold' && ok "pipold --help" || notok "pipold --help"
