@@ -65,22 +65,6 @@ http_store_path_ok(const char *url)
 	return strcmp(p, ".idx") == 0 && p - (slash + 1) <= 9;
 }
 
-static enum MHD_Result
-answer_status(struct MHD_Connection *c, unsigned status, const char *text)
-{
-	struct MHD_Response *r;
-	enum MHD_Result rc;
-
-	r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
-	    MHD_RESPMEM_PERSISTENT);
-	if (r == NULL)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "text/plain");
-	rc = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return rc;
-}
-
 /* "bytes=A-B", "bytes=A-", "bytes=-N" against size; 0 ok, -1 bad. */
 static int
 parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *len)
@@ -135,7 +119,7 @@ http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		if (fd != -1)
 			close(fd);
-		return answer_status(c, MHD_HTTP_NOT_FOUND, "not found\n");
+		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	}
 	/* chunks: named by their hash; indexes: by name, version, size */
 	if (url[1] == 'c')

@@ -36,8 +36,8 @@ static const char help[] =
 
 static char request_seen;	/* *req_cls after the first call */
 
-static enum MHD_Result
-answer_text(struct MHD_Connection *c, unsigned status, const char *text)
+enum MHD_Result
+http_text(struct MHD_Connection *c, unsigned status, const char *text)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 	    strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_MUST_COPY);
@@ -69,13 +69,13 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	if (!is_get && !is_head)
-		return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");
 	if (http_store_path_ok(url))
 		return http_store(pd, c, url, is_head);
 	if (strcmp(url, "/health") == 0)
-		return answer_text(c, MHD_HTTP_OK, "ok\n");
-	return answer_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+		return http_text(c, MHD_HTTP_OK, "ok\n");
+	return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
 static int

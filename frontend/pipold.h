@@ -26,6 +26,10 @@ struct pipold {
 
 extern volatile sig_atomic_t pipold_quit;
 
+/* pipold.c: a short text/plain answer (copied) */
+enum MHD_Result http_text(struct MHD_Connection *c, unsigned status,
+    const char *text);
+
 /* http_store.c: GET/HEAD of /images/NAME/V.idx and /chunks/HASH.EXT */
 int http_store_path_ok(const char *url);
 enum MHD_Result http_store(struct pipold *pd, struct MHD_Connection *c,

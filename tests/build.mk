@@ -31,3 +31,8 @@ $(B)/tests/testhttpd: $(B)/tests/tools/testhttpd.o $(LIBPIMG)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd
 
 all: $(B)/tests/testhttpd
+
+$(B)/tests/crcforge: $(B)/tests/tools/crcforge.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lz
+
+all: $(B)/tests/crcforge

@@ -43,6 +43,18 @@ equal "redeploy: server sent nothing" "$(served_bytes)" \
     "$(stat -c %s "$PIPOL_STATE/store/images/os/1.idx")"
 equal "redeploy: agent fetched nothing" "$(json_field "$T/j2" fetched)" 0
 same "redeploy: still identical" "$T/d" "$T/t1"
+# the previous holder plants bytes in chunk 1 keeping its CRC32: reuse
+# decides by SHA-256, so the chunk is fetched and written again
+cp "$T/t1" "$T/t1.before"
+"$B/tests/crcforge" "$T/t1" 4194304 4194304
+cmp -s "$T/t1" "$T/t1.before" && notok "crcforge changed the target" || ok "crcforge changed the target"
+start_httpd
+deploy --image "$v1" --target "$T/t1" --progress-json > "$T/jp" 2>/dev/null
+stop_httpd
+same "planted block with the same CRC32: replaced" "$T/d" "$T/t1"
+h1=$(dd if="$T/d" bs=4M skip=1 count=1 status=none | sha256sum | cut -c1-64)
+equal "planted block: only its chunk fetched" "$(json_field "$T/jp" fetched)" \
+    "$(stat -c %s "$PIPOL_STATE/store/chunks/$h1.gz")"
 # onto the previous version: only the changed chunk travels
 start_httpd
 deploy --image "$v2" --target "$T/t1" --progress-json > "$T/j3" 2>/dev/null
