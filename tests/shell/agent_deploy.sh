@@ -98,6 +98,24 @@ deploy --image "$v2" --target "$T/t6" --progress-json > "$T/j6" 2>/dev/null
 equal "corrupt always: last line says failed" "$(json_field "$T/j6" state)" failed
 grep -q '"state":"done"' "$T/j6" && notok "corrupt always: never done" || ok "corrupt always: never done"
 stop_httpd
+# a server (or cache) serving a member that decodes cleanly, with the
+# right length and CRC32, to other bytes: only SHA-256 catches it
+dd if="$T/d" bs=4M skip=5 count=1 status=none > "$T/c5"
+"$B/tests/crcforge" "$T/c5" 0 4194304
+cp "$T/d" "$T/fd"; dd if="$T/c5" of="$T/fd" bs=4M seek=5 conv=notrunc status=none
+PIPOL_STATE=$T/fs $P image create f --from "$T/fd" >/dev/null
+h5=$(dd if="$T/d" bs=4M skip=5 count=1 status=none | sha256sum | cut -c1-64)
+f5=$(sha256sum < "$T/c5" | cut -c1-64)
+cp -r "$PIPOL_STATE/store" "$T/forged"
+cp "$T/fs/store/chunks/$f5.gz" "$T/forged/chunks/$h5.gz"
+equal "forged member: same length as the real one" \
+    "$(stat -c %s "$T/forged/chunks/$h5.gz")" "$(stat -c %s "$PIPOL_STATE/store/chunks/$h5.gz")"
+"$B/tests/testhttpd" --root "$T/forged" --listen 127.0.0.1:0 --port-file "$T/fport" & FP=$!
+for _ in $(seq 100); do [ -s "$T/fport" ] && break; sleep 0.05; done
+expect_fail 3 "chunk 5 (offset 20971520): hash mismatch after 3 fetches" \
+    "$A" deploy --base "http://127.0.0.1:$(cat "$T/fport")" --image "$v1" --target "$T/tf"
+kill $FP; wait $FP 2>/dev/null
+
 # a body cut short: retried
 start_httpd --truncate "$ch.gz:2"
 deploy --image "$v2" --target "$T/t7" 2>/dev/null
