@@ -10,7 +10,7 @@ $(B)/frontend/cli/%.o: CPPFLAGS += -Ifrontend/cli
 # pipold carries its schema: the migrations become a generated C table
 PIPOLD_SRC = $(wildcard frontend/*.c)
 PIPOLD_OBJ = $(PIPOLD_SRC:%.c=$(B)/%.o) $(B)/frontend/schema_sql.o
-PIPOLD_LIBS = -lmicrohttpd -lpq
+PIPOLD_LIBS = -lmicrohttpd -lpq -ljansson
 
 $(B)/frontend/schema_sql.c: frontend/schema/embed.sh $(sort $(wildcard frontend/schema/*.sql))
 	@mkdir -p $(dir $@)

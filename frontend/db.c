@@ -186,9 +186,12 @@ pg_embedded_start(struct pipold *pd, struct perr *e)
 	}
 	/* a cluster left running by a pipold that was killed is reused */
 	snprintf(ilog, sizeof(ilog), "%s/pg_ctl.log", dir);
-	if (run(status, "/dev/null") != 0 && run(start, ilog) != 0)
-		return perr_set(e, PE_UNAVAIL, "%s: PostgreSQL did not start "
-		    "(see %s)", data, log);
+	if (run(status, "/dev/null") != 0) {
+		if (run(start, ilog) != 0)
+			return perr_set(e, PE_UNAVAIL, "%s: PostgreSQL did not "
+			    "start (see %s)", data, log);
+		pd->started_pg = 1;
+	}
 	pd->embedded = 1;
 	if ((rc = create_db(dir, e)) < 0)
 		return rc;
@@ -226,6 +229,12 @@ exec_ok(PGconn *c, const char *sql, PGresult **out)
 	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
 }
 
+static void
+quiet_notice(void *arg, const char *msg)
+{
+	(void)arg, (void)msg;
+}
+
 int
 db_migrate(struct pipold *pd, int *version, struct perr *e)
 {
@@ -240,6 +249,8 @@ db_migrate(struct pipold *pd, int *version, struct perr *e)
 		rc = perr_set(e, PE_UNAVAIL, "database: %s", PQerrorMessage(c));
 		goto out;
 	}
+	/* "already exists, skipping" and the like: not for the log */
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
 	snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d)",
 	    MIGRATE_LOCK);
 	if (exec_ok(c, lock, NULL) < 0 || exec_ok(c, "CREATE TABLE IF NOT "

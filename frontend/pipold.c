@@ -21,7 +21,8 @@
 #include "store.h"
 
 static const char usage[] =
-"usage: pipold [--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n";
+"usage: pipold [--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n"
+"       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]\n";
 static const char help[] =
 "\n"
 "The pipol frontend: serves the image store to the node agents over HTTP\n"
@@ -32,6 +33,9 @@ static const char help[] =
 "  --db CONNINFO       an external PostgreSQL (default $PIPOL_DB); without\n"
 "                      one, pipold runs its own under DIR/pg, Unix socket only\n"
 "  --listen ADDR:PORT  where to serve HTTP (default 0.0.0.0:8080)\n"
+"  --add-user NAME     make a user, print its API token once, and exit\n"
+"                      (how the first admin comes to exist)\n"
+"  --admin             with --add-user: the user is an admin\n"
 "  --help              this text\n";
 
 static char request_seen;	/* *req_cls after the first call */
@@ -73,6 +77,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		    "method not allowed\n");
 	if (http_store_path_ok(url))
 		return http_store(pd, c, url, is_head);
+	if (strcmp(url, "/api/whoami") == 0 && is_get)
+		return api_whoami(pd, c);
 	if (strcmp(url, "/health") == 0)
 		return http_text(c, MHD_HTTP_OK, "ok\n");
 	return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
@@ -107,6 +113,8 @@ main(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "db", required_argument, NULL, 'b' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "add-user", required_argument, NULL, 'u' },
+		{ "admin", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -114,7 +122,8 @@ main(int argc, char **argv)
 	struct sockaddr_in sa;
 	struct perr e;
 	sigset_t set;
-	int ch, sig, version, rc = 0;
+	int ch, sig, version, rc = 0, admin = 0;
+	const char *add_user = NULL;
 
 	log_init(argv[0]);
 	opterr = 0;
@@ -124,6 +133,8 @@ main(int argc, char **argv)
 		case 's': pd.state = optarg; break;
 		case 'b': pd.conninfo = optarg; break;
 		case 'l': pd.listen = optarg; break;
+		case 'u': add_user = optarg; break;
+		case 'a': admin = 1; break;
 		case 'h': printf("%s%s", usage, help); return 0;
 		default:
 			fprintf(stderr, "pipold: %s: %s\n%s", argv[optind - 1],
@@ -154,6 +165,11 @@ main(int argc, char **argv)
 		goto fail;
 	if (db_migrate(&pd, &version, &e) < 0)
 		goto fail;
+	if (add_user != NULL) {
+		if (api_add_user(&pd, add_user, admin, &e) < 0)
+			goto fail;
+		goto out;
+	}
 	pd.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 	    on_request, &pd, MHD_OPTION_SOCK_ADDR, &sa,
@@ -172,7 +188,9 @@ main(int argc, char **argv)
 	log_warnx("%s", e.msg);
 	rc = e.code ? e.code : PE_FAIL;
  out:
-	pg_embedded_stop(&pd);
+	/* the daemon owns the cluster; a one-shot leaves a running one be */
+	if (add_user == NULL || pd.started_pg)
+		pg_embedded_stop(&pd);
 	if (pd.embedded)
 		free(pd.conninfo);	/* asprintf'd by pg_embedded_start */
 	return rc;

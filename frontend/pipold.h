@@ -10,6 +10,7 @@
 
 #include <microhttpd.h>
 #include <signal.h>
+#include <stdint.h>
 
 #include "perr.h"
 
@@ -20,7 +21,8 @@ struct pipold {
 	char store_root[3072];	/* STATE/store */
 	const char *listen;	/* ADDR:PORT */
 	char *conninfo;		/* --db, $PIPOL_DB, or the embedded one */
-	int embedded;		/* we started PostgreSQL under STATE/pg */
+	int embedded;		/* the database is the one under STATE/pg */
+	int started_pg;		/* this process started it (not reused) */
 	struct MHD_Daemon *mhd;
 };
 
@@ -34,6 +36,16 @@ enum MHD_Result http_text(struct MHD_Connection *c, unsigned status,
 int http_store_path_ok(const char *url);
 enum MHD_Result http_store(struct pipold *pd, struct MHD_Connection *c,
     const char *url, int head);
+
+/* auth.c: tokens (256 bits, SHA-256 at rest, constant-time compare) */
+int auth_token_new(char hex[65], uint8_t hash[32], struct perr *e);
+int auth_bearer_hash(struct MHD_Connection *c, uint8_t hash[32]);
+int auth_same(const uint8_t a[32], const uint8_t b[32]);
+
+/* api.c: the API behind the command line (first: whoami) */
+enum MHD_Result api_whoami(struct pipold *pd, struct MHD_Connection *c);
+int api_add_user(struct pipold *pd, const char *name, int admin,
+    struct perr *e);
 
 /* db.c: the database; pg_embedded_* run PostgreSQL under STATE/pg */
 int pg_embedded_start(struct pipold *pd, struct perr *e);

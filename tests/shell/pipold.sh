@@ -75,6 +75,23 @@ sql "insert into reservations (user_id, queue_id, during) values (1, 1, '[2030-0
      insert into reservation_nodes values (currval('reservations_id_seq'), 1, '[2030-01-01 12:00, 2030-01-01 13:00)');" >/dev/null
 equal "the next slot is free" "$(sql 'select count(*) from reservation_nodes')" 2
 
+# users and tokens: shown once, kept hashed, checked on every request
+tok=$("$D" --add-user alice2 --admin 2> "$T/add.err")
+[[ "$tok" =~ ^[0-9a-f]{64}$ ]] && ok "--add-user prints a 256-bit token" ||
+    { notok "--add-user prints a 256-bit token"; cat "$T/add.err" >&2; }
+curl -sf "$U/health" > /dev/null && ok "a one-shot --add-user leaves the running database be" ||
+    notok "a one-shot --add-user leaves the running database be"
+equal "whoami with the token" "$(curl -s -H "Authorization: Bearer $tok" "$U/api/whoami")" \
+    '{"user":"alice2","admin":true}'
+equal "whoami without a token: 401" "$(curl -s -o /dev/null -w '%{http_code}' "$U/api/whoami")" 401
+other=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+equal "whoami with an unknown token: 401" \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $other" "$U/api/whoami")" 401
+equal "the token is not stored" "$(sql "select count(*) from tokens where encode(hash, 'hex') = '$tok'")" 0
+equal "its SHA-256 is" "$(sql "select count(*) from tokens where encode(hash, 'hex') = '$(printf %s "$tok" | sha256sum | cut -c1-64)'")" 1
+expect_fail 7 "user alice2: exists" "$D" --add-user alice2
+expect_fail 2 "user Bad!: a name is a-z" "$D" --add-user 'Bad!'
+
 # kill -9: nothing lost, the cluster is reused; SIGTERM stops it too
 kill -9 "$DPID"; wait "$DPID" 2>/dev/null
 check "restart after kill -9" start_pipold
