@@ -3,7 +3,7 @@ PIPOL_SRC = $(wildcard frontend/cli/*.c)
 PIPOL_OBJ = $(PIPOL_SRC:%.c=$(B)/%.o)
 
 $(B)/pipol: $(PIPOL_OBJ) $(LIBPIMG)
-	$(CC) $(LDFLAGS) -o $@ $^ $(IMG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -ljansson $(IMG_LIBS)
 
 $(B)/frontend/cli/%.o: CPPFLAGS += -Ifrontend/cli
 

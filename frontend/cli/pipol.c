@@ -18,9 +18,32 @@ group_image(const struct cmd *c, int argc, char **argv)
 	return image_main(argc - 1, argv + 1);
 }
 
+static int
+cmd_whoami(const struct cmd *c, int argc, char **argv)
+{
+	json_t *reply = NULL;
+	struct perr e;
+
+	if (argc > 1 && strcmp(argv[1], "--help") == 0)
+		return cmd_help(c);
+	if (argc > 1)
+		return cmd_usage_error(c, "%s: unexpected argument", argv[1]);
+	if (client_call("GET", "/api/whoami", NULL, &reply, &e) < 0) {
+		log_warnx("%s", e.msg);
+		return e.code;
+	}
+	printf("%s%s\n", json_string_value(json_object_get(reply, "user")),
+	    json_is_true(json_object_get(reply, "admin")) ? " (admin)" : "");
+	json_decref(reply);
+	return 0;
+}
+
 static const struct cmd groups[] = {
+	{ "whoami", cmd_whoami, "",
+	  "the user pipold knows your token as ($PIPOL_SERVER, $PIPOL_TOKEN)",
+	  NULL },
 	{ "image", group_image, "COMMAND ...",
-	  "manage images in the store (admin)", NULL },
+	  "manage images in the store (admin, on the frontend host)", NULL },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

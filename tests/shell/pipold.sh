@@ -89,6 +89,14 @@ equal "whoami with an unknown token: 401" \
     "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $other" "$U/api/whoami")" 401
 equal "the token is not stored" "$(sql "select count(*) from tokens where encode(hash, 'hex') = '$tok'")" 0
 equal "its SHA-256 is" "$(sql "select count(*) from tokens where encode(hash, 'hex') = '$(printf %s "$tok" | sha256sum | cut -c1-64)'")" 1
+equal "pipol whoami" "$(PIPOL_SERVER=$U PIPOL_TOKEN=$tok "$P" whoami)" "alice2 (admin)"
+mkdir -p "$T/home/.config/pipol"
+printf 'server %s\ntoken %s\n' "$U" "$tok" > "$T/home/.config/pipol/config"
+equal "pipol whoami from the config file" "$(HOME=$T/home "$P" whoami)" "alice2 (admin)"
+expect_fail 4 "$U: unknown token" env PIPOL_SERVER="$U" PIPOL_TOKEN="$other" "$P" whoami
+expect_fail 5 "http://127.0.0.1:1: Couldn't connect to server" \
+    env PIPOL_SERVER=http://127.0.0.1:1 PIPOL_TOKEN="$tok" "$P" whoami
+expect_fail 2 "no server: set PIPOL_SERVER" env -u PIPOL_SERVER HOME="$T" "$P" whoami
 expect_fail 7 "user alice2: exists" "$D" --add-user alice2
 expect_fail 2 "user Bad!: a name is a-z" "$D" --add-user 'Bad!'
 

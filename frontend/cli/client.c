@@ -1,0 +1,158 @@
+/*
+ * client.c -- the command line's HTTP client to pipold: where (--server,
+ * $PIPOL_SERVER, or "server URL" in ~/.config/pipol/config), who
+ * ($PIPOL_TOKEN or "token HEX" there), timeouts, and the mapping from an
+ * HTTP status to the exit statuses scripts rely on. The token goes in a
+ * header, never on a command line.
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "cli.h"
+#include "perr.h"
+
+#define CLIENT_TIMEOUT_SEC	30
+#define CLIENT_BODY_MAX		(16u << 20)
+
+struct body {
+	char *p;
+	size_t len;
+};
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct body *b = arg;
+	size_t len = size * n;
+	char *np;
+
+	if (b->len + len > CLIENT_BODY_MAX ||
+	    (np = realloc(b->p, b->len + len + 1)) == NULL)
+		return 0;
+	memcpy(np + b->len, p, len);
+	b->p = np;
+	b->len += len;
+	b->p[b->len] = '\0';
+	return len;
+}
+
+/* "key value" from the config file; *out malloc'd, NULL when absent. */
+static void
+config_get(const char *key, char **out)
+{
+	char path[1024], *text, *line, *save;
+	const char *home = getenv("HOME");
+	size_t kl = strlen(key);
+
+	*out = NULL;
+	if (home == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/.config/pipol/config", home);
+	if (read_file(path, 65536, &text, NULL, NULL) < 0)
+		return;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, key, kl) == 0 && line[kl] == ' ')
+			*out = strdup(line + kl + 1);
+	free(text);
+}
+
+static int
+status_code(long http)
+{
+	switch (http) {
+	case 400: case 413: return PE_USAGE;
+	case 401: case 403: return PE_DENIED;
+	case 404: return PE_NOTFOUND;
+	case 409: return PE_CONFLICT;
+	case 422: return PE_DATA;
+	case 503: return PE_UNAVAIL;
+	}
+	return PE_FAIL;
+}
+
+int
+client_call(const char *method, const char *path, json_t *send,
+    json_t **reply, struct perr *e)
+{
+	char *server = NULL, *token = NULL, url[2048], auth[128];
+	struct curl_slist *hdr = NULL;
+	struct body b = { NULL, 0 };
+	char *payload = NULL;
+	json_error_t je;
+	long http = 0;
+	CURLcode res;
+	CURL *h;
+	int rc = 0;
+
+	if (getenv("PIPOL_SERVER"))
+		server = strdup(getenv("PIPOL_SERVER"));
+	else
+		config_get("server", &server);
+	if (getenv("PIPOL_TOKEN"))
+		token = strdup(getenv("PIPOL_TOKEN"));
+	else
+		config_get("token", &token);
+	if (server == NULL) {
+		rc = perr_set(e, PE_USAGE, "no server: set PIPOL_SERVER or "
+		    "\"server URL\" in ~/.config/pipol/config");
+		goto out;
+	}
+	snprintf(url, sizeof(url), "%s%s", server, path);
+	if ((h = curl_easy_init()) == NULL) {
+		rc = perr_set(e, PE_FAIL, "out of memory");
+		goto out;
+	}
+	if (token != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %.64s",
+		    token);
+		hdr = curl_slist_append(hdr, auth);
+	}
+	if (send != NULL) {
+		payload = json_dumps(send, JSON_COMPACT);
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)CLIENT_TIMEOUT_SEC);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	res = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdr);
+	if (res != CURLE_OK) {
+		rc = perr_set(e, PE_UNAVAIL, "%s: %s", server,
+		    curl_easy_strerror(res));
+		goto out;
+	}
+	*reply = b.p ? json_loads(b.p, 0, &je) : NULL;
+	if (http >= 400) {
+		json_t *m = *reply ? json_object_get(*reply, "error") : NULL;
+
+		rc = perr_set(e, status_code(http), "%s: %s", server,
+		    json_is_string(m) ? json_string_value(m) : "HTTP error");
+		json_decref(*reply);
+		*reply = NULL;
+	} else if (*reply == NULL) {
+		rc = perr_set(e, PE_DATA, "%s: not a JSON answer", server);
+	}
+ out:
+	free(b.p);
+	free(payload);
+	free(server);
+	if (token != NULL) {
+		memset(token, 0, strlen(token));
+		free(token);
+	}
+	return rc;
+}
