@@ -4,12 +4,14 @@
  * --add-user) before any admin exists to do it over HTTP. Queries are
  * parameterised; one connection per request for now.
  */
+#include <openssl/crypto.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "pipold.h"
 
 static enum MHD_Result
@@ -40,40 +42,225 @@ answer_error(struct MHD_Connection *c, unsigned status, const char *msg)
 	return answer_json(c, status, json_pack("{s:s}", "error", msg));
 }
 
+struct caller {
+	long long id;
+	int admin;
+	char name[64];
+};
+
+/*
+ * Who sends this request: 0 and *who, or the HTTP status to answer.
+ * The bearer token's SHA-256 is looked up, then compared again in
+ * constant time.
+ */
+static unsigned
+auth_caller(PGconn *db, struct MHD_Connection *c, struct caller *who)
+{
+	uint8_t want[32], got[32];
+	const char *params[1];
+	int lens[1] = { 32 }, fmts[1] = { 1 };
+	unsigned status = 0;
+	PGresult *r;
+
+	if (auth_bearer_hash(c, want) < 0)
+		return MHD_HTTP_UNAUTHORIZED;
+	params[0] = (const char *)want;
+	r = PQexecParams(db, "SELECT u.id::text, u.is_admin::text, u.name, "
+	    "encode(t.hash, 'hex') FROM tokens t JOIN users u ON "
+	    "u.id = t.user_id WHERE t.hash = $1", 1, NULL, params, lens, fmts,
+	    0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	else if (PQntuples(r) != 1 ||
+	    hash_from_hex(PQgetvalue(r, 0, 3), got) < 0 || !auth_same(got, want))
+		status = MHD_HTTP_UNAUTHORIZED;
+	else {
+		who->id = atoll(PQgetvalue(r, 0, 0));
+		who->admin = PQgetvalue(r, 0, 1)[0] == 't';
+		snprintf(who->name, sizeof(who->name), "%s",
+		    PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+	return status;
+}
+
+static PGconn *
+db_open(struct pipold *pd)
+{
+	PGconn *db = PQconnectdb(pd->conninfo);
+
+	if (PQstatus(db) == CONNECTION_OK)
+		return db;
+	PQfinish(db);
+	return NULL;
+}
+
+static enum MHD_Result
+answer_auth(struct MHD_Connection *c, unsigned status)
+{
+	return answer_error(c, status, status == MHD_HTTP_UNAUTHORIZED ?
+	    "no valid token" : "database unavailable");
+}
+
 enum MHD_Result
 api_whoami(struct pipold *pd, struct MHD_Connection *c)
 {
-	uint8_t want[32];
-	const char *params[1];
-	int lens[1] = { 32 }, fmts[1] = { 1 };
+	struct caller who;
 	enum MHD_Result rc;
-	PGresult *r;
+	unsigned status;
 	PGconn *db;
 
-	if (auth_bearer_hash(c, want) < 0)
-		return answer_error(c, MHD_HTTP_UNAUTHORIZED, "no valid bearer "
-		    "token");
-	db = PQconnectdb(pd->conninfo);
-	if (PQstatus(db) != CONNECTION_OK) {
-		PQfinish(db);
-		return answer_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "database unavailable");
-	}
-	params[0] = (const char *)want;
-	r = PQexecParams(db, "SELECT u.name, u.is_admin, t.hash FROM tokens t "
-	    "JOIN users u ON u.id = t.user_id WHERE t.hash = $1", 1, NULL,
-	    params, lens, fmts, 1);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = answer_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "database "
-		    "error");
-	else if (PQntuples(r) != 1 || PQgetlength(r, 0, 2) != 32 ||
-	    !auth_same((const uint8_t *)PQgetvalue(r, 0, 2), want))
-		rc = answer_error(c, MHD_HTTP_UNAUTHORIZED, "unknown token");
+	if ((db = db_open(pd)) == NULL)
+		return answer_auth(c, MHD_HTTP_SERVICE_UNAVAILABLE);
+	if ((status = auth_caller(db, c, &who)) != 0)
+		rc = answer_auth(c, status);
 	else
 		rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s, s:b}",
-		    "user", PQgetvalue(r, 0, 0), "admin",
-		    PQgetvalue(r, 0, 1)[0] == 1));
+		    "user", who.name, "admin", who.admin));
+	PQfinish(db);
+	return rc;
+}
+
+/* Append to the event log (never updated, never deleted). */
+static void
+event(PGconn *db, const char *actor, const char *kind, json_t *detail)
+{
+	char *d = json_dumps(detail, JSON_COMPACT);
+	const char *params[3] = { actor, kind, d ? d : "{}" };
+
+	PQclear(PQexecParams(db, "INSERT INTO events (actor, kind, detail) "
+	    "VALUES ($1, $2, $3::jsonb)", 3, NULL, params, NULL, NULL, 0));
+	free(d);
+	json_decref(detail);
+}
+
+/* Insert a user and a fresh token (hex out, shown once). */
+static int
+user_create(PGconn *db, const char *name, int admin, const char *keys,
+    char hex[65], struct perr *e)
+{
+	uint8_t hash[32];
+	const char *params[4];
+	int lens[4] = { 0, 0, 0, 32 }, fmts[4] = { 0, 0, 0, 1 }, rc;
+	const char *state;
+	PGresult *r;
+
+	if ((rc = auth_token_new(hex, hash, e)) < 0)
+		return rc;
+	params[0] = name;
+	params[1] = admin ? "true" : "false";
+	params[2] = keys ? keys : "";
+	params[3] = (const char *)hash;
+	r = PQexecParams(db, "WITH u AS (INSERT INTO users (name, is_admin, "
+	    "ssh_keys) VALUES ($1, $2, $3) RETURNING id) INSERT INTO tokens "
+	    "(hash, user_id) SELECT $4, id FROM u", 4, NULL, params, lens,
+	    fmts, 0);
+	rc = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (state != NULL && strcmp(state, "23505") == 0)
+			rc = perr_set(e, PE_CONFLICT, "user %s: exists", name);
+		else if (state != NULL && strcmp(state, "23514") == 0)
+			rc = perr_set(e, PE_USAGE, "user %s: a name is a-z "
+			    "then up to 31 of a-z 0-9 _ -", name);
+		else
+			rc = perr_set(e, PE_UNAVAIL, "user %s: database error",
+			    name);
+	}
 	PQclear(r);
+	return rc;
+}
+
+/* A JSON object with only the keys listed; *err names what is wrong. */
+static json_t *
+body_object(const char *body, size_t len, const char *const *keys,
+    char *err, size_t errlen)
+{
+	json_error_t je;
+	const char *k;
+	json_t *o, *v;
+	size_t i;
+
+	if (body == NULL || len == 0) {
+		snprintf(err, errlen, "empty body");
+		return NULL;
+	}
+	if ((o = json_loadb(body, len, 0, &je)) == NULL) {
+		snprintf(err, errlen, "malformed JSON at %d:%d", je.line,
+		    je.column);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "not a JSON object");
+		json_decref(o);
+		return NULL;
+	}
+	json_object_foreach(o, k, v) {
+		for (i = 0; keys[i] != NULL && strcmp(keys[i], k) != 0; i++)
+			;
+		if (keys[i] == NULL) {
+			snprintf(err, errlen, "unknown field \"%.40s\"", k);
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static unsigned
+http_status_of(int code)
+{
+	return (unsigned)perr_http_status(code);
+}
+
+enum MHD_Result
+api_user_add(struct pipold *pd, struct MHD_Connection *c, const char *body,
+    size_t len)
+{
+	static const char *const keys[] = { "name", "admin", "ssh_keys", NULL };
+	json_t *o = NULL, *name, *admin, *ssh;
+	char err[128], hex[65];
+	struct caller who;
+	enum MHD_Result rc;
+	unsigned status;
+	struct perr e;
+	PGconn *db;
+
+	if ((db = db_open(pd)) == NULL)
+		return answer_auth(c, MHD_HTTP_SERVICE_UNAVAILABLE);
+	if ((status = auth_caller(db, c, &who)) != 0) {
+		rc = answer_auth(c, status);
+		goto out;
+	}
+	if (!who.admin) {
+		rc = answer_error(c, MHD_HTTP_FORBIDDEN, "admins only");
+		goto out;
+	}
+	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+		goto out;
+	}
+	name = json_object_get(o, "name");
+	admin = json_object_get(o, "admin");
+	ssh = json_object_get(o, "ssh_keys");
+	if (!json_is_string(name) || (admin && !json_is_boolean(admin)) ||
+	    (ssh && (!json_is_string(ssh) || json_string_length(ssh) > 16384))) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "want {\"name\": "
+		    "string, \"admin\": bool, \"ssh_keys\": string}");
+		goto out;
+	}
+	if (user_create(db, json_string_value(name), json_is_true(admin),
+	    ssh ? json_string_value(ssh) : NULL, hex, &e) < 0) {
+		rc = answer_error(c, http_status_of(e.code), e.msg);
+		goto out;
+	}
+	event(db, who.name, "user.add", json_pack("{s:s, s:b}", "user",
+	    json_string_value(name), "admin", json_is_true(admin)));
+	rc = answer_json(c, MHD_HTTP_CREATED, json_pack("{s:s, s:s}", "user",
+	    json_string_value(name), "token", hex));
+	OPENSSL_cleanse(hex, sizeof(hex));
+ out:
+	json_decref(o);
 	PQfinish(db);
 	return rc;
 }
@@ -82,42 +269,16 @@ int
 api_add_user(struct pipold *pd, const char *name, int admin, struct perr *e)
 {
 	char hex[65];
-	uint8_t hash[32];
-	const char *params[3];
-	int lens[3] = { 0, 0, 32 }, fmts[3] = { 0, 0, 1 }, rc = 0;
-	PGresult *r;
 	PGconn *db;
+	int rc;
 
-	if ((rc = auth_token_new(hex, hash, e)) < 0)
-		return rc;
-	db = PQconnectdb(pd->conninfo);
-	if (PQstatus(db) != CONNECTION_OK) {
-		rc = perr_set(e, PE_UNAVAIL, "database: %s",
-		    PQerrorMessage(db));
-		goto out;
-	}
-	params[0] = name;
-	params[1] = admin ? "true" : "false";
-	params[2] = (const char *)hash;
-	r = PQexecParams(db, "WITH u AS (INSERT INTO users (name, is_admin) "
-	    "VALUES ($1, $2) RETURNING id) INSERT INTO tokens (hash, user_id) "
-	    "SELECT $3, id FROM u", 3, NULL, params, lens, fmts, 0);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-		if (state != NULL && strcmp(state, "23505") == 0)
-			rc = perr_set(e, PE_CONFLICT, "user %s: exists", name);
-		else if (state != NULL && strcmp(state, "23514") == 0)
-			rc = perr_set(e, PE_USAGE, "user %s: a name is a-z "
-			    "then up to 31 of a-z 0-9 _ -", name);
-		else
-			rc = perr_set(e, PE_FAIL, "user %s: %s", name,
-			    PQerrorMessage(db));
-	} else {
+	if ((db = db_open(pd)) == NULL)
+		return perr_set(e, PE_UNAVAIL, "database unavailable");
+	if ((rc = user_create(db, name, admin, NULL, hex, e)) == 0) {
+		event(db, "pipold --add-user", "user.add", json_pack("{s:s, "
+		    "s:b}", "user", name, "admin", admin));
 		printf("%s\n", hex);	/* shown once, never stored */
 	}
-	PQclear(r);
- out:
 	PQfinish(db);
 	return rc;
 }

@@ -38,7 +38,46 @@ static const char help[] =
 "  --admin             with --add-user: the user is an admin\n"
 "  --help              this text\n";
 
-static char request_seen;	/* *req_cls after the first call */
+/* One request: its body, gathered up to API_BODY_MAX. */
+struct req {
+	char *body;
+	size_t len;
+	int too_big;
+};
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *req_cls;
+
+	(void)cls, (void)c, (void)toe;
+	if (rq != NULL) {
+		free(rq->body);
+		free(rq);
+		*req_cls = NULL;
+	}
+}
+
+static void
+gather(struct req *rq, const char *data, size_t len)
+{
+	char *nb;
+
+	if (rq->too_big)
+		return;
+	if (rq->len + len > API_BODY_MAX ||
+	    (nb = realloc(rq->body, rq->len + len + 1)) == NULL) {
+		rq->too_big = 1;	/* read to the end, answer 413 */
+		free(rq->body);
+		rq->body = NULL;
+		return;
+	}
+	memcpy(nb + rq->len, data, len);
+	rq->body = nb;
+	rq->len += len;
+	rq->body[rq->len] = '\0';
+}
 
 enum MHD_Result
 http_text(struct MHD_Connection *c, unsigned status, const char *text)
@@ -61,17 +100,30 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_len, void **req_cls)
 {
 	struct pipold *pd = cls;
+	struct req *rq = *req_cls;
 	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	int is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
-	(void)version, (void)upload;
-	/* answer on the second call: a response queued before the body
-	 * was read makes libmicrohttpd close the connection */
-	if (*req_cls == NULL || *upload_len != 0) {
-		*req_cls = &request_seen;
+	(void)version;
+	/* answer once the body is read: a response queued before makes
+	 * libmicrohttpd close the connection */
+	if (rq == NULL) {
+		if ((rq = calloc(1, sizeof(*rq))) == NULL)
+			return MHD_NO;
+		*req_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_len != 0) {
+		gather(rq, upload, *upload_len);
 		*upload_len = 0;
 		return MHD_YES;
 	}
+	if (rq->too_big)
+		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "body too large\n");
+	if (is_post && strcmp(url, "/api/users") == 0)
+		return api_user_add(pd, c, rq->body, rq->len);
 	if (!is_get && !is_head)
 		return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");
@@ -173,6 +225,7 @@ main(int argc, char **argv)
 	pd.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 	    on_request, &pd, MHD_OPTION_SOCK_ADDR, &sa,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
 	if (pd.mhd == NULL) {
 		perr_errno(&e, PE_FAIL, "--listen %s", pd.listen);

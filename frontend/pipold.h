@@ -43,7 +43,11 @@ int auth_bearer_hash(struct MHD_Connection *c, uint8_t hash[32]);
 int auth_same(const uint8_t a[32], const uint8_t b[32]);
 
 /* api.c: the API behind the command line (first: whoami) */
+#define API_BODY_MAX	(64 * 1024)	/* any request body: then 413 */
+
 enum MHD_Result api_whoami(struct pipold *pd, struct MHD_Connection *c);
+enum MHD_Result api_user_add(struct pipold *pd, struct MHD_Connection *c,
+    const char *body, size_t len);
 int api_add_user(struct pipold *pd, const char *name, int admin,
     struct perr *e);
 

@@ -38,7 +38,16 @@ cmd_whoami(const struct cmd *c, int argc, char **argv)
 	return 0;
 }
 
+static int
+group_user(const struct cmd *c, int argc, char **argv)
+{
+	(void)c;
+	return user_main(argc - 1, argv + 1);
+}
+
 static const struct cmd groups[] = {
+	{ "user", group_user, "COMMAND ...",
+	  "manage users (admin, through pipold)", NULL },
 	{ "whoami", cmd_whoami, "",
 	  "the user pipold knows your token as ($PIPOL_SERVER, $PIPOL_TOKEN)",
 	  NULL },

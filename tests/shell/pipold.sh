@@ -93,10 +93,32 @@ equal "pipol whoami" "$(PIPOL_SERVER=$U PIPOL_TOKEN=$tok "$P" whoami)" "alice2 (
 mkdir -p "$T/home/.config/pipol"
 printf 'server %s\ntoken %s\n' "$U" "$tok" > "$T/home/.config/pipol/config"
 equal "pipol whoami from the config file" "$(HOME=$T/home "$P" whoami)" "alice2 (admin)"
-expect_fail 4 "$U: unknown token" env PIPOL_SERVER="$U" PIPOL_TOKEN="$other" "$P" whoami
+expect_fail 4 "$U: no valid token" env PIPOL_SERVER="$U" PIPOL_TOKEN="$other" "$P" whoami
 expect_fail 5 "http://127.0.0.1:1: Couldn't connect to server" \
     env PIPOL_SERVER=http://127.0.0.1:1 PIPOL_TOKEN="$tok" "$P" whoami
 expect_fail 2 "no server: set PIPOL_SERVER" env -u PIPOL_SERVER HOME="$T" "$P" whoami
+# pipol user add: admins only; bodies checked before anything changes
+printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPipolTestKeyOnly erin@test\n' > "$T/erin.pub"
+btok=$(PIPOL_SERVER=$U PIPOL_TOKEN=$tok "$P" user add erin --ssh-key "$T/erin.pub")
+[[ "$btok" =~ ^[0-9a-f]{64}$ ]] && ok "pipol user add prints a token" || notok "pipol user add prints a token"
+equal "erin's keys stored" "$(sql "select ssh_keys from users where name = 'erin'")" "$(cat "$T/erin.pub")"
+equal "erin is no admin" "$(PIPOL_SERVER=$U PIPOL_TOKEN=$btok "$P" whoami)" erin
+n=$(sql 'select count(*) from users')
+expect_fail 4 "$U: admins only" env PIPOL_SERVER="$U" PIPOL_TOKEN="$btok" "$P" user add carol
+expect_fail 7 "user erin: exists" env PIPOL_SERVER="$U" PIPOL_TOKEN="$tok" "$P" user add erin
+expect_fail 2 "user Carol: a name is a-z" env PIPOL_SERVER="$U" PIPOL_TOKEN="$tok" "$P" user add Carol
+post() { curl -s -o "$T/post.out" -w '%{http_code}' -H "Authorization: Bearer $tok" \
+    -H 'Content-Type: application/json' "$@" "$U/api/users"; }
+equal "malformed JSON: 400" "$(post --data-binary '{"name": "dave",')" 400
+grep -q "malformed JSON" "$T/post.out" && ok "malformed JSON: said so" || notok "malformed JSON: said so"
+equal "unknown field: 400" "$(post --data-binary '{"name": "dave", "root": true}')" 400
+grep -q 'unknown field \\"root\\"' "$T/post.out" && ok "unknown field: named" || { notok "unknown field: named"; cat "$T/post.out" >&2; }
+equal "wrong type: 400" "$(post --data-binary '{"name": 7}')" 400
+head -c 100000 /dev/zero | tr '\0' 'x' > "$T/big.json"
+equal "oversized body: 413" "$(post --data-binary @"$T/big.json")" 413
+equal "nothing changed by refused requests" "$(sql 'select count(*) from users')" "$n"
+equal "user.add events logged" "$(sql "select count(*) from events where kind = 'user.add'")" 2
+curl -sf "$U/health" > /dev/null && ok "pipold still answers" || notok "pipold still answers"
 expect_fail 7 "user alice2: exists" "$D" --add-user alice2
 expect_fail 2 "user Bad!: a name is a-z" "$D" --add-user 'Bad!'
 
