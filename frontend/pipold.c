@@ -124,6 +124,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		    "body too large\n");
 	if (is_post && strcmp(url, "/api/users") == 0)
 		return api_user_add(pd, c, rq->body, rq->len);
+	if (is_post && strcmp(url, "/api/nodes") == 0)
+		return api_node_add(pd, c, rq->body, rq->len);
+	if (is_get && strcmp(url, "/api/nodes") == 0)
+		return api_node_list(pd, c);
 	if (!is_get && !is_head)
 		return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");

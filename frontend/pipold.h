@@ -48,6 +48,9 @@ int auth_same(const uint8_t a[32], const uint8_t b[32]);
 enum MHD_Result api_whoami(struct pipold *pd, struct MHD_Connection *c);
 enum MHD_Result api_user_add(struct pipold *pd, struct MHD_Connection *c,
     const char *body, size_t len);
+enum MHD_Result api_node_add(struct pipold *pd, struct MHD_Connection *c,
+    const char *body, size_t len);
+enum MHD_Result api_node_list(struct pipold *pd, struct MHD_Connection *c);
 int api_add_user(struct pipold *pd, const char *name, int admin,
     struct perr *e);
 

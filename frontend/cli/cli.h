@@ -8,6 +8,7 @@ struct perr;
 
 int image_main(int argc, char **argv);
 int user_main(int argc, char **argv);
+int node_main(int argc, char **argv);
 
 /* client.c: one call to pipold; *reply is the JSON answer (caller frees) */
 int client_call(const char *method, const char *path, json_t *send,

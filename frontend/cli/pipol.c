@@ -45,7 +45,16 @@ group_user(const struct cmd *c, int argc, char **argv)
 	return user_main(argc - 1, argv + 1);
 }
 
+static int
+group_node(const struct cmd *c, int argc, char **argv)
+{
+	(void)c;
+	return node_main(argc - 1, argv + 1);
+}
+
 static const struct cmd groups[] = {
+	{ "node", group_node, "COMMAND ...",
+	  "the machines of the pool (through pipold)", NULL },
 	{ "user", group_user, "COMMAND ...",
 	  "manage users (admin, through pipold)", NULL },
 	{ "whoami", cmd_whoami, "",

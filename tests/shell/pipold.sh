@@ -119,6 +119,21 @@ equal "oversized body: 413" "$(post --data-binary @"$T/big.json")" 413
 equal "nothing changed by refused requests" "$(sql 'select count(*) from users')" "$n"
 equal "user.add events logged" "$(sql "select count(*) from events where kind = 'user.add'")" 2
 curl -sf "$U/health" > /dev/null && ok "pipold still answers" || notok "pipold still answers"
+# nodes: admins add, anyone lists; values checked by the schema
+as_admin() { env PIPOL_SERVER="$U" PIPOL_TOKEN="$tok" "$P" "$@"; }
+equal "node add" "$(as_admin node add n2 --mac 52:54:00:aa:00:02 --profile uefi --ip 10.9.0.2 --power qemu)" n2
+expect_fail 7 "node n3: name or MAC exists" env PIPOL_SERVER="$U" PIPOL_TOKEN="$tok" \
+    "$P" node add n3 --mac 52:54:00:aa:00:02 --profile uefi
+expect_fail 2 "node n4: bad name, MAC, profile" env PIPOL_SERVER="$U" PIPOL_TOKEN="$tok" \
+    "$P" node add n4 --mac 52:54:00:aa:00:04 --profile itanium
+expect_fail 2 "node n5: bad name, MAC, profile" env PIPOL_SERVER="$U" PIPOL_TOKEN="$tok" \
+    "$P" node add n5 --mac not-a-mac --profile uefi
+expect_fail 4 "$U: admins only" env PIPOL_SERVER="$U" PIPOL_TOKEN="$btok" \
+    "$P" node add n6 --mac 52:54:00:aa:00:06 --profile virtual
+PIPOL_SERVER=$U PIPOL_TOKEN=$btok "$P" node list > "$T/nodes"
+grep -qE '^n2 +52:54:00:aa:00:02 +uefi +10.9.0.2 +qemu +local$' "$T/nodes" &&
+    ok "node list (any user)" || { notok "node list (any user)"; cat "$T/nodes" >&2; }
+equal "refused node adds changed nothing" "$(sql 'select count(*) from nodes')" 2
 expect_fail 7 "user alice2: exists" "$D" --add-user alice2
 expect_fail 2 "user Bad!: a name is a-z" "$D" --add-user 'Bad!'
 
