@@ -102,21 +102,43 @@ answer_auth(struct MHD_Connection *c, unsigned status)
 	    "no valid token" : "database unavailable");
 }
 
+/*
+ * Every API call starts here: a database connection and the caller,
+ * who must be an admin when admin_only. Returns 0 to go on (close *db
+ * after), or -1 once the refusal is queued in *rc.
+ */
+static int
+api_begin(struct pipold *pd, struct MHD_Connection *c, int admin_only,
+    PGconn **db, struct caller *who, enum MHD_Result *rc)
+{
+	unsigned status;
+
+	if ((*db = db_open(pd)) == NULL) {
+		*rc = answer_auth(c, MHD_HTTP_SERVICE_UNAVAILABLE);
+		return -1;
+	}
+	if ((status = auth_caller(*db, c, who)) != 0)
+		*rc = answer_auth(c, status);
+	else if (admin_only && !who->admin)
+		*rc = answer_error(c, MHD_HTTP_FORBIDDEN, "admins only");
+	else
+		return 0;
+	PQfinish(*db);
+	*db = NULL;
+	return -1;
+}
+
 enum MHD_Result
 api_whoami(struct pipold *pd, struct MHD_Connection *c)
 {
 	struct caller who;
 	enum MHD_Result rc;
-	unsigned status;
 	PGconn *db;
 
-	if ((db = db_open(pd)) == NULL)
-		return answer_auth(c, MHD_HTTP_SERVICE_UNAVAILABLE);
-	if ((status = auth_caller(db, c, &who)) != 0)
-		rc = answer_auth(c, status);
-	else
-		rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s, s:b}",
-		    "user", who.name, "admin", who.admin));
+	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
+		return rc;
+	rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s, s:b}", "user",
+	    who.name, "admin", who.admin));
 	PQfinish(db);
 	return rc;
 }
@@ -222,20 +244,11 @@ api_user_add(struct pipold *pd, struct MHD_Connection *c, const char *body,
 	char err[128], hex[65];
 	struct caller who;
 	enum MHD_Result rc;
-	unsigned status;
 	struct perr e;
 	PGconn *db;
 
-	if ((db = db_open(pd)) == NULL)
-		return answer_auth(c, MHD_HTTP_SERVICE_UNAVAILABLE);
-	if ((status = auth_caller(db, c, &who)) != 0) {
-		rc = answer_auth(c, status);
-		goto out;
-	}
-	if (!who.admin) {
-		rc = answer_error(c, MHD_HTTP_FORBIDDEN, "admins only");
-		goto out;
-	}
+	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
+		return rc;
 	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
 		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
 		goto out;
@@ -309,21 +322,12 @@ api_node_add(struct pipold *pd, struct MHD_Connection *c, const char *body,
 	char err[160], *pp = NULL;
 	struct caller who;
 	enum MHD_Result rc;
-	unsigned status;
 	PGresult *r;
 	PGconn *db;
 	int i;
 
-	if ((db = db_open(pd)) == NULL)
-		return answer_auth(c, MHD_HTTP_SERVICE_UNAVAILABLE);
-	if ((status = auth_caller(db, c, &who)) != 0) {
-		rc = answer_auth(c, status);
-		goto out;
-	}
-	if (!who.admin) {
-		rc = answer_error(c, MHD_HTTP_FORBIDDEN, "admins only");
-		goto out;
-	}
+	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
+		return rc;
 	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
 		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
 		goto out;
@@ -375,19 +379,13 @@ api_node_list(struct pipold *pd, struct MHD_Connection *c)
 	json_t *list = json_array();
 	struct caller who;
 	enum MHD_Result rc;
-	unsigned status;
 	PGresult *r;
 	PGconn *db;
 	int i;
 
-	if ((db = db_open(pd)) == NULL) {
+	if (api_begin(pd, c, 0, &db, &who, &rc) < 0) {
 		json_decref(list);
-		return answer_auth(c, MHD_HTTP_SERVICE_UNAVAILABLE);
-	}
-	if ((status = auth_caller(db, c, &who)) != 0) {
-		rc = answer_auth(c, status);
-		json_decref(list);
-		goto out;
+		return rc;
 	}
 	r = PQexec(db, "SELECT name, mac::text, profile, coalesce(host(ip), "
 	    "''), power_driver, boot_mode FROM nodes ORDER BY name");
