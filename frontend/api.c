@@ -18,21 +18,13 @@ static enum MHD_Result
 answer_json(struct MHD_Connection *c, unsigned status, json_t *o)
 {
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	struct MHD_Response *r;
 	enum MHD_Result rc;
 
 	json_decref(o);
 	if (text == NULL)
 		return MHD_NO;
-	r = MHD_create_response_from_buffer(strlen(text), text,
-	    MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	rc = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+	rc = http_reply(c, status, "application/json", text);
+	free(text);
 	return rc;
 }
 

@@ -80,7 +80,8 @@ gather(struct req *rq, const char *data, size_t len)
 }
 
 enum MHD_Result
-http_text(struct MHD_Connection *c, unsigned status, const char *text)
+http_reply(struct MHD_Connection *c, unsigned status, const char *type,
+    const char *text)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 	    strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_MUST_COPY);
@@ -88,10 +89,16 @@ http_text(struct MHD_Connection *c, unsigned status, const char *text)
 
 	if (r == NULL)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "text/plain");
+	MHD_add_response_header(r, "Content-Type", type);
 	rc = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return rc;
+}
+
+enum MHD_Result
+http_text(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	return http_reply(c, status, "text/plain", text);
 }
 
 static enum MHD_Result

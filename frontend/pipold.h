@@ -28,7 +28,9 @@ struct pipold {
 
 extern volatile sig_atomic_t pipold_quit;
 
-/* pipold.c: a short text/plain answer (copied) */
+/* pipold.c: a short answer of that type (the text is copied) */
+enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
+    const char *type, const char *text);
 enum MHD_Result http_text(struct MHD_Connection *c, unsigned status,
     const char *text);
 
