@@ -76,17 +76,6 @@ auth_caller(PGconn *db, struct MHD_Connection *c, struct caller *who)
 	return status;
 }
 
-static PGconn *
-db_open(struct pipold *pd)
-{
-	PGconn *db = PQconnectdb(pd->conninfo);
-
-	if (PQstatus(db) == CONNECTION_OK)
-		return db;
-	PQfinish(db);
-	return NULL;
-}
-
 static enum MHD_Result
 answer_auth(struct MHD_Connection *c, unsigned status)
 {
@@ -105,33 +94,46 @@ api_begin(struct pipold *pd, struct MHD_Connection *c, int admin_only,
 {
 	unsigned status;
 
-	if ((*db = db_open(pd)) == NULL) {
+	if ((*db = db_get(pd)) == NULL) {
 		*rc = answer_auth(c, MHD_HTTP_SERVICE_UNAVAILABLE);
 		return -1;
 	}
-	if ((status = auth_caller(*db, c, who)) != 0)
+	status = auth_caller(*db, c, who);
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE &&
+	    PQstatus(*db) != CONNECTION_OK) {
+		/* the server went away under an idle connection: once more */
+		db_put(pd, *db);
+		if ((*db = db_get(pd)) == NULL) {
+			*rc = answer_auth(c, MHD_HTTP_SERVICE_UNAVAILABLE);
+			return -1;
+		}
+		status = auth_caller(*db, c, who);
+	}
+	if (status != 0)
 		*rc = answer_auth(c, status);
 	else if (admin_only && !who->admin)
 		*rc = answer_error(c, MHD_HTTP_FORBIDDEN, "admins only");
 	else
 		return 0;
-	PQfinish(*db);
+	db_put(pd, *db);
 	*db = NULL;
 	return -1;
 }
 
 enum MHD_Result
-api_whoami(struct pipold *pd, struct MHD_Connection *c)
+api_whoami(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
 {
 	struct caller who;
 	enum MHD_Result rc;
 	PGconn *db;
 
+	(void)url, (void)body, (void)len;
 	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
 		return rc;
 	rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s, s:b}", "user",
 	    who.name, "admin", who.admin));
-	PQfinish(db);
+	db_put(pd, db);
 	return rc;
 }
 
@@ -228,8 +230,8 @@ http_status_of(int code)
 }
 
 enum MHD_Result
-api_user_add(struct pipold *pd, struct MHD_Connection *c, const char *body,
-    size_t len)
+api_user_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
 {
 	static const char *const keys[] = { "name", "admin", "ssh_keys", NULL };
 	json_t *o = NULL, *name, *admin, *ssh;
@@ -239,6 +241,7 @@ api_user_add(struct pipold *pd, struct MHD_Connection *c, const char *body,
 	struct perr e;
 	PGconn *db;
 
+	(void)url;
 	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
 		return rc;
 	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
@@ -266,7 +269,7 @@ api_user_add(struct pipold *pd, struct MHD_Connection *c, const char *body,
 	OPENSSL_cleanse(hex, sizeof(hex));
  out:
 	json_decref(o);
-	PQfinish(db);
+	db_put(pd, db);
 	return rc;
 }
 
@@ -277,14 +280,14 @@ api_add_user(struct pipold *pd, const char *name, int admin, struct perr *e)
 	PGconn *db;
 	int rc;
 
-	if ((db = db_open(pd)) == NULL)
+	if ((db = db_get(pd)) == NULL)
 		return perr_set(e, PE_UNAVAIL, "database unavailable");
 	if ((rc = user_create(db, name, admin, NULL, hex, e)) == 0) {
 		event(db, "pipold --add-user", "user.add", json_pack("{s:s, "
 		    "s:b}", "user", name, "admin", admin));
 		printf("%s\n", hex);	/* shown once, never stored */
 	}
-	PQfinish(db);
+	db_put(pd, db);
 	return rc;
 }
 
@@ -304,8 +307,8 @@ sql_status(PGresult *r)
 }
 
 enum MHD_Result
-api_node_add(struct pipold *pd, struct MHD_Connection *c, const char *body,
-    size_t len)
+api_node_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
 {
 	static const char *const keys[] = { "name", "mac", "profile", "ip",
 	    "power_driver", "power_params", NULL };
@@ -318,6 +321,7 @@ api_node_add(struct pipold *pd, struct MHD_Connection *c, const char *body,
 	PGconn *db;
 	int i;
 
+	(void)url;
 	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
 		return rc;
 	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
@@ -361,12 +365,13 @@ api_node_add(struct pipold *pd, struct MHD_Connection *c, const char *body,
  out:
 	free(pp);
 	json_decref(o);
-	PQfinish(db);
+	db_put(pd, db);
 	return rc;
 }
 
 enum MHD_Result
-api_node_list(struct pipold *pd, struct MHD_Connection *c)
+api_node_list(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
 {
 	json_t *list = json_array();
 	struct caller who;
@@ -375,6 +380,7 @@ api_node_list(struct pipold *pd, struct MHD_Connection *c)
 	PGconn *db;
 	int i;
 
+	(void)url, (void)body, (void)len;
 	if (api_begin(pd, c, 0, &db, &who, &rc) < 0) {
 		json_decref(list);
 		return rc;
@@ -397,6 +403,6 @@ api_node_list(struct pipold *pd, struct MHD_Connection *c)
 	PQclear(r);
 	rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:o}", "nodes", list));
  out:
-	PQfinish(db);
+	db_put(pd, db);
 	return rc;
 }

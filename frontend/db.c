@@ -15,6 +15,7 @@
 #include <glob.h>
 #include <libpq-fe.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,4 +295,74 @@ db_migrate(struct pipold *pd, int *version, struct perr *e)
  out:
 	PQfinish(c);
 	return rc;
+}
+
+/*
+ * The pool. An idle connection has nothing to say: when its socket is
+ * readable, the server has closed it (restart, idle timeout) or sent a
+ * notice, and it is checked before reuse. A fresh connection is made
+ * when none is idle, so a restarted PostgreSQL costs no request.
+ */
+static int
+idle_alive(PGconn *db)
+{
+	struct pollfd p = { .fd = PQsocket(db), .events = POLLIN };
+
+	if (PQstatus(db) != CONNECTION_OK || p.fd < 0)
+		return 0;
+	if (poll(&p, 1, 0) == 0)
+		return 1;
+	return PQconsumeInput(db) == 1 && PQstatus(db) == CONNECTION_OK;
+}
+
+PGconn *
+db_get(struct pipold *pd)
+{
+	PGconn *db = NULL;
+
+	pthread_mutex_lock(&pd->pool.mu);
+	while (db == NULL && pd->pool.nidle > 0) {
+		db = pd->pool.idle[--pd->pool.nidle];
+		if (!idle_alive(db)) {
+			PQfinish(db);
+			db = NULL;
+		}
+	}
+	pthread_mutex_unlock(&pd->pool.mu);
+	if (db != NULL)
+		return db;
+	db = PQconnectdb(pd->conninfo);
+	if (PQstatus(db) == CONNECTION_OK) {
+		PQsetNoticeProcessor(db, quiet_notice, NULL);
+		return db;
+	}
+	PQfinish(db);
+	return NULL;
+}
+
+void
+db_put(struct pipold *pd, PGconn *db)
+{
+	if (db == NULL)
+		return;
+	if (PQstatus(db) != CONNECTION_OK ||
+	    PQtransactionStatus(db) != PQTRANS_IDLE) {
+		PQfinish(db);	/* broken, or a transaction left open */
+		return;
+	}
+	pthread_mutex_lock(&pd->pool.mu);
+	if (pd->pool.nidle < (int)(sizeof(pd->pool.idle) /
+	    sizeof(pd->pool.idle[0]))) {
+		pd->pool.idle[pd->pool.nidle++] = db;
+		db = NULL;
+	}
+	pthread_mutex_unlock(&pd->pool.mu);
+	PQfinish(db);
+}
+
+void
+db_pool_close(struct pipold *pd)
+{
+	while (pd->pool.nidle > 0)
+		PQfinish(pd->pool.idle[--pd->pool.nidle]);
 }

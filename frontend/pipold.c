@@ -38,8 +38,9 @@ static const char help[] =
 "  --admin             with --add-user: the user is an admin\n"
 "  --help              this text\n";
 
-/* One request: its body, gathered up to API_BODY_MAX. */
+/* One request: its route, and its body gathered up to the route's limit. */
 struct req {
+	const struct route *rt;
 	char *body;
 	size_t len;
 	int too_big;
@@ -66,7 +67,7 @@ gather(struct req *rq, const char *data, size_t len)
 
 	if (rq->too_big)
 		return;
-	if (rq->len + len > API_BODY_MAX ||
+	if (rq->len + len > rq->rt->body_max ||
 	    (nb = realloc(rq->body, rq->len + len + 1)) == NULL) {
 		rq->too_big = 1;	/* read to the end, answer 413 */
 		free(rq->body);
@@ -102,6 +103,50 @@ http_text(struct MHD_Connection *c, unsigned status, const char *text)
 }
 
 static enum MHD_Result
+http_health(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
+{
+	(void)pd, (void)url, (void)body, (void)len;
+	return http_text(c, MHD_HTTP_OK, "ok\n");
+}
+
+/*
+ * The routes: method, path (exact, or a prefix when it ends in '/'),
+ * the largest body taken (then 413), and the handler, called once the
+ * body is read. The store paths come first, checked by http_store.
+ */
+static const struct route routes[] = {
+	{ "GET", "/health", 0, http_health },
+	{ "GET", "/api/whoami", 0, api_whoami },
+	{ "POST", "/api/users", API_BODY_MAX, api_user_add },
+	{ "POST", "/api/nodes", API_BODY_MAX, api_node_add },
+	{ "GET", "/api/nodes", 0, api_node_list },
+	{ NULL, NULL, 0, NULL }
+};
+
+/* The route for method and url; *known: the path exists (for 405). */
+static const struct route *
+route_find(const char *method, const char *url, int *known)
+{
+	const struct route *rt;
+	size_t n;
+
+	*known = 0;
+	if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+		method = MHD_HTTP_METHOD_GET;
+	for (rt = routes; rt->path != NULL; rt++) {
+		n = strlen(rt->path);
+		if (rt->path[n - 1] == '/' ? strncmp(url, rt->path, n) != 0 ||
+		    url[n] == '\0' : strcmp(url, rt->path) != 0)
+			continue;
+		*known = 1;
+		if (strcmp(method, rt->method) == 0)
+			return rt;
+	}
+	return NULL;
+}
+
+static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
     size_t *upload_len, void **req_cls)
@@ -110,14 +155,26 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct req *rq = *req_cls;
 	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	int is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	const struct route *rt;
+	int known;
 
 	(void)version;
-	/* answer once the body is read: a response queued before makes
-	 * libmicrohttpd close the connection */
 	if (rq == NULL) {
+		if (http_store_path_ok(url)) {
+			if (!is_get && !is_head)
+				return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+				    "method not allowed\n");
+			return http_store(pd, c, url, is_head);
+		}
+		if ((rt = route_find(method, url, &known)) == NULL)
+			return known ? http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "method not allowed\n") :
+			    http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+		/* answer once the body is read: a response queued before
+		 * makes libmicrohttpd close the connection */
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)
 			return MHD_NO;
+		rq->rt = rt;
 		*req_cls = rq;
 		return MHD_YES;
 	}
@@ -129,22 +186,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (rq->too_big)
 		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "body too large\n");
-	if (is_post && strcmp(url, "/api/users") == 0)
-		return api_user_add(pd, c, rq->body, rq->len);
-	if (is_post && strcmp(url, "/api/nodes") == 0)
-		return api_node_add(pd, c, rq->body, rq->len);
-	if (is_get && strcmp(url, "/api/nodes") == 0)
-		return api_node_list(pd, c);
-	if (!is_get && !is_head)
-		return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-		    "method not allowed\n");
-	if (http_store_path_ok(url))
-		return http_store(pd, c, url, is_head);
-	if (strcmp(url, "/api/whoami") == 0 && is_get)
-		return api_whoami(pd, c);
-	if (strcmp(url, "/health") == 0)
-		return http_text(c, MHD_HTTP_OK, "ok\n");
-	return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	return rq->rt->fn(pd, c, url, rq->body, rq->len);
 }
 
 static int
@@ -211,6 +253,7 @@ main(int argc, char **argv)
 		    argv[optind], usage);
 		return PE_USAGE;
 	}
+	pthread_mutex_init(&pd.pool.mu, NULL);
 	pd.state = store_state_dir(pd.state);
 	snprintf(pd.store_root, sizeof(pd.store_root), "%s/store", pd.state);
 	if (listen_parse(pd.listen, &sa, &e) < 0) {
@@ -252,6 +295,7 @@ main(int argc, char **argv)
 	log_warnx("%s", e.msg);
 	rc = e.code ? e.code : PE_FAIL;
  out:
+	db_pool_close(&pd);
 	/* the daemon owns the cluster; a one-shot leaves a running one be */
 	if (add_user == NULL || pd.started_pg)
 		pg_embedded_stop(&pd);

@@ -9,12 +9,20 @@
 #define PIPOLD_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 
 #include "perr.h"
 
 struct pg_conn;
+
+/* db.c: a pool of connections, shared by the request threads */
+struct db_pool {
+	pthread_mutex_t mu;
+	struct pg_conn *idle[32];
+	int nidle;
+};
 
 struct pipold {
 	const char *state;	/* --state, $PIPOL_STATE, /var/lib/pipol */
@@ -24,6 +32,20 @@ struct pipold {
 	int embedded;		/* the database is the one under STATE/pg */
 	int started_pg;		/* this process started it (not reused) */
 	struct MHD_Daemon *mhd;
+	struct db_pool pool;
+};
+
+/*
+ * A route (pipold.c): the handler gets the whole body, at most body_max
+ * bytes (0: none taken), NUL-terminated when there is one.
+ */
+typedef enum MHD_Result route_fn(struct pipold *pd, struct MHD_Connection *c,
+    const char *url, const char *body, size_t len);
+struct route {
+	const char *method;	/* GET (HEAD too), POST, PUT, DELETE */
+	const char *path;	/* exact, or a prefix when it ends in '/' */
+	size_t body_max;
+	route_fn *fn;
 };
 
 extern volatile sig_atomic_t pipold_quit;
@@ -47,12 +69,7 @@ int auth_same(const uint8_t a[32], const uint8_t b[32]);
 /* api.c: the API behind the command line (first: whoami) */
 #define API_BODY_MAX	(64 * 1024)	/* any request body: then 413 */
 
-enum MHD_Result api_whoami(struct pipold *pd, struct MHD_Connection *c);
-enum MHD_Result api_user_add(struct pipold *pd, struct MHD_Connection *c,
-    const char *body, size_t len);
-enum MHD_Result api_node_add(struct pipold *pd, struct MHD_Connection *c,
-    const char *body, size_t len);
-enum MHD_Result api_node_list(struct pipold *pd, struct MHD_Connection *c);
+route_fn api_whoami, api_user_add, api_node_add, api_node_list;
 int api_add_user(struct pipold *pd, const char *name, int admin,
     struct perr *e);
 
@@ -60,5 +77,10 @@ int api_add_user(struct pipold *pd, const char *name, int admin,
 int pg_embedded_start(struct pipold *pd, struct perr *e);
 void pg_embedded_stop(struct pipold *pd);
 int db_migrate(struct pipold *pd, int *version, struct perr *e);
+/* A connection from the pool (NULL: the database is unreachable); give
+ * it back with db_put, which drops it when broken or mid-transaction. */
+struct pg_conn *db_get(struct pipold *pd);
+void db_put(struct pipold *pd, struct pg_conn *db);
+void db_pool_close(struct pipold *pd);
 
 #endif
