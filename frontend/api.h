@@ -1,0 +1,47 @@
+/*
+ * api.h -- what every API handler shares (api.c): JSON answers, the
+ * caller behind a bearer token, request bodies checked field by field,
+ * the event log, SQL errors as HTTP statuses.
+ */
+#ifndef API_H
+#define API_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <microhttpd.h>
+
+struct pipold;
+
+struct caller {
+	long long id;
+	int admin;
+	char name[64];
+};
+
+/* o is consumed; NULL o (out of memory) drops the connection */
+enum MHD_Result answer_json(struct MHD_Connection *c, unsigned status,
+    json_t *o);
+/* {"error": msg} */
+enum MHD_Result answer_error(struct MHD_Connection *c, unsigned status,
+    const char *msg);
+
+/*
+ * Every user API call starts here: a pooled connection and the caller,
+ * who must be an admin when admin_only. 0: go on, db_put(pd, *db)
+ * after; -1: the refusal (401, 403, 503) is queued in *rc.
+ */
+int api_begin(struct pipold *pd, struct MHD_Connection *c, int admin_only,
+    PGconn **db, struct caller *who, enum MHD_Result *rc);
+
+/* A JSON object holding only the keys listed (NULL-terminated); NULL and
+ * err (one line naming what is wrong) otherwise. */
+json_t *body_object(const char *body, size_t len, const char *const *keys,
+    char *err, size_t errlen);
+
+/* Append to the event log; detail is consumed. */
+void event(PGconn *db, const char *actor, const char *kind, json_t *detail);
+
+/* The SQLSTATE of a failed statement as an HTTP status. */
+unsigned sql_status(PGresult *r);
+
+#endif
