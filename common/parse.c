@@ -56,3 +56,53 @@ parse_count(const char *what, const char *s, long long min, long long max,
 	*out = v;
 	return 0;
 }
+
+int
+parse_duration(const char *what, const char *s, long long *out,
+    struct perr *e)
+{
+	const long long max = 10LL * 366 * 86400;
+	long long total = 0;
+	unsigned long long v;
+	const char *p = s;
+	char *end;
+	int unit;
+
+	if (s == NULL || *s == '\0')
+		return perr_set(e, PE_USAGE, "%s: empty duration", what);
+	while (*p != '\0') {
+		if (*p < '0' || *p > '9')
+			goto bad;
+		errno = 0;
+		v = strtoull(p, &end, 10);
+		if (errno != 0 || v > (unsigned long long)max)
+			goto range;
+		switch (*end) {
+		case 'd': unit = 86400; break;
+		case 'h': unit = 3600; break;
+		case 'm': unit = 60; break;
+		case 's': unit = 1; break;
+		case '\0':
+			if (p != s)	/* a bare number only on its own */
+				goto bad;
+			unit = 1;
+			end--;
+			break;
+		default: goto bad;
+		}
+		total += (long long)v * unit;
+		if (total > max)
+			goto range;
+		p = end + 1;
+	}
+	if (total == 0)
+		return perr_set(e, PE_USAGE, "%s %s: a duration is not zero",
+		    what, s);
+	*out = total;
+	return 0;
+ bad:
+	return perr_set(e, PE_USAGE, "%s %s: not a duration (like 90m, 2h, "
+	    "1d12h or seconds)", what, s);
+ range:
+	return perr_set(e, PE_USAGE, "%s %s: longer than ten years", what, s);
+}

@@ -12,4 +12,8 @@ int parse_size(const char *s, uint64_t *out, struct perr *e);
 int parse_count(const char *what, const char *s, long long min,
     long long max, long long *out, struct perr *e);
 
+/* "90m", "2h", "1d12h", "45s", or plain seconds: *out in seconds. */
+int parse_duration(const char *what, const char *s, long long *out,
+    struct perr *e);
+
 #endif

@@ -294,9 +294,35 @@ sql_status(PGresult *r)
 
 	if (st == NULL)
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
-	if (strcmp(st, "23505") == 0)
-		return MHD_HTTP_CONFLICT;
+	if (strncmp(st, "PP", 2) == 0)		/* ours: PP400, PP403 ... */
+		return (unsigned)atoi(st + 2);
+	if (strcmp(st, "23505") == 0 || strcmp(st, "23P01") == 0 ||
+	    strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+		return MHD_HTTP_CONFLICT;	/* taken, or lost a race */
 	if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0)
 		return MHD_HTTP_BAD_REQUEST;	/* bad value, check failed */
 	return MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
+enum MHD_Result
+answer_sql(struct MHD_Connection *c, PGresult *r, const char *what)
+{
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	unsigned status = sql_status(r);
+	char msg[300];
+
+	if (st != NULL && strncmp(st, "PP", 2) == 0 && m != NULL)
+		snprintf(msg, sizeof(msg), "%s", m);
+	else if (st != NULL && strcmp(st, "23P01") == 0)
+		snprintf(msg, sizeof(msg), "%s: a node is already reserved "
+		    "then", what);
+	else if (status == MHD_HTTP_BAD_REQUEST && m != NULL)
+		snprintf(msg, sizeof(msg), "%s: %s", what, m);
+	else if (status == MHD_HTTP_CONFLICT)
+		snprintf(msg, sizeof(msg), "%s: conflicts with another "
+		    "request, try again", what);
+	else
+		snprintf(msg, sizeof(msg), "%s: database error", what);
+	return answer_error(c, status, msg);
 }

@@ -43,5 +43,14 @@ void event(PGconn *db, const char *actor, const char *kind, json_t *detail);
 
 /* The SQLSTATE of a failed statement as an HTTP status. */
 unsigned sql_status(PGresult *r);
+/* Answer a failed statement: our PPnnn errors with their own message,
+ * the others as "what: ..." with the status of sql_status. */
+enum MHD_Result answer_sql(struct MHD_Connection *c, PGresult *r,
+    const char *what);
+
+/* api_resv.c: reserve from a checked request (POST /api/reservations,
+ * deploy without a reservation); 0 and the id, or -1 with *rc queued */
+int resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
+    json_t *o, char *idbuf, size_t idlen, enum MHD_Result *rc);
 
 #endif

@@ -121,6 +121,13 @@ static const struct route routes[] = {
 	{ "POST", "/api/users", API_BODY_MAX, api_user_add },
 	{ "POST", "/api/nodes", API_BODY_MAX, api_node_add },
 	{ "GET", "/api/nodes", 0, api_node_list },
+	{ "POST", "/api/reservations", API_BODY_MAX, api_resv_add },
+	{ "GET", "/api/reservations", 0, api_resv_list },
+	{ "POST", "/api/reservations/", API_BODY_MAX, api_resv_change },
+	{ "POST", "/api/licences", API_BODY_MAX, api_licence_add },
+	{ "GET", "/api/licences", 0, api_licence_list },
+	{ "POST", "/api/queues", API_BODY_MAX, api_queue_add },
+	{ "GET", "/api/queues", 0, api_queue_list },
 	{ NULL, NULL, 0, NULL }
 };
 

@@ -70,6 +70,9 @@ int auth_same(const uint8_t a[32], const uint8_t b[32]);
 #define API_BODY_MAX	(64 * 1024)	/* any request body: then 413 */
 
 route_fn api_whoami, api_user_add, api_node_add, api_node_list;
+/* api_resv.c */
+route_fn api_resv_add, api_resv_list, api_resv_change;
+route_fn api_licence_add, api_licence_list, api_queue_add, api_queue_list;
 int api_add_user(struct pipold *pd, const char *name, int admin,
     struct perr *e);
 

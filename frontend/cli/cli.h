@@ -9,6 +9,15 @@ struct perr;
 int image_main(int argc, char **argv);
 int user_main(int argc, char **argv);
 int node_main(int argc, char **argv);
+int licence_main(int argc, char **argv);
+int queue_main(int argc, char **argv);
+
+/* resv_cmd.c: top-level commands */
+struct cmd;
+int cmd_reserve(const struct cmd *c, int argc, char **argv);
+int cmd_reservations(const struct cmd *c, int argc, char **argv);
+int cmd_extend(const struct cmd *c, int argc, char **argv);
+int cmd_release(const struct cmd *c, int argc, char **argv);
 
 /* client.c: one call to pipold; *reply is the JSON answer (caller frees) */
 int client_call(const char *method, const char *path, json_t *send,

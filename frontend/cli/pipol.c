@@ -52,7 +52,44 @@ group_node(const struct cmd *c, int argc, char **argv)
 	return node_main(argc - 1, argv + 1);
 }
 
+static int
+group_licence(const struct cmd *c, int argc, char **argv)
+{
+	(void)c;
+	return licence_main(argc - 1, argv + 1);
+}
+
+static int
+group_queue(const struct cmd *c, int argc, char **argv)
+{
+	(void)c;
+	return queue_main(argc - 1, argv + 1);
+}
+
 static const struct cmd groups[] = {
+	{ "reserve", cmd_reserve,
+	  "-n COUNT | --nodes N1,N2 [OPTIONS]",
+	  "reserve nodes now or at a date",
+	  "  -n, --count N      any N free nodes (of --profile)\n"
+	  "  --nodes N1,N2      these nodes\n"
+	  "  --profile P        pc-bios, uefi, netboot-only or virtual\n"
+	  "  --licence L[:N]    N (default 1) of licence L; repeatable\n"
+	  "  --for DURATION     how long: 90m, 2h, 1d12h (default 1h)\n"
+	  "  --at TIME          start then, e.g. \"2030-01-01 10:00\" (default "
+	  "now)\n"
+	  "  --queue Q          whose admission rules apply (default "
+	  "\"default\")\n"
+	  "  -q, --quiet        print only the reservation's ID\n" },
+	{ "reservations", cmd_reservations, "[--all]",
+	  "your reservations (--all: everyone's, admin)", NULL },
+	{ "extend", cmd_extend, "ID --by DURATION",
+	  "make a reservation longer, if the nodes stay free", NULL },
+	{ "release", cmd_release, "ID",
+	  "end a reservation now: its nodes are free at once", NULL },
+	{ "licence", group_licence, "COMMAND ...",
+	  "counted resources reservations take (add: admin)", NULL },
+	{ "queue", group_queue, "COMMAND ...",
+	  "queues and their admission rules (add: admin)", NULL },
 	{ "node", group_node, "COMMAND ...",
 	  "the machines of the pool (through pipold)", NULL },
 	{ "user", group_user, "COMMAND ...",

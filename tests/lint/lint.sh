@@ -5,25 +5,27 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP"
 
-for args in "--help" "image --help"; do
-	# shellcheck disable=SC2086
-	if $P $args | grep -q '^usage: '; then ok "pipol $args"; else notok "pipol $args"; fi
-done
-cmds=$($P image --help | awk '/^  [a-z]/{print $1}')
-[ -n "$cmds" ] && ok "image commands listed" || notok "image commands listed"
-for c in $cmds; do
-	out=$($P image "$c" --help); rc=$?
-	if [ $rc -eq 0 ] && echo "$out" | grep -q "^usage: pipol image $c"; then
-		ok "pipol image $c --help"
+# every pipol command and group: --help answers with its usage line,
+# and every option it shows is in docs/pipol.1
+walk() {
+	local out rc c o
+	out=$($P "$@" --help); rc=$?
+	if [ $rc -eq 0 ] && echo "$out" | grep -q "^usage: pipol${*:+ $*}"; then
+		ok "pipol $* --help"
 	else
-		notok "pipol image $c --help (exit $rc)"
+		notok "pipol $* --help (exit $rc)"
 	fi
 	for o in $(echo "$out" | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
 		grep -qF -- "${o//-/\\-}" docs/pipol.1 2>/dev/null ||
 		    grep -qF -- "$o" docs/pipol.1 2>/dev/null ||
-		    notok "pipol image $c $o is in docs/pipol.1"
+		    notok "pipol $* $o is in docs/pipol.1"
 	done
-done
+	for c in $(echo "$out" | awk '/^  [a-z]/{print $1}'); do
+		walk "$@" "$c"
+	done
+}
+walk
+[ "$($P --help | awk '/^  [a-z]/' | wc -l)" -ge 8 ] && ok "commands listed" || notok "commands listed"
 # pipol-agent: --help answers, every option is in its man page
 A=$B/pipol-agent
 for args in "--help" "deploy --help"; do

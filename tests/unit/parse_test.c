@@ -61,11 +61,39 @@ counts(void)
 	CHECK(parse_count("--threads", "", 1, 64, &v, &e) == -PE_USAGE);
 }
 
+static void
+durations(void)
+{
+	static const struct { const char *s; long long v; int rc; } t[] = {
+		{ "90m", 5400, 0 }, { "2h", 7200, 0 }, { "1d12h", 129600, 0 },
+		{ "45s", 45, 0 }, { "3600", 3600, 0 }, { "1h30m", 5400, 0 },
+		{ "", 0, -PE_USAGE }, { "h", 0, -PE_USAGE },
+		{ "2x", 0, -PE_USAGE }, { "-1h", 0, -PE_USAGE },
+		{ "1h30", 0, -PE_USAGE }, { "0m", 0, -PE_USAGE },
+		{ "4000d", 0, -PE_USAGE }, { "99999999999999999999s", 0,
+		    -PE_USAGE },
+	};
+	struct perr e;
+	long long v;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		v = -1;
+		CHECK(parse_duration("--for", t[i].s, &v, &e) == t[i].rc);
+		if (t[i].rc == 0)
+			CHECK(v == t[i].v);
+	}
+	parse_duration("--for", "2x", &v, &e);
+	CHECK(strcmp(e.msg, "--for 2x: not a duration (like 90m, 2h, 1d12h "
+	    "or seconds)") == 0);
+}
+
 int
 main(void)
 {
 	RUN(sizes);
 	RUN(chunk_sizes);
 	RUN(counts);
+	RUN(durations);
 	DONE();
 }

@@ -1,0 +1,433 @@
+/*
+ * api_resv.c -- reservations, licences and queues. The rules live in the
+ * schema (002_reserve_deploy.sql: reserve, extend, release and the
+ * exclusion constraint); this file checks the request's shape, calls
+ * them with parameters, and answers.
+ *
+ *   POST /api/reservations            reserve (now or at a date)
+ *   GET  /api/reservations[?all=1]    yours (all: admins see everyone's)
+ *   POST /api/reservations/ID/extend  {"seconds": N}
+ *   POST /api/reservations/ID/release
+ *   POST /api/licences, GET /api/licences
+ *   POST /api/queues, GET /api/queues
+ */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "pipold.h"
+
+#define RESV_NODES_MAX	1024	/* names in one request */
+
+/* A whole number of seconds from a JSON field; -1 when not one. */
+static long long
+json_secs(json_t *v)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > 10LL * 366 * 86400)
+		return -1;
+	return json_integer_value(v);
+}
+
+/* {"nodes": [names]} as a PostgreSQL array literal; NULL when bad. */
+static char *
+names_array(json_t *a, char *err, size_t errlen)
+{
+	size_t i, len = 3, n;
+	const char *s, *p;
+	char *out, *w;
+	json_t *v;
+
+	if (!json_is_array(a) || json_array_size(a) == 0 ||
+	    json_array_size(a) > RESV_NODES_MAX) {
+		snprintf(err, errlen, "\"nodes\": a list of 1 to %d names",
+		    RESV_NODES_MAX);
+		return NULL;
+	}
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > 63) {
+			snprintf(err, errlen, "\"nodes\": item %zu is not a "
+			    "node name", i + 1);
+			return NULL;
+		}
+		/* names are checked by the schema; quote what is not a
+		 * letter, digit or '-' would break the literal: refuse it */
+		for (p = json_string_value(v); *p; p++)
+			if (!(*p == '-' || (*p >= 'a' && *p <= 'z') ||
+			    (*p >= '0' && *p <= '9'))) {
+				snprintf(err, errlen, "node %.63s: a name is "
+				    "a-z 0-9 -", json_string_value(v));
+				return NULL;
+			}
+		len += json_string_length(v) + 1;
+	}
+	if ((out = w = malloc(len)) == NULL)
+		return NULL;
+	*w++ = '{';
+	json_array_foreach(a, i, v) {
+		s = json_string_value(v);
+		n = strlen(s);
+		memcpy(w, s, n);
+		w += n;
+		*w++ = i + 1 < json_array_size(a) ? ',' : '}';
+	}
+	*w = '\0';
+	return out;
+}
+
+/* The reservation id as JSON, with its nodes, range and state. */
+static const char resv_json[] =
+    "json_build_object('id', r.id, 'user', u.name, 'queue', q.name, "
+    "'start', lower(r.during), 'end', upper(r.during), "
+    "'state', reservation_state(r), "
+    "'nodes', (SELECT coalesce(json_agg(n.name ORDER BY n.name), '[]') "
+    "  FROM reservation_nodes rn JOIN nodes n ON n.id = rn.node_id "
+    "  WHERE rn.reservation_id = r.id), "
+    "'licences', (SELECT coalesce(json_object_agg(l.name, rl.count), '{}') "
+    "  FROM reservation_licences rl JOIN licences l ON l.id = rl.licence_id "
+    "  WHERE rl.reservation_id = r.id))";
+
+/* Answer status with one reservation, read in the same connection. */
+static enum MHD_Result
+answer_resv(struct MHD_Connection *c, PGconn *db, unsigned status,
+    const char *id)
+{
+	char sql[1024];
+	const char *params[1] = { id };
+	enum MHD_Result rc;
+	PGresult *r;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM reservations r JOIN users "
+	    "u ON u.id = r.user_id JOIN queues q ON q.id = r.queue_id "
+	    "WHERE r.id = $1", resv_json);
+	r = PQexecParams(db, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		rc = answer_sql(c, r, "reservation");
+	else
+		rc = http_reply(c, status, "application/json",
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * Reserve for who, from a checked request: shared by POST
+ * /api/reservations and by a deploy that brings no reservation. The
+ * new id goes to idbuf; on failure the answer is queued in *rc.
+ */
+int
+resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
+    json_t *o, char *idbuf, size_t idlen, enum MHD_Result *rc)
+{
+	json_t *nodes = json_object_get(o, "nodes");
+	json_t *count = json_object_get(o, "count");
+	json_t *profile = json_object_get(o, "profile");
+	json_t *lics = json_object_get(o, "licences");
+	json_t *at = json_object_get(o, "at");
+	json_t *queue = json_object_get(o, "queue");
+	char err[160], uid[24], cnt[24], secs[24], *arr = NULL, *lj = NULL;
+	const char *params[8];
+	long long s = json_secs(json_object_get(o, "seconds"));
+	PGresult *r;
+	int ok = 0;
+
+	if (s < 0 || (nodes == NULL) == (count == NULL) ||
+	    (count && (!json_is_integer(count) ||
+	    json_integer_value(count) < 1 ||
+	    json_integer_value(count) > RESV_NODES_MAX)) ||
+	    (profile && !json_is_string(profile)) ||
+	    (lics && !json_is_object(lics)) || (at && !json_is_string(at)) ||
+	    (queue && !json_is_string(queue))) {
+		*rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
+		    "[names] or \"count\": N, and \"seconds\": N; optional "
+		    "\"profile\", \"licences\": {name: N}, \"at\", \"queue\"");
+		return -1;
+	}
+	if (nodes != NULL && (arr = names_array(nodes, err, sizeof(err)))
+	    == NULL) {
+		*rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+		return -1;
+	}
+	snprintf(uid, sizeof(uid), "%lld", who->id);
+	snprintf(cnt, sizeof(cnt), "%lld", count ?
+	    (long long)json_integer_value(count) : 0);
+	snprintf(secs, sizeof(secs), "%lld", s);
+	lj = lics ? json_dumps(lics, JSON_COMPACT) : NULL;
+	params[0] = uid;
+	params[1] = queue ? json_string_value(queue) : NULL;
+	params[2] = arr;
+	params[3] = count ? cnt : NULL;
+	params[4] = profile ? json_string_value(profile) : NULL;
+	params[5] = lj;
+	params[6] = at ? json_string_value(at) : NULL;
+	params[7] = secs;
+	r = PQexecParams(db, "SELECT reserve($1, $2, $3::text[], $4, $5, "
+	    "$6::jsonb, $7::timestamptz, $8)", 8, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		*rc = answer_sql(c, r, "reserve");
+	else {
+		snprintf(idbuf, idlen, "%s", PQgetvalue(r, 0, 0));
+		ok = 1;
+	}
+	PQclear(r);
+	free(arr);
+	free(lj);
+	if (ok)
+		event(db, who->name, "reservation.add", json_pack("{s:s, s:O}",
+		    "id", idbuf, "request", o));
+	return ok ? 0 : -1;
+}
+
+enum MHD_Result
+api_resv_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
+{
+	static const char *const keys[] = { "nodes", "count", "profile",
+	    "licences", "seconds", "at", "queue", NULL };
+	char err[128], id[24];
+	struct caller who;
+	enum MHD_Result rc;
+	json_t *o;
+	PGconn *db;
+
+	(void)url;
+	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
+		return rc;
+	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL)
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+	else if (resv_take(db, c, &who, o, id, sizeof(id), &rc) == 0)
+		rc = answer_resv(c, db, MHD_HTTP_CREATED, id);
+	json_decref(o);
+	db_put(pd, db);
+	return rc;
+}
+
+enum MHD_Result
+api_resv_list(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
+{
+	const char *all = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "all");
+	const char *params[2];
+	char sql[1400], uid[24];
+	struct caller who;
+	enum MHD_Result rc;
+	PGresult *r;
+	PGconn *db;
+
+	(void)url, (void)body, (void)len;
+	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
+		return rc;
+	snprintf(uid, sizeof(uid), "%lld", who.id);
+	params[0] = uid;
+	params[1] = all != NULL && who.admin ? "t" : "f";
+	/* ended and released ones of the last day stay on the list */
+	snprintf(sql, sizeof(sql), "SELECT json_build_object('reservations', "
+	    "coalesce(json_agg(%s ORDER BY r.id), '[]')) FROM reservations r "
+	    "JOIN users u ON u.id = r.user_id JOIN queues q ON q.id = "
+	    "r.queue_id WHERE (r.user_id = $1 OR $2::boolean) AND "
+	    "coalesce(r.released, upper(r.during)) > now() - interval '1 day'",
+	    resv_json);
+	r = PQexecParams(db, sql, 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = answer_sql(c, r, "reservations");
+	else
+		rc = http_reply(c, MHD_HTTP_OK, "application/json",
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+	db_put(pd, db);
+	return rc;
+}
+
+/* POST /api/reservations/ID/extend and /api/reservations/ID/release */
+enum MHD_Result
+api_resv_change(struct pipold *pd, struct MHD_Connection *c,
+    const char *url, const char *body, size_t len)
+{
+	static const char *const keys[] = { "seconds", NULL };
+	static const char prefix[] = "/api/reservations/";
+	const char *p = url + sizeof(prefix) - 1, *params[3];
+	char id[24], uid[24], secs[24], err[128];
+	long long s = 0;
+	struct caller who;
+	enum MHD_Result rc;
+	json_t *o = NULL;
+	PGresult *r;
+	PGconn *db;
+	size_t n;
+	int extend;
+
+	n = strspn(p, "0123456789");
+	if (n == 0 || n > 18 || (strcmp(p + n, "/extend") != 0 &&
+	    strcmp(p + n, "/release") != 0))
+		return answer_error(c, MHD_HTTP_NOT_FOUND, "no such call");
+	extend = strcmp(p + n, "/extend") == 0;
+	snprintf(id, sizeof(id), "%.*s", (int)n, p);
+	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
+		return rc;
+	if (extend) {
+		if ((o = body_object(body, len, keys, err, sizeof(err))) ==
+		    NULL || (s = json_secs(json_object_get(o, "seconds"))) < 0) {
+			rc = answer_error(c, MHD_HTTP_BAD_REQUEST, o ?
+			    "want {\"seconds\": N}" : err);
+			goto out;
+		}
+	} else if (len != 0) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "release takes no "
+		    "body");
+		goto out;
+	}
+	snprintf(uid, sizeof(uid), "%lld", who.id);
+	snprintf(secs, sizeof(secs), "%lld", s);
+	params[0] = uid;
+	params[1] = id;
+	params[2] = secs;
+	r = PQexecParams(db, extend ? "SELECT extend($1, $2, $3)" :
+	    "SELECT release($1, $2)", extend ? 3 : 2, NULL, params, NULL,
+	    NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = answer_sql(c, r, extend ? "extend" : "release");
+	else {
+		event(db, who.name, extend ? "reservation.extend" :
+		    "reservation.release", json_pack("{s:s, s:I}", "id", id,
+		    "seconds", (json_int_t)s));
+		rc = answer_resv(c, db, MHD_HTTP_OK, id);
+	}
+	PQclear(r);
+ out:
+	json_decref(o);
+	db_put(pd, db);
+	return rc;
+}
+
+/* GET of a small table, as {"key": [rows as objects]} */
+static enum MHD_Result
+list_rows(struct pipold *pd, struct MHD_Connection *c, const char *sql)
+{
+	struct caller who;
+	enum MHD_Result rc;
+	PGresult *r;
+	PGconn *db;
+
+	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
+		return rc;
+	r = PQexec(db, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = answer_sql(c, r, "list");
+	else
+		rc = http_reply(c, MHD_HTTP_OK, "application/json",
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+	db_put(pd, db);
+	return rc;
+}
+
+enum MHD_Result
+api_licence_list(struct pipold *pd, struct MHD_Connection *c,
+    const char *url, const char *body, size_t len)
+{
+	(void)url, (void)body, (void)len;
+	return list_rows(pd, c, "SELECT json_build_object('licences', "
+	    "coalesce(json_agg(json_build_object('name', l.name, 'total', "
+	    "l.total, 'used_now', licence_used(l.id, tstzrange(now(), now(), "
+	    "'[]'), 0)) ORDER BY l.name), '[]')) FROM licences l");
+}
+
+enum MHD_Result
+api_queue_list(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
+{
+	(void)url, (void)body, (void)len;
+	return list_rows(pd, c, "SELECT json_build_object('queues', "
+	    "coalesce(json_agg(json_build_object('name', name, 'max_nodes', "
+	    "max_nodes, 'max_seconds', extract(epoch FROM max_duration)::bigint, "
+	    "'hours_from', hours_from, 'hours_to', hours_to) ORDER BY name), "
+	    "'[]')) FROM queues");
+}
+
+/* Run an admin's INSERT ... ON CONFLICT DO UPDATE and answer 201. */
+static enum MHD_Result
+admin_upsert(struct pipold *pd, struct MHD_Connection *c, const char *body,
+    size_t len, const char *const *keys, const char *sql, const char *kind)
+{
+	const char *params[5] = { NULL };
+	char err[128], num[4][24];
+	struct caller who;
+	enum MHD_Result rc;
+	json_t *o, *v;
+	PGresult *r;
+	PGconn *db;
+	int i;
+
+	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
+		return rc;
+	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+		goto out;
+	}
+	for (i = 0; keys[i] != NULL; i++) {
+		v = json_object_get(o, keys[i]);
+		if (i == 0 && !json_is_string(v)) {
+			rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"name\": "
+			    "a string is needed");
+			goto out;
+		}
+		if (json_is_string(v))
+			params[i] = json_string_value(v);
+		else if (json_is_integer(v)) {
+			snprintf(num[i - 1], sizeof(num[0]), "%lld",
+			    (long long)json_integer_value(v));
+			params[i] = num[i - 1];
+		} else if (v != NULL) {
+			snprintf(err, sizeof(err), "\"%s\": a string or a "
+			    "number is needed", keys[i]);
+			rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+			goto out;
+		}
+	}
+	r = PQexecParams(db, sql, i, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = answer_sql(c, r, params[0]);
+	else {
+		event(db, who.name, kind, json_incref(o));
+		rc = answer_json(c, MHD_HTTP_CREATED, json_incref(o));
+	}
+	PQclear(r);
+ out:
+	json_decref(o);
+	db_put(pd, db);
+	return rc;
+}
+
+enum MHD_Result
+api_licence_add(struct pipold *pd, struct MHD_Connection *c,
+    const char *url, const char *body, size_t len)
+{
+	static const char *const keys[] = { "name", "total", NULL };
+
+	(void)url;
+	return admin_upsert(pd, c, body, len, keys, "INSERT INTO licences "
+	    "(name, total) VALUES ($1, $2::integer) ON CONFLICT (name) DO "
+	    "UPDATE SET total = excluded.total", "licence.set");
+}
+
+enum MHD_Result
+api_queue_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
+{
+	static const char *const keys[] = { "name", "max_nodes",
+	    "max_seconds", "hours_from", "hours_to", NULL };
+
+	(void)url;
+	return admin_upsert(pd, c, body, len, keys, "INSERT INTO queues "
+	    "(name, max_nodes, max_duration, hours_from, hours_to) VALUES "
+	    "($1, coalesce($2::integer, 8), make_interval(secs => "
+	    "coalesce($3::bigint, 86400)), $4::time, $5::time) ON CONFLICT "
+	    "(name) DO UPDATE SET max_nodes = excluded.max_nodes, "
+	    "max_duration = excluded.max_duration, hours_from = "
+	    "excluded.hours_from, hours_to = excluded.hours_to", "queue.set");
+}
