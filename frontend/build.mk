@@ -7,12 +7,17 @@ $(B)/pipol: $(PIPOL_OBJ) $(LIBPIMG)
 
 $(B)/frontend/cli/%.o: CPPFLAGS += -Ifrontend/cli
 
-# pipold carries its schema: the migrations become a generated C table
+# pipold carries its schema and its iPXE templates: generated C tables
 PIPOLD_SRC = $(wildcard frontend/*.c)
-PIPOLD_OBJ = $(PIPOLD_SRC:%.c=$(B)/%.o) $(B)/frontend/schema_sql.o
+PIPOLD_OBJ = $(PIPOLD_SRC:%.c=$(B)/%.o) $(B)/frontend/schema_sql.o \
+	$(B)/frontend/ipxe_templates.o
 PIPOLD_LIBS = -lmicrohttpd -lpq -ljansson
 
 $(B)/frontend/schema_sql.c: frontend/schema/embed.sh $(sort $(wildcard frontend/schema/*.sql))
+	@mkdir -p $(dir $@)
+	sh $^ > $@
+
+$(B)/frontend/ipxe_templates.c: ipxe/embed.sh $(sort $(wildcard ipxe/*.ipxe))
 	@mkdir -p $(dir $@)
 	sh $^ > $@
 
@@ -22,3 +27,4 @@ $(B)/pipold: $(PIPOLD_OBJ) $(LIBPIMG)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PIPOLD_LIBS) $(IMG_LIBS)
 
 all: $(B)/pipol $(B)/pipold
+

@@ -128,6 +128,12 @@ static const struct route routes[] = {
 	{ "GET", "/api/licences", 0, api_licence_list },
 	{ "POST", "/api/queues", API_BODY_MAX, api_queue_add },
 	{ "GET", "/api/queues", 0, api_queue_list },
+	{ "POST", "/api/deployments", API_BODY_MAX, api_deploy_add },
+	{ "GET", "/api/deployments", 0, api_deploy_list },
+	{ "GET", "/agent/order", 0, agent_order },
+	{ "POST", "/agent/progress", API_BODY_MAX, agent_progress },
+	{ "POST", "/agent/result", API_BODY_MAX, agent_result },
+	{ "GET", "/boot/", 0, boot_script },
 	{ NULL, NULL, 0, NULL }
 };
 

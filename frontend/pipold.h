@@ -73,6 +73,12 @@ route_fn api_whoami, api_user_add, api_node_add, api_node_list;
 /* api_resv.c */
 route_fn api_resv_add, api_resv_list, api_resv_change;
 route_fn api_licence_add, api_licence_list, api_queue_add, api_queue_list;
+/* api_deploy.c, agent_api.c, boot.c */
+route_fn api_deploy_add, api_deploy_list;
+route_fn agent_order, agent_progress, agent_result;
+route_fn boot_script;
+/* power the nodes named (a PostgreSQL array literal) into their deploy */
+void power_deploy(struct pipold *pd, struct pg_conn *db, const char *names);
 int api_add_user(struct pipold *pd, const char *name, int admin,
     struct perr *e);
 

@@ -1,0 +1,321 @@
+/*
+ * api_deploy.c -- deployments, as users ask for them and watch them:
+ *
+ *   POST /api/deployments   {"nodes": [...], "image": "NAME[:V]",
+ *                            "reservation": ID, "bare": bool,
+ *                            "seconds": N}
+ *   GET  /api/deployments[?id=N]   yours (admins: everyone's), newest
+ *                                  first, with every state's time
+ *
+ * A user deploys only onto nodes of their own running reservation: the
+ * one named, else one of theirs holding every node asked, else an
+ * immediate one taken now when the nodes are free (seconds: how long,
+ * default an hour). The deployments are created in one transaction, the
+ * nodes switched to boot_mode deploy, then power-cycled; from there the
+ * node's agent drives the state (agent_api.c).
+ */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "hash.h"
+#include "perr.h"
+#include "pipold.h"
+#include "store.h"
+
+#define DEPLOY_DEFAULT_SECS	3600
+
+/* What the store says of NAME[:V]: its version and disk. */
+struct image_ref {
+	char name[STORE_NAME_MAX + 1];
+	unsigned version;
+	uint64_t disk_size;
+	char disk_hash[HASH_HEX];
+};
+
+static int
+image_lookup(struct pipold *pd, const char *ref, struct image_ref *im,
+    struct perr *e)
+{
+	struct pimg_index *ix = NULL;
+	struct store *s;
+	int rc;
+
+	if ((rc = store_ref_parse(ref, im->name, &im->version, e)) < 0)
+		return rc;
+	if ((rc = store_open(pd->state, STORE_SHARED, &s, e)) < 0)
+		return rc;
+	if ((rc = store_resolve(s, im->name, &im->version, e)) == 0 &&
+	    (rc = store_load(s, im->name, im->version, &ix, e)) == 0) {
+		im->disk_size = ix->disk_size;
+		hash_hex(ix->disk_hash, im->disk_hash);
+	}
+	pimg_index_free(ix);
+	store_close(s);
+	return rc;
+}
+
+static PGresult *
+exec(PGconn *db, const char *sql, int n, const char *const *params)
+{
+	return PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+}
+
+/*
+ * The reservation these nodes (a PostgreSQL array literal) are deployed
+ * under: the one given, which must be the caller's, running, and hold
+ * them all; else a running one of the caller's that holds them all.
+ * 0 and its id; 1 when there is none (and none was given); -1 with
+ * *rc queued.
+ */
+static int
+resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
+    const char *arr, int nnodes, json_t *given, char *id, size_t idlen,
+    enum MHD_Result *rc)
+{
+	char uid[24], want[24], n[16];
+	const char *params[4] = { uid, arr, n, want };
+	PGresult *r;
+	int found;
+
+	snprintf(uid, sizeof(uid), "%lld", who->id);
+	snprintf(n, sizeof(n), "%d", nnodes);
+	snprintf(want, sizeof(want), "%lld", given ?
+	    (long long)json_integer_value(given) : 0LL);
+	r = exec(db, "SELECT r.id FROM reservations r JOIN users u ON "
+	    "u.id = $1 WHERE (r.user_id = u.id OR (u.is_admin AND $4 <> 0)) "
+	    "AND ($4 = 0 OR r.id = $4) AND reservation_state(r) = 'running' "
+	    "AND (SELECT count(*) FROM reservation_nodes rn JOIN nodes nd ON "
+	    "nd.id = rn.node_id WHERE rn.reservation_id = r.id AND rn.live "
+	    "AND nd.name = ANY ($2::text[])) = $3 ORDER BY r.id LIMIT 1", 4,
+	    params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		*rc = answer_sql(c, r, "deploy");
+		PQclear(r);
+		return -1;
+	}
+	found = PQntuples(r) == 1;
+	if (found)
+		snprintf(id, idlen, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (found)
+		return 0;
+	if (given == NULL)
+		return 1;
+	*rc = answer_error(c, MHD_HTTP_FORBIDDEN, "these nodes are not all "
+	    "in a running reservation of yours");
+	return -1;
+}
+
+/* ["n1","n2"] (names checked: a-z 0-9 -) as {n1,n2}; NULL when bad */
+static char *
+node_array(json_t *a, int *n)
+{
+	size_t i, len = 3;
+	const char *p;
+	json_t *v;
+	char *out;
+
+	if (!json_is_array(a) || json_array_size(a) == 0 ||
+	    json_array_size(a) > 1024)
+		return NULL;
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > 63)
+			return NULL;
+		for (p = json_string_value(v); *p; p++)
+			if (!(*p == '-' || (*p >= 'a' && *p <= 'z') ||
+			    (*p >= '0' && *p <= '9')))
+				return NULL;
+		len += json_string_length(v) + 1;
+	}
+	if ((out = malloc(len)) == NULL)
+		return NULL;
+	len = 0;
+	out[len++] = '{';
+	json_array_foreach(a, i, v) {
+		memcpy(out + len, json_string_value(v), json_string_length(v));
+		len += json_string_length(v);
+		out[len++] = ',';
+	}
+	out[len - 1] = '}';
+	out[len] = '\0';
+	*n = (int)json_array_size(a);
+	return out;
+}
+
+enum MHD_Result
+api_deploy_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
+{
+	static const char *const keys[] = { "nodes", "image", "reservation",
+	    "bare", "seconds", NULL };
+	char err[PERR_MSG_MAX + 64], rid[24], uid[24], ver[16], size[24];
+	char *arr = NULL, *reply = NULL;
+	const char *params[8];
+	struct image_ref im;
+	struct caller who;
+	enum MHD_Result rc;
+	json_t *o, *given, *ro = NULL;
+	struct perr e;
+	PGresult *r;
+	PGconn *db;
+	int nnodes = 0, k;
+
+	(void)url;
+	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
+		return rc;
+	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+		goto out;
+	}
+	given = json_object_get(o, "reservation");
+	if (!json_is_string(json_object_get(o, "image")) ||
+	    (given && (!json_is_integer(given) ||
+	    json_integer_value(given) < 1)) ||
+	    (json_object_get(o, "bare") &&
+	    !json_is_boolean(json_object_get(o, "bare"))) ||
+	    (json_object_get(o, "seconds") &&
+	    !json_is_integer(json_object_get(o, "seconds"))) ||
+	    (arr = node_array(json_object_get(o, "nodes"), &nnodes)) == NULL) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
+		    "[names], \"image\": \"NAME[:VERSION]\"; optional "
+		    "\"reservation\": ID, \"bare\": bool, \"seconds\": N");
+		goto out;
+	}
+	if (image_lookup(pd, json_string_value(json_object_get(o, "image")),
+	    &im, &e) < 0) {
+		rc = answer_error(c, (unsigned)perr_http_status(e.code), e.msg);
+		goto out;
+	}
+	/* one transaction: the reservation taken now (if any), every
+	 * deployment, every node's boot mode; all or nothing */
+	r = PQexec(db, "BEGIN");
+	PQclear(r);
+	if ((k = resv_for(db, c, &who, arr, nnodes, given, rid, sizeof(rid),
+	    &rc)) < 0)
+		goto rollback;
+	if (k == 1) {
+		json_t *req = json_pack("{s:O, s:I}", "nodes",
+		    json_object_get(o, "nodes"), "seconds",
+		    json_object_get(o, "seconds") ? json_integer_value(
+		    json_object_get(o, "seconds")) : DEPLOY_DEFAULT_SECS);
+
+		k = resv_take(db, c, &who, req, rid, sizeof(rid), &rc);
+		json_decref(req);
+		if (k < 0)
+			goto rollback;
+	}
+	snprintf(uid, sizeof(uid), "%lld", who.id);
+	snprintf(ver, sizeof(ver), "%u", im.version);
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)im.disk_size);
+	params[0] = arr;
+	params[1] = rid;
+	params[2] = im.name;
+	params[3] = ver;
+	params[4] = uid;
+	params[5] = json_is_true(json_object_get(o, "bare")) ? "t" : "f";
+	params[6] = size;
+	params[7] = im.disk_hash;
+	r = exec(db, "WITH d AS (INSERT INTO deployments (node_id, "
+	    "reservation_id, image_name, image_version, user_id, bare, "
+	    "bytes_total, disk_hash) SELECT id, $2, $3, $4, $5, $6, $7, "
+	    "decode($8, 'hex') FROM nodes WHERE name = ANY ($1::text[]) "
+	    "RETURNING id, node_id), t AS (INSERT INTO deployment_transitions "
+	    "(deployment_id, state) SELECT id, 'pending' FROM d), n AS (UPDATE "
+	    "nodes SET boot_mode = 'deploy' WHERE id IN (SELECT node_id FROM "
+	    "d)) SELECT json_build_object('reservation', $2::bigint, "
+	    "'image', $3 || ':' || $4, 'deployments', json_agg("
+	    "json_build_object('id', d.id, 'node', nd.name) ORDER BY nd.name)) "
+	    "FROM d JOIN nodes nd ON nd.id = d.node_id", 8, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+		if (st && strcmp(st, "23505") == 0)
+			rc = answer_error(c, MHD_HTTP_CONFLICT, "deploy: a "
+			    "deployment is already in flight on one of these "
+			    "nodes");
+		else
+			rc = answer_sql(c, r, "deploy");
+		PQclear(r);
+		goto rollback;
+	}
+	reply = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	r = PQexec(db, "COMMIT");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK || reply == NULL) {
+		rc = answer_sql(c, r, "deploy");
+		PQclear(r);
+		goto out;
+	}
+	PQclear(r);
+	ro = json_loads(reply, 0, NULL);
+	event(db, who.name, "deploy.add", json_pack("{s:O, s:s, s:s}",
+	    "nodes", json_object_get(o, "nodes"), "image", json_string_value(
+	    json_object_get(ro, "image")), "reservation", rid));
+	power_deploy(pd, db, arr);
+	rc = http_reply(c, MHD_HTTP_CREATED, "application/json", reply);
+	goto out;
+ rollback:
+	PQclear(PQexec(db, "ROLLBACK"));
+ out:
+	json_decref(ro);
+	free(reply);
+	free(arr);
+	json_decref(o);
+	db_put(pd, db);
+	return rc;
+}
+
+enum MHD_Result
+api_deploy_list(struct pipold *pd, struct MHD_Connection *c,
+    const char *url, const char *body, size_t len)
+{
+	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "id");
+	const char *params[3];
+	char uid[24];
+	struct caller who;
+	enum MHD_Result rc;
+	PGresult *r;
+	PGconn *db;
+
+	(void)url, (void)body, (void)len;
+	if (id != NULL && (strlen(id) == 0 || strlen(id) > 18 ||
+	    strspn(id, "0123456789") != strlen(id)))
+		return answer_error(c, MHD_HTTP_BAD_REQUEST, "id: a number");
+	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
+		return rc;
+	snprintf(uid, sizeof(uid), "%lld", who.id);
+	params[0] = uid;
+	params[1] = who.admin ? "t" : "f";
+	params[2] = id ? id : "0";
+	r = exec(db, "SELECT json_build_object('deployments', coalesce("
+	    "json_agg(json_build_object('id', d.id, 'node', n.name, 'user', "
+	    "u.name, 'image', d.image_name || coalesce(':' || "
+	    "d.image_version, ''), 'kind', d.kind, 'state', d.state, "
+	    "'reason', d.reason, 'fetched', d.bytes_fetched, 'written', "
+	    "d.bytes_written, 'total', d.bytes_total, 'reservation', "
+	    "d.reservation_id, 'created', d.created, 'updated', d.updated, "
+	    "'transitions', (SELECT json_agg(json_build_object('state', "
+	    "t.state, 'at', t.at) ORDER BY t.at) FROM deployment_transitions "
+	    "t WHERE t.deployment_id = d.id)) ORDER BY d.id DESC), '[]')) "
+	    "FROM (SELECT * FROM deployments d WHERE (d.user_id = $1 OR "
+	    "$2::boolean) AND ($3 = 0 OR d.id = $3) ORDER BY d.id DESC "
+	    "LIMIT 200) d JOIN nodes n ON n.id = d.node_id LEFT JOIN users u "
+	    "ON u.id = d.user_id", 3, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = answer_sql(c, r, "deployments");
+	else if (id != NULL && strstr(PQgetvalue(r, 0, 0), "\"id\"") == NULL)
+		rc = answer_error(c, MHD_HTTP_NOT_FOUND, "no such deployment "
+		    "of yours");
+	else
+		rc = http_reply(c, MHD_HTTP_OK, "application/json",
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+	db_put(pd, db);
+	return rc;
+}

@@ -1,0 +1,294 @@
+/*
+ * boot.c -- GET /boot/MAC: the iPXE script of the node with that MAC,
+ * rendered from its state (ipxe/README.md has the table). A node with a
+ * deployment in flight, not yet past writing, gets the deploy script
+ * with a fresh token: its hash replaces the previous one, which dies.
+ * That is the moment a deployment moves from pending to booting.
+ *
+ * Anyone on the boot network can ask for any MAC, as with every PXE
+ * setup; what a token grants is bounded by its deployment: that node's
+ * order, progress and result, nothing else, until it ends.
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "boot.h"
+#include "log.h"
+#include "pipold.h"
+
+#define BOOT_VARS	10
+#define BOOT_SCRIPT_MAX	8192
+
+struct boot_var {
+	const char *name;	/* without the @s */
+	char value[512];
+};
+
+/* A value fit for an iPXE script line: printable, no quote, no '$'
+ * (iPXE would expand it), spaces only where allowed. */
+static int
+value_ok(const char *v, int spaces)
+{
+	for (; *v; v++)
+		if (!isprint((unsigned char)*v) || strchr("\"'\\$`;&|<>", *v)
+		    || (*v == ' ' && !spaces))
+			return 0;
+	return 1;
+}
+
+static void
+var_set(struct boot_var *v, int *n, const char *name, const char *value)
+{
+	if (*n >= BOOT_VARS)
+		return;
+	v[*n].name = name;
+	snprintf(v[*n].value, sizeof(v[*n].value), "%s", value);
+	(*n)++;
+}
+
+/* The template named, its @VAR@s replaced; NULL when one is unknown. */
+static char *
+render(const char *tname, const struct boot_var *v, int nv)
+{
+	const struct boot_template *t;
+	const char *p, *at, *end;
+	char *out;
+	size_t len = 0, n;
+	int i;
+
+	for (t = boot_templates; t->name && strcmp(t->name, tname); t++)
+		;
+	if (t->name == NULL || (out = malloc(BOOT_SCRIPT_MAX)) == NULL)
+		return NULL;
+	for (p = t->text; *p; p = end + 1) {
+		at = strchr(p, '@');
+		end = at ? strchr(at + 1, '@') : NULL;
+		n = (size_t)((at && end ? at : p + strlen(p)) - p);
+		if (len + n >= BOOT_SCRIPT_MAX)
+			goto toolong;
+		memcpy(out + len, p, n);
+		len += n;
+		if (at == NULL || end == NULL)
+			break;
+		for (i = 0; i < nv; i++)
+			if (strlen(v[i].name) == (size_t)(end - at - 1) &&
+			    strncmp(v[i].name, at + 1, end - at - 1) == 0)
+				break;
+		if (i == nv) {	/* not ours: keep the text as it is */
+			end = at;
+			if (len + 1 >= BOOT_SCRIPT_MAX)
+				goto toolong;
+			out[len++] = '@';
+			continue;
+		}
+		n = strlen(v[i].value);
+		if (len + n >= BOOT_SCRIPT_MAX)
+			goto toolong;
+		memcpy(out + len, v[i].value, n);
+		len += n;
+	}
+	out[len] = '\0';
+	return out;
+ toolong:
+	free(out);
+	return NULL;
+}
+
+/* "52:54:00:ab:cd:ef" or with '-': lower-case, ':'-separated in mac */
+static int
+mac_parse(const char *s, char mac[18])
+{
+	int i;
+
+	if (strlen(s) != 17)
+		return -1;
+	for (i = 0; i < 17; i++) {
+		if (i % 3 == 2) {
+			if (s[i] != ':' && s[i] != '-')
+				return -1;
+			mac[i] = ':';
+		} else if (!isxdigit((unsigned char)s[i]))
+			return -1;
+		else
+			mac[i] = (char)tolower((unsigned char)s[i]);
+	}
+	mac[17] = '\0';
+	return 0;
+}
+
+/* http://HOST as the node reached us (its Host header) */
+static int
+server_url(struct MHD_Connection *c, char *buf, size_t len)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
+	const char *p;
+
+	if (h == NULL || *h == '\0' || strlen(h) > 255)
+		return -1;
+	for (p = h; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p))
+			return -1;
+	snprintf(buf, len, "http://%s", h);
+	return 0;
+}
+
+static enum MHD_Result
+answer_script(struct MHD_Connection *c, const char *tname,
+    const struct boot_var *v, int nv)
+{
+	char *text = render(tname, v, nv);
+	enum MHD_Result rc;
+
+	if (text == NULL)
+		return http_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "#!ipxe\necho pipol: template error\n");
+	rc = http_reply(c, MHD_HTTP_OK, "text/plain", text);
+	free(text);
+	return rc;
+}
+
+/*
+ * A fresh token for the node's deployment in flight, when it is not yet
+ * past writing; 0 and the deployment id, 1 when there is none, -1 on a
+ * database error.
+ */
+static int
+mint(PGconn *db, const char *node_id, char dep[24], char hex[65])
+{
+	uint8_t hash[32];
+	const char *params[2];
+	int lens[2] = { 0, 32 }, fmts[2] = { 0, 1 }, rc;
+	PGresult *r;
+
+	if (auth_token_new(hex, hash, NULL) < 0)
+		return -1;
+	params[0] = node_id;
+	params[1] = (const char *)hash;
+	r = PQexecParams(db, "UPDATE deployments SET token_hash = $2, "
+	    "updated = clock_timestamp() WHERE node_id = $1 AND state IN "
+	    "('pending', 'booting', 'fetching', 'writing') RETURNING id, "
+	    "deploy_advance(id, 'booting', NULL)", 2, NULL, params, lens, fmts,
+	    0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = -1;
+	else if (PQntuples(r) == 0)
+		rc = 1;
+	else {
+		snprintf(dep, 24, "%s", PQgetvalue(r, 0, 0));
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+enum MHD_Result
+boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
+{
+	struct boot_var v[BOOT_VARS];
+	char mac[18], server[300], dep[24], hex[65];
+	const char *params[1] = { mac }, *profile, *bp, *tname;
+	const char *rescue = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "rescue");
+	const char *local = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "local");
+	json_t *params_j = NULL, *x;
+	enum MHD_Result rc;
+	PGresult *r = NULL;
+	PGconn *db;
+	int nv = 0, m;
+
+	(void)body, (void)len;
+	if (mac_parse(url + strlen("/boot/"), mac) < 0)
+		return http_text(c, MHD_HTTP_NOT_FOUND, "#!ipxe\necho pipol: "
+		    "not a MAC address\n");
+	if (server_url(c, server, sizeof(server)) < 0)
+		return http_text(c, MHD_HTTP_BAD_REQUEST, "#!ipxe\necho pipol: "
+		    "bad Host header\n");
+	if ((db = db_get(pd)) == NULL)
+		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "#!ipxe\n"
+		    "echo pipol: database unavailable\n");
+	var_set(v, &nv, "SERVER", server);
+	r = PQexecParams(db, "SELECT id, name, profile, boot_mode, "
+	    "boot_params::text FROM nodes WHERE mac = $1::macaddr", 1, NULL,
+	    params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "#!ipxe\n"
+		    "echo pipol: database error\n");
+		goto out;
+	}
+	if (PQntuples(r) == 0) {
+		rc = answer_script(c, "unknown", v, nv);
+		goto out;
+	}
+	var_set(v, &nv, "NODE", PQgetvalue(r, 0, 1));
+	profile = PQgetvalue(r, 0, 2);
+	params_j = json_loads(PQgetvalue(r, 0, 4), 0, NULL);
+	x = json_object_get(params_j, "flavour");
+	var_set(v, &nv, "FLAVOUR", json_is_string(x) && value_ok(
+	    json_string_value(x), 0) ? json_string_value(x) :
+	    strcmp(profile, "virtual") == 0 ? "cloud" : "generic");
+	x = json_object_get(params_j, "console");
+	var_set(v, &nv, "CONSOLE", json_is_string(x) && value_ok(
+	    json_string_value(x), 1) ? json_string_value(x) :
+	    "console=tty0 console=ttyS0,115200");
+	bp = PQgetvalue(r, 0, 3);
+	tname = strcmp(profile, "uefi") == 0 ? "local-uefi" : "local-bios";
+	if (rescue != NULL || strcmp(bp, "rescue") == 0)
+		tname = "rescue";
+	else if (local != NULL)
+		;
+	else if (strcmp(bp, "deploy") == 0) {
+		if ((m = mint(db, PQgetvalue(r, 0, 0), dep, hex)) < 0) {
+			rc = http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "#!ipxe\necho pipol: database error\n");
+			goto out;
+		}
+		if (m == 0) {
+			var_set(v, &nv, "DEPLOYMENT", dep);
+			var_set(v, &nv, "TOKEN", hex);
+			tname = "deploy";
+		}
+	} else if (strcmp(bp, "kernel") == 0) {
+		const char *k = json_string_value(json_object_get(params_j,
+		    "kernel"));
+		const char *i = json_string_value(json_object_get(params_j,
+		    "initrd"));
+		const char *cl = json_string_value(json_object_get(params_j,
+		    "cmdline"));
+
+		if (k && i && value_ok(k, 0) && value_ok(i, 0) &&
+		    (cl == NULL || value_ok(cl, 1))) {
+			var_set(v, &nv, "KERNEL", k);
+			var_set(v, &nv, "INITRD", i);
+			var_set(v, &nv, "CMDLINE", cl ? cl : "");
+			tname = "kernel";
+		}
+	}
+	rc = answer_script(c, tname, v, nv);
+ out:
+	memset(hex, 0, sizeof(hex));
+	json_decref(params_j);
+	PQclear(r);
+	db_put(pd, db);
+	return rc;
+}
+
+/*
+ * Start the deployment of the nodes named: until the power drivers are
+ * wired here, the node's next network boot (by a person, or a reboot)
+ * is what starts it; the log says so.
+ */
+void
+power_deploy(struct pipold *pd, PGconn *db, const char *names)
+{
+	(void)pd, (void)db;
+	log_info("deploy %s: waiting for the nodes' next network boot",
+	    names);
+}
