@@ -3,10 +3,10 @@
  *
  *   pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...
  *       host mode: any store served over HTTP, any file or block device
- *   pipol-agent [--cmdline FILE]
- *       node mode, as the initramfs starts it: pipol.server= and
- *       pipol.token= from /proc/cmdline (talking to pipold comes with
- *       the frontend; the arguments are checked now)
+ *   pipol-agent [--cmdline FILE] [--target PATH] ...
+ *       node mode, as the initramfs starts it (node.c): pipol.server=
+ *       and pipol.token= from /proc/cmdline; the order from pipold, the
+ *       deployment, progress and result reported back
  *
  * Exit statuses are those of perr.h: 0 deployed, 1 failed (I/O), 2 usage,
  * 3 bad or corrupt data, 5 server unavailable, 6 image not found.
@@ -27,7 +27,7 @@ static const char deploy_usage[] =
 "usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH\n"
 "           [--connections N] [--threads N] [--resume-file FILE]\n"
 "           [--no-reuse] [--verify] [--progress-json] [--timeout SEC]\n"
-"           [--verbose]\n";
+"           [--max-rate BYTES] [--verbose]\n";
 
 static const char deploy_help[] =
 "\n"
@@ -50,6 +50,8 @@ static const char deploy_help[] =
 "  --progress-json     one JSON line per second on stdout\n"
 "  --timeout SEC       give up when the server has been unreachable (no\n"
 "                      answer, or 5xx) for SEC seconds (default 120)\n"
+"  --max-rate BYTES    cap the download at BYTES per second (e.g. 50M), to\n"
+"                      leave a shared link to others\n"
 "  --verbose           say what each stage cost (worker seconds)\n"
 "\n"
 "Memory stays bounded whatever the image size: at most about\n"
@@ -59,10 +61,10 @@ static const char deploy_help[] =
 
 static const char top_usage[] =
 "usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...\n"
-"       pipol-agent [--cmdline FILE]\n";
+"       pipol-agent [--cmdline FILE] [--target PATH] [options]\n";
 
 enum { O_BASE = 256, O_IMAGE, O_TARGET, O_CONN, O_THREADS, O_RESUME,
-    O_NOREUSE, O_VERIFY, O_JSON, O_HELP, O_CMDLINE, O_TIMEOUT, O_VERBOSE };
+    O_NOREUSE, O_VERIFY, O_JSON, O_HELP, O_TIMEOUT, O_VERBOSE, O_RATE };
 
 void
 deploy_fail(struct deploy *d, const struct perr *e)
@@ -144,6 +146,7 @@ parse_deploy(struct deploy *d, int argc, char **argv)
 		{ "progress-json", no_argument, NULL, O_JSON },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "max-rate", required_argument, NULL, O_RATE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -169,6 +172,13 @@ parse_deploy(struct deploy *d, int argc, char **argv)
 		case O_VERBOSE: log_verbose = 1; break;
 		case O_TIMEOUT: rc = count_opt("--timeout", optarg, 86400,
 		    &d->timeout_sec); break;
+		case O_RATE:
+			if (parse_size(optarg, &d->max_rate, &e) < 0 ||
+			    d->max_rate == 0) {
+				log_warnx("--max-rate %s: not a size", optarg);
+				return PE_USAGE;
+			}
+			break;
 		case O_HELP: printf("%s%s", deploy_usage, deploy_help); return -1;
 		case ':': return usage_error(argv[optind - 1], ": needs a value");
 		default: return usage_error(argv[optind - 1], ": unknown option");
@@ -189,6 +199,50 @@ parse_deploy(struct deploy *d, int argc, char **argv)
 	return 0;
 }
 
+void
+deploy_init(struct deploy *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->connections = AGENT_CONNECTIONS_DEFAULT;
+	d->timeout_sec = AGENT_UNREACHABLE_SEC;
+	d->reuse = 1;
+	d->fd = d->dfd = d->resume_fd = -1;
+}
+
+int
+deploy_run(struct deploy *d, struct perr *e)
+{
+	int rc;
+
+	d->threads = d->threads ? d->threads : image_threads(0);
+	d->tty = isatty(STDERR_FILENO);
+	d->t0 = now_sec();
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	if ((rc = fetch_global_init(e)) == 0 &&
+	    (rc = fetch_index(d, e)) == 0 &&
+	    (rc = disk_open(d, e)) == 0)
+		rc = pipeline_run(d, e);
+	if (rc == 0 && d->verify)
+		rc = pipeline_verify(d, e);
+	if (rc == 0)
+		resume_finish(d);
+	report_final(d, rc, e);
+	return rc;
+}
+
+void
+deploy_done(struct deploy *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->dfd >= 0)
+		close(d->dfd);
+	pimg_index_free(d->ix);
+	d->ix = NULL;
+	d->fd = d->dfd = -1;
+}
+
 static int
 cmd_deploy(int argc, char **argv)
 {
@@ -196,66 +250,12 @@ cmd_deploy(int argc, char **argv)
 	struct perr e;
 	int rc;
 
-	memset(&d, 0, sizeof(d));
-	d.connections = AGENT_CONNECTIONS_DEFAULT;
-	d.timeout_sec = AGENT_UNREACHABLE_SEC;
-	d.reuse = 1;
-	d.fd = d.dfd = d.resume_fd = -1;
+	deploy_init(&d);
 	if ((rc = parse_deploy(&d, argc, argv)) != 0)
 		return rc < 0 ? 0 : rc;
-	d.threads = d.threads ? d.threads : image_threads(0);
-	d.tty = isatty(STDERR_FILENO);
-	d.t0 = now_sec();
-	pthread_mutex_init(&d.mu, NULL);
-	pthread_cond_init(&d.cv, NULL);
-	if ((rc = fetch_global_init(&e)) == 0 &&
-	    (rc = fetch_index(&d, &e)) == 0 &&
-	    (rc = disk_open(&d, &e)) == 0)
-		rc = pipeline_run(&d, &e);
-	if (rc == 0 && d.verify)
-		rc = pipeline_verify(&d, &e);
-	if (rc == 0)
-		resume_finish(&d);
-	report_final(&d, rc, &e);
-	if (d.fd >= 0)
-		close(d.fd);
-	if (d.dfd >= 0)
-		close(d.dfd);
-	pimg_index_free(d.ix);
+	rc = deploy_run(&d, &e);
+	deploy_done(&d);
 	return rc < 0 ? -rc : 0;
-}
-
-static int
-cmd_node(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "cmdline", required_argument, NULL, O_CMDLINE },
-		{ "help", no_argument, NULL, O_HELP },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *path = "/proc/cmdline";
-	struct agent_cmdline c;
-	struct perr e;
-	int ch;
-
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (ch == O_CMDLINE)
-			path = optarg;
-		else if (ch == O_HELP)
-			return printf("%s", top_usage), 0;
-		else
-			return fprintf(stderr, "pipol-agent: %s: unknown "
-			    "option\n%s", argv[optind - 1], top_usage),
-			    PE_USAGE;
-	}
-	if (cmdline_read(path, &c, &e) < 0) {
-		log_warnx("%s", e.msg);
-		return e.code;
-	}
-	log_warnx("pipol.server=%s: node mode talks to pipold, which comes "
-	    "with the frontend; nothing deployed", c.server);
-	return PE_UNAVAIL;
 }
 
 int
@@ -264,16 +264,10 @@ main(int argc, char **argv)
 	log_init("pipol-agent");
 	if (argc >= 2 && strcmp(argv[1], "deploy") == 0)
 		return cmd_deploy(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		printf("%s\n'pipol-agent deploy --help' describes host mode.\n",
-		    top_usage);
-		return 0;
-	}
 	if (argc >= 2 && argv[1][0] != '-') {
 		fprintf(stderr, "pipol-agent: %s: unknown command\n%s",
 		    argv[1], top_usage);
 		return PE_USAGE;
 	}
-	return cmd_node(argc, argv);
+	return node_main(argc, argv);
 }

@@ -55,6 +55,8 @@ struct deploy {
 	unsigned version;
 	int connections, threads, reuse, verify, progress_json, tty;
 	int timeout_sec;	/* server unreachable that long: give up */
+	uint64_t max_rate;	/* bytes/s over all connections, 0: no cap */
+	struct node *node;	/* node mode: where progress goes, or NULL */
 
 	struct pimg_index *ix;
 	int fd, is_blk, had_data;	/* target */
@@ -81,10 +83,18 @@ struct deploy {
 	double t0;
 };
 
-/* agent.c */
+/* agent.c: one deployment run, for host mode and node mode alike */
+void deploy_init(struct deploy *d);	/* the defaults */
+int deploy_run(struct deploy *d, struct perr *e);
+void deploy_done(struct deploy *d);	/* close and free */
 void deploy_fail(struct deploy *d, const struct perr *e);
 int ixq_push(struct ixq *q, uint32_t ix);
 int ixq_pop(struct ixq *q, uint32_t *ix);
+
+/* node.c: node mode (the order from pipold, progress, result) */
+struct node;
+int node_main(int argc, char **argv);
+void node_progress(struct deploy *d, const char *state);
 
 /* cmdline.c: pipol.server= and pipol.token= from the kernel command line */
 struct agent_cmdline {

@@ -36,6 +36,9 @@ struct fetcher {
 	struct xfer *x;
 	struct delayed *dl;	/* retries waiting for their time */
 	size_t ndl;
+	double t0;		/* --max-rate: transfers start no faster */
+	uint64_t started;	/* than max_rate allows: bytes asked so far */
+	int paced;		/* one is held back by the rate */
 };
 
 int
@@ -77,8 +80,9 @@ on_body(char *p, size_t size, size_t n, void *arg)
 }
 
 static void
-easy_setup(CURL *h, char *err)
+easy_setup(const struct deploy *d, CURL *h, char *err)
 {
+	(void)d;
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
@@ -133,17 +137,27 @@ start_some(struct fetcher *f, struct xfer **go, int *ngo)
 		}
 	}
 	*ngo = 0;
+	f->paced = 0;
 	for (k = 0; k < d->connections; k++) {
 		struct xfer *x = &f->x[k];
 
 		if (x->busy || d->freebufs == NULL || d->fetchq.len == 0)
 			continue;
+		/* --max-rate paces whole chunks: a transfer starts once the
+		 * bytes asked so far fit the rate (libcurl's own limit lets
+		 * short transfers burst) */
+		if (d->max_rate > 0 && (double)f->started >
+		    (now - f->t0) * (double)d->max_rate) {
+			f->paced = 1;
+			break;
+		}
 		ixq_pop(&d->fetchq, &ix);
 		x->buf = d->freebufs;
 		d->freebufs = x->buf->next;
 		x->buf->len = 0;
 		x->buf->ix = x->ix = ix;
 		x->want = d->ix->e[ix].comp_len;
+		f->started += x->want;
 		x->busy = 1;
 		x->overflow = 0;
 		d->state[ix] = CS_FETCHING;
@@ -260,8 +274,8 @@ fetch_loop_once(struct fetcher *f)
 		return 0;
 	}
 	start_some(f, go, &ngo);
-	if (f->ndl > 0)
-		timeout_ms = 50;	/* a coarse timer for the retries */
+	if (f->ndl > 0 || f->paced)
+		timeout_ms = f->paced ? 20 : 50;	/* coarse timers */
 	pthread_mutex_unlock(&d->mu);
 	for (i = 0; i < ngo; i++) {
 		chunk_url(d, go[i]->ix, go[i]->url, sizeof(go[i]->url));
@@ -292,6 +306,7 @@ fetch_main(void *arg)
 	struct perr e;
 	int k;
 
+	f.t0 = now_sec();
 	f.m = curl_multi_init();
 	f.x = calloc((size_t)d->connections, sizeof(*f.x));
 	f.dl = calloc(d->ix->nchunks, sizeof(*f.dl));
@@ -305,7 +320,7 @@ fetch_main(void *arg)
 	for (k = 0; k < d->connections; k++) {
 		if ((f.x[k].h = curl_easy_init()) == NULL)
 			break;
-		easy_setup(f.x[k].h, f.x[k].err);
+		easy_setup(d, f.x[k].h, f.x[k].err);
 		curl_easy_setopt(f.x[k].h, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(f.x[k].h, CURLOPT_WRITEDATA, &f.x[k]);
 		curl_easy_setopt(f.x[k].h, CURLOPT_PRIVATE, &f.x[k]);
@@ -385,7 +400,7 @@ fetch_index(struct deploy *d, struct perr *e)
 	    d->name, d->version);
 	if ((h = curl_easy_init()) == NULL)
 		return perr_set(e, PE_FAIL, "libcurl: out of memory");
-	easy_setup(h, err);
+	easy_setup(d, h, err);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_index);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);

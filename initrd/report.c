@@ -110,6 +110,7 @@ report_main(void *arg)
 		if (resume_sync(d, 0, &e) < 0)
 			deploy_fail(d, &e);
 		report_line(d, "writing", now_sec());
+		node_progress(d, "writing");	/* node mode: to pipold */
 	}
 	return NULL;
 }

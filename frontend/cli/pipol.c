@@ -86,6 +86,21 @@ static const struct cmd groups[] = {
 	  "make a reservation longer, if the nodes stay free", NULL },
 	{ "release", cmd_release, "ID",
 	  "end a reservation now: its nodes are free at once", NULL },
+	{ "deploy", cmd_deploy,
+	  "-n N1,N2 -i NAME[:VERSION] [--reservation ID] [--wait] [OPTIONS]",
+	  "write an image onto nodes you hold (or take them now if free)",
+	  "  -n, --nodes N1,N2  the nodes\n"
+	  "  -i, --image NAME[:VERSION]  the image (default version: current)\n"
+	  "  --reservation ID   under this reservation (default: yours that\n"
+	  "                     holds the nodes, else a new one if they are free)\n"
+	  "  --for DURATION     length of that new reservation (default 1h)\n"
+	  "  --bare             no post-install: the image as it is\n"
+	  "  --wait             follow the deployments to the end; exit 0 when\n"
+	  "                     every node is ready, 1 when one failed\n"
+	  "  --timeout DURATION with --wait: give up waiting (exit 5) after it\n"
+	  "                     (default 1h)\n" },
+	{ "status", cmd_status, "[ID]",
+	  "your deployments, or one with the time of each state", NULL },
 	{ "licence", group_licence, "COMMAND ...",
 	  "counted resources reservations take (add: admin)", NULL },
 	{ "queue", group_queue, "COMMAND ...",

@@ -101,7 +101,7 @@ licence_arg(json_t *lics, const char *arg, struct perr *e)
 }
 
 /* "n1,n2" into ["n1", "n2"] */
-static json_t *
+json_t *
 names_list(const char *s)
 {
 	json_t *a = json_array();

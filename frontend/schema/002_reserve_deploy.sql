@@ -233,8 +233,11 @@ BEGIN
 	IF moved THEN
 		INSERT INTO deployment_transitions (deployment_id, state)
 		    VALUES (dep, st);
+		-- ready: the node boots its disk; failed: the rescue
+		-- environment, never a half-written disk
 		IF st IN ('ready', 'failed') THEN
-			UPDATE nodes SET boot_mode = 'local' WHERE id =
+			UPDATE nodes SET boot_mode = CASE st WHEN 'ready'
+			    THEN 'local' ELSE 'rescue' END WHERE id =
 			    (SELECT node_id FROM deployments WHERE id = dep)
 			    AND boot_mode = 'deploy';
 		END IF;

@@ -1,0 +1,267 @@
+/*
+ * deploy_cmd.c -- "pipol deploy" and "pipol status": deployments through
+ * pipold. With --wait, deploy follows its deployments to the end: on a
+ * terminal one live line per node, else one line per state change, and
+ * the exit status says whether every node came up (0), one failed (1),
+ * or the wait timed out (5).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd.h"
+#include "log.h"
+#include "parse.h"
+#include "perr.h"
+
+#define WAIT_DEFAULT_SECS	3600
+
+static int
+fail(struct perr *e)
+{
+	log_warnx("%s", e->msg);
+	return e->code;
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static long long
+jint(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static int
+final(const char *state)
+{
+	return strcmp(state, "ready") == 0 || strcmp(state, "failed") == 0;
+}
+
+/* "writing  41% 120.3/293.6 MB" */
+static void
+progress_text(json_t *d, char *buf, size_t len)
+{
+	long long w = jint(d, "written"), t = jint(d, "total");
+
+	if (strcmp(jstr(d, "state"), "failed") == 0)
+		snprintf(buf, len, "failed: %s", jstr(d, "reason"));
+	else if (t > 0 && (strcmp(jstr(d, "state"), "fetching") == 0 ||
+	    strcmp(jstr(d, "state"), "writing") == 0))
+		snprintf(buf, len, "%-11s %3lld%% %.1f/%.1f MB",
+		    jstr(d, "state"), w * 100 / t, w / 1e6, t / 1e6);
+	else
+		snprintf(buf, len, "%s", jstr(d, "state"));
+}
+
+static int
+fetch_one(long long id, json_t **d, struct perr *e)
+{
+	char path[64];
+	json_t *reply = NULL;
+
+	snprintf(path, sizeof(path), "/api/deployments?id=%lld", id);
+	*d = NULL;
+	if (client_call("GET", path, NULL, &reply, e) < 0)
+		return -e->code;
+	*d = json_incref(json_array_get(json_object_get(reply,
+	    "deployments"), 0));
+	json_decref(reply);
+	return *d ? 0 : perr_set(e, PE_DATA, "deployment %lld: no answer",
+	    id);
+}
+
+/*
+ * Follow the deployments of a deploy answer until each is final: on a
+ * terminal, one line per node redrawn each second; else a line per
+ * state change.
+ */
+static int
+wait_all(json_t *deps, long long timeout)
+{
+	size_t i, n = json_array_size(deps);
+	char (*state)[16] = calloc(n, sizeof(*state));
+	char (*text)[300] = calloc(n, sizeof(*text));
+	char (*node)[64] = calloc(n, sizeof(*node));
+	int tty = isatty(STDOUT_FILENO), pending, failed, warned = 0, rc = 0;
+	time_t t0 = time(NULL);
+	json_t *d = NULL;
+	struct perr e;
+
+	if (state == NULL || text == NULL || node == NULL)
+		goto out;
+	for (i = 0; i < n; i++)
+		snprintf(node[i], sizeof(node[i]), "%s",
+		    jstr(json_array_get(deps, i), "node"));
+	for (;;) {
+		pending = failed = 0;
+		for (i = 0; i < n; i++) {
+			if (!final(state[i])) {
+				if (fetch_one(jint(json_array_get(deps, i),
+				    "id"), &d, &e) < 0) {
+					if (!warned++)	/* pipold away? go on */
+						log_warnx("%s", e.msg);
+					pending++;
+					continue;
+				}
+				progress_text(d, text[i], sizeof(text[i]));
+				if (!tty && strcmp(state[i], jstr(d, "state")))
+					printf("%-16s %s\n", node[i], text[i]);
+				snprintf(state[i], sizeof(state[i]), "%s",
+				    jstr(d, "state"));
+				json_decref(d);
+			}
+			if (!final(state[i]))
+				pending++;
+			else if (strcmp(state[i], "failed") == 0)
+				failed++;
+		}
+		if (tty) {
+			for (i = 0; i < n; i++)
+				printf("\r\033[K%-16s %s\n", node[i], text[i]);
+			if (pending)
+				printf("\033[%zuA", n);	/* redraw */
+		}
+		fflush(stdout);
+		if (!pending)
+			break;
+		if (time(NULL) - t0 >= timeout) {
+			if (tty)
+				printf("\033[%zuB", n);
+			log_warnx("deployments not over after %lld s; 'pipol "
+			    "status' follows them", timeout);
+			rc = PE_UNAVAIL;
+			goto out;
+		}
+		sleep(1);
+	}
+	rc = failed ? PE_FAIL : 0;
+ out:
+	free(state);
+	free(text);
+	free(node);
+	return state ? rc : PE_FAIL;
+}
+
+int
+cmd_deploy(const struct cmd *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "nodes", required_argument, NULL, 'n' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "reservation", required_argument, NULL, 'r' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "bare", no_argument, NULL, 'b' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t *send = json_object(), *reply = NULL, *d;
+	long long v, timeout = WAIT_DEFAULT_SECS;
+	const char *nodes = NULL, *image = NULL;
+	int ch, rc = 0, wait = 0;
+	struct perr e;
+	size_t i;
+
+	optind = 1;
+	opterr = 0;
+	while (rc == 0 && (ch = getopt_long(argc, argv, ":n:i:", opts, NULL))
+	    != -1) {
+		switch (ch) {
+		case 'n': nodes = optarg; break;
+		case 'i': image = optarg; break;
+		case 'r':
+			if ((rc = parse_count("--reservation", optarg, 1,
+			    (long long)1e15, &v, &e)) == 0)
+				json_object_set_new(send, "reservation",
+				    json_integer(v));
+			break;
+		case 'f':
+			if ((rc = parse_duration("--for", optarg, &v, &e)) == 0)
+				json_object_set_new(send, "seconds",
+				    json_integer(v));
+			break;
+		case 'T': rc = parse_duration("--timeout", optarg, &timeout,
+		    &e); break;
+		case 'b': json_object_set_new(send, "bare", json_true()); break;
+		case 'w': wait = 1; break;
+		case 'h': rc = cmd_help(c); goto out;
+		default:
+			rc = cmd_usage_error(c, "%s: %s", argv[optind - 1],
+			    ch == ':' ? "needs a value" : "unknown option");
+			goto out;
+		}
+	}
+	if (rc < 0) {
+		rc = fail(&e);
+		goto out;
+	}
+	if (optind != argc || nodes == NULL || image == NULL) {
+		rc = cmd_usage_error(c, "give -n NODES and -i IMAGE");
+		goto out;
+	}
+	json_object_set_new(send, "nodes", names_list(nodes));
+	json_object_set_new(send, "image", json_string(image));
+	if (client_call("POST", "/api/deployments", send, &reply, &e) < 0) {
+		rc = fail(&e);
+		goto out;
+	}
+	json_array_foreach(json_object_get(reply, "deployments"), i, d)
+		printf("deployment %lld: %s <- %s (reservation %lld)\n",
+		    jint(d, "id"), jstr(d, "node"), jstr(reply, "image"),
+		    jint(reply, "reservation"));
+	fflush(stdout);
+	if (wait)
+		rc = wait_all(json_object_get(reply, "deployments"), timeout);
+ out:
+	json_decref(send);
+	json_decref(reply);
+	return rc;
+}
+
+int
+cmd_status(const struct cmd *c, int argc, char **argv)
+{
+	json_t *reply = NULL, *d, *t;
+	char path[64], text[300];
+	struct perr e;
+	long long id = 0;
+	size_t i, k;
+
+	if (argc > 1 && strcmp(argv[1], "--help") == 0)
+		return cmd_help(c);
+	if (argc > 2)
+		return cmd_usage_error(c, "%s: unexpected argument", argv[2]);
+	if (argc == 2 && parse_count("ID", argv[1], 1, (long long)1e15, &id,
+	    &e) < 0)
+		return cmd_usage_error(c, "%s", e.msg);
+	if (id)
+		snprintf(path, sizeof(path), "/api/deployments?id=%lld", id);
+	else
+		snprintf(path, sizeof(path), "/api/deployments");
+	if (client_call("GET", path, NULL, &reply, &e) < 0)
+		return fail(&e);
+	printf("%-6s %-16s %-24s %s\n", "ID", "NODE", "IMAGE", "STATE");
+	json_array_foreach(json_object_get(reply, "deployments"), i, d) {
+		progress_text(d, text, sizeof(text));
+		printf("%-6lld %-16s %-24s %s\n", jint(d, "id"),
+		    jstr(d, "node"), jstr(d, "image"), text);
+		if (id == 0)
+			continue;
+		json_array_foreach(json_object_get(d, "transitions"), k, t)
+			printf("       %-12s %s\n", jstr(t, "state"),
+			    jstr(t, "at"));
+	}
+	json_decref(reply);
+	return 0;
+}

@@ -1,0 +1,391 @@
+/*
+ * node.c -- node mode: what the initramfs runs. pipol.server= and
+ * pipol.token= come from the kernel command line; the token is this
+ * deployment's, and opens only its order, progress and result:
+ *
+ *   GET  SERVER/agent/order     what to write (retried while pipold is
+ *                               away, up to --timeout)
+ *   the deployment itself       agent.c's deploy_run, chunks from the
+ *                               store paths of the same server
+ *   POST SERVER/agent/progress  once a second, best effort
+ *   POST SERVER/agent/result    rebooting or failed with the reason,
+ *                               retried until pipold has it
+ *
+ * The exit status is the deployment's; /init reboots on 0 and keeps a
+ * rescue shell otherwise. Post-install comes with the boot path.
+ */
+#include <sys/stat.h>
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "hash.h"
+#include "log.h"
+#include "parse.h"
+#include "progress.h"
+
+#define NODE_REPLY_MAX		(1u << 20)	/* an order is a few KB */
+#define NODE_PROGRESS_TIMEOUT_MS 2000L	/* a report never holds us up */
+
+struct node {
+	char server[512];	/* no trailing '/' */
+	char auth[160];		/* "Authorization: Bearer TOKEN" */
+	int timeout_sec;
+	CURL *progress;		/* the report thread's own handle */
+};
+
+static const char node_usage[] =
+"usage: pipol-agent [--cmdline FILE] [--target PATH] [--connections N]\n"
+"           [--threads N] [--resume-file FILE] [--max-rate BYTES]\n"
+"           [--timeout SEC] [--verbose]\n";
+
+static const char node_help[] =
+"\n"
+"Node mode, as the deployment environment runs it: read pipol.server= and\n"
+"pipol.token= from the kernel command line, fetch this node's order from\n"
+"pipold, write the image, report progress each second and the result.\n"
+"\n"
+"options:\n"
+"  --cmdline FILE      read FILE instead of /proc/cmdline\n"
+"  --target PATH       write there instead of the order's disk (else the\n"
+"                      first of /dev/vda, /dev/sda, /dev/nvme0n1, /dev/xvda)\n"
+"  --connections N, --threads N, --resume-file FILE, --max-rate BYTES,\n"
+"  --timeout SEC, --verbose\n"
+"                      as for 'pipol-agent deploy'\n"
+"\n"
+"Exit status: 0 deployed and reported, else as 'pipol-agent deploy'\n"
+"(4: the token opens no deployment).\n"
+"\n"
+"Host mode, any store and any target, no pipold:\n"
+"  pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...\n"
+"('pipol-agent deploy --help').\n";
+
+struct reply {
+	char *p;
+	size_t len;
+};
+
+static size_t
+on_reply(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *b = arg;
+	size_t len = size * n;
+	char *np;
+
+	if (b->len + len > NODE_REPLY_MAX ||
+	    (np = realloc(b->p, b->len + len + 1)) == NULL)
+		return 0;
+	memcpy(np + b->len, p, len);
+	b->p = np;
+	b->len += len;
+	b->p[b->len] = '\0';
+	return len;
+}
+
+/*
+ * One request to pipold; *status the HTTP status (0: no answer), *out
+ * the JSON answer when wanted. A body is POSTed when given.
+ */
+static CURLcode
+call(struct node *n, CURL *h, const char *path, json_t *body,
+    long timeout_ms, long *status, json_t **out)
+{
+	struct curl_slist *hdr = NULL;
+	struct reply b = { NULL, 0 };
+	char url[700], *text = NULL;
+	CURLcode res;
+
+	snprintf(url, sizeof(url), "%s%s", n->server, path);
+	hdr = curl_slist_append(hdr, n->auth);
+	curl_easy_reset(h);
+	if (body != NULL) {
+		text = json_dumps(body, JSON_COMPACT);
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "{}");
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "pipol-agent/0.1");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_reply);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	res = curl_easy_perform(h);
+	*status = 0;
+	if (res == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	if (out != NULL)
+		*out = res == CURLE_OK && b.p ? json_loads(b.p, 0, NULL) : NULL;
+	curl_slist_free_all(hdr);
+	free(text);
+	free(b.p);
+	return res;
+}
+
+/*
+ * A call that must get through: retried with backoff while pipold is
+ * away (no answer, 5xx) for up to timeout_sec. 0 and *out, or -code.
+ */
+static int
+call_until(struct node *n, const char *path, json_t *body, json_t **out,
+    struct perr *e)
+{
+	double start = now_sec();
+	unsigned delay_ms = 200;
+	CURLcode res;
+	long status;
+	CURL *h;
+
+	if ((h = curl_easy_init()) == NULL)
+		return perr_set(e, PE_FAIL, "libcurl: out of memory");
+	for (;;) {
+		res = call(n, h, path, body, 10000L, &status, out);
+		if (res == CURLE_OK && status >= 200 && status < 300)
+			break;
+		if (out != NULL) {
+			json_decref(*out);
+			*out = NULL;
+		}
+		if (status == 401 || status == 403) {
+			curl_easy_cleanup(h);
+			return perr_set(e, PE_DENIED, "%s%s: HTTP %ld: this "
+			    "token opens no deployment in flight", n->server,
+			    path, status);
+		}
+		if (status >= 400 && status < 500) {
+			curl_easy_cleanup(h);
+			return perr_set(e, PE_DATA, "%s%s: HTTP %ld", n->server,
+			    path, status);
+		}
+		if (now_sec() - start >= n->timeout_sec) {
+			curl_easy_cleanup(h);
+			return perr_set(e, PE_UNAVAIL, "%s%s: %s for %d s",
+			    n->server, path, res != CURLE_OK ?
+			    curl_easy_strerror(res) : "server error",
+			    n->timeout_sec);
+		}
+		log_debug("%s%s: %s; again in %u ms", n->server, path,
+		    res != CURLE_OK ? curl_easy_strerror(res) : "5xx",
+		    delay_ms);
+		usleep(delay_ms * 1000u);
+		if (delay_ms < 5000)
+			delay_ms *= 2;
+	}
+	curl_easy_cleanup(h);
+	if (out != NULL && *out == NULL)
+		return perr_set(e, PE_DATA, "%s%s: not a JSON answer",
+		    n->server, path);
+	return 0;
+}
+
+/* Called by the report thread once a second: best effort, never waits
+ * more than NODE_PROGRESS_TIMEOUT_MS; a lost report is the next one. */
+void
+node_progress(struct deploy *d, const char *state)
+{
+	struct node *n = d->node;
+	struct counters c;
+	json_t *o;
+	long status;
+
+	if (n == NULL || (n->progress == NULL &&
+	    (n->progress = curl_easy_init()) == NULL))
+		return;
+	pthread_mutex_lock(&d->mu);
+	c = d->c;
+	pthread_mutex_unlock(&d->mu);
+	if (strcmp(state, "writing") == 0 && c.written + c.zero + c.reused +
+	    c.resumed == 0)
+		state = "fetching";
+	o = json_pack("{s:s, s:I, s:I, s:I}", "state", state, "fetched",
+	    (json_int_t)c.fetched, "written", (json_int_t)(c.written + c.zero +
+	    c.reused + c.resumed), "total", (json_int_t)(d->ix ?
+	    d->ix->disk_size : 0));
+	if (call(n, n->progress, "/agent/progress", o,
+	    NODE_PROGRESS_TIMEOUT_MS, &status, NULL) != CURLE_OK ||
+	    status != 200)
+		log_debug("progress report lost (HTTP %ld)", status);
+	json_decref(o);
+}
+
+/* The order's disk, else the first disk this machine has. */
+static const char *
+pick_target(const char *given, json_t *order)
+{
+	static const char *const disks[] = { "/dev/vda", "/dev/sda",
+	    "/dev/nvme0n1", "/dev/xvda", NULL };
+	const char *d = json_string_value(json_object_get(order, "disk"));
+	struct stat st;
+	int i;
+
+	if (given != NULL)
+		return given;
+	if (d != NULL && *d != '\0')
+		return d;
+	for (i = 0; disks[i] != NULL; i++)
+		if (stat(disks[i], &st) == 0 && S_ISBLK(st.st_mode))
+			return disks[i];
+	return NULL;
+}
+
+/* Write the image the order names; the order's disk hash must be the
+ * index's, so a node never takes another image for its own. */
+static int
+node_deploy(struct node *n, struct deploy *d, json_t *order, struct perr *e)
+{
+	json_t *im = json_object_get(order, "image");
+	const char *name = json_string_value(json_object_get(im, "name"));
+	const char *want = json_string_value(json_object_get(im,
+	    "disk_hash"));
+	json_int_t v = json_integer_value(json_object_get(im, "version"));
+	char got[HASH_HEX];
+	int rc;
+
+	if (name == NULL || strlen(name) > STORE_NAME_MAX || v < 1 ||
+	    v > 0xffffffffLL || want == NULL) {
+		rc = perr_set(e, PE_DATA, "%s/agent/order: no image in the "
+		    "order", n->server);
+		log_warnx("%s", e->msg);
+		return rc;
+	}
+	if (d->target == NULL) {
+		rc = perr_set(e, PE_FAIL, "no disk to write: the order names "
+		    "none and none of /dev/vda, /dev/sda, /dev/nvme0n1, "
+		    "/dev/xvda exists");
+		log_warnx("%s", e->msg);
+		return rc;
+	}
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->version = (unsigned)v;
+	d->base = n->server;
+	d->node = n;
+	log_info("deploying %s:%u onto %s", d->name, d->version, d->target);
+	rc = deploy_run(d, e);
+	if (rc == 0) {
+		hash_hex(d->ix->disk_hash, got);
+		if (strcmp(got, want) != 0) {
+			rc = perr_set(e, PE_DATA, "%s:%u: the index's disk "
+			    "hash is not the order's", d->name, d->version);
+			log_warnx("%s", e->msg);
+		}
+	}
+	return rc;
+}
+
+int
+node_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "target", required_argument, NULL, 't' },
+		{ "connections", required_argument, NULL, 'n' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "resume-file", required_argument, NULL, 'r' },
+		{ "max-rate", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = "/proc/cmdline", *target = NULL;
+	json_t *order = NULL, *res = NULL, *ack = NULL;
+	struct agent_cmdline cl;
+	struct node n = { .progress = NULL };
+	struct deploy d;
+	struct perr e, re;
+	long long v;
+	int ch, rc;
+
+	deploy_init(&d);
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		rc = 0;
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 't': target = optarg; break;
+		case 'r': d.resume_path = optarg; break;
+		case 'v': log_verbose = 1; break;
+		case 'n': rc = parse_count("--connections", optarg, 1,
+		    AGENT_CONNECTIONS_MAX, &v, &e); d.connections = (int)v;
+		    break;
+		case 'j': rc = parse_count("--threads", optarg, 1,
+		    AGENT_THREADS_MAX, &v, &e); d.threads = (int)v; break;
+		case 'T': rc = parse_count("--timeout", optarg, 1, 86400, &v,
+		    &e); d.timeout_sec = (int)v; break;
+		case 'm':
+			if ((rc = parse_size(optarg, &d.max_rate, &e)) == 0 &&
+			    d.max_rate == 0)
+				rc = perr_set(&e, PE_USAGE, "--max-rate 0: "
+				    "not a rate");
+			break;
+		case 'h': printf("%s%s", node_usage, node_help); return 0;
+		default:
+			fprintf(stderr, "pipol-agent: %s: %s\n%s",
+			    argv[optind - 1], ch == ':' ? "needs a value" :
+			    "unknown option", node_usage);
+			return PE_USAGE;
+		}
+		if (rc < 0) {
+			log_warnx("%s", e.msg);
+			return PE_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pipol-agent: %s: unexpected argument\n%s",
+		    argv[optind], node_usage);
+		return PE_USAGE;
+	}
+	if (cmdline_read(path, &cl, &e) < 0) {
+		log_warnx("%s", e.msg);
+		return e.code;
+	}
+	snprintf(n.server, sizeof(n.server), "%s", cl.server);
+	while (strlen(n.server) > 0 && n.server[strlen(n.server) - 1] == '/')
+		n.server[strlen(n.server) - 1] = '\0';
+	snprintf(n.auth, sizeof(n.auth), "Authorization: Bearer %s",
+	    cl.token);
+	memset(cl.token, 0, sizeof(cl.token));
+	n.timeout_sec = d.timeout_sec;
+	if ((rc = fetch_global_init(&e)) < 0 ||
+	    (rc = call_until(&n, "/agent/order", NULL, &order, &e)) < 0) {
+		log_warnx("%s", e.msg);
+		goto out;
+	}
+	if (strcmp(json_string_value(json_object_get(order, "kind")) ?
+	    json_string_value(json_object_get(order, "kind")) : "",
+	    "deploy") != 0) {
+		rc = perr_set(&e, PE_DATA, "%s/agent/order: this agent "
+		    "deploys; it does not know the order's kind", n.server);
+		log_warnx("%s", e.msg);
+	} else {
+		d.target = pick_target(target, order);
+		rc = node_deploy(&n, &d, order, &e);
+	}
+	/* the last counts, then the result, which must reach pipold:
+	 * retried while it is away */
+	if (d.ix != NULL)
+		node_progress(&d, "writing");
+	res = rc == 0 ? json_pack("{s:s}", "state", "rebooting") :
+	    json_pack("{s:s, s:s}", "state", "failed", "reason", e.msg);
+	if (call_until(&n, "/agent/result", res, &ack, &re) < 0) {
+		log_warnx("result not reported: %s", re.msg);
+		if (rc == 0)
+			rc = -re.code;
+	}
+ out:
+	if (n.progress != NULL)
+		curl_easy_cleanup(n.progress);
+	memset(n.auth, 0, sizeof(n.auth));
+	json_decref(order);
+	json_decref(res);
+	json_decref(ack);
+	deploy_done(&d);
+	return rc < 0 ? -rc : 0;
+}
