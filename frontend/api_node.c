@@ -49,7 +49,7 @@ api_node_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		    "an object is needed");
 		goto out;
 	}
-	pp = json_dumps(v ? v : json_object(), JSON_COMPACT);
+	pp = v ? json_dumps(v, JSON_COMPACT) : strdup("{}");
 	params[5] = pp;
 	r = PQexecParams(db, "INSERT INTO nodes (name, mac, profile, ip, "
 	    "power_driver, power_params) VALUES ($1, $2, $3, $4, "

@@ -17,7 +17,15 @@ start_pipold() {
 	for _ in $(seq 300); do curl -sf "$U/health" >/dev/null && return 0; sleep 0.1; done
 	return 1
 }
-stop_pipold() { [ -n "$DPID" ] && kill "$DPID" && wait "$DPID"; DPID=; }
+# stop_pipold: SIGTERM, exit 0, and no sanitizer report in its log
+stop_pipold() {
+	local rc
+	kill "$DPID" && wait "$DPID"; rc=$?; DPID=
+	equal "pipold: SIGTERM, exit 0" $rc 0
+	grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' "$T/pipold.log" &&
+	    { notok "pipold: no sanitizer report"; grep -A12 -m3 -E 'Sanitizer|runtime error' "$T/pipold.log" >&2; } ||
+	    ok "pipold: no sanitizer report"
+}
 sql() { psql -X -q -t -A -h "$T/state/pg" -U pipol -d pipol -c "$1" 2>&1; }
 # new_user NAME [--admin]: its token
 new_user() { "$D" --add-user "$@"; }
