@@ -44,4 +44,12 @@ void event(PGconn *db, const char *actor, const char *kind, json_t *detail);
 /* The SQLSTATE of a failed statement as an HTTP status. */
 unsigned sql_status(PGresult *r);
 
+/* api_node.c: NAME of /api/nodes/NAME[/...], 0 and *rest (what follows
+ * NAME); -1 when it is no node name. */
+int node_name_from_url(const char *url, char name[64], const char **rest);
+
+/* api_power.c: POST /api/nodes/NAME/power */
+enum MHD_Result api_node_power(struct pipold *pd, struct MHD_Connection *c,
+    const char *name, const char *body, size_t len);
+
 #endif
