@@ -7,19 +7,26 @@
  *                     iPXE over TFTP (undionly.kpxe for BIOS, snponly.efi
  *                     for x86-64 UEFI), iPXE (user class "iPXE") gets
  *                     PUBLIC_URL/boot/${mac}; only for known nodes
- *   DIR/hosts/pipol   the dhcp-hostsdir file, one line per node
- *                     (MAC,set:PROFILE[,IP],NAME), rewritten at start and
- *                     after every node change when its text changes
+ *   DIR/hosts/NAME    the dhcp-hostsdir, one file per node holding one
+ *                     line, MAC,set:PROFILE[,IP],NAME; at start and after
+ *                     every node change, a file is written only when its
+ *                     line changed, and the files of nodes gone removed
  *
- * Both appear whole (temporary file, fsync, rename). The temporary hosts
- * file is made in DIR, not DIR/hosts, so that dnsmasq, which watches the
- * hosts folder with inotify, sees only the finished file arrive. dnsmasq
- * adds what it reads there but forgets nothing until SIGHUP: with
- * --dnsmasq-pid FILE pipold sends that pid (and only a dnsmasq) a SIGHUP
- * after each change. SIGHUP does not re-read pipol.conf: changing
- * --public-url or --tftp-root needs a dnsmasq restart.
+ * Every file appears whole (temporary file, fsync, rename). Temporary
+ * files are made in DIR, not DIR/hosts, so that dnsmasq, which watches
+ * the hosts folder with inotify, sees only finished files arrive. DIR/hosts
+ * is pipold's: other files there are removed.
+ *
+ * dnsmasq adds what it reads there at once, but forgets a changed or
+ * removed host only when it re-reads everything: on SIGHUP, or at a
+ * restart. pipold sends no SIGHUP: dnsmasq 2.90 (Debian 12) crashes on a
+ * SIGHUP once it has leased an address to a host whose line carries a
+ * set: tag (seen: SIGSEGV or abort, with or without a change). So a
+ * changed or removed node needs a dnsmasq restart, as does a change of
+ * pipol.conf (which SIGHUP never re-reads anyway).
  */
 #include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
 #include <libpq-fe.h>
 #include <limits.h>
@@ -34,7 +41,7 @@
 #include "log.h"
 #include "pipold.h"
 
-#define DNSMASQ_HOSTS_MAX	(16u << 20)	/* the file we compare with */
+#define DNSMASQ_HOST_MAX	4096	/* a host file we compare with */
 
 /* Characters dnsmasq's option parser would split or quote on. */
 static int
@@ -70,9 +77,9 @@ dnsmasq_check(struct dnsmasq_opts *o, struct perr *e)
 	size_t n;
 
 	if (o->dir == NULL) {
-		if (o->public_url || o->tftp_root || o->pid_file)
-			return perr_set(e, PE_USAGE, "--public-url, --tftp-root "
-			    "and --dnsmasq-pid go with --dnsmasq-dir");
+		if (o->public_url || o->tftp_root)
+			return perr_set(e, PE_USAGE, "--public-url and "
+			    "--tftp-root go with --dnsmasq-dir");
 		return 0;
 	}
 	if (o->public_url == NULL)
@@ -127,103 +134,107 @@ conf_write(struct dnsmasq_opts *o, struct perr *e)
 	return rc;
 }
 
-/* One line per node: MAC,set:PROFILE[,IP],NAME (--dhcp-host syntax). */
+/* Replace path with text (len bytes) unless it holds that already; the
+ * temporary file is made in DIR, out of dnsmasq's sight. 1 written, 0
+ * unchanged, or -code. */
 static int
-hosts_text(PGconn *db, char **text, size_t *len, struct perr *e)
+host_file_put(const struct dnsmasq_opts *o, const char *path,
+    const char *text, size_t len, struct perr *e)
 {
-	FILE *f;
-	PGresult *r;
-	int i;
+	char base[PATH_MAX + 16], tmp[PATH_MAX + 32], *old = NULL;
+	size_t oldlen = 0;
+	int fd, same;
 
-	r = PQexec(db, "SELECT mac::text, profile, coalesce(host(ip), ''), "
-	    "name FROM nodes ORDER BY name");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		PQclear(r);
-		return perr_set(e, PE_UNAVAIL, "dnsmasq hosts: database error");
+	same = read_file(path, DNSMASQ_HOST_MAX, &old, &oldlen, NULL) == 0 &&
+	    oldlen == len && memcmp(old, text, len) == 0;
+	free(old);
+	if (same)
+		return 0;
+	snprintf(base, sizeof(base), "%s/hosts-new", o->abs);
+	if ((fd = atomic_tmp_open(base, tmp, sizeof(tmp), e)) < 0)
+		return fd;
+	if (write_all(fd, text, len) == -1) {
+		perr_errno(e, PE_FAIL, "%s", tmp);
+		close(fd);
+		unlink(tmp);
+		return -PE_FAIL;
 	}
-	if ((f = open_memstream(text, len)) == NULL) {
-		PQclear(r);
-		return perr_errno(e, PE_FAIL, "dnsmasq hosts");
-	}
-	fprintf(f, "# written by pipold from its nodes: edits are lost\n");
-	for (i = 0; i < PQntuples(r); i++)
-		fprintf(f, "%s,set:%s%s%s,%s\n", PQgetvalue(r, i, 0),
-		    PQgetvalue(r, i, 1), *PQgetvalue(r, i, 2) ? "," : "",
-		    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
-	PQclear(r);
-	if (fclose(f) != 0)
-		return perr_errno(e, PE_FAIL, "dnsmasq hosts");
-	return 0;
+	return atomic_commit(fd, tmp, path, e) < 0 ? -PE_FAIL : 1;
 }
 
-/* SIGHUP the dnsmasq whose pid is in file; a pid that is no dnsmasq
- * (dnsmasq gone, the number reused) is left alone. */
-static void
-dnsmasq_hup(const char *file)
+static int
+name_cmp(const void *a, const void *b)
 {
-	char *text = NULL, *comm = NULL, proc[64], *end;
-	long pid;
-
-	if (read_file(file, 64, &text, NULL, NULL) < 0) {
-		log_warn("--dnsmasq-pid %s", file);
-		return;
-	}
-	pid = strtol(text, &end, 10);
-	if (pid <= 1 || (*end != '\n' && *end != '\0')) {
-		log_warnx("--dnsmasq-pid %s: not a pid", file);
-		goto out;
-	}
-	snprintf(proc, sizeof(proc), "/proc/%ld/comm", pid);
-	if (read_file(proc, 64, &comm, NULL, NULL) < 0 ||
-	    strcmp(comm, "dnsmasq\n") != 0)
-		log_warnx("--dnsmasq-pid %s: pid %ld is not a dnsmasq: not "
-		    "signalled", file, pid);
-	else if (kill((pid_t)pid, SIGHUP) == -1)
-		log_warn("--dnsmasq-pid %s: SIGHUP to %ld", file, pid);
-	else
-		log_info("dnsmasq %ld: SIGHUP, hosts re-read", pid);
- out:
-	free(comm);
-	free(text);
+	return strcmp(a, *(char *const *)b);
 }
 
-/* Rewrite DIR/hosts/pipol from the nodes table, if its text changed. */
+/* Remove the files of nodes that are gone (names sorted, strcmp order). */
+static int
+hosts_prune(const char *dir, char **names, size_t n)
+{
+	struct dirent *de;
+	int gone = 0;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    bsearch(de->d_name, names, n, sizeof(*names), name_cmp))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			gone++;
+		else
+			log_warn("%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	return gone;
+}
+
+/*
+ * DIR/hosts/NAME for each node, one --dhcp-host line, written only when
+ * it changed: dnsmasq then reads only new or changed files, and holds
+ * no duplicate of an unchanged host.
+ */
 static int
 hosts_write(struct pipold *pd, struct perr *e)
 {
 	struct dnsmasq_opts *o = &pd->dnsmasq;
-	char path[PATH_MAX + 16], base[PATH_MAX + 16], tmp[PATH_MAX + 32];
-	char *text = NULL;
-	char *old = NULL;
-	size_t len = 0, oldlen = 0;
+	char dir[PATH_MAX + 16], path[PATH_MAX + 96], line[256], **names;
+	int i, n, rc = 0;
+	PGresult *r;
 	PGconn *db;
-	int fd, rc;
 
 	if ((db = db_get(pd)) == NULL)
 		return perr_set(e, PE_UNAVAIL, "dnsmasq hosts: database "
 		    "unavailable");
-	rc = hosts_text(db, &text, &len, e);
+	/* COLLATE "C": strcmp order, for bsearch in hosts_prune */
+	r = PQexec(db, "SELECT mac::text, profile, coalesce(host(ip), ''), "
+	    "name FROM nodes ORDER BY name COLLATE \"C\"");
 	db_put(pd, db);
-	if (rc < 0)
-		return rc;
-	snprintf(path, sizeof(path), "%s/hosts/pipol", o->abs);
-	if (read_file(path, DNSMASQ_HOSTS_MAX, &old, &oldlen, NULL) == 0 &&
-	    oldlen == len && memcmp(old, text, len) == 0)
-		goto out;	/* unchanged: dnsmasq need not read it again */
-	snprintf(base, sizeof(base), "%s/hosts-pipol", o->abs);
-	if ((fd = rc = atomic_tmp_open(base, tmp, sizeof(tmp), e)) < 0)
-		goto out;
-	if (write_all(fd, text, len) == -1) {
-		rc = perr_errno(e, PE_FAIL, "%s", tmp);
-		close(fd);
-		unlink(tmp);
-		goto out;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		return perr_set(e, PE_UNAVAIL, "dnsmasq hosts: database error");
 	}
-	if ((rc = atomic_commit(fd, tmp, path, e)) == 0 && o->pid_file)
-		dnsmasq_hup(o->pid_file);
- out:
-	free(old);
-	free(text);
+	n = PQntuples(r);
+	if ((names = calloc((size_t)n + 1, sizeof(*names))) == NULL) {
+		PQclear(r);
+		return perr_set(e, PE_FAIL, "dnsmasq hosts: out of memory");
+	}
+	snprintf(dir, sizeof(dir), "%s/hosts", o->abs);
+	for (i = 0; i < n && rc >= 0; i++) {
+		names[i] = PQgetvalue(r, i, 3);
+		snprintf(line, sizeof(line), "%s,set:%s%s%s,%s\n",
+		    PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		    *PQgetvalue(r, i, 2) ? "," : "", PQgetvalue(r, i, 2),
+		    names[i]);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		rc = host_file_put(o, path, line, strlen(line), e);
+	}
+	if (rc >= 0)
+		hosts_prune(dir, names, (size_t)n);
+	free(names);
+	PQclear(r);
 	return rc < 0 ? rc : 0;
 }
 

@@ -22,8 +22,7 @@
 
 static const char usage[] =
 "usage: pipold [--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n"
-"              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]\n"
-"               [--dnsmasq-pid FILE]]\n"
+"              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]]\n"
 "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]\n";
 static const char help[] =
 "\n"
@@ -39,14 +38,12 @@ static const char help[] =
 "                      (how the first admin comes to exist)\n"
 "  --admin             with --add-user: the user is an admin\n"
 "  --dnsmasq-dir DIR   write DIR/pipol.conf (the PXE -> iPXE boot chain, for\n"
-"                      dnsmasq --conf-file) and DIR/hosts/pipol (one static\n"
-"                      lease per node), rewritten after every node change\n"
+"                      dnsmasq --conf-file) and DIR/hosts/ (a static lease\n"
+"                      file per node), rewritten after every node change\n"
 "  --public-url URL    where the nodes reach pipold (http://10.0.0.1:8080):\n"
 "                      iPXE is sent to URL/boot/${mac}\n"
 "  --tftp-root DIR     where dnsmasq finds undionly.kpxe and snponly.efi\n"
 "                      (default " DNSMASQ_TFTP_ROOT ")\n"
-"  --dnsmasq-pid FILE  send SIGHUP to that dnsmasq after a node change, so\n"
-"                      that it forgets changed or removed leases too\n"
 "  --help              this text\n";
 
 /* One request: its route, and its body gathered up to the route's limit. */
@@ -236,7 +233,6 @@ main(int argc, char **argv)
 		{ "dnsmasq-dir", required_argument, NULL, 'D' },
 		{ "public-url", required_argument, NULL, 'U' },
 		{ "tftp-root", required_argument, NULL, 'T' },
-		{ "dnsmasq-pid", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -260,7 +256,6 @@ main(int argc, char **argv)
 		case 'D': pd.dnsmasq.dir = optarg; break;
 		case 'U': pd.dnsmasq.public_url = optarg; break;
 		case 'T': pd.dnsmasq.tftp_root = optarg; break;
-		case 'P': pd.dnsmasq.pid_file = optarg; break;
 		case 'h': printf("%s%s", usage, help); return 0;
 		default:
 			fprintf(stderr, "pipold: %s: %s\n%s", argv[optind - 1],

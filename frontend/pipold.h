@@ -23,7 +23,6 @@ struct dnsmasq_opts {
 	const char *dir;	/* --dnsmasq-dir; NULL: write nothing */
 	const char *public_url;	/* --public-url: where nodes reach pipold */
 	const char *tftp_root;	/* --tftp-root: undionly.kpxe, snponly.efi */
-	const char *pid_file;	/* --dnsmasq-pid: SIGHUP it after a change */
 	char url[256];		/* public_url without a final '/' */
 	char abs[3072];		/* dir, absolute */
 	pthread_mutex_t mu;	/* one writer of the hosts file at a time */
