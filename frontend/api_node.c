@@ -213,6 +213,7 @@ node_power_update(PGconn *db, const char *node, json_t *o, json_t **detail,
     char *err, size_t errlen, unsigned *status)
 {
 	const char *params[3], *driver;
+	char drv[32];
 	json_t *given = json_object_get(o, "power_params"), *pp = NULL;
 	char *text = NULL;
 	PGresult *r;
@@ -231,8 +232,10 @@ node_power_update(PGconn *db, const char *node, json_t *o, json_t **detail,
 	if (PQntuples(r) != 1)
 		goto out;
 	driver = json_string_value(json_object_get(o, "power_driver"));
-	if (driver == NULL)
-		driver = PQgetvalue(r, 0, 0);
+	/* copied: the text is needed after PQclear(r) */
+	snprintf(drv, sizeof(drv), "%s", driver ? driver :
+	    PQgetvalue(r, 0, 0));
+	driver = drv;
 	if (given == NULL && strcmp(driver, PQgetvalue(r, 0, 0)) == 0)
 		pp = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
 	else

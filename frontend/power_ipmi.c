@@ -128,9 +128,18 @@ find_ipmitool(char *out, size_t len)
 	return -1;
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Read the child's output until EOF or the deadline; 0, or -1 late. */
 static int
-gather_output(int fd, char *out, size_t max, size_t *len, time_t deadline)
+gather_output(int fd, char *out, size_t max, size_t *len, long long deadline_ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	char sink[512];
@@ -138,8 +147,8 @@ gather_output(int fd, char *out, size_t max, size_t *len, time_t deadline)
 	int left;
 
 	for (;;) {
-		if ((left = (int)(deadline - time(NULL))) <= 0 ||
-		    poll(&pfd, 1, left * 1000) == 0)
+		if ((left = (int)(deadline_ms - now_ms())) <= 0 ||
+		    poll(&pfd, 1, left) == 0)
 			return -1;
 		n = read(fd, *len < max - 1 ? out + *len : sink,
 		    *len < max - 1 ? max - 1 - *len : sizeof(sink));
@@ -195,7 +204,7 @@ run_captured(char *const argv[], char *out, size_t max, int *status,
 		return perr_errno(e, PE_FAIL, "ipmitool: fork");
 	}
 	*late = gather_output(pfd[0], out, max, &len,
-	    time(NULL) + IPMI_TIMEOUT_SEC) < 0;
+	    now_ms() + IPMI_TIMEOUT_SEC * 1000LL) < 0;
 	close(pfd[0]);
 	if (*late)
 		kill(pid, SIGKILL);

@@ -24,6 +24,14 @@ for c in $cmds; do
 		    notok "pipol image $c $o is in docs/pipol.1"
 	done
 done
+# pipol node: every command answers --help
+for c in $($P node --help | awk '/^  [a-z]/{print $1}'); do
+	if $P node "$c" --help | grep -q "^usage: pipol node $c"; then
+		ok "pipol node $c --help"
+	else
+		notok "pipol node $c --help"
+	fi
+done
 # pipol-agent: --help answers, every option is in its man page
 A=$B/pipol-agent
 for args in "--help" "deploy --help"; do
