@@ -82,8 +82,8 @@ power_act(struct pipold *pd, struct MHD_Connection *c, const char *name,
 		log_info("node %s: power %s by %s: %s", name,
 		    power_action_name(action), who->name, ok ? msg : e.msg);
 		if ((db = db_get(pd)) != NULL)
-			event(db, who->name, "node.power", json_pack("{s:s, s:s, "
-			    "s:b, s:s}", "node", name, "action",
+			event(db, who->name, "node.power", json_pack(
+			    "{s:s, s:s, s:b, s:s}", "node", name, "action",
 			    power_action_name(action), "ok", ok, "message",
 			    ok ? msg : e.msg));
 		else
@@ -123,15 +123,15 @@ api_node_power(struct pipold *pd, struct MHD_Connection *c, const char *name,
 	    "action")));
 	json_decref(o);
 	if (action < 0) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"action\": on, off, "
-		    "reset, cycle or status");
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"action\": on, "
+		    "off, reset, cycle or status");
 		goto out;
 	}
 	if ((status = node_power_get(db, name, &id, driver, sizeof(driver),
 	    &params)) != 0) {
 		snprintf(err, sizeof(err), "node %s: no such node", name);
-		rc = answer_error(c, status, status == MHD_HTTP_NOT_FOUND ? err :
-		    "database error");
+		rc = answer_error(c, status, status == MHD_HTTP_NOT_FOUND ?
+		    err : "database error");
 		goto out;
 	}
 	if (!power_allowed(db, &who, id)) {

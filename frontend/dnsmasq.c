@@ -65,8 +65,9 @@ url_ok(const char *u)
 	    strlen(u) > 200)
 		return 0;
 	for (; *p; p++)
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789.-_~:/[]%", *p) == NULL)
+		if (strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_~:/[]%",
+		    *p) == NULL)
 			return 0;
 	return 1;
 }
@@ -95,7 +96,8 @@ dnsmasq_check(struct dnsmasq_opts *o, struct perr *e)
 		o->tftp_root = DNSMASQ_TFTP_ROOT;
 	if (!dnsmasq_safe(o->dir) || !dnsmasq_safe(o->tftp_root))
 		return perr_set(e, PE_USAGE, "--%s %s: spaces, commas, quotes "
-		    "or '#' would break dnsmasq's parsing", dnsmasq_safe(o->dir) ?
+		    "or '#' would break dnsmasq's parsing",
+		    dnsmasq_safe(o->dir) ?
 		    "tftp-root" : "dnsmasq-dir", dnsmasq_safe(o->dir) ?
 		    o->tftp_root : o->dir);
 	return 0;
@@ -252,8 +254,9 @@ dnsmasq_start(struct pipold *pd, struct perr *e)
 	if (realpath(o->dir, o->abs) == NULL)
 		return perr_errno(e, PE_FAIL, "--dnsmasq-dir %s", o->dir);
 	if (!dnsmasq_safe(o->abs))
-		return perr_set(e, PE_USAGE, "--dnsmasq-dir %s: spaces, commas, "
-		    "quotes or '#' would break dnsmasq's parsing", o->abs);
+		return perr_set(e, PE_USAGE, "--dnsmasq-dir %s: spaces, "
+		    "commas, quotes or '#' would break dnsmasq's parsing",
+		    o->abs);
 	snprintf(hosts, sizeof(hosts), "%s/hosts", o->abs);
 	if ((rc = mkdir_one(hosts, e)) < 0 || (rc = conf_write(o, e)) < 0)
 		return rc;

@@ -103,8 +103,8 @@ power_params_check(const char *driver, const json_t *params,
 	size_t i;
 
 	if (d == NULL)
-		return perr_set(e, PE_USAGE, "power driver \"%.40s\": not qemu, "
-		    "ipmi or manual", driver ? driver : "");
+		return perr_set(e, PE_USAGE, "power driver \"%.40s\": not "
+		    "qemu, ipmi or manual", driver ? driver : "");
 	if (!json_is_object(params))
 		return perr_set(e, PE_USAGE, "power_params: an object is "
 		    "needed");

@@ -27,7 +27,7 @@
 #include "perr.h"
 #include "power.h"
 
-#define IPMI_TIMEOUT_SEC	20	/* then SIGKILL: -N 2 -R 3 ends sooner */
+#define IPMI_TIMEOUT_SEC	20	/* then SIGKILL; -N 2 -R 3 end sooner */
 #define IPMI_OUT_MAX		4096	/* ipmitool says one or two lines */
 #define IPMI_USER_MAX		16	/* IPMI v2 user names: 16 bytes */
 
@@ -232,8 +232,8 @@ power_ipmi_run(const char *node, const json_t *params, int action,
 		return perr_errno(e, PE_CONFLICT, "node %s: password_file %s",
 		    node, pw);
 	if (find_ipmitool(tool, sizeof(tool)) < 0)
-		return perr_set(e, PE_UNAVAIL, "node %s: ipmitool: not found in "
-		    "PATH (install the ipmitool package)", node);
+		return perr_set(e, PE_UNAVAIL, "node %s: ipmitool: not found "
+		    "in PATH (install the ipmitool package)", node);
 	argv[n++] = tool;
 	argv[n++] = "-I", argv[n++] = "lanplus";
 	argv[n++] = "-H", argv[n++] = host;
@@ -252,8 +252,8 @@ power_ipmi_run(const char *node, const json_t *params, int action,
 	    sizeof(out), &status, &late, e)) < 0)
 		return n;
 	if (late)
-		return perr_set(e, PE_UNAVAIL, "node %s: ipmitool %s: no answer "
-		    "in %d s", node, host, IPMI_TIMEOUT_SEC);
+		return perr_set(e, PE_UNAVAIL, "node %s: ipmitool %s: no "
+		    "answer in %d s", node, host, IPMI_TIMEOUT_SEC);
 	last_line(out, line, sizeof(line));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return perr_set(e, PE_FAIL, "node %s: ipmitool %s: %s", node,

@@ -89,8 +89,9 @@ qmp_read(struct qmp *q, json_t **msg, struct perr *e)
 			    "QMP message", q->node, q->path);
 		}
 		if (q->len == sizeof(q->buf))
-			return perr_set(e, PE_FAIL, "node %s: qmp %s: a message "
-			    "over %zu bytes", q->node, q->path, sizeof(q->buf));
+			return perr_set(e, PE_FAIL, "node %s: qmp %s: a "
+			    "message over %zu bytes", q->node, q->path,
+			    sizeof(q->buf));
 		if ((left = q->deadline_ms - now_ms()) <= 0 ||
 		    (n = poll(&pfd, 1, (int)left)) == 0)
 			return perr_set(e, PE_UNAVAIL, "node %s: qmp %s: no "

@@ -267,7 +267,8 @@ static const struct cmd node_cmds[] = {
 	  "  --power-param KEY=VALUE\n"
 	  "                     a parameter of the power driver, repeatable:\n"
 	  "                     qemu: qmp=SOCKET; ipmi: host=, user=,\n"
-	  "                     password_file=, and port=, cipher= if needed\n" },
+	  "                     password_file=, and port=, cipher= if\n"
+	  "                     needed\n" },
 	{ "set", cmd_node_set,
 	  "NAME [--power qemu|ipmi|manual] [--power-param KEY=VALUE]...",
 	  "change how a machine is powered (admin)",
