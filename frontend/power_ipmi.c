@@ -179,6 +179,7 @@ static int
 run_captured(char *const argv[], char *out, size_t max, int *status,
     int *late, struct perr *e)
 {
+	sigset_t none;
 	int pfd[2], devnull;
 	size_t len = 0;
 	pid_t pid;
@@ -190,6 +191,11 @@ run_captured(char *const argv[], char *out, size_t max, int *status,
 		return perr_errno(e, PE_FAIL, "ipmitool: pipe");
 	}
 	if ((pid = fork()) == 0) {
+		/* pipold blocks SIGTERM and SIGINT (sigwait) and ignores
+		 * SIGPIPE: ipmitool gets neither */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		dup2(devnull, 0);
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);

@@ -8,9 +8,9 @@ D=$B/pipold
 chmod 755 "$T"	# the postgres user must reach $T/state/pg
 PORT=$((30000 + RANDOM % 20000))
 U=http://127.0.0.1:$PORT
-DPID= QPID= SPID=
+DPID= QPID= SPID= MPID=
 stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
-trap 'stop "$DPID"; stop "$QPID"; stop "$SPID";
+trap 'stop "$DPID"; stop "$QPID"; stop "$SPID"; stop "$MPID";
     runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" -m immediate stop >/dev/null 2>&1;
     rm -rf "$T"' EXIT
 start_pipold() {	# start_pipold [env VAR=VALUE...]
@@ -107,6 +107,16 @@ equal "a failed action is logged too" \
     "$(sql "select detail->>'ok' from events where kind = 'node.power' and detail->>'node' = 'n2'")" false
 "$P" node add n3 --mac 52:54:00:00:01:03 --profile virtual --power qemu > /dev/null
 expect_fail 7 "$U: node n3: power_params: \"qmp\": missing" "$P" node power n3 on
+# a socket where something listens but never speaks: the deadline holds
+nc -lU "$T/mute.sock" > /dev/null 2>&1 &
+MPID=$!
+for _ in $(seq 50); do [ -S "$T/mute.sock" ] && break; sleep 0.1; done
+"$P" node add n6 --mac 52:54:00:00:01:06 --profile virtual --power qemu \
+    --power-param qmp="$T/mute.sock" > /dev/null
+s=$SECONDS
+expect_fail 5 "$U: node n6: qmp $T/mute.sock: no answer in 10 s" "$P" node power n6 status
+[ $((SECONDS - s)) -le 15 ] && ok "a mute QMP socket: given up in time" || notok "a mute QMP socket: given up in time"
+stop "$MPID"; MPID=
 expect_fail 2 "$U: node n4: power_params: \"qmp\": relative: not an absolute path" \
     "$P" node add n4 --mac 52:54:00:00:01:04 --profile virtual --power qemu --power-param qmp=relative
 expect_fail 2 "$U: node n4: power_params: \"sock\": not a parameter of the qemu driver" \
