@@ -53,4 +53,12 @@ enum MHD_Result answer_sql(struct MHD_Connection *c, PGresult *r,
 int resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
     json_t *o, char *idbuf, size_t idlen, enum MHD_Result *rc);
 
+/* api_node.c: NAME of /api/nodes/NAME[/...], 0 and *rest (what follows
+ * NAME); -1 when it is no node name. */
+int node_name_from_url(const char *url, char name[64], const char **rest);
+
+/* api_power.c: POST /api/nodes/NAME/power */
+enum MHD_Result api_node_power(struct pipold *pd, struct MHD_Connection *c,
+    const char *name, const char *body, size_t len);
+
 #endif

@@ -10,6 +10,7 @@
  * order, progress and result, nothing else, until it ends.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "boot.h"
 #include "log.h"
 #include "pipold.h"
+#include "power.h"
 
 #define BOOT_VARS	10
 #define BOOT_SCRIPT_MAX	8192
@@ -121,14 +123,19 @@ mac_parse(const char *s, char mac[18])
 	return 0;
 }
 
-/* http://HOST as the node reached us (its Host header) */
+/* --public-url, else http://HOST as the node reached us (Host header) */
 static int
-server_url(struct MHD_Connection *c, char *buf, size_t len)
+server_url(struct pipold *pd, struct MHD_Connection *c, char *buf,
+    size_t len)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_HOST);
 	const char *p;
 
+	if (pd->dnsmasq.url[0] != '\0') {
+		snprintf(buf, len, "%s", pd->dnsmasq.url);
+		return 0;
+	}
 	if (h == NULL || *h == '\0' || strlen(h) > 255)
 		return -1;
 	for (p = h; *p; p++)
@@ -208,7 +215,7 @@ boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	if (mac_parse(url + strlen("/boot/"), mac) < 0)
 		return http_text(c, MHD_HTTP_NOT_FOUND, "#!ipxe\necho pipol: "
 		    "not a MAC address\n");
-	if (server_url(c, server, sizeof(server)) < 0)
+	if (server_url(pd, c, server, sizeof(server)) < 0)
 		return http_text(c, MHD_HTTP_BAD_REQUEST, "#!ipxe\necho pipol: "
 		    "bad Host header\n");
 	if ((db = db_get(pd)) == NULL)
@@ -280,15 +287,77 @@ boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	return rc;
 }
 
+struct power_job {
+	char *names;		/* for the log */
+	json_t *nodes;		/* [{"name", "driver", "params"}] */
+};
+
+static void *
+power_job_main(void *arg)
+{
+	struct power_job *j = arg;
+	char msg[POWER_MSG_MAX];
+	struct perr e;
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(j->nodes, i, n) {
+		const char *name = json_string_value(json_object_get(n,
+		    "name"));
+
+		if (power_run(name, json_string_value(json_object_get(n,
+		    "driver")), json_object_get(n, "params"), POWER_CYCLE, msg,
+		    sizeof(msg), &e) < 0)
+			log_warnx("deploy: node %s: power cycle failed: %s; "
+			    "its next network boot deploys it", name, e.msg);
+		else
+			log_info("deploy: node %s: %s", name, msg);
+	}
+	json_decref(j->nodes);
+	free(j->names);
+	free(j);
+	return NULL;
+}
+
 /*
- * Start the deployment of the nodes named: until the power drivers are
- * wired here, the node's next network boot (by a person, or a reboot)
- * is what starts it; the log says so.
+ * Start the deployment of the nodes named (a PostgreSQL array literal):
+ * a power cycle through each node's driver, in a thread of its own so
+ * that the answer does not wait for slow controllers. A node whose
+ * driver fails (or is manual) deploys at its next network boot.
  */
 void
 power_deploy(struct pipold *pd, PGconn *db, const char *names)
 {
-	(void)pd, (void)db;
-	log_info("deploy %s: waiting for the nodes' next network boot",
-	    names);
+	const char *params[1] = { names };
+	struct power_job *j;
+	pthread_attr_t attr;
+	pthread_t t;
+	PGresult *r;
+
+	(void)pd;
+	r = PQexecParams(db, "SELECT coalesce(json_agg(json_build_object("
+	    "'name', name, 'driver', power_driver, 'params', power_params) "
+	    "ORDER BY name), '[]') FROM nodes WHERE name = ANY ($1::text[])",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK ||
+	    (j = calloc(1, sizeof(*j))) == NULL) {
+		log_warnx("deploy %s: no power cycle (database error); the "
+		    "nodes' next network boot deploys them", names);
+		PQclear(r);
+		return;
+	}
+	j->nodes = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+	j->names = strdup(names);
+	PQclear(r);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (j->nodes == NULL || j->names == NULL ||
+	    pthread_create(&t, &attr, power_job_main, j) != 0) {
+		log_warnx("deploy %s: no power cycle (out of resources)",
+		    names);
+		json_decref(j->nodes);
+		free(j->names);
+		free(j);
+	}
+	pthread_attr_destroy(&attr);
 }

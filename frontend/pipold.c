@@ -22,6 +22,7 @@
 
 static const char usage[] =
 "usage: pipold [--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n"
+"              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]]\n"
 "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]\n";
 static const char help[] =
 "\n"
@@ -36,6 +37,13 @@ static const char help[] =
 "  --add-user NAME     make a user, print its API token once, and exit\n"
 "                      (how the first admin comes to exist)\n"
 "  --admin             with --add-user: the user is an admin\n"
+"  --dnsmasq-dir DIR   write DIR/pipol.conf (the PXE -> iPXE boot chain, for\n"
+"                      dnsmasq --conf-file) and DIR/hosts/ (a static lease\n"
+"                      file per node), rewritten after every node change\n"
+"  --public-url URL    where the nodes reach pipold (http://10.0.0.1:8080):\n"
+"                      iPXE is sent to URL/boot/${mac}\n"
+"  --tftp-root DIR     where dnsmasq finds undionly.kpxe and snponly.efi\n"
+"                      (default " DNSMASQ_TFTP_ROOT ")\n"
 "  --help              this text\n";
 
 /* One request: its route, and its body gathered up to the route's limit. */
@@ -134,6 +142,8 @@ static const struct route routes[] = {
 	{ "POST", "/agent/progress", API_BODY_MAX, agent_progress },
 	{ "POST", "/agent/result", API_BODY_MAX, agent_result },
 	{ "GET", "/boot/", 0, boot_script },
+	{ "GET", "/api/nodes/", 0, api_node_show },
+	{ "POST", "/api/nodes/", API_BODY_MAX, api_node_post },
 	{ NULL, NULL, 0, NULL }
 };
 
@@ -233,6 +243,9 @@ main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "add-user", required_argument, NULL, 'u' },
 		{ "admin", no_argument, NULL, 'a' },
+		{ "dnsmasq-dir", required_argument, NULL, 'D' },
+		{ "public-url", required_argument, NULL, 'U' },
+		{ "tftp-root", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -253,6 +266,9 @@ main(int argc, char **argv)
 		case 'l': pd.listen = optarg; break;
 		case 'u': add_user = optarg; break;
 		case 'a': admin = 1; break;
+		case 'D': pd.dnsmasq.dir = optarg; break;
+		case 'U': pd.dnsmasq.public_url = optarg; break;
+		case 'T': pd.dnsmasq.tftp_root = optarg; break;
 		case 'h': printf("%s%s", usage, help); return 0;
 		default:
 			fprintf(stderr, "pipold: %s: %s\n%s", argv[optind - 1],
@@ -267,8 +283,13 @@ main(int argc, char **argv)
 		return PE_USAGE;
 	}
 	pthread_mutex_init(&pd.pool.mu, NULL);
+	pthread_mutex_init(&pd.dnsmasq.mu, NULL);
 	pd.state = store_state_dir(pd.state);
 	snprintf(pd.store_root, sizeof(pd.store_root), "%s/store", pd.state);
+	if (dnsmasq_check(&pd.dnsmasq, &e) < 0) {
+		log_warnx("%s", e.msg);
+		return PE_USAGE;
+	}
 	if (listen_parse(pd.listen, &sa, &e) < 0) {
 		log_warnx("%s", e.msg);
 		return PE_USAGE;
@@ -289,6 +310,8 @@ main(int argc, char **argv)
 			goto fail;
 		goto out;
 	}
+	if (dnsmasq_start(&pd, &e) < 0)
+		goto fail;
 	pd.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 	    on_request, &pd, MHD_OPTION_SOCK_ADDR, &sa,

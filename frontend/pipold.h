@@ -17,6 +17,17 @@
 
 struct pg_conn;
 
+/* dnsmasq.c: --dnsmasq-dir and its companions */
+#define DNSMASQ_TFTP_ROOT	"/usr/lib/ipxe"	/* Debian's ipxe package */
+struct dnsmasq_opts {
+	const char *dir;	/* --dnsmasq-dir; NULL: write nothing */
+	const char *public_url;	/* --public-url: where nodes reach pipold */
+	const char *tftp_root;	/* --tftp-root: undionly.kpxe, snponly.efi */
+	char url[256];		/* public_url without a final '/' */
+	char abs[3072];		/* dir, absolute */
+	pthread_mutex_t mu;	/* one writer of the hosts file at a time */
+};
+
 /* db.c: a pool of connections, shared by the request threads */
 struct db_pool {
 	pthread_mutex_t mu;
@@ -33,6 +44,7 @@ struct pipold {
 	int started_pg;		/* this process started it (not reused) */
 	struct MHD_Daemon *mhd;
 	struct db_pool pool;
+	struct dnsmasq_opts dnsmasq;
 };
 
 /*
@@ -79,6 +91,7 @@ route_fn agent_order, agent_progress, agent_result;
 route_fn boot_script;
 /* power the nodes named (a PostgreSQL array literal) into their deploy */
 void power_deploy(struct pipold *pd, struct pg_conn *db, const char *names);
+route_fn api_node_show, api_node_post;	/* /api/nodes/NAME[/power] */
 int api_add_user(struct pipold *pd, const char *name, int admin,
     struct perr *e);
 
@@ -91,5 +104,11 @@ int db_migrate(struct pipold *pd, int *version, struct perr *e);
 struct pg_conn *db_get(struct pipold *pd);
 void db_put(struct pipold *pd, struct pg_conn *db);
 void db_pool_close(struct pipold *pd);
+
+/* dnsmasq.c: check the options; write DIR/pipol.conf and the hosts file
+ * at start; rewrite the hosts file after a node change (logs failures) */
+int dnsmasq_check(struct dnsmasq_opts *o, struct perr *e);
+int dnsmasq_start(struct pipold *pd, struct perr *e);
+void dnsmasq_nodes_changed(struct pipold *pd);
 
 #endif

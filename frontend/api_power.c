@@ -1,0 +1,164 @@
+/*
+ * api_power.c -- POST /api/nodes/NAME/power {"action": "on" | "off" |
+ * "reset" | "cycle" | "status"}: runs the node's power driver (power.h).
+ * Every action but status goes to the event log, done or failed.
+ *
+ *   200 {"node", "action", "message"}   done (manual: what to do by hand)
+ *   400 bad body or action · 403 not allowed · 404 no such node
+ *   409 the node's power settings are incomplete or wrong
+ *   502 the controller refused or failed · 503 unreachable, or too slow
+ */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "log.h"
+#include "pipold.h"
+#include "power.h"
+
+/*
+ * May who act on the power of node_id? Admins may, and the holder of a
+ * running reservation of that node: that check is here, and only here.
+ */
+static int
+power_allowed(PGconn *db, const struct caller *who, long long node_id)
+{
+	char uid[24], nid[24];
+	const char *params[2] = { uid, nid };
+	PGresult *r;
+	int ok;
+
+	if (who->admin)
+		return 1;
+	snprintf(uid, sizeof(uid), "%lld", who->id);
+	snprintf(nid, sizeof(nid), "%lld", node_id);
+	r = PQexecParams(db, "SELECT 1 FROM reservations r JOIN "
+	    "reservation_nodes rn ON rn.reservation_id = r.id WHERE "
+	    "r.user_id = $1 AND rn.node_id = $2 AND rn.live AND "
+	    "reservation_state(r) = 'running'", 2, NULL, params, NULL, NULL,
+	    0);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+	PQclear(r);
+	return ok;
+}
+
+static unsigned
+power_http_status(int code)
+{
+	switch (code) {
+	case PE_UNAVAIL: return MHD_HTTP_SERVICE_UNAVAILABLE;
+	case PE_CONFLICT: return MHD_HTTP_CONFLICT;
+	default: return MHD_HTTP_BAD_GATEWAY;
+	}
+}
+
+/* The node's id, driver and params; 0, or the HTTP status to answer. */
+static unsigned
+node_power_get(PGconn *db, const char *name, long long *id, char *driver,
+    size_t dlen, json_t **params)
+{
+	const char *p[1] = { name };
+	unsigned status = 0;
+	PGresult *r;
+
+	r = PQexecParams(db, "SELECT id::text, power_driver, "
+	    "power_params::text FROM nodes WHERE name = $1", 1, NULL, p, NULL,
+	    NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	else if (PQntuples(r) != 1)
+		status = MHD_HTTP_NOT_FOUND;
+	else {
+		*id = atoll(PQgetvalue(r, 0, 0));
+		snprintf(driver, dlen, "%s", PQgetvalue(r, 0, 1));
+		*params = json_loads(PQgetvalue(r, 0, 2), 0, NULL);
+	}
+	PQclear(r);
+	return status;
+}
+
+/* Run the driver with no database connection held: it may take a while. */
+static enum MHD_Result
+power_act(struct pipold *pd, struct MHD_Connection *c, const char *name,
+    const struct caller *who, const char *driver, json_t *params, int action)
+{
+	char msg[POWER_MSG_MAX];
+	enum MHD_Result rc;
+	struct perr e;
+	PGconn *db;
+	int ok;
+
+	ok = power_run(name, driver, params, action, msg, sizeof(msg), &e) == 0;
+	if (action != POWER_STATUS) {
+		log_info("node %s: power %s by %s: %s", name,
+		    power_action_name(action), who->name, ok ? msg : e.msg);
+		if ((db = db_get(pd)) != NULL)
+			event(db, who->name, "node.power", json_pack(
+			    "{s:s, s:s, s:b, s:s}", "node", name, "action",
+			    power_action_name(action), "ok", ok, "message",
+			    ok ? msg : e.msg));
+		else
+			log_warnx("node %s: power %s: not in the event log: "
+			    "database unavailable", name,
+			    power_action_name(action));
+		db_put(pd, db);
+	}
+	if (!ok)
+		return answer_error(c, power_http_status(e.code), e.msg);
+	rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s, s:s}", "node",
+	    name, "action", power_action_name(action), "message", msg));
+	return rc;
+}
+
+enum MHD_Result
+api_node_power(struct pipold *pd, struct MHD_Connection *c, const char *name,
+    const char *body, size_t len)
+{
+	static const char *const keys[] = { "action", NULL };
+	char err[160], driver[16];
+	json_t *o, *params = NULL;
+	struct caller who;
+	enum MHD_Result rc;
+	long long id = 0;
+	unsigned status;
+	PGconn *db;
+	int action;
+
+	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
+		return rc;
+	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+		goto out;
+	}
+	action = power_action_parse(json_string_value(json_object_get(o,
+	    "action")));
+	json_decref(o);
+	if (action < 0) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"action\": on, "
+		    "off, reset, cycle or status");
+		goto out;
+	}
+	if ((status = node_power_get(db, name, &id, driver, sizeof(driver),
+	    &params)) != 0) {
+		snprintf(err, sizeof(err), "node %s: no such node", name);
+		rc = answer_error(c, status, status == MHD_HTTP_NOT_FOUND ?
+		    err : "database error");
+		goto out;
+	}
+	if (!power_allowed(db, &who, id)) {
+		snprintf(err, sizeof(err), "node %s: not in a running "
+		    "reservation of yours", name);
+		rc = answer_error(c, MHD_HTTP_FORBIDDEN, err);
+		goto out;
+	}
+	db_put(pd, db);
+	db = NULL;
+	rc = power_act(pd, c, name, &who, driver, params, action);
+ out:
+	json_decref(params);
+	db_put(pd, db);
+	return rc;
+}

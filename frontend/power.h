@@ -1,0 +1,57 @@
+/*
+ * power.h -- power drivers behind one interface: "qemu" (QMP over a
+ * Unix socket), "ipmi" (ipmitool lanplus, password in a file), "manual"
+ * (says what a person must do). A driver checks its parameters (the
+ * nodes.power_params JSON object) and acts on one node; it knows nothing
+ * of HTTP, users or the database, and never prints.
+ */
+#ifndef POWER_H
+#define POWER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct perr;
+
+enum power_action {
+	POWER_ON, POWER_OFF, POWER_RESET, POWER_CYCLE, POWER_STATUS,
+	POWER_NACTIONS
+};
+
+#define POWER_MSG_MAX	256	/* the one-line result of an action */
+
+/* The action named s ("on", "off", "reset", "cycle", "status"), or -1. */
+int power_action_parse(const char *s);
+const char *power_action_name(int action);
+int power_driver_known(const char *driver);
+
+/*
+ * Are params complete and valid for driver? 0, or -PE_USAGE with e
+ * naming the field: only the driver's keys, every value a string, each
+ * checked strictly (no leading '-' anywhere a program could read an
+ * option).
+ */
+int power_params_check(const char *driver, const json_t *params,
+    struct perr *e);
+
+/*
+ * Act on node (its name, for messages) with its driver and params.
+ * 0 and a one-line result in msg (status: the state the controller
+ * reports); or -code with one line in e: PE_CONFLICT the node's power
+ * settings are missing or wrong, PE_UNAVAIL the controller cannot be
+ * reached or did not answer in time (or ipmitool is not installed),
+ * PE_FAIL it refused or answered nonsense. Blocks for at most the
+ * driver's time limit; thread-safe (no shared state).
+ */
+int power_run(const char *node, const char *driver, const json_t *params,
+    int action, char *msg, size_t msglen, struct perr *e);
+
+/* The drivers (power_qmp.c, power_ipmi.c): params already checked. */
+int power_qmp_check(const json_t *params, struct perr *e);
+int power_qmp_run(const char *node, const json_t *params, int action,
+    char *msg, size_t msglen, struct perr *e);
+int power_ipmi_check(const json_t *params, struct perr *e);
+int power_ipmi_run(const char *node, const json_t *params, int action,
+    char *msg, size_t msglen, struct perr *e);
+
+#endif
