@@ -321,5 +321,7 @@ api_node_post(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		return api_node_set(pd, c, name, body, len);
 	if (strcmp(rest, "/power") == 0)
 		return api_node_power(pd, c, name, body, len);
+	if (strcmp(rest, "/boot") == 0)
+		return api_node_boot(pd, c, name, body, len);
 	return answer_error(c, MHD_HTTP_NOT_FOUND, "not found");
 }

@@ -361,3 +361,93 @@ power_deploy(struct pipold *pd, PGconn *db, const char *names)
 	}
 	pthread_attr_destroy(&attr);
 }
+
+/* An http(s) URL fit for a script line. */
+static int
+url_ok(const char *u)
+{
+	return u != NULL && (strncmp(u, "http://", 7) == 0 ||
+	    strncmp(u, "https://", 8) == 0) && strlen(u) < 400 &&
+	    value_ok(u, 0);
+}
+
+/*
+ * POST /api/nodes/NAME/boot {"mode": "local"|"rescue"|"kernel",
+ * "kernel": URL, "initrd": URL, "cmdline": TEXT}: admins choose what a
+ * node boots when it is not being deployed -- the admin kernel-testing
+ * mode among them. A node with a deployment in flight is left alone.
+ */
+enum MHD_Result
+api_node_boot(struct pipold *pd, struct MHD_Connection *c, const char *name,
+    const char *body, size_t len)
+{
+	static const char *const keys[] = { "mode", "kernel", "initrd",
+	    "cmdline", NULL };
+	const char *mode, *k, *i, *cl, *params[5];
+	char err[160];
+	struct caller who;
+	enum MHD_Result rc;
+	json_t *o;
+	PGresult *r;
+	PGconn *db;
+
+	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
+		return rc;
+	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+		goto out;
+	}
+	mode = json_string_value(json_object_get(o, "mode"));
+	k = json_string_value(json_object_get(o, "kernel"));
+	i = json_string_value(json_object_get(o, "initrd"));
+	cl = json_string_value(json_object_get(o, "cmdline"));
+	if (mode == NULL || (strcmp(mode, "local") && strcmp(mode, "rescue") &&
+	    strcmp(mode, "kernel"))) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"mode\": local, "
+		    "rescue or kernel");
+		goto out;
+	}
+	if (strcmp(mode, "kernel") == 0 && (!url_ok(k) || !url_ok(i) ||
+	    (cl != NULL && (strlen(cl) > 400 || !value_ok(cl, 1))))) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "kernel mode: "
+		    "\"kernel\" and \"initrd\" are http(s) URLs, \"cmdline\" "
+		    "printable with no quote, $, ;, &, |, <, >");
+		goto out;
+	}
+	params[0] = name;
+	params[1] = mode;
+	params[2] = k;
+	params[3] = i;
+	params[4] = cl;
+	r = PQexecParams(db, "UPDATE nodes SET boot_mode = $2, boot_params = "
+	    "CASE WHEN $2 = 'kernel' THEN boot_params || jsonb_build_object("
+	    "'kernel', $3::text, 'initrd', $4::text, 'cmdline', "
+	    "coalesce($5::text, '')) ELSE boot_params END WHERE name = $1 AND "
+	    "NOT EXISTS (SELECT 1 FROM deployments d WHERE d.node_id = "
+	    "nodes.id AND d.state NOT IN ('ready', 'failed')) RETURNING id, "
+	    "(SELECT count(*) FROM nodes WHERE name = $1)", 5, NULL, params,
+	    NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = answer_sql(c, r, name);
+	else if (PQntuples(r) == 0) {
+		PQclear(r);
+		r = PQexecParams(db, "SELECT 1 FROM nodes WHERE name = $1", 1,
+		    NULL, params, NULL, NULL, 0);
+		snprintf(err, sizeof(err), "node %s: %s", name,
+		    PQntuples(r) ? "a deployment is in flight" :
+		    "no such node");
+		rc = answer_error(c, PQntuples(r) ? MHD_HTTP_CONFLICT :
+		    MHD_HTTP_NOT_FOUND, err);
+	} else {
+		event(db, who.name, "node.boot", json_pack("{s:s, s:s, s:s?, "
+		    "s:s?, s:s?}", "node", name, "mode", mode, "kernel", k,
+		    "initrd", i, "cmdline", cl));
+		rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}",
+		    "node", name, "boot", mode));
+	}
+	PQclear(r);
+ out:
+	json_decref(o);
+	db_put(pd, db);
+	return rc;
+}

@@ -89,6 +89,8 @@ route_fn api_licence_add, api_licence_list, api_queue_add, api_queue_list;
 route_fn api_deploy_add, api_deploy_list;
 route_fn agent_order, agent_progress, agent_result;
 route_fn boot_script;
+enum MHD_Result api_node_boot(struct pipold *pd, struct MHD_Connection *c,
+    const char *name, const char *body, size_t len);	/* boot.c */
 /* power the nodes named (a PostgreSQL array literal) into their deploy */
 void power_deploy(struct pipold *pd, struct pg_conn *db, const char *names);
 route_fn api_node_show, api_node_post;	/* /api/nodes/NAME[/power] */

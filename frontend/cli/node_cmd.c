@@ -255,6 +255,65 @@ cmd_node_power(const struct cmd *c, int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_node_boot(const struct cmd *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mode;
+	json_t *send, *reply = NULL;
+	char path[128];
+	struct perr e;
+	int ch, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k': kernel = optarg; break;
+		case 'i': initrd = optarg; break;
+		case 'c': cmdline = optarg; break;
+		case 'h': return cmd_help(c);
+		default:
+			return cmd_usage_error(c, "%s: %s", argv[optind - 1],
+			    ch == ':' ? "needs a value" : "unknown option");
+		}
+	}
+	if (optind != argc - 2)
+		return cmd_usage_error(c, "give NAME and local, rescue or "
+		    "kernel");
+	if (!node_name_ok(argv[optind]))
+		return cmd_usage_error(c, "%s: not a node name", argv[optind]);
+	mode = argv[optind + 1];
+	if (strcmp(mode, "local") && strcmp(mode, "rescue") &&
+	    strcmp(mode, "kernel"))
+		return cmd_usage_error(c, "%s: not local, rescue or kernel",
+		    mode);
+	if ((strcmp(mode, "kernel") == 0) != (kernel != NULL && initrd != NULL))
+		return cmd_usage_error(c, "kernel mode, and only it, takes "
+		    "--kernel and --initrd");
+	snprintf(path, sizeof(path), "/api/nodes/%s/boot", argv[optind]);
+	send = json_pack("{s:s}", "mode", mode);
+	if (kernel != NULL) {
+		json_object_set_new(send, "kernel", json_string(kernel));
+		json_object_set_new(send, "initrd", json_string(initrd));
+	}
+	if (cmdline != NULL)
+		json_object_set_new(send, "cmdline", json_string(cmdline));
+	rc = client_call("POST", path, send, &reply, &e);
+	json_decref(send);
+	if (rc < 0)
+		return fail(&e);
+	printf("%s: boots %s\n", argv[optind], mode);
+	json_decref(reply);
+	return 0;
+}
+
 static const struct cmd node_cmds[] = {
 	{ "add", cmd_node_add,
 	  "NAME --mac MAC --profile pc-bios|uefi|netboot-only|virtual "
@@ -281,7 +340,15 @@ static const struct cmd node_cmds[] = {
 	  "one machine; admins also see its power params", NULL },
 	{ "power", cmd_node_power, "NAME on|off|reset|cycle|status",
 	  "power a machine on or off, reset it (hard), power-cycle it, or "
-	  "ask its power state (admin)", NULL },
+	  "ask its power state (admin, or while you hold it)", NULL },
+	{ "boot", cmd_node_boot,
+	  "NAME local|rescue|kernel [--kernel URL --initrd URL] "
+	  "[--cmdline TEXT]",
+	  "what a machine boots when not being deployed: its disk, the "
+	  "rescue environment, or a kernel under test (admin)",
+	  "  --kernel URL       kernel mode: the kernel (http or https)\n"
+	  "  --initrd URL       kernel mode: its initramfs\n"
+	  "  --cmdline TEXT     kernel mode: its command line\n" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -150,6 +150,19 @@ equal "... recorded once" "$(sql "select string_agg(state, ' ' order by at) from
     "pending booting fetching writing rebooting"
 equal "... with its bytes" "$(sql "select bytes_written from deployments where id = $d5")" $((24 << 20))
 
+# the admin kernel-testing mode: what a node boots when not deployed
+as "$adm" node boot n2 kernel --kernel http://k.example/vmlinuz-6.12 \
+    --initrd http://k.example/initrd-6.12 --cmdline "console=ttyS0 quiet" > /dev/null
+script 52:54:00:00:02:02 | grep -qx 'kernel http://k.example/vmlinuz-6.12 initrd=initrd.img console=ttyS0 quiet || goto failed' &&
+    ok "kernel mode: the kernel under test" || { notok "kernel mode: the kernel under test"; script 52:54:00:00:02:02 >&2; }
+expect_fail 4 "admins only" as "$al" node boot n2 local
+expect_fail 2 "kernel mode: \"kernel\" and \"initrd\" are http(s) URLs" \
+    as "$adm" node boot n2 kernel --kernel http://k/v --initrd http://k/i --cmdline 'a;reboot'
+expect_fail 2 "kernel mode, and only it, takes --kernel and --initrd" as "$adm" node boot n2 kernel
+expect_fail 6 "node n9: no such node" as "$adm" node boot n9 rescue
+as "$adm" node boot n2 local > /dev/null
+script 52:54:00:00:02:02 | grep -q '^sanboot' && ok "back to the local disk" || notok "back to the local disk"
+
 # a PostgreSQL restart under a running pipold: the next request works
 as "$al" whoami > /dev/null
 runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" -m fast -w restart > /dev/null 2>&1
