@@ -17,8 +17,8 @@
  *   one POST .../index; pipold answers the new draft's number.
  *
  * Memory: 2T + N + 2 jobs of one chunk and its compress bound each,
- * whatever the disk size, plus ~100 bytes per chunk (entries, hash
- * table). Every queue can hold every job, so no push blocks. The first
+ * whatever the disk size, plus under 100 bytes per chunk (its entry,
+ * 2 to 4 hash table slots). Every queue can hold every job, so no push blocks. The first
  * error wins, the others drain; the reader waits until every job is
  * back in freeq, then the queues close and every thread is joined.
  */
@@ -46,9 +46,8 @@ struct cjob {
 };
 
 struct seen {			/* one distinct chunk of this run */
-	uint8_t hash[HASH_BYTES];
+	uint32_t first;		/* 1 + the first chunk with its hash; 0: free */
 	uint32_t comp_len;	/* of the stored member; 0 until known */
-	uint8_t used;
 };
 
 struct cap_counters {
@@ -62,7 +61,7 @@ struct capture {
 	int codec, threads, connections;
 	uint32_t chunk_size, nchunks;
 	struct pimg_entry *ent;		/* nchunks, disk order */
-	struct seen *seen;		/* open addressing */
+	struct seen *seen;		/* open addressing, by ent[].hash */
 	size_t seen_mask;		/* slots - 1, slots > 2 x nchunks */
 	struct cjob *jobs;
 	size_t njobs;
@@ -97,34 +96,37 @@ capture_failed(struct capture *cp)
 	return __atomic_load_n(&cp->failed, __ATOMIC_RELAXED);
 }
 
-/* Under cp->mu: the slot of h, added when new (*fresh). */
+/* Under cp->mu: the slot of chunk ix's hash (described already), added
+ * when new (*fresh). Slots name a chunk instead of copying its hash:
+ * 8 bytes each instead of 40. */
 static struct seen *
-seen_slot(struct capture *cp, const uint8_t h[HASH_BYTES], int *fresh)
+seen_slot(struct capture *cp, uint32_t ix, int *fresh)
 {
+	const uint8_t *h = cp->ent[ix].hash;
 	uint64_t key;
 	size_t i;
 
 	memcpy(&key, h, sizeof(key));	/* SHA-256 bits are uniform */
-	for (i = key & cp->seen_mask; cp->seen[i].used;
+	for (i = key & cp->seen_mask; cp->seen[i].first != 0;
 	    i = (i + 1) & cp->seen_mask)
-		if (memcmp(cp->seen[i].hash, h, HASH_BYTES) == 0) {
+		if (memcmp(cp->ent[cp->seen[i].first - 1].hash, h,
+		    HASH_BYTES) == 0) {
 			*fresh = 0;
 			return &cp->seen[i];
 		}
-	cp->seen[i].used = 1;
-	memcpy(cp->seen[i].hash, h, HASH_BYTES);
+	cp->seen[i].first = ix + 1;
 	*fresh = 1;
 	return &cp->seen[i];
 }
 
 static void
-set_stored_len(struct capture *cp, const uint8_t h[HASH_BYTES],
-    uint32_t len, uint64_t *counter, uint64_t *bytes)
+set_stored_len(struct capture *cp, uint32_t ix, uint32_t len,
+    uint64_t *counter, uint64_t *bytes)
 {
 	int fresh;
 
 	pthread_mutex_lock(&cp->mu);
-	seen_slot(cp, h, &fresh)->comp_len = len;
+	seen_slot(cp, ix, &fresh)->comp_len = len;
 	(*counter)++;
 	if (bytes != NULL)
 		*bytes += len;
@@ -142,7 +144,7 @@ do_describe(struct capture *cp, struct cjob *j)
 	image_chunk_describe(&cp->zmemo, j->raw, j->raw_len, j->hole,
 	    (uint64_t)j->ix * cp->chunk_size, ent);
 	pthread_mutex_lock(&cp->mu);
-	seen_slot(cp, ent->hash, &fresh);
+	seen_slot(cp, j->ix, &fresh);
 	cp->c.chunks_read++;
 	cp->c.zero_chunks += (ent->flags & PIMG_F_ZERO) != 0;
 	cp->c.repeated_chunks += !fresh;
@@ -244,7 +246,7 @@ ask_batch(struct capture *cp, struct cap_conn *k, struct cjob **batch,
 	}
 	for (i = 0; rc == 0 && i < n; i++) {
 		if (lens[i] != 0) {	/* the store has it */
-			set_stored_len(cp, cp->ent[batch[i]->ix].hash, lens[i],
+			set_stored_len(cp, batch[i]->ix, lens[i],
 			    &cp->c.known_chunks, NULL);
 			queue_push(&cp->freeq, batch[i]);
 		} else {		/* missing: compress, then send */
@@ -304,7 +306,7 @@ send_one(struct capture *cp, struct cap_conn *k, struct cjob *j,
 		return rc;
 	if ((rc = length_check(cp, j->ix, json_object_get(ans, "size"), &len,
 	    e)) == 0)
-		set_stored_len(cp, ent->hash, len, &cp->c.uploaded_chunks,
+		set_stored_len(cp, j->ix, len, &cp->c.uploaded_chunks,
 		    &cp->c.uploaded_bytes);
 	json_decref(ans);
 	return rc;
@@ -499,9 +501,11 @@ capture_setup(struct capture *cp, const struct capture_opts *o,
 	    (rc = image_source_open(o->source, &cp->src, e)) < 0)
 		return rc;
 	n = (cp->src.size + cp->chunk_size - 1) / cp->chunk_size;
-	if (n > UINT32_MAX / 4)
-		return perr_set(e, PE_USAGE, "%s: too many chunks of %u bytes",
-		    o->source, cp->chunk_size);
+	if (PIMG_HEADER_BYTES + n * PIMG_ENTRY_BYTES + HASH_BYTES >
+	    AGENT_INDEX_MAX)
+		return perr_set(e, PE_USAGE, "%s: %llu chunks of %u bytes: an "
+		    "index larger than pipold takes; use a larger --chunk-size",
+		    o->source, (unsigned long long)n, cp->chunk_size);
 	cp->nchunks = (uint32_t)n;
 	while (slots <= 2 * n)
 		slots *= 2;
@@ -609,9 +613,15 @@ send_index(struct capture *cp, const struct pimg_index *ix,
 	if ((rc = pimg_index_encode(ix, &buf, &len, e)) < 0)
 		return rc;
 	snprintf(path, sizeof(path), "/api/capture/%s/index", cp->o->name);
-	if ((rc = cap_conn_open(&k, &cp->link, e)) == 0)
+	if ((rc = cap_conn_open(&k, &cp->link, e)) == 0) {
+		/* pipold checks every chunk before it answers: silence on
+		 * the wire for a while is no stall (a retry would commit
+		 * twice) */
+		curl_easy_setopt(k.h, CURLOPT_LOW_SPEED_TIME,
+		    (long)AGENT_REQUEST_TIMEOUT_SEC);
 		rc = cap_request(&k, "POST", path, buf, len, CAP_BINARY,
 		    cp->o->name, 0, &ans, e);
+	}
 	cap_conn_close(&k);
 	free(buf);
 	v = json_object_get(ans, "version");
@@ -638,7 +648,7 @@ commit_index(struct capture *cp, unsigned *version, struct perr *e)
 		return rc;
 	for (i = 0; i < cp->nchunks; i++) {
 		ix->e[i] = cp->ent[i];
-		s = seen_slot(cp, cp->ent[i].hash, &fresh);
+		s = seen_slot(cp, i, &fresh);
 		if ((ix->e[i].comp_len = s->comp_len) == 0) {
 			rc = perr_set(e, PE_FAIL, "chunk %u: no stored length "
 			    "(internal error)", i);

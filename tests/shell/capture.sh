@@ -91,13 +91,14 @@ fi
 
 # pipold stops mid-capture and comes back: the agent retries, and the
 # image is whole
-head -c 24M /dev/urandom > "$T/r2"
+head -c 32M /dev/urandom > "$T/r2"
 n=$(chunks)
 PIPOL_TOKEN=$tok "$A" capture --server "$U" --image back --source "$T/r2" \
-    --threads 1 --connections 1 --progress-json > "$T/jb" 2> "$T/eb" &
+    --threads 1 --connections 1 --chunk-size 1M --progress-json > "$T/jb" 2> "$T/eb" &
 ap=$!
 for _ in $(seq 200); do [ "$(chunks)" -ge $((n + 1)) ] && break; sleep 0.02; done
-kill "$DPID"; wait "$DPID"; DPID=
+kill "$DPID"; wait "$DPID"; rc=$?; DPID=
+equal "pipold stopped mid-capture: exit 0" $rc 0
 sleep 1
 check "pipold restarts" start_pipold
 wait $ap; rc=$?
@@ -200,3 +201,7 @@ equal "capture --help: exit 0" $rc 0
 grep -q '^usage: pipol-agent capture --server URL --image NAME --source PATH' "$T/help" &&
     ok "capture --help: the usage" || notok "capture --help: the usage"
 curl -sf "$U/health" > /dev/null && ok "pipold still answers" || notok "pipold still answers"
+kill "$DPID"; wait "$DPID"; rc=$?; DPID=
+equal "SIGTERM: pipold exits 0" $rc 0
+grep -E 'Sanitizer|runtime error' "$T/pipold.log" >&2 &&
+    notok "pipold: no sanitizer report" || ok "pipold: no sanitizer report"
