@@ -63,6 +63,25 @@ queue_pop(struct queue *q)
 	return item;
 }
 
+size_t
+queue_pop_upto(struct queue *q, void **items, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&q->mu);
+	while (q->len == 0 && !q->closed)
+		pthread_cond_wait(&q->can_pop, &q->mu);
+	while (q->len > 0 && n < max) {
+		items[n++] = q->items[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->len--;
+	}
+	if (n > 0)
+		pthread_cond_broadcast(&q->can_push);
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
 void
 queue_close(struct queue *q)
 {

@@ -22,6 +22,9 @@ void queue_destroy(struct queue *q);
 int queue_push(struct queue *q, void *item);
 /* Blocks while empty; returns NULL once closed and drained. */
 void *queue_pop(struct queue *q);
+/* Blocks while empty, then takes what is there, up to max items (a
+ * batch); returns 0 once closed and drained. */
+size_t queue_pop_upto(struct queue *q, void **items, size_t max);
 /* Wakes every waiter; pushes fail from now on, pops drain what is left. */
 void queue_close(struct queue *q);
 

@@ -50,7 +50,7 @@ static const char help[] =
 struct req {
 	const struct route *rt;
 	char *body;
-	size_t len;
+	size_t len, cap;
 	int too_big;
 };
 
@@ -71,12 +71,19 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 static void
 gather(struct req *rq, const char *data, size_t len)
 {
-	char *nb;
+	size_t cap = rq->cap;
+	char *nb = rq->body;
 
 	if (rq->too_big)
 		return;
+	/* the buffer doubles: grown by each piece (~32 KiB), a 64 MiB
+	 * chunk upload was copied ~2000 times (1.8 s instead of 0.2 s) */
+	while (cap < rq->len + len + 1)
+		cap = cap ? cap * 2 : 4096;
+	if (cap > rq->rt->body_max + 1)
+		cap = rq->rt->body_max + 1;
 	if (rq->len + len > rq->rt->body_max ||
-	    (nb = realloc(rq->body, rq->len + len + 1)) == NULL) {
+	    (cap != rq->cap && (nb = realloc(rq->body, cap)) == NULL)) {
 		rq->too_big = 1;	/* read to the end, answer 413 */
 		free(rq->body);
 		rq->body = NULL;
@@ -84,6 +91,7 @@ gather(struct req *rq, const char *data, size_t len)
 	}
 	memcpy(nb + rq->len, data, len);
 	rq->body = nb;
+	rq->cap = cap;
 	rq->len += len;
 	rq->body[rq->len] = '\0';
 }
@@ -144,6 +152,8 @@ static const struct route routes[] = {
 	{ "GET", "/boot/", 0, boot_script },
 	{ "GET", "/api/nodes/", 0, api_node_show },
 	{ "POST", "/api/nodes/", API_BODY_MAX, api_node_post },
+	{ "POST", "/api/capture/", CAPTURE_POST_MAX, api_capture_post },
+	{ "PUT", "/api/capture/chunks/", CAPTURE_PUT_MAX, api_capture_put },
 	{ NULL, NULL, 0, NULL }
 };
 

@@ -97,6 +97,11 @@ route_fn api_node_show, api_node_post;	/* /api/nodes/NAME[/power] */
 int api_add_user(struct pipold *pd, const char *name, int admin,
     struct perr *e);
 
+/* api_capture.c: a node's disk into the store (docs/protocol.md) */
+#define CAPTURE_POST_MAX	(64u << 20)	/* an index: 1.2M chunks */
+#define CAPTURE_PUT_MAX		((68u << 20) + 4096)	/* a 64 MiB chunk */
+route_fn api_capture_post, api_capture_put;
+
 /* db.c: the database; pg_embedded_* run PostgreSQL under STATE/pg */
 int pg_embedded_start(struct pipold *pd, struct perr *e);
 void pg_embedded_stop(struct pipold *pd);

@@ -7,6 +7,7 @@
 #ifndef IMAGE_H
 #define IMAGE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -31,6 +32,42 @@ struct image_stats {
 };
 
 int image_threads(int asked);
+
+/* source.c: a disk or file read chunk by chunk, by one thread. */
+struct image_source {
+	const char *path;
+	int fd, is_file;
+	uint64_t size;		/* bytes, > 0 */
+	uint64_t nread;		/* bytes read so far (holes are never read) */
+};
+int image_source_open(const char *path, struct image_source *src,
+    struct perr *e);
+/* [off, off+len) into buf, holes as zeros; *hole: the whole range is
+ * one (nothing was read). */
+int image_source_read(struct image_source *src, uint8_t *buf, uint64_t off,
+    uint32_t len, int *hole, struct perr *e);
+void image_source_close(struct image_source *src);
+
+/* describe.c: the index entry of one raw chunk. */
+#define IMAGE_ZERO_SIZES 2	/* full chunks, and a short last one */
+struct image_zero_memo {	/* the all-zero chunk's sums, per length */
+	pthread_mutex_t mu;
+	struct {
+		uint32_t raw_len, crc;
+		uint8_t hash[HASH_BYTES];
+	} z[IMAGE_ZERO_SIZES];
+	size_t n;
+};
+void image_zero_memo_init(struct image_zero_memo *m);
+void image_zero_memo_destroy(struct image_zero_memo *m);
+/*
+ * Fill disk_off, raw_len, flags, crc32 and hash of ent (comp_len 0). A
+ * chunk that is a hole or all zeros gets PIMG_F_ZERO, and its sums come
+ * from m after the first of that length: most disks are mostly zeros.
+ * Safe from any thread.
+ */
+void image_chunk_describe(struct image_zero_memo *m, const uint8_t *raw,
+    uint32_t raw_len, int hole, uint64_t disk_off, struct pimg_entry *ent);
 
 /* Chunk and compress PATH (file or block device) into a new draft. */
 int image_create(struct store *s, const char *name, const char *path,

@@ -3,8 +3,8 @@
  *
  *   reader (create.c / gzimport.c, one thread): fills a free job with the
  *     next chunk's raw bytes, submits it
- *   -> workq [2T+2 jobs] -> T workers: zero test, SHA-256, CRC32, store
- *     lookup, compress only what the store lacks, durable put, entry
+ *   -> workq [2T+2 jobs] -> T workers: zero test, SHA-256, CRC32
+ *     (describe.c), store lookup, compress only what the store lacks, durable put, entry
  *   -> freeq: the job goes back to the reader
  *
  * Memory: (2T+2) x (chunk + its compress bound), whatever the disk size.
@@ -29,6 +29,7 @@ ingest_fail(struct ingest *in, const struct perr *e)
 	pthread_mutex_unlock(&in->mu);
 }
 
+/* The all-zero chunk of this length: stored once, its length noted. */
 static int
 zero_entry(struct ingest *in, struct pimg_coder *c, struct ingest_job *j,
     struct pimg_entry *ent, struct perr *e)
@@ -40,13 +41,11 @@ zero_entry(struct ingest *in, struct pimg_coder *c, struct ingest_job *j,
 	pthread_mutex_lock(&in->zmu);
 	if (!z->ready || z->raw_len != j->raw_len) {
 		z->raw_len = j->raw_len;
-		hash_buf(j->raw, j->raw_len, z->hash);
-		z->crc = pimg_crc32(j->raw, j->raw_len);
-		if (store_chunk_size(in->s, in->codec, z->hash, &have) == 0) {
+		if (store_chunk_size(in->s, in->codec, ent->hash, &have) == 0) {
 			z->comp_len = (uint32_t)have;
 		} else if ((rc = pimg_chunk_encode(c, j->raw, j->raw_len,
 		    j->comp, j->comp_cap, &j->comp_len, e)) == 0 &&
-		    (rc = store_chunk_put(in->s, in->codec, z->hash, j->comp,
+		    (rc = store_chunk_put(in->s, in->codec, ent->hash, j->comp,
 		    j->comp_len, &added, e)) == 0) {
 			z->comp_len = (uint32_t)j->comp_len;
 			__atomic_add_fetch(&in->st.new_chunks, 1,
@@ -57,8 +56,6 @@ zero_entry(struct ingest *in, struct pimg_coder *c, struct ingest_job *j,
 		z->ready = rc == 0;
 	}
 	ent->comp_len = z->comp_len;
-	ent->crc32 = z->crc;
-	memcpy(ent->hash, z->hash, HASH_BYTES);
 	pthread_mutex_unlock(&in->zmu);
 	return rc;
 }
@@ -88,15 +85,10 @@ work_one(struct ingest *in, struct pimg_coder *c, struct ingest_job *j,
 	uint64_t have;
 	int rc, added;
 
-	memset(ent, 0, sizeof(*ent));
-	ent->disk_off = (uint64_t)j->ix * in->chunk_size;
-	ent->raw_len = j->raw_len;
-	if (j->hole || pimg_is_zero(j->raw, j->raw_len))
-		ent->flags |= PIMG_F_ZERO;
+	image_chunk_describe(&in->zmemo, j->raw, j->raw_len, j->hole,
+	    (uint64_t)j->ix * in->chunk_size, ent);
 	if ((ent->flags & PIMG_F_ZERO) && !j->expect)
 		return zero_entry(in, c, j, ent, e);
-	hash_buf(j->raw, j->raw_len, ent->hash);
-	ent->crc32 = pimg_crc32(j->raw, j->raw_len);
 	if (j->expect && (rc = check_expected(in, j, ent, e)) < 0)
 		return rc;
 	if (store_chunk_size(in->s, in->codec, ent->hash, &have) == 0) {
@@ -165,6 +157,7 @@ ingest_begin(struct store *s, const struct image_opts *o, const char *src,
 	in->njobs = (size_t)in->nthreads * 2 + 2;
 	pthread_mutex_init(&in->mu, NULL);
 	pthread_mutex_init(&in->zmu, NULL);
+	image_zero_memo_init(&in->zmemo);
 	in->jobs = calloc(in->njobs, sizeof(*in->jobs));
 	in->th = calloc((size_t)in->nthreads, sizeof(*in->th));
 	c = pimg_coder_new(in->codec, in->level);
@@ -277,6 +270,7 @@ ingest_abort(struct ingest *in)
 		queue_destroy(&in->workq);
 	pthread_mutex_destroy(&in->mu);
 	pthread_mutex_destroy(&in->zmu);
+	image_zero_memo_destroy(&in->zmemo);
 	free(in->jobs);
 	free(in->th);
 	free(in->ent);

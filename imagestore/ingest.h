@@ -23,9 +23,8 @@ struct ingest_job {
 	struct pimg_entry want;
 };
 
-struct ingest_zero {		/* the all-zero chunk, done once */
-	uint32_t raw_len, comp_len, crc;
-	uint8_t hash[HASH_BYTES];
+struct ingest_zero {		/* the all-zero chunk, stored once */
+	uint32_t raw_len, comp_len;
 	int ready;
 };
 
@@ -45,6 +44,7 @@ struct ingest {
 	size_t nent, capent;
 	uint64_t disk_size;
 	struct ingest_zero zero[2];	/* [1]: full chunks, [0]: the last */
+	struct image_zero_memo zmemo;
 	struct image_stats st;
 	struct progress prog;
 };

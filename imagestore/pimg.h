@@ -22,6 +22,10 @@ struct perr;
 #define PIMG_HEADER_BYTES	72
 #define PIMG_ENTRY_BYTES	56
 #define PIMG_INDEX_MAX		(1u << 30)	/* sanity bound when parsing */
+/* The largest member a chunk of raw bytes may honestly take (an index
+ * entry over it is refused): deflate and zstd expand random data by far
+ * less than 1/16, plus headers. */
+#define PIMG_COMP_MAX(raw)	((uint64_t)(raw) + (uint64_t)(raw) / 16 + 4096)
 
 enum pimg_codec {
 	PIMG_CODEC_GZIP = 1,	/* one RFC 1952 member per chunk */
@@ -100,6 +104,13 @@ int pimg_chunk_encode(struct pimg_coder *c, const void *raw, size_t raw_len,
 int pimg_chunk_decode(struct pimg_coder *c, const void *comp,
     size_t comp_len, void *raw, size_t raw_len, uint32_t *crc,
     struct perr *e);
+/*
+ * The raw length one member/frame claims (gzip: ISIZE; zstd: the content
+ * size in its header, which must be there), before decoding it. Checks
+ * only the header; the message in e has no prefix.
+ */
+int pimg_chunk_raw_len(int codec, const void *comp, size_t comp_len,
+    uint64_t *raw_len, struct perr *e);
 uint32_t pimg_crc32(const void *buf, size_t len);
 int pimg_is_zero(const void *buf, size_t len);
 

@@ -219,6 +219,29 @@ zstd_decode(struct pimg_coder *c, const void *comp, size_t len, void *raw,
 }
 
 int
+pimg_chunk_raw_len(int codec, const void *comp, size_t comp_len,
+    uint64_t *raw_len, struct perr *e)
+{
+	const unsigned char *p = comp;
+	unsigned long long csize;
+
+	if (codec == PIMG_CODEC_GZIP) {
+		if (gz_header_len(p, comp_len) == 0)
+			return perr_set(e, PE_DATA, "not a gzip member");
+		*raw_len = le32(p + comp_len - 4);
+		return 0;
+	}
+	csize = ZSTD_getFrameContentSize(comp, comp_len);
+	if (csize == ZSTD_CONTENTSIZE_ERROR)
+		return perr_set(e, PE_DATA, "not a zstd frame");
+	if (csize == ZSTD_CONTENTSIZE_UNKNOWN)
+		return perr_set(e, PE_DATA, "zstd frame without its content "
+		    "size");
+	*raw_len = csize;
+	return 0;
+}
+
+int
 pimg_chunk_decode(struct pimg_coder *c, const void *comp, size_t comp_len,
     void *raw, size_t raw_len, uint32_t *crc, struct perr *e)
 {

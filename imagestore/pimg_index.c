@@ -237,13 +237,6 @@ pimg_index_encode(const struct pimg_index *ix, uint8_t **bufp, size_t *lenp,
 	return 0;
 }
 
-/* Largest member a chunk of raw_len bytes may honestly take. */
-static uint64_t
-comp_len_max(uint32_t raw_len)
-{
-	return (uint64_t)raw_len + raw_len / 16 + 4096;
-}
-
 static int
 decode_entry(struct pimg_index *ix, uint32_t i, const uint8_t *p,
     const char *src, struct perr *e)
@@ -267,7 +260,7 @@ decode_entry(struct pimg_index *ix, uint32_t i, const uint8_t *p,
 		return perr_set(e, PE_DATA, "%s: index: chunk %u (offset "
 		    "%llu): bad raw length %u", src, i,
 		    (unsigned long long)want_off, c->raw_len);
-	if (c->comp_len < 9 || c->comp_len > comp_len_max(c->raw_len))
+	if (c->comp_len < 9 || c->comp_len > PIMG_COMP_MAX(c->raw_len))
 		return perr_set(e, PE_DATA, "%s: index: chunk %u (offset "
 		    "%llu): bad compressed length %u", src, i,
 		    (unsigned long long)want_off, c->comp_len);

@@ -3,6 +3,8 @@
  *
  *   pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...
  *       host mode: any store served over HTTP, any file or block device
+ *   pipol-agent capture --server URL --image NAME --source PATH ...
+ *       host mode: a disk or file into pipold's store (capture_cmd.c)
  *   pipol-agent [--cmdline FILE] [--target PATH] ...
  *       node mode, as the initramfs starts it (node.c): pipol.server=
  *       and pipol.token= from /proc/cmdline; the order from pipold, the
@@ -61,6 +63,7 @@ static const char deploy_help[] =
 
 static const char top_usage[] =
 "usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...\n"
+"       pipol-agent capture --server URL --image NAME --source PATH ...\n"
 "       pipol-agent [--cmdline FILE] [--target PATH] [options]\n";
 
 enum { O_BASE = 256, O_IMAGE, O_TARGET, O_CONN, O_THREADS, O_RESUME,
@@ -264,6 +267,8 @@ main(int argc, char **argv)
 	log_init("pipol-agent");
 	if (argc >= 2 && strcmp(argv[1], "deploy") == 0)
 		return cmd_deploy(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "capture") == 0)
+		return capture_main(argc - 1, argv + 1);
 	if (argc >= 2 && argv[1][0] != '-') {
 		fprintf(stderr, "pipol-agent: %s: unknown command\n%s",
 		    argv[1], top_usage);

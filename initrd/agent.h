@@ -102,6 +102,10 @@ struct agent_cmdline {
 	char token[128];	/* checked: exactly 64 hex digits */
 };
 int cmdline_read(const char *path, struct agent_cmdline *c, struct perr *e);
+/* http(s)://host...: no spaces, quotes or backslashes; opt names it */
+int agent_url_check(const char *opt, const char *v, struct perr *e);
+/* exactly 64 lower-case hex digits; the message never shows the value */
+int agent_token_check(const char *what, const char *v, struct perr *e);
 
 /* disk.c */
 int disk_open(struct deploy *d, struct perr *e);
@@ -117,6 +121,10 @@ int fetch_index(struct deploy *d, struct perr *e);
 void *fetch_main(void *arg);
 void fetch_wakeup(struct deploy *d);
 void fetch_wakeup_locked(struct deploy *d);	/* d->mu held */
+/* What every agent request shares (capture too): timeouts, protocols,
+ * user agent; err: a CURL_ERROR_SIZE buffer. h is a CURL *. */
+void fetch_easy_setup(void *h, char *err);
+unsigned fetch_backoff_ms(unsigned attempt);	/* before retry attempt+1 */
 
 /* pipeline.c */
 int pipeline_run(struct deploy *d, struct perr *e);
@@ -131,5 +139,29 @@ void resume_finish(struct deploy *d);
 void *report_main(void *arg);
 void report_line(struct deploy *d, const char *state, double now);
 void report_final(struct deploy *d, int rc, const struct perr *e);
+
+/*
+ * capture.c: a disk or file -> a new draft image in pipold's store,
+ * sending only the chunks the store lacks (docs/protocol.md, Capture).
+ * For host mode (capture_cmd.c) and for an order that says "capture".
+ */
+struct capture_opts {
+	const char *server;	/* pipold: http(s)://host[:port][/prefix] */
+	const char *token;	/* 64 lower-case hex digits; never printed */
+	const char *name;	/* the image */
+	const char *source;	/* a block device or a file */
+	int codec;		/* enum pimg_codec; 0: gzip */
+	uint32_t chunk_size;	/* 0: PIMG_CHUNK_DEFAULT */
+	int threads;		/* compress workers; 0: one per core */
+	int connections;	/* uploads at once; 0: AGENT_CONNECTIONS_DEFAULT */
+	int timeout_sec;	/* server away that long: give up; 0: default */
+	int progress_json;	/* JSON lines on stdout, the last says the
+				   version */
+};
+/* 0 and *version (the new draft's number), or -code and one line in e.
+ * Prints only progress, as asked; the caller reports the outcome. */
+int capture_run(const struct capture_opts *o, unsigned *version,
+    struct perr *e);
+int capture_main(int argc, char **argv);	/* capture_cmd.c */
 
 #endif

@@ -14,10 +14,11 @@
 
 #define CMDLINE_MAX 4096	/* the kernel's own limit on x86 is 2048 */
 
-static int
-server_check(const char *v, struct perr *e)
+/* opt names the value: "pipol.server" (then "=") or "--server" (" "). */
+int
+agent_url_check(const char *opt, const char *v, struct perr *e)
 {
-	const char *host;
+	const char *host, *sep = opt[0] == '-' ? " " : "=";
 	size_t i;
 
 	if (strncmp(v, "http://", 7) == 0)
@@ -25,32 +26,32 @@ server_check(const char *v, struct perr *e)
 	else if (strncmp(v, "https://", 8) == 0)
 		host = v + 8;
 	else
-		return perr_set(e, PE_USAGE, "pipol.server=%.80s: not an "
-		    "http:// or https:// URL", v);
+		return perr_set(e, PE_USAGE, "%s%s%.80s: not an http:// or "
+		    "https:// URL", opt, sep, v);
 	if (*host == '\0' || *host == '/' || *host == ':')
-		return perr_set(e, PE_USAGE, "pipol.server=%.80s: no host", v);
+		return perr_set(e, PE_USAGE, "%s%s%.80s: no host", opt, sep, v);
 	for (i = 0; v[i] != '\0'; i++)
 		if (!isgraph((unsigned char)v[i]) || v[i] == '"' ||
 		    v[i] == '\'' || v[i] == '\\')
-			return perr_set(e, PE_USAGE, "pipol.server: bad "
-			    "character at position %zu", i);
+			return perr_set(e, PE_USAGE, "%s: bad character at "
+			    "position %zu", opt, i);
 	return 0;
 }
 
-static int
-token_check(const char *v, struct perr *e)
+int
+agent_token_check(const char *what, const char *v, struct perr *e)
 {
 	size_t i, n = strlen(v);
 
 	/* never echo a token: it may be a real one with a typo */
 	if (n != 64)
-		return perr_set(e, PE_USAGE, "pipol.token: %zu characters, "
-		    "expected 64 hex digits", n);
+		return perr_set(e, PE_USAGE, "%s: %zu characters, expected 64 "
+		    "hex digits", what, n);
 	for (i = 0; i < n; i++)
 		if (!isxdigit((unsigned char)v[i]) ||
 		    isupper((unsigned char)v[i]))
-			return perr_set(e, PE_USAGE, "pipol.token: not 64 "
-			    "lower-case hex digits");
+			return perr_set(e, PE_USAGE, "%s: not 64 lower-case hex "
+			    "digits", what);
 	return 0;
 }
 
@@ -90,7 +91,7 @@ cmdline_read(const char *path, struct agent_cmdline *c, struct perr *e)
 		return perr_set(e, PE_USAGE, "%s: no pipol.server=", path);
 	if (c->token[0] == '\0')
 		return perr_set(e, PE_USAGE, "%s: no pipol.token=", path);
-	if ((rc = server_check(c->server, e)) < 0)
+	if ((rc = agent_url_check("pipol.server", c->server, e)) < 0)
 		return rc;
-	return token_check(c->token, e);
+	return agent_token_check("pipol.token", c->token, e);
 }

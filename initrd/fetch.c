@@ -79,10 +79,9 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static void
-easy_setup(const struct deploy *d, CURL *h, char *err)
+void
+fetch_easy_setup(void *h, char *err)
 {
-	(void)d;
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
@@ -108,8 +107,8 @@ chunk_url(const struct deploy *d, uint32_t ix, char *buf, size_t len)
 	    pimg_codec_ext((int)d->ix->codec));
 }
 
-static unsigned
-backoff_ms(unsigned attempt)
+unsigned
+fetch_backoff_ms(unsigned attempt)
 {
 	unsigned ms = AGENT_BACKOFF_MIN_MS;
 
@@ -218,7 +217,7 @@ retry_or_fail(struct fetcher *f, struct xfer *x, long status,
 	d->c.http_retries++;
 	d->state[x->ix] = CS_QUEUED;
 	f->dl[f->ndl].ix = x->ix;
-	f->dl[f->ndl++].at = now_sec() + backoff_ms(n) / 1000.0;
+	f->dl[f->ndl++].at = now_sec() + fetch_backoff_ms(n) / 1000.0;
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -320,7 +319,7 @@ fetch_main(void *arg)
 	for (k = 0; k < d->connections; k++) {
 		if ((f.x[k].h = curl_easy_init()) == NULL)
 			break;
-		easy_setup(d, f.x[k].h, f.x[k].err);
+		fetch_easy_setup(f.x[k].h, f.x[k].err);
 		curl_easy_setopt(f.x[k].h, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(f.x[k].h, CURLOPT_WRITEDATA, &f.x[k]);
 		curl_easy_setopt(f.x[k].h, CURLOPT_PRIVATE, &f.x[k]);
@@ -400,7 +399,7 @@ fetch_index(struct deploy *d, struct perr *e)
 	    d->name, d->version);
 	if ((h = curl_easy_init()) == NULL)
 		return perr_set(e, PE_FAIL, "libcurl: out of memory");
-	easy_setup(d, h, err);
+	fetch_easy_setup(h, err);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_index);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
@@ -414,7 +413,7 @@ fetch_index(struct deploy *d, struct perr *e)
 		    give_up(d, status, attempt) != 0)
 			break;
 		log_debug("%s: attempt %u failed", url, attempt);
-		usleep(backoff_ms(attempt) * 1000u);
+		usleep(fetch_backoff_ms(attempt) * 1000u);
 	}
 	d->unreachable_since = 0;
 	curl_easy_cleanup(h);

@@ -19,5 +19,11 @@
 #define AGENT_BACKOFF_MAX_MS	10000	/* a restarting server is back by then */
 #define AGENT_REPORT_MS		1000	/* progress and durability tick */
 #define AGENT_EXTRA_BUFS	2	/* compressed buffers beyond N + T */
+#define AGENT_ASK_BATCH		256	/* hashes per missing request (pipold
+					   takes 1024): ~17 KB of JSON */
+#define AGENT_INDEX_MAX		(64u << 20)	/* pipold takes an index up
+						   to this: 1.2M chunks */
+#define AGENT_ANSWER_MAX	(1 << 20)	/* a pipold answer: 1024 hashes
+						   answered is ~110 KB */
 
 #endif

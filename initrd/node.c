@@ -63,7 +63,9 @@ static const char node_help[] =
 "\n"
 "Host mode, any store and any target, no pipold:\n"
 "  pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...\n"
-"('pipol-agent deploy --help').\n";
+"A disk into pipold's store, as a new draft image version:\n"
+"  pipol-agent capture --server URL --image NAME --source PATH ...\n"
+"('pipol-agent deploy --help', 'pipol-agent capture --help').\n";
 
 struct reply {
 	char *p;

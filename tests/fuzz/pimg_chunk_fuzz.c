@@ -1,7 +1,9 @@
 /*
  * pimg_chunk_fuzz.c -- libFuzzer target for the member decoder: the
  * first byte picks the codec and the expected raw length, the rest is
- * the member. Must never crash or write past the output buffer.
+ * the member. Then the path of an upload to pipold: the length the
+ * member claims, and a decode to that length. Must never crash or
+ * write past the output buffer.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	static struct pimg_coder *gz, *zs;
 	static uint8_t raw[1u << 16];
+	uint64_t claimed;
 	size_t raw_len;
 	struct perr e;
 	uint32_t crc;
@@ -32,5 +35,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	    raw_len, &crc, &e);
 	if (rc == 0 && crc != pimg_crc32(raw, raw_len))
 		abort();
+	if (pimg_chunk_raw_len(data[0] & 1 ? PIMG_CODEC_ZSTD :
+	    PIMG_CODEC_GZIP, data + 1, len - 1, &claimed, &e) == 0 &&
+	    claimed > 0 && claimed <= sizeof(raw))
+		rc = pimg_chunk_decode(data[0] & 1 ? zs : gz, data + 1,
+		    len - 1, raw, (size_t)claimed, &crc, &e);
 	return 0;
 }

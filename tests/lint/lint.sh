@@ -28,13 +28,15 @@ walk
 [ "$($P --help | awk '/^  [a-z]/' | wc -l)" -ge 8 ] && ok "commands listed" || notok "commands listed"
 # pipol-agent: --help answers, every option is in its man page
 A=$B/pipol-agent
-for args in "--help" "deploy --help"; do
+for args in "--help" "deploy --help" "capture --help"; do
 	# shellcheck disable=SC2086
 	if "$A" $args | grep -q '^usage: '; then ok "pipol-agent $args"; else notok "pipol-agent $args"; fi
 done
-for o in $("$A" deploy --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
-	grep -qF -- "${o//-/\\-}" docs/pipol-agent.8 ||
-	    notok "pipol-agent $o is in docs/pipol-agent.8"
+for mode in deploy capture; do
+	for o in $("$A" $mode --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+		grep -qF -- "${o//-/\\-}" docs/pipol-agent.8 ||
+		    notok "pipol-agent $mode $o is in docs/pipol-agent.8"
+	done
 done
 man -l docs/pipol-agent.8 > /dev/null 2>&1 || [ ! -x /usr/bin/man ] &&
     ok "pipol-agent.8 renders" || notok "pipol-agent.8 renders"

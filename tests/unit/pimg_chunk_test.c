@@ -1,6 +1,7 @@
 /* pimg_chunk_test.c -- both codecs: round trips and every decode error. */
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "harness.h"
 #include "perr.h"
@@ -128,6 +129,41 @@ zstd_errors(void)
 	CHECK(strcmp(e.msg, "not a zstd frame") == 0);
 }
 
+/* What pipold reads of an uploaded member before it decodes it. */
+static void
+raw_len_claims(void)
+{
+	struct perr e;
+	uint64_t got = 0;
+	ZSTD_CCtx *z;
+	size_t n;
+
+	fill(5);
+	n = encode(PIMG_CODEC_GZIP, raw, 4097);
+	CHECK(pimg_chunk_raw_len(PIMG_CODEC_GZIP, comp, n, &got, &e) == 0);
+	CHECK(got == 4097);
+	n = encode(PIMG_CODEC_ZSTD, raw, N);
+	CHECK(pimg_chunk_raw_len(PIMG_CODEC_ZSTD, comp, n, &got, &e) == 0);
+	CHECK(got == N);
+	CHECK(pimg_chunk_raw_len(PIMG_CODEC_GZIP, comp, n, &got, &e) ==
+	    -PE_DATA);
+	CHECK(strcmp(e.msg, "not a gzip member") == 0);
+	CHECK(pimg_chunk_raw_len(PIMG_CODEC_ZSTD, comp, 3, &got, &e) ==
+	    -PE_DATA);
+	CHECK(strcmp(e.msg, "not a zstd frame") == 0);
+	/* a frame that does not state its size is refused: pipold would
+	 * not know how much to decode */
+	z = ZSTD_createCCtx();
+	CHECK(z != NULL);
+	ZSTD_CCtx_setParameter(z, ZSTD_c_contentSizeFlag, 0);
+	n = ZSTD_compress2(z, comp, sizeof(comp), raw, N);
+	ZSTD_freeCCtx(z);
+	CHECK(!ZSTD_isError(n));
+	CHECK(pimg_chunk_raw_len(PIMG_CODEC_ZSTD, comp, n, &got, &e) ==
+	    -PE_DATA);
+	CHECK(strcmp(e.msg, "zstd frame without its content size") == 0);
+}
+
 static void
 zero_test(void)
 {
@@ -145,6 +181,7 @@ main(void)
 	RUN(zlib_reads_our_member);
 	RUN(gzip_errors);
 	RUN(zstd_errors);
+	RUN(raw_len_claims);
 	RUN(zero_test);
 	DONE();
 }

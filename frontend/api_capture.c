@@ -1,0 +1,361 @@
+/*
+ * api_capture.c -- capture: a node's disk becomes a new draft image, and
+ * only the chunks the store lacks travel (docs/protocol.md, Capture).
+ *
+ *   POST /api/capture/NAME/missing   {"codec", "hashes"} -> which to send
+ *   PUT  /api/capture/chunks/HASH.EXT  one member/frame: decoded, its
+ *        SHA-256 checked against HASH, then stored (durable)
+ *   POST /api/capture/NAME/index     the binary index: every chunk it
+ *        names must be in the store, with the length it says; then a
+ *        new draft, its row in images, an event
+ *
+ * The store is opened per request with its shared lock, so that gc
+ * (exclusive) never runs while a request adds or checks chunks.
+ *
+ * Memory: the route table hands over whole bodies. A chunk PUT holds its
+ * body (at most CAPTURE_PUT_MAX) and the decoded bytes (at most
+ * PIMG_CHUNK_MAX) until it answers: with the default 4 MiB chunks about
+ * 8.5 MiB per uploading connection, 132 MiB at most with 64 MiB chunks.
+ * One body per connection is the price of checking a chunk before it
+ * enters the store; an index POST holds at most CAPTURE_POST_MAX.
+ */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "hash.h"
+#include "log.h"
+#include "pipold.h"
+#include "store.h"
+
+#define CAPTURE_PREFIX		"/api/capture/"
+#define CAPTURE_CHUNKS		"/api/capture/chunks/"
+#define CAPTURE_HASHES_MAX	1024	/* per missing request: ~70 KB */
+#define CAPTURE_MISSING_MAX	(128 * 1024)	/* its body: then 413 */
+
+_Static_assert(CAPTURE_PUT_MAX == PIMG_COMP_MAX(PIMG_CHUNK_MAX),
+    "CAPTURE_PUT_MAX: the largest member of the largest chunk");
+
+/*
+ * Who may capture. For now an admin's bearer token; a per-deployment
+ * capture token (an order that says "capture" NAME) is to be accepted
+ * here too. name is NULL for a chunk (chunks belong to no image).
+ * 0: go on (db_put(pd, *db) after); -1: the refusal is queued in *rc.
+ */
+static int
+capture_auth(struct pipold *pd, struct MHD_Connection *c, const char *name,
+    PGconn **db, struct caller *who, enum MHD_Result *rc)
+{
+	(void)name;
+	return api_begin(pd, c, 1, db, who, rc);
+}
+
+static enum MHD_Result
+answer_perr(struct MHD_Connection *c, const struct perr *e)
+{
+	return answer_error(c, (unsigned)perr_http_status(e->code), e->msg);
+}
+
+/* hex: exactly 64 lower-case hex digits (the form of every chunk URL) */
+static int
+hash_parse(const char *hex, uint8_t h[HASH_BYTES])
+{
+	char back[HASH_HEX];
+
+	if (hash_from_hex(hex, h) < 0)
+		return -1;
+	hash_hex(h, back);
+	return strcmp(back, hex) == 0 ? 0 : -1;
+}
+
+/* "codec" and "hashes" of a missing request; err names what is wrong. */
+static int
+missing_args(json_t *o, int *codec, json_t **hashes, char *err, size_t len)
+{
+	json_t *v = json_object_get(o, "codec");
+	size_t i;
+
+	if (!json_is_string(v) ||
+	    pimg_codec_parse(json_string_value(v), codec, NULL) < 0) {
+		snprintf(err, len, "\"codec\": \"gzip\" or \"zstd\" is needed");
+		return -1;
+	}
+	*hashes = json_object_get(o, "hashes");
+	if (!json_is_array(*hashes) ||
+	    json_array_size(*hashes) > CAPTURE_HASHES_MAX) {
+		snprintf(err, len, "\"hashes\": an array of at most %d chunk "
+		    "hashes is needed", CAPTURE_HASHES_MAX);
+		return -1;
+	}
+	json_array_foreach(*hashes, i, v) {
+		uint8_t h[HASH_BYTES];
+
+		if (!json_is_string(v) ||
+		    hash_parse(json_string_value(v), h) < 0) {
+			snprintf(err, len, "\"hashes\"[%zu]: not 64 lower-case "
+			    "hex digits", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* {"missing": [hex...], "present": {hex: bytes}}: the lengths of those
+ * present go into the index the agent sends. */
+static enum MHD_Result
+capture_missing(struct pipold *pd, struct MHD_Connection *c,
+    const char *body, size_t len)
+{
+	static const char *const keys[] = { "codec", "hashes", NULL };
+	json_t *o, *hashes, *v, *missing = NULL, *present = NULL;
+	struct store *s = NULL;
+	enum MHD_Result rc;
+	uint8_t h[HASH_BYTES];
+	uint64_t size;
+	struct perr e;
+	char err[160];
+	int codec;
+	size_t i;
+
+	if (len > CAPTURE_MISSING_MAX)
+		return answer_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too "
+		    "large");
+	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL ||
+	    missing_args(o, &codec, &hashes, err, sizeof(err)) < 0) {
+		json_decref(o);
+		return answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+	}
+	if (store_open(pd->state, STORE_SHARED, &s, &e) < 0) {
+		json_decref(o);
+		return answer_perr(c, &e);
+	}
+	missing = json_array();
+	present = json_object();
+	json_array_foreach(hashes, i, v) {
+		hash_parse(json_string_value(v), h);
+		if (store_chunk_size(s, codec, h, &size) < 0)
+			json_array_append(missing, v);
+		else
+			json_object_set_new(present, json_string_value(v),
+			    json_integer((json_int_t)size));
+	}
+	store_close(s);
+	rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:o, s:o}", "missing",
+	    missing, "present", present));
+	json_decref(o);
+	return rc;
+}
+
+/* Every chunk the index names is in the store, as long as it says. */
+static int
+chunks_present(struct store *s, const struct pimg_index *ix, struct perr *e)
+{
+	const struct pimg_entry *c;
+	char hex[HASH_HEX];
+	uint64_t size;
+	uint32_t i;
+
+	for (i = 0; i < ix->nchunks; i++) {
+		c = &ix->e[i];
+		if (store_chunk_size(s, (int)ix->codec, c->hash, &size) == 0 &&
+		    size == c->comp_len)
+			continue;
+		hash_hex(c->hash, hex);
+		if (store_chunk_size(s, (int)ix->codec, c->hash, &size) < 0)
+			return perr_set(e, PE_CONFLICT, "chunk %u (offset %llu) "
+			    "%s.%s: not in the store", i,
+			    (unsigned long long)c->disk_off, hex,
+			    pimg_codec_ext((int)ix->codec));
+		return perr_set(e, PE_CONFLICT, "chunk %u (offset %llu) %s.%s: "
+		    "%llu bytes in the store, the index says %u", i,
+		    (unsigned long long)c->disk_off, hex,
+		    pimg_codec_ext((int)ix->codec), (unsigned long long)size,
+		    c->comp_len);
+	}
+	return 0;
+}
+
+/* The images row of a new version; 0, or -1 when the database said no. */
+static int
+image_row(PGconn *db, const char *name, unsigned version,
+    const struct pimg_index *ix)
+{
+	char v[16], size[24];
+	const char *params[4] = { name, v, (const char *)ix->disk_hash, size };
+	int lens[4] = { 0, 0, HASH_BYTES, 0 }, fmts[4] = { 0, 0, 1, 0 }, rc;
+	PGresult *r;
+
+	snprintf(v, sizeof(v), "%u", version);
+	snprintf(size, sizeof(size), "%llu",
+	    (unsigned long long)ix->disk_size);
+	r = PQexecParams(db, "INSERT INTO images (name, version, disk_hash, "
+	    "disk_size) VALUES ($1, $2, $3, $4) ON CONFLICT (name, version) "
+	    "DO UPDATE SET disk_hash = EXCLUDED.disk_hash, disk_size = "
+	    "EXCLUDED.disk_size", 4, NULL, params, lens, fmts, 0);
+	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+	PQclear(r);
+	return rc;
+}
+
+/* The index -> a new draft; 201 {"image", "version"}. */
+static enum MHD_Result
+capture_index(struct pipold *pd, struct MHD_Connection *c, PGconn *db,
+    const struct caller *who, const char *name, const char *body,
+    size_t len)
+{
+	struct pimg_index *ix = NULL;
+	struct store *s = NULL;
+	enum MHD_Result rc;
+	unsigned version;
+	struct perr e;
+
+	if (pimg_index_decode((const uint8_t *)body, len, name, &ix, &e) < 0 ||
+	    store_open(pd->state, STORE_SHARED, &s, &e) < 0 ||
+	    chunks_present(s, ix, &e) < 0 ||
+	    store_commit(s, name, ix, &version, &e) < 0) {
+		rc = answer_perr(c, &e);
+		goto out;
+	}
+	if (image_row(db, name, version, ix) < 0) {
+		store_rm(s, name, version, NULL);	/* all or nothing */
+		rc = answer_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "database "
+		    "error: no version made");
+		goto out;
+	}
+	event(db, who->name, "image.capture", json_pack("{s:s, s:i, s:I, "
+	    "s:i, s:s}", "image", name, "version", (int)version, "disk_size",
+	    (json_int_t)ix->disk_size, "chunks", (int)ix->nchunks, "codec",
+	    pimg_codec_name((int)ix->codec)));
+	log_info("capture: %s:%u by %s: %llu bytes, %u chunks", name,
+	    version, who->name, (unsigned long long)ix->disk_size,
+	    ix->nchunks);
+	rc = answer_json(c, MHD_HTTP_CREATED, json_pack("{s:s, s:i}", "image",
+	    name, "version", (int)version));
+ out:
+	store_close(s);
+	pimg_index_free(ix);
+	return rc;
+}
+
+/*
+ * POST /api/capture/NAME/missing and /api/capture/NAME/index. Both
+ * share one route (the table matches prefixes), whose body limit is the
+ * index's; missing has its own, smaller one.
+ */
+enum MHD_Result
+api_capture_post(struct pipold *pd, struct MHD_Connection *c,
+    const char *url, const char *body, size_t len)
+{
+	char name[STORE_NAME_MAX + 1];
+	const char *p = url + strlen(CAPTURE_PREFIX), *slash;
+	struct caller who;
+	enum MHD_Result rc;
+	PGconn *db;
+
+	if ((slash = strchr(p, '/')) == NULL ||
+	    (size_t)(slash - p) > STORE_NAME_MAX ||
+	    (strcmp(slash, "/missing") != 0 && strcmp(slash, "/index") != 0))
+		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	memcpy(name, p, (size_t)(slash - p));
+	name[slash - p] = '\0';
+	if (capture_auth(pd, c, name, &db, &who, &rc) < 0)
+		return rc;
+	if (store_name_check(name, NULL) < 0) {
+		db_put(pd, db);
+		return answer_error(c, MHD_HTTP_BAD_REQUEST, "image name: only "
+		    "a-z, 0-9 and (not first) - _ . are allowed");
+	}
+	if (strcmp(slash, "/missing") == 0) {
+		db_put(pd, db);		/* not held while the store is read */
+		return capture_missing(pd, c, body, len);
+	}
+	rc = capture_index(pd, c, db, &who, name, body, len);
+	db_put(pd, db);
+	return rc;
+}
+
+/* The member's raw bytes (malloc'd into *raw) and their check. */
+static int
+chunk_check(int codec, const uint8_t h[HASH_BYTES], const char *body,
+    size_t len, uint8_t **raw, struct perr *e)
+{
+	struct pimg_coder *coder;
+	uint8_t got[HASH_BYTES];
+	uint64_t raw_len;
+	uint32_t crc;
+	int rc;
+
+	*raw = NULL;
+	if ((rc = pimg_chunk_raw_len(codec, body, len, &raw_len, e)) < 0)
+		return rc;
+	if (raw_len == 0 || raw_len > PIMG_CHUNK_MAX)
+		return perr_set(e, PE_DATA, "%llu raw bytes: not a chunk "
+		    "length (1 byte to 64 MiB)", (unsigned long long)raw_len);
+	if (len > PIMG_COMP_MAX(raw_len))
+		return perr_set(e, PE_DATA, "%zu bytes for %llu raw bytes: more "
+		    "than a chunk compresses to", len,
+		    (unsigned long long)raw_len);
+	if ((*raw = malloc(raw_len)) == NULL ||
+	    (coder = pimg_coder_new(codec, 0)) == NULL)
+		return perr_set(e, PE_FAIL, "out of memory");
+	rc = pimg_chunk_decode(coder, body, len, *raw, raw_len, &crc, e);
+	pimg_coder_free(coder);
+	if (rc < 0)
+		return rc;
+	hash_buf(*raw, raw_len, got);
+	if (memcmp(got, h, HASH_BYTES) != 0)
+		return perr_set(e, PE_DATA, "hash mismatch: the body decodes "
+		    "to other bytes");
+	return 0;
+}
+
+/* PUT /api/capture/chunks/HASH.EXT: 201 (stored) or 200 (was there),
+ * {"chunk", "size"}: size is the stored member's, which the index must
+ * give (another upload of the same bytes may have won). */
+enum MHD_Result
+api_capture_put(struct pipold *pd, struct MHD_Connection *c,
+    const char *url, const char *body, size_t len)
+{
+	const char *leaf = url + strlen(CAPTURE_CHUNKS);
+	char hex[HASH_HEX], msg[PERR_MSG_MAX + 80];
+	struct store *s = NULL;
+	uint8_t h[HASH_BYTES], *raw = NULL;
+	struct caller who;
+	enum MHD_Result rc;
+	uint64_t size;
+	struct perr e;
+	int codec, added = 0;
+	PGconn *db;
+
+	if (strlen(leaf) <= 64 || (strcmp(leaf + 64, ".gz") != 0 &&
+	    strcmp(leaf + 64, ".zst") != 0))
+		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	snprintf(hex, sizeof(hex), "%.64s", leaf);
+	codec = leaf[65] == 'g' ? PIMG_CODEC_GZIP : PIMG_CODEC_ZSTD;
+	if (hash_parse(hex, h) < 0)
+		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (capture_auth(pd, c, NULL, &db, &who, &rc) < 0)
+		return rc;
+	db_put(pd, db);		/* not held while decoding */
+	if (len == 0)
+		return answer_error(c, MHD_HTTP_BAD_REQUEST, "empty body");
+	if (chunk_check(codec, h, body, len, &raw, &e) < 0 ||
+	    store_open(pd->state, STORE_SHARED, &s, &e) < 0 ||
+	    store_chunk_put(s, codec, h, body, len, &added, &e) < 0) {
+		snprintf(msg, sizeof(msg), "chunk %s.%s: %s", hex,
+		    pimg_codec_ext(codec), e.msg);
+		rc = answer_error(c, (unsigned)perr_http_status(e.code), msg);
+		goto out;
+	}
+	if (store_chunk_size(s, codec, h, &size) < 0)
+		size = len;	/* gone already: the index check will say */
+	rc = answer_json(c, added ? MHD_HTTP_CREATED : MHD_HTTP_OK,
+	    json_pack("{s:s, s:I}", "chunk", hex, "size", (json_int_t)size));
+ out:
+	store_close(s);
+	free(raw);
+	return rc;
+}
