@@ -49,6 +49,7 @@ auth_caller(PGconn *db, struct MHD_Connection *c, struct caller *who)
 	unsigned status = 0;
 	PGresult *r;
 
+	who->deployment = 0;
 	if (auth_bearer_hash(c, want) < 0)
 		return MHD_HTTP_UNAUTHORIZED;
 	params[0] = (const char *)want;

@@ -16,6 +16,7 @@ struct caller {
 	long long id;
 	int admin;
 	char name[64];
+	long long deployment;	/* a capture agent's, else 0 */
 };
 
 /* o is consumed; NULL o (out of memory) drops the connection */

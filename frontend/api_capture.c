@@ -40,16 +40,54 @@ _Static_assert(CAPTURE_PUT_MAX == PIMG_COMP_MAX(PIMG_CHUNK_MAX),
     "CAPTURE_PUT_MAX: the largest member of the largest chunk");
 
 /*
- * Who may capture. For now an admin's bearer token; a per-deployment
- * capture token (an order that says "capture" NAME) is to be accepted
- * here too. name is NULL for a chunk (chunks belong to no image).
+ * The capture deployment in flight behind the bearer token, when there
+ * is one for this image (any image for a chunk: name NULL). 1 and *who,
+ * else 0.
+ */
+static int
+capture_token(PGconn *db, struct MHD_Connection *c, const char *name,
+    struct caller *who)
+{
+	uint8_t want[32], got[32];
+	const char *params[2] = { (const char *)want, name };
+	int lens[2] = { 32, 0 }, fmts[2] = { 1, 0 }, ok = 0;
+	PGresult *r;
+
+	if (auth_bearer_hash(c, want) < 0)
+		return 0;
+	r = PQexecParams(db, "SELECT id, coalesce(user_id, 0), "
+	    "encode(token_hash, 'hex') FROM deployments WHERE token_hash = $1 "
+	    "AND kind = 'capture' AND state NOT IN ('ready', 'failed') AND "
+	    "($2::text IS NULL OR image_name = $2)", 2, NULL, params, lens,
+	    fmts, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    hash_from_hex(PQgetvalue(r, 0, 2), got) == 0 &&
+	    auth_same(got, want)) {
+		who->deployment = atoll(PQgetvalue(r, 0, 0));
+		who->id = atoll(PQgetvalue(r, 0, 1));
+		who->admin = 0;
+		snprintf(who->name, sizeof(who->name), "capture %lld",
+		    who->deployment);
+		ok = 1;
+	}
+	PQclear(r);
+	return ok;
+}
+
+/*
+ * Who may capture: an admin's bearer token, or the token of a capture
+ * deployment in flight for this image (pipol capture: the node's agent
+ * in node mode). name is NULL for a chunk (chunks belong to no image).
  * 0: go on (db_put(pd, *db) after); -1: the refusal is queued in *rc.
  */
 static int
 capture_auth(struct pipold *pd, struct MHD_Connection *c, const char *name,
     PGconn **db, struct caller *who, enum MHD_Result *rc)
 {
-	(void)name;
+	memset(who, 0, sizeof(*who));
+	if ((*db = db_get(pd)) != NULL && capture_token(*db, c, name, who))
+		return 0;
+	db_put(pd, *db);
 	return api_begin(pd, c, 1, db, who, rc);
 }
 
@@ -224,6 +262,17 @@ capture_index(struct pipold *pd, struct MHD_Connection *c, PGconn *db,
 		rc = answer_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "database "
 		    "error: no version made");
 		goto out;
+	}
+	if (who->deployment != 0) {	/* the capture deployment's version */
+		char dep[24], ver[16];
+		const char *p[2] = { dep, ver };
+
+		snprintf(dep, sizeof(dep), "%lld", who->deployment);
+		snprintf(ver, sizeof(ver), "%u", version);
+		PQclear(PQexecParams(db, "UPDATE deployments SET image_version "
+		    "= $2, disk_hash = (SELECT disk_hash FROM images WHERE name "
+		    "= image_name AND version = $2) WHERE id = $1", 2, NULL, p,
+		    NULL, NULL, 0));
 	}
 	event(db, who->name, "image.capture", json_pack("{s:s, s:i, s:I, "
 	    "s:i, s:s}", "image", name, "version", (int)version, "disk_size",

@@ -319,3 +319,73 @@ api_deploy_list(struct pipold *pd, struct MHD_Connection *c,
 	db_put(pd, db);
 	return rc;
 }
+
+/*
+ * POST /api/captures {"node": NAME, "image": NAME}: admins have a node's
+ * disk captured into a new draft of the image. The same path as a
+ * deployment (boot script, token, order), with kind capture: the
+ * agent reads the disk and uploads what the store lacks; the draft's
+ * number is recorded in the deployment, which ends ready.
+ */
+enum MHD_Result
+api_capture_add(struct pipold *pd, struct MHD_Connection *c,
+    const char *url, const char *body, size_t len)
+{
+	static const char *const keys[] = { "node", "image", NULL };
+	const char *node, *image, *params[3];
+	char err[160], uid[24], arr[80];
+	struct caller who;
+	enum MHD_Result rc;
+	json_t *o;
+	PGresult *r;
+	PGconn *db;
+
+	(void)url;
+	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
+		return rc;
+	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+		goto out;
+	}
+	node = json_string_value(json_object_get(o, "node"));
+	image = json_string_value(json_object_get(o, "image"));
+	if (node == NULL || image == NULL ||
+	    store_name_check(image, NULL) < 0) {
+		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "want {\"node\": "
+		    "NAME, \"image\": NAME} (an image name: a-z 0-9 - _ .)");
+		goto out;
+	}
+	snprintf(uid, sizeof(uid), "%lld", who.id);
+	params[0] = node;
+	params[1] = image;
+	params[2] = uid;
+	r = PQexecParams(db, "WITH d AS (INSERT INTO deployments (node_id, "
+	    "kind, image_name, user_id) SELECT id, 'capture', $2, $3 FROM "
+	    "nodes WHERE name = $1 RETURNING id, node_id), t AS (INSERT INTO "
+	    "deployment_transitions (deployment_id, state) SELECT id, "
+	    "'pending' FROM d), n AS (UPDATE nodes SET boot_mode = 'deploy' "
+	    "WHERE id IN (SELECT node_id FROM d)) SELECT json_build_object("
+	    "'capture', id, 'node', $1::text, 'image', $2::text) FROM d", 3,
+	    NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, sizeof(err), "node %s: a deployment is already in "
+		    "flight", node);
+		rc = sql_status(r) == MHD_HTTP_CONFLICT ? answer_error(c,
+		    MHD_HTTP_CONFLICT, err) : answer_sql(c, r, "capture");
+	} else if (PQntuples(r) == 0) {
+		snprintf(err, sizeof(err), "node %s: no such node", node);
+		rc = answer_error(c, MHD_HTTP_NOT_FOUND, err);
+	} else {
+		event(db, who.name, "capture.add", json_pack("{s:s, s:s}",
+		    "node", node, "image", image));
+		snprintf(arr, sizeof(arr), "{%s}", node);
+		power_deploy(pd, db, arr);
+		rc = http_reply(c, MHD_HTTP_CREATED, "application/json",
+		    PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+ out:
+	json_decref(o);
+	db_put(pd, db);
+	return rc;
+}

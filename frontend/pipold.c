@@ -146,6 +146,7 @@ static const struct route routes[] = {
 	{ "GET", "/api/queues", 0, api_queue_list },
 	{ "POST", "/api/deployments", API_BODY_MAX, api_deploy_add },
 	{ "GET", "/api/deployments", 0, api_deploy_list },
+	{ "POST", "/api/captures", API_BODY_MAX, api_capture_add },
 	{ "GET", "/agent/order", 0, agent_order },
 	{ "POST", "/agent/progress", API_BODY_MAX, agent_progress },
 	{ "POST", "/agent/result", API_BODY_MAX, agent_result },

@@ -86,7 +86,7 @@ route_fn api_whoami, api_user_add, api_node_add, api_node_list;
 route_fn api_resv_add, api_resv_list, api_resv_change;
 route_fn api_licence_add, api_licence_list, api_queue_add, api_queue_list;
 /* api_deploy.c, agent_api.c, boot.c */
-route_fn api_deploy_add, api_deploy_list;
+route_fn api_deploy_add, api_deploy_list, api_capture_add;
 route_fn agent_order, agent_progress, agent_result;
 route_fn boot_script;
 enum MHD_Result api_node_boot(struct pipold *pd, struct MHD_Connection *c,

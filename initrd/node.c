@@ -11,8 +11,10 @@
  *   POST SERVER/agent/result    rebooting or failed with the reason,
  *                               retried until pipold has it
  *
- * The exit status is the deployment's; /init reboots on 0 and keeps a
- * rescue shell otherwise. Post-install comes with the boot path.
+ * An order of kind capture reads the disk into a new draft instead
+ * (capture.c) and ends ready. The exit status is the deployment's; /init
+ * reboots on 0 and keeps a rescue shell otherwise. Post-install comes
+ * with the boot path.
  */
 #include <sys/stat.h>
 #include <curl/curl.h>
@@ -281,6 +283,44 @@ node_deploy(struct node *n, struct deploy *d, json_t *order, struct perr *e)
 	return rc;
 }
 
+/*
+ * A capture order: this node's disk into a new draft of the order's
+ * image, with the deployment's token (pipold accepts it for that image
+ * only). The disk is read, never written; the node then boots it.
+ */
+static int
+node_capture(struct node *n, const struct deploy *d, const char *token,
+    const char *source, json_t *order, struct perr *e)
+{
+	const char *name = json_string_value(json_object_get(
+	    json_object_get(order, "image"), "name"));
+	struct capture_opts o = { 0 };
+	unsigned version;
+	int rc;
+
+	if (name == NULL || source == NULL) {
+		rc = perr_set(e, name ? PE_FAIL : PE_DATA, "%s", name ?
+		    "no disk to read: the order names none and none of "
+		    "/dev/vda, /dev/sda, /dev/nvme0n1, /dev/xvda exists" :
+		    "/agent/order: no image in the order");
+		log_warnx("%s", e->msg);
+		return rc;
+	}
+	o.server = n->server;
+	o.token = token;
+	o.name = name;
+	o.source = source;
+	o.threads = d->threads;
+	o.connections = d->connections;
+	o.timeout_sec = d->timeout_sec;
+	log_info("capturing %s into a new draft of %s", source, name);
+	if ((rc = capture_run(&o, &version, e)) < 0)
+		log_warnx("%s", e->msg);
+	else
+		log_info("captured %s as %s:%u", source, name, version);
+	return rc;
+}
+
 int
 node_main(int argc, char **argv)
 {
@@ -300,6 +340,9 @@ node_main(int argc, char **argv)
 	json_t *order = NULL, *res = NULL, *ack = NULL;
 	struct agent_cmdline cl;
 	struct node n = { .progress = NULL };
+	const char *kind;
+	char tok[65];
+	int capture = 0;
 	struct deploy d;
 	struct perr e, re;
 	long long v;
@@ -353,6 +396,7 @@ node_main(int argc, char **argv)
 		n.server[strlen(n.server) - 1] = '\0';
 	snprintf(n.auth, sizeof(n.auth), "Authorization: Bearer %s",
 	    cl.token);
+	snprintf(tok, sizeof(tok), "%s", cl.token);
 	memset(cl.token, 0, sizeof(cl.token));
 	n.timeout_sec = d.timeout_sec;
 	if ((rc = fetch_global_init(&e)) < 0 ||
@@ -360,11 +404,14 @@ node_main(int argc, char **argv)
 		log_warnx("%s", e.msg);
 		goto out;
 	}
-	if (strcmp(json_string_value(json_object_get(order, "kind")) ?
-	    json_string_value(json_object_get(order, "kind")) : "",
-	    "deploy") != 0) {
-		rc = perr_set(&e, PE_DATA, "%s/agent/order: this agent "
-		    "deploys; it does not know the order's kind", n.server);
+	kind = json_string_value(json_object_get(order, "kind"));
+	if (kind != NULL && strcmp(kind, "capture") == 0) {
+		capture = 1;
+		rc = node_capture(&n, &d, tok, pick_target(target, order), order,
+		    &e);
+	} else if (kind == NULL || strcmp(kind, "deploy") != 0) {
+		rc = perr_set(&e, PE_DATA, "%s/agent/order: an order of a kind "
+		    "this agent does not know", n.server);
 		log_warnx("%s", e.msg);
 	} else {
 		d.target = pick_target(target, order);
@@ -374,7 +421,8 @@ node_main(int argc, char **argv)
 	 * retried while it is away */
 	if (d.ix != NULL)
 		node_progress(&d, "writing");
-	res = rc == 0 ? json_pack("{s:s}", "state", "rebooting") :
+	res = rc == 0 ? json_pack("{s:s}", "state", capture ? "ready" :
+	    "rebooting") :
 	    json_pack("{s:s, s:s}", "state", "failed", "reason", e.msg);
 	if (call_until(&n, "/agent/result", res, &ack, &re) < 0) {
 		log_warnx("result not reported: %s", re.msg);
@@ -385,6 +433,7 @@ node_main(int argc, char **argv)
 	if (n.progress != NULL)
 		curl_easy_cleanup(n.progress);
 	memset(n.auth, 0, sizeof(n.auth));
+	memset(tok, 0, sizeof(tok));
 	json_decref(order);
 	json_decref(res);
 	json_decref(ack);

@@ -23,6 +23,7 @@ json_t *names_list(const char *s);	/* "n1,n2" -> ["n1", "n2"] */
 /* deploy_cmd.c */
 int cmd_deploy(const struct cmd *c, int argc, char **argv);
 int cmd_status(const struct cmd *c, int argc, char **argv);
+int cmd_capture(const struct cmd *c, int argc, char **argv);
 
 /* client.c: one call to pipold; *reply is the JSON answer (caller frees) */
 int client_call(const char *method, const char *path, json_t *send,

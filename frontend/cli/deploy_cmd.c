@@ -265,3 +265,58 @@ cmd_status(const struct cmd *c, int argc, char **argv)
 	json_decref(reply);
 	return 0;
 }
+
+int
+cmd_capture(const struct cmd *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'n' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *node = NULL, *image = NULL;
+	long long timeout = WAIT_DEFAULT_SECS;
+	json_t *send, *reply = NULL, *deps;
+	int ch, rc, wait = 0;
+	struct perr e;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":n:i:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': node = optarg; break;
+		case 'i': image = optarg; break;
+		case 'w': wait = 1; break;
+		case 'T':
+			if (parse_duration("--timeout", optarg, &timeout, &e) <
+			    0)
+				return fail(&e);
+			break;
+		case 'h': return cmd_help(c);
+		default:
+			return cmd_usage_error(c, "%s: %s", argv[optind - 1],
+			    ch == ':' ? "needs a value" : "unknown option");
+		}
+	}
+	if (optind != argc || node == NULL || image == NULL)
+		return cmd_usage_error(c, "give -n NODE and -i IMAGE");
+	send = json_pack("{s:s, s:s}", "node", node, "image", image);
+	rc = client_call("POST", "/api/captures", send, &reply, &e);
+	json_decref(send);
+	if (rc < 0)
+		return fail(&e);
+	printf("capture %lld: %s -> a new draft of %s\n", jint(reply,
+	    "capture"), node, image);
+	fflush(stdout);
+	if (wait) {
+		deps = json_pack("[{s:I, s:s}]", "id", (json_int_t)jint(reply,
+		    "capture"), "node", node);
+		rc = wait_all(deps, timeout);
+		json_decref(deps);
+	}
+	json_decref(reply);
+	return rc;
+}

@@ -99,6 +99,13 @@ static const struct cmd groups[] = {
 	  "                     every node is ready, 1 when one failed\n"
 	  "  --timeout DURATION with --wait: give up waiting (exit 5) after it\n"
 	  "                     (default 1h)\n" },
+	{ "capture", cmd_capture, "-n NODE -i IMAGE [--wait] [--timeout D]",
+	  "read a node's disk into a new draft of an image (admin)",
+	  "  -n, --node NODE    the node whose disk is read (it netboots, is\n"
+	  "                     read, then boots its disk again)\n"
+	  "  -i, --image NAME   the image that gets the new draft version\n"
+	  "  --wait             follow it to the end (as deploy --wait)\n"
+	  "  --timeout D        with --wait: give up waiting after D\n" },
 	{ "status", cmd_status, "[ID]",
 	  "your deployments, or one with the time of each state", NULL },
 	{ "licence", group_licence, "COMMAND ...",

@@ -97,6 +97,26 @@ wait "$wp"; rc=$?
 equal "deploy --wait: exit 0 once ready" $rc 0
 grep -q "^n1 *ready" "$T/wait.out" && ok "deploy --wait: says ready" || { notok "deploy --wait: says ready"; cat "$T/wait.out" >&2; }
 
+# capture in node mode: the node's disk into a new draft, through the
+# same boot script and a capture token that opens that image only
+expect_fail 4 "admins only" as "$al" capture -n n2 -i snap
+as "$adm" capture -n n2 -i snap > "$T/cap.out"
+cid=$(grep -o 'capture [0-9]*' "$T/cap.out" | cut -d' ' -f2)
+tc=$(token_of 52:54:00:00:02:02)
+[ -n "$cid" ] && [ -n "$tc" ] && ok "pipol capture: a capture, a token at boot" || { notok "pipol capture: a capture, a token at boot"; cat "$T/cap.out" >&2; }
+equal "a capture token opens no other image" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tc" \
+    -H 'Content-Type: application/json' -d '{"codec":"gzip","hashes":[]}' "$U/api/capture/other/missing")" 401
+curl -s -H "Authorization: Bearer $tc" "$U/agent/order" | grep -q '"kind" : "capture"' && ok "the order says capture" || notok "the order says capture"
+cmdline "$tc" "$T/cmdline"
+cp "$T/d" "$T/src"
+"$A" --cmdline "$T/cmdline" --target "$T/src" 2> "$T/cap.err"; rc=$?
+equal "node mode capture: exit 0" $rc 0
+equal "the capture is ready, with its version" "$(sql "select state, image_version from deployments where id = $cid")" "ready|1"
+equal "a draft snap:1" "$("$P" image list | awk '$1 == "snap" {print $2, $3}')" "1 draft"
+"$A" deploy --base "$U" --image snap:1 --target "$T/back" 2>/dev/null
+same "captured in node mode, deployed back: identical" "$T/d" "$T/back"
+same "the source disk was only read" "$T/d" "$T/src"
+
 # a corrupt chunk on the server: failed with the reason, never ready
 mkdisk "$T/d2" 5000000
 ls "$PIPOL_STATE/store/chunks" > "$T/before"
