@@ -40,7 +40,7 @@ answer_error(struct MHD_Connection *c, unsigned status, const char *msg)
  * The bearer token's SHA-256 is looked up, then compared again in
  * constant time.
  */
-static unsigned
+unsigned
 auth_caller(PGconn *db, struct MHD_Connection *c, struct caller *who)
 {
 	uint8_t want[32], got[32];

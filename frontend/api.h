@@ -34,6 +34,10 @@ enum MHD_Result answer_error(struct MHD_Connection *c, unsigned status,
 int api_begin(struct pipold *pd, struct MHD_Connection *c, int admin_only,
     PGconn **db, struct caller *who, enum MHD_Result *rc);
 
+/* The user behind the bearer token: 0 and *who, or 401 / 503. */
+unsigned auth_caller(PGconn *db, struct MHD_Connection *c,
+    struct caller *who);
+
 /* A JSON object holding only the keys listed (NULL-terminated); NULL and
  * err (one line naming what is wrong) otherwise. */
 json_t *body_object(const char *body, size_t len, const char *const *keys,

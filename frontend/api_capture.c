@@ -75,6 +75,29 @@ capture_token(PGconn *db, struct MHD_Connection *c, const char *name,
 }
 
 /*
+ * Before a large body is read (pipold.c): may this caller upload at
+ * all? An admin, or a capture in flight. 0, or the status to answer at
+ * once, so that nobody else makes pipold hold tens of MiB.
+ */
+unsigned
+capture_preauth(struct pipold *pd, struct MHD_Connection *c)
+{
+	struct caller who;
+	unsigned status;
+	PGconn *db;
+
+	memset(&who, 0, sizeof(who));
+	if ((db = db_get(pd)) == NULL)
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	if (capture_token(db, c, NULL, &who))
+		status = 0;
+	else if ((status = auth_caller(db, c, &who)) == 0 && !who.admin)
+		status = MHD_HTTP_FORBIDDEN;
+	db_put(pd, db);
+	return status;
+}
+
+/*
  * Who may capture: an admin's bearer token, or the token of a capture
  * deployment in flight for this image (pipol capture: the node's agent
  * in node mode). name is NULL for a chunk (chunks belong to no image).

@@ -190,6 +190,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 	int is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	const struct route *rt;
+	unsigned status;
 	int known;
 
 	(void)version;
@@ -204,6 +205,16 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			return known ? http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 			    "method not allowed\n") :
 			    http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+		/* bodies beyond API_BODY_MAX (uploads) are read only from
+		 * callers who may send them; the handler checks again */
+		if (rt->body_max > API_BODY_MAX &&
+		    (status = capture_preauth(pd, c)) != 0)
+			return http_reply(c, status, "application/json",
+			    status == MHD_HTTP_FORBIDDEN ?
+			    "{\"error\":\"admins only\"}" : status ==
+			    MHD_HTTP_UNAUTHORIZED ? "{\"error\":\"no valid "
+			    "token\"}" : "{\"error\":\"database "
+			    "unavailable\"}");
 		/* answer once the body is read: a response queued before
 		 * makes libmicrohttpd close the connection */
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)

@@ -87,6 +87,8 @@ route_fn api_resv_add, api_resv_list, api_resv_change;
 route_fn api_licence_add, api_licence_list, api_queue_add, api_queue_list;
 /* api_deploy.c, agent_api.c, boot.c */
 route_fn api_deploy_add, api_deploy_list, api_capture_add;
+/* api_capture.c: may the caller send a body larger than API_BODY_MAX? */
+unsigned capture_preauth(struct pipold *pd, struct MHD_Connection *c);
 route_fn agent_order, agent_progress, agent_result;
 route_fn boot_script;
 enum MHD_Result api_node_boot(struct pipold *pd, struct MHD_Connection *c,
