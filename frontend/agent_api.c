@@ -112,11 +112,7 @@ agent_order(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	    "deployments d JOIN nodes n ON n.id = d.node_id LEFT JOIN users u "
 	    "ON u.id = d.user_id WHERE d.id = $1", 1, NULL, params, NULL,
 	    NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-		rc = answer_sql(c, r, "order");
-	else
-		rc = http_reply(c, MHD_HTTP_OK, "application/json",
-		    PQgetvalue(r, 0, 0));
+	rc = answer_pgjson(c, r, MHD_HTTP_OK, "order");
 	PQclear(r);
 	db_put(pd, db);
 	return rc;

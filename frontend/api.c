@@ -327,3 +327,12 @@ answer_sql(struct MHD_Connection *c, PGresult *r, const char *what)
 		snprintf(msg, sizeof(msg), "%s: database error", what);
 	return answer_error(c, status, msg);
 }
+
+enum MHD_Result
+answer_pgjson(struct MHD_Connection *c, PGresult *r, unsigned status,
+    const char *what)
+{
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		return answer_sql(c, r, what);
+	return http_reply(c, status, "application/json", PQgetvalue(r, 0, 0));
+}

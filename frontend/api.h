@@ -53,6 +53,11 @@ unsigned sql_status(PGresult *r);
 enum MHD_Result answer_sql(struct MHD_Connection *c, PGresult *r,
     const char *what);
 
+/* A statement that built its whole answer as one JSON value: status
+ * with it, or the statement's error as answer_sql says. */
+enum MHD_Result answer_pgjson(struct MHD_Connection *c, PGresult *r,
+    unsigned status, const char *what);
+
 /* api_resv.c: reserve from a checked request (POST /api/reservations,
  * deploy without a reservation); 0 and the id, or -1 with *rc queued */
 int resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,

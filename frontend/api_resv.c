@@ -105,11 +105,7 @@ answer_resv(struct MHD_Connection *c, PGconn *db, unsigned status,
 	    "u ON u.id = r.user_id JOIN queues q ON q.id = r.queue_id "
 	    "WHERE r.id = $1", resv_json);
 	r = PQexecParams(db, sql, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-		rc = answer_sql(c, r, "reservation");
-	else
-		rc = http_reply(c, status, "application/json",
-		    PQgetvalue(r, 0, 0));
+	rc = answer_pgjson(c, r, status, "reservation");
 	PQclear(r);
 	return rc;
 }
@@ -233,11 +229,7 @@ api_resv_list(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	    "coalesce(r.released, upper(r.during)) > now() - interval '1 day'",
 	    resv_json);
 	r = PQexecParams(db, sql, 2, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = answer_sql(c, r, "reservations");
-	else
-		rc = http_reply(c, MHD_HTTP_OK, "application/json",
-		    PQgetvalue(r, 0, 0));
+	rc = answer_pgjson(c, r, MHD_HTTP_OK, "reservations");
 	PQclear(r);
 	db_put(pd, db);
 	return rc;
@@ -316,11 +308,7 @@ list_rows(struct pipold *pd, struct MHD_Connection *c, const char *sql)
 	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
 		return rc;
 	r = PQexec(db, sql);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = answer_sql(c, r, "list");
-	else
-		rc = http_reply(c, MHD_HTTP_OK, "application/json",
-		    PQgetvalue(r, 0, 0));
+	rc = answer_pgjson(c, r, MHD_HTTP_OK, "list");
 	PQclear(r);
 	db_put(pd, db);
 	return rc;

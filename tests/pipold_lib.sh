@@ -7,7 +7,9 @@ chmod 755 "$T"	# the postgres user must reach $T/state/pg
 PORT=$((30000 + RANDOM % 20000))
 U=http://127.0.0.1:$PORT
 DPID=
-trap '[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null;
+# a test's own cleanup goes in a function extra_cleanup, run first
+trap 'declare -F extra_cleanup > /dev/null && extra_cleanup;
+    [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null;
     runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" -m immediate stop >/dev/null 2>&1;
     rm -rf "$T"' EXIT
 

@@ -25,6 +25,12 @@ int cmd_deploy(const struct cmd *c, int argc, char **argv);
 int cmd_status(const struct cmd *c, int argc, char **argv);
 int cmd_capture(const struct cmd *c, int argc, char **argv);
 
+/* client.c: the error line and its exit status; a JSON field, "" / 0
+ * when absent */
+int cli_fail(const struct perr *e);
+const char *cli_str(json_t *o, const char *k);
+long long cli_int(json_t *o, const char *k);
+
 /* client.c: one call to pipold; *reply is the JSON answer (caller frees) */
 int client_call(const char *method, const char *path, json_t *send,
     json_t **reply, struct perr *e);

@@ -13,6 +13,7 @@
 
 #include "atomic.h"
 #include "cli.h"
+#include "log.h"
 #include "perr.h"
 
 #define CLIENT_TIMEOUT_SEC	30
@@ -155,4 +156,25 @@ client_call(const char *method, const char *path, json_t *send,
 		free(token);
 	}
 	return rc;
+}
+
+int
+cli_fail(const struct perr *e)
+{
+	log_warnx("%s", e->msg);
+	return e->code ? e->code : PE_FAIL;
+}
+
+const char *
+cli_str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+long long
+cli_int(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
 }

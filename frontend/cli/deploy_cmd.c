@@ -21,27 +21,6 @@
 #define WAIT_DEFAULT_SECS	3600
 
 static int
-fail(struct perr *e)
-{
-	log_warnx("%s", e->msg);
-	return e->code;
-}
-
-static const char *
-jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
-static long long
-jint(json_t *o, const char *k)
-{
-	return (long long)json_integer_value(json_object_get(o, k));
-}
-
-static int
 final(const char *state)
 {
 	return strcmp(state, "ready") == 0 || strcmp(state, "failed") == 0;
@@ -51,16 +30,16 @@ final(const char *state)
 static void
 progress_text(json_t *d, char *buf, size_t len)
 {
-	long long w = jint(d, "written"), t = jint(d, "total");
+	long long w = cli_int(d, "written"), t = cli_int(d, "total");
 
-	if (strcmp(jstr(d, "state"), "failed") == 0)
-		snprintf(buf, len, "failed: %s", jstr(d, "reason"));
-	else if (t > 0 && (strcmp(jstr(d, "state"), "fetching") == 0 ||
-	    strcmp(jstr(d, "state"), "writing") == 0))
+	if (strcmp(cli_str(d, "state"), "failed") == 0)
+		snprintf(buf, len, "failed: %s", cli_str(d, "reason"));
+	else if (t > 0 && (strcmp(cli_str(d, "state"), "fetching") == 0 ||
+	    strcmp(cli_str(d, "state"), "writing") == 0))
 		snprintf(buf, len, "%-11s %3lld%% %.1f/%.1f MB",
-		    jstr(d, "state"), w * 100 / t, w / 1e6, t / 1e6);
+		    cli_str(d, "state"), w * 100 / t, w / 1e6, t / 1e6);
 	else
-		snprintf(buf, len, "%s", jstr(d, "state"));
+		snprintf(buf, len, "%s", cli_str(d, "state"));
 }
 
 static int
@@ -101,12 +80,12 @@ wait_all(json_t *deps, long long timeout)
 		goto out;
 	for (i = 0; i < n; i++)
 		snprintf(node[i], sizeof(node[i]), "%s",
-		    jstr(json_array_get(deps, i), "node"));
+		    cli_str(json_array_get(deps, i), "node"));
 	for (;;) {
 		pending = failed = 0;
 		for (i = 0; i < n; i++) {
 			if (!final(state[i])) {
-				if (fetch_one(jint(json_array_get(deps, i),
+				if (fetch_one(cli_int(json_array_get(deps, i),
 				    "id"), &d, &e) < 0) {
 					if (!warned++)	/* pipold away? go on */
 						log_warnx("%s", e.msg);
@@ -114,10 +93,10 @@ wait_all(json_t *deps, long long timeout)
 					continue;
 				}
 				progress_text(d, text[i], sizeof(text[i]));
-				if (!tty && strcmp(state[i], jstr(d, "state")))
+				if (!tty && strcmp(state[i], cli_str(d, "state")))
 					printf("%-16s %s\n", node[i], text[i]);
 				snprintf(state[i], sizeof(state[i]), "%s",
-				    jstr(d, "state"));
+				    cli_str(d, "state"));
 				json_decref(d);
 			}
 			if (!final(state[i]))
@@ -203,7 +182,7 @@ cmd_deploy(const struct cmd *c, int argc, char **argv)
 		}
 	}
 	if (rc < 0) {
-		rc = fail(&e);
+		rc = cli_fail(&e);
 		goto out;
 	}
 	if (optind != argc || nodes == NULL || image == NULL) {
@@ -213,13 +192,13 @@ cmd_deploy(const struct cmd *c, int argc, char **argv)
 	json_object_set_new(send, "nodes", names_list(nodes));
 	json_object_set_new(send, "image", json_string(image));
 	if (client_call("POST", "/api/deployments", send, &reply, &e) < 0) {
-		rc = fail(&e);
+		rc = cli_fail(&e);
 		goto out;
 	}
 	json_array_foreach(json_object_get(reply, "deployments"), i, d)
 		printf("deployment %lld: %s <- %s (reservation %lld)\n",
-		    jint(d, "id"), jstr(d, "node"), jstr(reply, "image"),
-		    jint(reply, "reservation"));
+		    cli_int(d, "id"), cli_str(d, "node"), cli_str(reply, "image"),
+		    cli_int(reply, "reservation"));
 	fflush(stdout);
 	if (wait)
 		rc = wait_all(json_object_get(reply, "deployments"), timeout);
@@ -250,17 +229,17 @@ cmd_status(const struct cmd *c, int argc, char **argv)
 	else
 		snprintf(path, sizeof(path), "/api/deployments");
 	if (client_call("GET", path, NULL, &reply, &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%-6s %-16s %-24s %s\n", "ID", "NODE", "IMAGE", "STATE");
 	json_array_foreach(json_object_get(reply, "deployments"), i, d) {
 		progress_text(d, text, sizeof(text));
-		printf("%-6lld %-16s %-24s %s\n", jint(d, "id"),
-		    jstr(d, "node"), jstr(d, "image"), text);
+		printf("%-6lld %-16s %-24s %s\n", cli_int(d, "id"),
+		    cli_str(d, "node"), cli_str(d, "image"), text);
 		if (id == 0)
 			continue;
 		json_array_foreach(json_object_get(d, "transitions"), k, t)
-			printf("       %-12s %s\n", jstr(t, "state"),
-			    jstr(t, "at"));
+			printf("       %-12s %s\n", cli_str(t, "state"),
+			    cli_str(t, "at"));
 	}
 	json_decref(reply);
 	return 0;
@@ -293,7 +272,7 @@ cmd_capture(const struct cmd *c, int argc, char **argv)
 		case 'T':
 			if (parse_duration("--timeout", optarg, &timeout, &e) <
 			    0)
-				return fail(&e);
+				return cli_fail(&e);
 			break;
 		case 'h': return cmd_help(c);
 		default:
@@ -307,12 +286,12 @@ cmd_capture(const struct cmd *c, int argc, char **argv)
 	rc = client_call("POST", "/api/captures", send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
-		return fail(&e);
-	printf("capture %lld: %s -> a new draft of %s\n", jint(reply,
+		return cli_fail(&e);
+	printf("capture %lld: %s -> a new draft of %s\n", cli_int(reply,
 	    "capture"), node, image);
 	fflush(stdout);
 	if (wait) {
-		deps = json_pack("[{s:I, s:s}]", "id", (json_int_t)jint(reply,
+		deps = json_pack("[{s:I, s:s}]", "id", (json_int_t)cli_int(reply,
 		    "capture"), "node", node);
 		rc = wait_all(deps, timeout);
 		json_decref(deps);

@@ -49,13 +49,6 @@ static const struct option long_opts[] = {
 };
 
 static int
-fail(struct perr *e)
-{
-	log_warnx("%s", e->msg);
-	return e->code ? e->code : PE_FAIL;
-}
-
-static int
 opt_value(const struct cmd *c, struct iargs *a, int ch, const char *v,
     struct perr *e)
 {
@@ -131,7 +124,7 @@ parse(const struct cmd *c, int argc, char **argv, const int *allowed,
 			return cmd_usage_error(c, "%s: unknown option",
 			    argv[optind - 1]);
 		if (opt_value(c, a, ch, optarg, &e) < 0)
-			return fail(&e);
+			return cli_fail(&e);
 	}
 	for (i = optind; i < argc; i++) {
 		if (a->npos == pmax)
@@ -142,7 +135,7 @@ parse(const struct cmd *c, int argc, char **argv, const int *allowed,
 	if (a->npos < pmin)
 		return cmd_usage_error(c, "missing argument");
 	if (a->o.level && pimg_level_check(a->o.codec, a->o.level, &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	return 0;
 }
 
@@ -152,7 +145,7 @@ open_store(const struct iargs *a, int how, struct store **s)
 	struct perr e;
 
 	if (store_open(store_state_dir(a->state), how, s, &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	return 0;
 }
 
@@ -162,7 +155,7 @@ parse_ref(const char *ref, char *name, unsigned *v, int need_version)
 	struct perr e;
 
 	if (store_ref_parse(ref, name, v, &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	if (need_version && *v == 0) {
 		log_warnx("image %s: give NAME:VERSION", ref);
 		return PE_USAGE;
@@ -206,7 +199,7 @@ add_image(const struct cmd *c, int argc, char **argv, int import)
 	if (!import && a.from == NULL)
 		return cmd_usage_error(c, "missing --from PATH");
 	if (store_name_check(a.pos[0], &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	snprintf(name, sizeof(name), "%s", a.pos[0]);
 	a.o.meta = a.meta[0] ? a.meta : NULL;
 	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
@@ -216,7 +209,7 @@ add_image(const struct cmd *c, int argc, char **argv, int import)
 	if (rc < 0) {
 		store_undo_added(s);
 		store_close(s);
-		return fail(&e);
+		return cli_fail(&e);
 	}
 	store_close(s);
 	if (!import)
@@ -262,7 +255,7 @@ cmd_export(const struct cmd *c, int argc, char **argv)
 		return rc;
 	rc = image_export(s, name, v, a.out, a.raw, a.o.threads, &e);
 	store_close(s);
-	return rc < 0 ? fail(&e) : 0;
+	return rc < 0 ? cli_fail(&e) : 0;
 }
 
 static const char *
@@ -324,7 +317,7 @@ cmd_ls(const struct cmd *c, int argc, char **argv)
 		return rc;
 	if (store_list(s, &names, &n, &e) < 0) {
 		store_close(s);
-		return fail(&e);
+		return cli_fail(&e);
 	}
 	printf("%-24s %7s  %-9s  %-4s  %10s  %s\n", "NAME", "VERSION",
 	    "STATE", "CODEC", "DISK", "CREATED");
@@ -463,12 +456,12 @@ cmd_show(const struct cmd *c, int argc, char **argv)
 	if (store_resolve(s, name, &v, &e) < 0 ||
 	    store_image_get(s, name, &img, &e) < 0) {
 		store_close(s);
-		return fail(&e);
+		return cli_fail(&e);
 	}
 	if (store_load(s, name, v, &ix, &e) < 0) {
 		store_image_clear(&img);
 		store_close(s);
-		return fail(&e);
+		return cli_fail(&e);
 	}
 	sv = store_image_find(&img, v);
 	hash_hex(ix->disk_hash, hex);
@@ -525,7 +518,7 @@ cmd_verify(const struct cmd *c, int argc, char **argv)
 	    print_bad, NULL, &checked, &e);
 	store_close(s);
 	if (rc < 0 && rc != -PE_DATA)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%llu chunks checked, %s\n", (unsigned long long)checked,
 	    rc == 0 ? "all good" : e.msg);
 	return rc < 0 ? PE_DATA : 0;
@@ -554,7 +547,7 @@ version_op(const struct cmd *c, int argc, char **argv,
 	rc = op(s, name, v, &e);
 	store_close(s);
 	if (rc < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%s:%u %s\n", name, v, done);
 	return 0;
 }
@@ -590,13 +583,13 @@ cmd_rollback(const struct cmd *c, int argc, char **argv)
 	if ((rc = parse(c, argc, argv, allowed, 1, 1, &a)) != 0)
 		return rc < 0 ? 0 : rc;
 	if (store_name_check(a.pos[0], &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
 		return rc;
 	rc = store_rollback(s, a.pos[0], &now, &e);
 	store_close(s);
 	if (rc < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%s:%u is current\n", a.pos[0], now);
 	return 0;
 }
@@ -617,13 +610,13 @@ cmd_copy(const struct cmd *c, int argc, char **argv)
 	if ((rc = parse_ref(a.pos[0], name, &v, 0)) != 0)
 		return rc;
 	if (store_name_check(a.pos[1], &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
 		return rc;
 	rc = store_copy(s, name, v, a.pos[1], &nv, &e);
 	store_close(s);
 	if (rc < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%s:%u\n", a.pos[1], nv);
 	return 0;
 }
@@ -645,7 +638,7 @@ cmd_gc(const struct cmd *c, int argc, char **argv)
 	rc = store_gc(s, &n, &bytes, &e);
 	store_close(s);
 	if (rc < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%llu files removed, %llu bytes freed\n",
 	    (unsigned long long)n, (unsigned long long)bytes);
 	return 0;

@@ -13,13 +13,6 @@
 #include "log.h"
 #include "perr.h"
 
-static int
-fail(struct perr *e)
-{
-	log_warnx("%s", e->msg);
-	return e->code;
-}
-
 /* KEY=VALUE into *params (made on first use); -1 when it is not that. */
 static int
 power_param(json_t **params, const char *kv)
@@ -97,7 +90,7 @@ cmd_node_add(const struct cmd *c, int argc, char **argv)
 	rc = client_call("POST", "/api/nodes", send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%s\n", json_string_value(json_object_get(reply, "node")));
 	json_decref(reply);
 	return 0;
@@ -154,7 +147,7 @@ cmd_node_set(const struct cmd *c, int argc, char **argv)
 	rc = client_call("POST", path, send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%s: power %s\n", json_string_value(json_object_get(reply,
 	    "node")), json_string_value(json_object_get(reply, "power")));
 	json_decref(reply);
@@ -173,7 +166,7 @@ cmd_node_list(const struct cmd *c, int argc, char **argv)
 	if (argc > 1)
 		return cmd_usage_error(c, "%s: unexpected argument", argv[1]);
 	if (client_call("GET", "/api/nodes", NULL, &reply, &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%-20s %-17s %-12s %-15s %-7s %s\n", "NAME", "MAC", "PROFILE",
 	    "IP", "POWER", "BOOT");
 	json_array_foreach(json_object_get(reply, "nodes"), i, n)
@@ -207,7 +200,7 @@ cmd_node_show(const struct cmd *c, int argc, char **argv)
 		return cmd_usage_error(c, "%s: not a node name", argv[1]);
 	snprintf(path, sizeof(path), "/api/nodes/%s", argv[1]);
 	if (client_call("GET", path, NULL, &reply, &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	for (i = 0; keys[i] != NULL; i++) {
 		v = json_string_value(json_object_get(reply, keys[i]));
 		printf("%-14s %s\n", keys[i], v && *v ? v : "-");
@@ -248,7 +241,7 @@ cmd_node_power(const struct cmd *c, int argc, char **argv)
 	rc = client_call("POST", path, send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%s: %s\n", argv[1], json_string_value(json_object_get(reply,
 	    "message")));
 	json_decref(reply);
@@ -308,7 +301,7 @@ cmd_node_boot(const struct cmd *c, int argc, char **argv)
 	rc = client_call("POST", path, send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%s: boots %s\n", argv[optind], mode);
 	json_decref(reply);
 	return 0;

@@ -18,28 +18,13 @@
 
 #define RESV_DEFAULT_SECS	3600	/* --for when not given */
 
-static int
-fail(struct perr *e)
-{
-	log_warnx("%s", e->msg);
-	return e->code;
-}
-
-static const char *
-jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
 /* "2030-01-01T10:00:00+00:00" -> "2030-01-01 10:00:00+00:00" */
 static const char *
 when(json_t *o, const char *k, char *buf, size_t len)
 {
 	char *t;
 
-	snprintf(buf, len, "%s", jstr(o, k));
+	snprintf(buf, len, "%s", cli_str(o, k));
 	if ((t = strchr(buf, 'T')) != NULL)
 		*t = ' ';
 	return buf;
@@ -68,7 +53,7 @@ print_resv(json_t *r)
 	join(json_object_get(r, "nodes"), nodes, sizeof(nodes));
 	printf("%-6lld %-10s %-8s %-25s %-25s %s\n",
 	    (long long)json_integer_value(json_object_get(r, "id")),
-	    jstr(r, "user"), jstr(r, "state"), when(r, "start", a, sizeof(a)),
+	    cli_str(r, "user"), cli_str(r, "state"), when(r, "start", a, sizeof(a)),
 	    when(r, "end", b, sizeof(b)), nodes);
 }
 
@@ -168,7 +153,7 @@ cmd_reserve(const struct cmd *c, int argc, char **argv)
 		}
 	}
 	if (rc < 0) {
-		rc = fail(&e);
+		rc = cli_fail(&e);
 		goto out;
 	}
 	if (optind != argc) {
@@ -185,7 +170,7 @@ cmd_reserve(const struct cmd *c, int argc, char **argv)
 	if (json_object_size(lics) > 0)
 		json_object_set(send, "licences", lics);
 	if (client_call("POST", "/api/reservations", send, &reply, &e) < 0) {
-		rc = fail(&e);
+		rc = cli_fail(&e);
 		goto out;
 	}
 	if (quiet)
@@ -219,7 +204,7 @@ cmd_reservations(const struct cmd *c, int argc, char **argv)
 		    argv[1 + all]);
 	if (client_call("GET", all ? "/api/reservations?all=1" :
 	    "/api/reservations", NULL, &reply, &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	print_head();
 	json_array_foreach(json_object_get(reply, "reservations"), i, r)
 		print_resv(r);
@@ -260,7 +245,7 @@ cmd_extend(const struct cmd *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (ch == 'b') {
 			if (parse_duration("--by", optarg, &secs, &e) < 0)
-				return fail(&e);
+				return cli_fail(&e);
 		} else if (ch == 'h')
 			return cmd_help(c);
 		else
@@ -275,7 +260,7 @@ cmd_extend(const struct cmd *c, int argc, char **argv)
 	rc = client_call("POST", path, send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	print_head();
 	print_resv(reply);
 	json_decref(reply);
@@ -297,7 +282,7 @@ cmd_release(const struct cmd *c, int argc, char **argv)
 	if ((rc = resv_path(c, argv[1], "release", path, sizeof(path))))
 		return rc;
 	if (client_call("POST", path, NULL, &reply, &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("reservation %s released\n", argv[1]);
 	json_decref(reply);
 	return 0;
@@ -322,7 +307,7 @@ cmd_licence_add(const struct cmd *c, int argc, char **argv)
 	rc = client_call("POST", "/api/licences", send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("licence %s: %lld\n", argv[1], n);
 	json_decref(reply);
 	return 0;
@@ -340,10 +325,10 @@ cmd_licence_list(const struct cmd *c, int argc, char **argv)
 	if (argc > 1)
 		return cmd_usage_error(c, "%s: unexpected argument", argv[1]);
 	if (client_call("GET", "/api/licences", NULL, &reply, &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%-20s %8s %8s\n", "NAME", "TOTAL", "IN USE");
 	json_array_foreach(json_object_get(reply, "licences"), i, l)
-		printf("%-20s %8lld %8lld\n", jstr(l, "name"),
+		printf("%-20s %8lld %8lld\n", cli_str(l, "name"),
 		    (long long)json_integer_value(json_object_get(l, "total")),
 		    (long long)json_integer_value(json_object_get(l,
 		    "used_now")));
@@ -410,7 +395,7 @@ cmd_queue_add(const struct cmd *c, int argc, char **argv)
 	printf("queue %s\n", argv[optind]);
 	goto out;
  bad:
-	rc = fail(&e);
+	rc = cli_fail(&e);
  out:
 	json_decref(send);
 	json_decref(reply);
@@ -430,16 +415,16 @@ cmd_queue_list(const struct cmd *c, int argc, char **argv)
 	if (argc > 1)
 		return cmd_usage_error(c, "%s: unexpected argument", argv[1]);
 	if (client_call("GET", "/api/queues", NULL, &reply, &e) < 0)
-		return fail(&e);
+		return cli_fail(&e);
 	printf("%-16s %9s %12s %s\n", "NAME", "MAX NODES", "MAX SECONDS",
 	    "START HOURS");
 	json_array_foreach(json_object_get(reply, "queues"), i, q) {
 		if (json_is_string(json_object_get(q, "hours_from")))
 			snprintf(hours, sizeof(hours), "%.5s-%.5s",
-			    jstr(q, "hours_from"), jstr(q, "hours_to"));
+			    cli_str(q, "hours_from"), cli_str(q, "hours_to"));
 		else
 			snprintf(hours, sizeof(hours), "any");
-		printf("%-16s %9lld %12lld %s\n", jstr(q, "name"),
+		printf("%-16s %9lld %12lld %s\n", cli_str(q, "name"),
 		    (long long)json_integer_value(json_object_get(q,
 		    "max_nodes")), (long long)json_integer_value(
 		    json_object_get(q, "max_seconds")), hours);

@@ -6,21 +6,7 @@
 # body (413) and an index naming a chunk it lacks (409), storing nothing;
 # the agent fails with one line and the documented exit status.
 . "$(dirname "$0")/../lib.sh"
-D=$B/pipold A=$B/pipol-agent
-chmod 755 "$T"	# the postgres user must reach $T/state/pg
-PORT=$((30000 + RANDOM % 20000))
-U=http://127.0.0.1:$PORT
-DPID=
-trap '[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null;
-    runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" -m immediate stop >/dev/null 2>&1;
-    rm -rf "$T"' EXIT
-start_pipold() {
-	"$D" --listen 127.0.0.1:$PORT >> "$T/pipold.log" 2>&1 &
-	DPID=$!
-	for _ in $(seq 300); do curl -sf "$U/health" >/dev/null && return 0; sleep 0.1; done
-	return 1
-}
-sql() { psql -X -q -t -A -h "$T/state/pg" -U pipol -d pipol -c "$1" 2>&1; }
+. "$TOP/tests/pipold_lib.sh"
 S=$PIPOL_STATE/store
 chunks() { find "$S/chunks" -type f 2>/dev/null | wc -l; }
 sha() { sha256sum < "$1" | cut -c1-64; }

@@ -8,23 +8,12 @@
 # /boot/${mac} for iPXE; nothing for a MAC that is no node; and a node
 # added while dnsmasq runs is served without a restart.
 . "$(dirname "$0")/../lib.sh"
-D=$B/pipold
-chmod 755 "$T"	# the postgres user must reach $T/state/pg
-PORT=$((30000 + RANDOM % 20000))
-U=http://127.0.0.1:$PORT
+. "$TOP/tests/pipold_lib.sh"
 NS=pipol-test-$$
 DIR=$T/dns
-DPID= NPID=
+NPID=
 stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
-trap 'stop "$DPID"; stop "$NPID"; ip netns del "$NS" 2>/dev/null;
-    runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" -m immediate stop >/dev/null 2>&1;
-    rm -rf "$T"' EXIT
-start_pipold() {
-	"$D" --listen 127.0.0.1:$PORT "$@" >> "$T/pipold.log" 2>&1 &
-	DPID=$!
-	for _ in $(seq 300); do curl -sf "$U/health" >/dev/null && return 0; sleep 0.1; done
-	return 1
-}
+extra_cleanup() { stop "$NPID"; ip netns del "$NS" 2>/dev/null; }
 
 expect_fail 2 "--dnsmasq-dir needs --public-url" "$D" --dnsmasq-dir "$DIR"
 expect_fail 2 "--public-url ftp://10.77.0.1/: not http(s)://HOST[:PORT][/PATH]" \
