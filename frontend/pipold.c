@@ -5,6 +5,7 @@
  * every state that matters is in the database or in the store.
  */
 #include <getopt.h>
+#include <libpq-fe.h>
 #include <stdint.h>
 #include <pthread.h>
 #include <signal.h>
@@ -234,6 +235,39 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	return rq->rt->fn(pd, c, url, rq->body, rq->len);
 }
 
+/*
+ * The reaper: every RESERVATION_TICK_SEC, reservations whose time is
+ * over expire (schema 003), with what was in flight under them. Any
+ * pipold sharing the database may do it; the function is idempotent.
+ */
+#define RESERVATION_TICK_SEC	10
+
+static volatile sig_atomic_t reaper_stop;
+
+static void *
+reaper_main(void *arg)
+{
+	struct pipold *pd = arg;
+	PGresult *r;
+	PGconn *db;
+	int i;
+
+	while (!reaper_stop) {
+		if ((db = db_get(pd)) != NULL) {
+			r = PQexec(db, "SELECT reservations_expire()");
+			if (PQresultStatus(r) == PGRES_TUPLES_OK &&
+			    atoi(PQgetvalue(r, 0, 0)) > 0)
+				log_info("%s reservation(s) ended",
+				    PQgetvalue(r, 0, 0));
+			PQclear(r);
+			db_put(pd, db);
+		}
+		for (i = 0; i < RESERVATION_TICK_SEC * 10 && !reaper_stop; i++)
+			usleep(100000);
+	}
+	return NULL;
+}
+
 static int
 listen_parse(const char *s, struct sockaddr_in *sa, struct perr *e)
 {
@@ -273,6 +307,7 @@ main(int argc, char **argv)
 	};
 	struct pipold pd = { .listen = "0.0.0.0:8080" };
 	struct sockaddr_in sa;
+	pthread_t reaper;
 	struct perr e;
 	sigset_t set;
 	int ch, sig, version, rc = 0, admin = 0;
@@ -343,10 +378,17 @@ main(int argc, char **argv)
 		perr_errno(&e, PE_FAIL, "--listen %s", pd.listen);
 		goto fail;
 	}
+	if (pthread_create(&reaper, NULL, reaper_main, &pd) != 0) {
+		perr_set(&e, PE_FAIL, "cannot start the reservation reaper");
+		MHD_stop_daemon(pd.mhd);
+		goto fail;
+	}
 	log_info("listening on %s, store %s, schema version %d%s", pd.listen,
 	    pd.store_root, version, pd.embedded ? ", embedded database" : "");
 	sigwait(&set, &sig);
 	log_info("%s: stopping", strsignal(sig));
+	reaper_stop = 1;
+	pthread_join(reaper, NULL);
 	MHD_stop_daemon(pd.mhd);
 	goto out;
  fail:

@@ -183,6 +183,25 @@ expect_fail 6 "node n9: no such node" as "$adm" node boot n9 rescue
 as "$adm" node boot n2 local > /dev/null
 script 52:54:00:00:02:02 | grep -q '^sanboot' && ok "back to the local disk" || notok "back to the local disk"
 
+# the end of a reservation: what is in flight under it fails, by
+# release at once, by expiry within pipold's reaper tick
+r7=$(as "$bo" reserve --nodes n3 --for 1h -q)
+as "$bo" deploy -n n3 -i os:1 > /dev/null
+d7=$(sql "select max(id) from deployments")
+as "$bo" release "$r7" > /dev/null
+equal "released under a deployment: it fails, saying why" "$(sql "select state, reason from deployments where id = $d7")" \
+    "failed|reservation $r7 released"
+r8=$(as "$bo" reserve --nodes n3 --for 1h -q)
+as "$bo" deploy -n n3 -i os:1 > /dev/null
+d8=$(sql "select max(id) from deployments")
+sql "update reservations set during = tstzrange(lower(during) - interval '2 hours', now() - interval '1 second') where id = $r8;
+     update reservation_nodes set during = tstzrange(lower(during) - interval '2 hours', now() - interval '1 second') where reservation_id = $r8" > /dev/null
+for _ in $(seq 150); do [ "$(sql "select state from reservations where id = $r8")" = expired ] && break; sleep 0.1; done
+equal "a reservation past its end expires" "$(sql "select state from reservations where id = $r8")" expired
+equal "... and its deployment in flight fails" "$(sql "select state, reason from deployments where id = $d8")" \
+    "failed|reservation $r8 ended"
+equal "... once" "$(sql "select count(*) from events where kind = 'reservation.expire' and detail->>'id' = '$r8'")" 1
+
 # a PostgreSQL restart under a running pipold: the next request works
 as "$al" whoami > /dev/null
 runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" -m fast -w restart > /dev/null 2>&1
