@@ -296,7 +296,8 @@ sql_status(PGresult *r)
 	if (st == NULL)
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	if (strncmp(st, "PP", 2) == 0)		/* ours: PP400, PP403 ... */
-		return (unsigned)atoi(st + 2);
+		return atoi(st + 2) >= 400 && atoi(st + 2) < 500 ?
+		    (unsigned)atoi(st + 2) : MHD_HTTP_INTERNAL_SERVER_ERROR;
 	if (strcmp(st, "23505") == 0 || strcmp(st, "23P01") == 0 ||
 	    strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
 		return MHD_HTTP_CONFLICT;	/* taken, or lost a race */
