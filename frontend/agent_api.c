@@ -199,9 +199,10 @@ agent_report(struct pipold *pd, struct MHD_Connection *c, const char *body,
 	params[4] = st;
 	params[5] = why;
 	r = PQexecParams(db, "WITH u AS (UPDATE deployments SET "
-	    "bytes_fetched = CASE WHEN $2 < 0 THEN bytes_fetched ELSE $2 END, "
-	    "bytes_written = CASE WHEN $3 < 0 THEN bytes_written ELSE $3 END, "
-	    "bytes_total = CASE WHEN $4 < 0 THEN bytes_total ELSE $4 END, "
+	    "bytes_fetched = CASE WHEN $2::bigint < 0 THEN bytes_fetched "
+	    "ELSE $2 END, bytes_written = CASE WHEN $3::bigint < 0 THEN "
+	    "bytes_written ELSE $3 END, bytes_total = CASE WHEN $4::bigint < 0 "
+	    "THEN bytes_total ELSE $4 END, "
 	    "updated = clock_timestamp() WHERE id = $1 RETURNING id) SELECT "
 	    "CASE WHEN $5::text IS NULL THEN false ELSE deploy_advance($1, $5, "
 	    "$6) END, (SELECT state FROM deployments WHERE id = $1) FROM u",

@@ -63,6 +63,8 @@ equal "a user token is no agent token" "$(curl -s -o /dev/null -w '%{http_code}'
 equal "progress: unknown field 400" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t2" -d '{"state":"writing","x":1}' "$U/agent/progress")" 400
 equal "progress: a state not for progress 400" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t2" -d '{"state":"ready"}' "$U/agent/progress")" 400
 equal "progress: a negative count 400" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t2" -d '{"written":-5}' "$U/agent/progress")" 400
+equal "progress: a count past 2^31 200" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t2" -d '{"fetched":3000000000}' "$U/agent/progress")" 200
+equal "... and recorded" "$(sql "select bytes_fetched from deployments where id = $dep")" 3000000000
 
 # the agent in node mode: order, deployment, progress, result
 cmdline "$t2" "$T/cmdline"
