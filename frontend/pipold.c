@@ -4,6 +4,7 @@
  * (and the embedded PostgreSQL with it); kill -9 loses nothing, since
  * every state that matters is in the database or in the store.
  */
+#include <sys/resource.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -37,6 +38,17 @@ static const char help[] =
 "                      (how the first admin comes to exist)\n"
 "  --admin             with --add-user: the user is an admin\n"
 "  --help              this text\n";
+
+/*
+ * Connections at once: every node's agent keeps one to report progress
+ * (plus its fetch connections when pipold serves the chunks), each a
+ * thread (MHD_USE_THREAD_PER_CONNECTION) waiting in poll(): select()
+ * and MHD's default limit (FD_SETSIZE - 4) refused the 1,021st
+ * descriptor, under 1,000 agents. Bounded by the open-file limit too,
+ * less PIPOLD_FDS_SPARE for the database, the files being sent, logs.
+ */
+#define PIPOLD_CONNECTIONS_MAX	16384
+#define PIPOLD_FDS_SPARE	256
 
 /* One request: its route, and its body gathered up to the route's limit. */
 struct req {
@@ -202,6 +214,27 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	return rq->rt->fn(pd, c, url, rq->body, rq->len);
 }
 
+/* As many connections as the open-file limit allows, lifted to its
+ * hard ceiling (a service's soft limit is often 1,024). */
+static unsigned
+connections_max(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 1024 - PIPOLD_FDS_SPARE;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < 2 * PIPOLD_FDS_SPARE)
+		return (unsigned)(rl.rlim_cur / 2);
+	if (rl.rlim_cur - PIPOLD_FDS_SPARE > PIPOLD_CONNECTIONS_MAX)
+		return PIPOLD_CONNECTIONS_MAX;
+	return (unsigned)(rl.rlim_cur - PIPOLD_FDS_SPARE);
+}
+
 static int
 listen_parse(const char *s, struct sockaddr_in *sa, struct perr *e)
 {
@@ -266,7 +299,7 @@ main(int argc, char **argv)
 		    argv[optind], usage);
 		return PE_USAGE;
 	}
-	pthread_mutex_init(&pd.pool.mu, NULL);
+	db_pool_init(&pd);
 	pd.state = store_state_dir(pd.state);
 	snprintf(pd.store_root, sizeof(pd.store_root), "%s/store", pd.state);
 	if (listen_parse(pd.listen, &sa, &e) < 0) {
@@ -290,9 +323,10 @@ main(int argc, char **argv)
 		goto out;
 	}
 	pd.mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    on_request, &pd, MHD_OPTION_SOCK_ADDR, &sa,
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, on_request, &pd, MHD_OPTION_SOCK_ADDR, &sa,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_CONNECTION_LIMIT, connections_max(),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
 	if (pd.mhd == NULL) {
 		perr_errno(&e, PE_FAIL, "--listen %s", pd.listen);
