@@ -58,6 +58,15 @@ struct req {
 	int too_big;
 };
 
+/*
+ * A store path's request: it has no body and nothing to free. It is
+ * answered on the handler's second call, as routes are: a response
+ * queued on the first makes libmicrohttpd 0.9.75 answer "Connection:
+ * close", and each chunk then cost the agent a new connection (65 per
+ * agent for 64 chunks; 0.8 x nginx's aggregate rate at 32 agents).
+ */
+static struct req store_req;
+
 static void
 on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
@@ -65,7 +74,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	struct req *rq = *req_cls;
 
 	(void)cls, (void)c, (void)toe;
-	if (rq != NULL) {
+	if (rq != NULL && rq != &store_req) {
 		free(rq->body);
 		free(rq);
 		*req_cls = NULL;
@@ -189,7 +198,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			if (!is_get && !is_head)
 				return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 				    "method not allowed\n");
-			return http_store(pd, c, url, is_head);
+			*req_cls = &store_req;
+			return MHD_YES;
 		}
 		if ((rt = route_find(method, url, &known)) == NULL)
 			return known ? http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -202,6 +212,13 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		rq->rt = rt;
 		*req_cls = rq;
 		return MHD_YES;
+	}
+	if (rq == &store_req) {
+		if (*upload_len != 0) {	/* a GET's body means nothing */
+			*upload_len = 0;
+			return MHD_YES;
+		}
+		return http_store(pd, c, url, is_head);
 	}
 	if (*upload_len != 0) {
 		gather(rq, upload, *upload_len);
