@@ -1,16 +1,18 @@
 /*
  * progressload.c -- bench tool: N simulated node agents, each POSTing
  * {"state":"writing","fetched":N,"written":N,"total":N} to URL
- * /agent/progress once per period with its own bearer token, over
- * keep-alive connections (one libcurl multi, one easy handle per agent),
- * for a number of seconds. Not installed.
+ * /agent/progress once per period with its own bearer token, over its
+ * own keep-alive connection (one libcurl multi, one easy handle per
+ * agent), for a number of seconds. Not installed.
  *
  * The sends are spread evenly over the period (agent i at i/N of it).
  * A request's latency runs from the moment it was due, not from when it
  * was sent, so a slow client or a server that keeps an agent waiting
  * past its next tick shows in the figures (that tick is then skipped
- * and counted as late). At the end: requests, errors (transport or a
- * status other than 200), late ticks, and p50/p90/p99/max latency.
+ * and counted as late). The first --warmup seconds are reported apart.
+ * At the end, one line: requests, errors (transport, or a status other
+ * than 200; the first is printed on stderr), late ticks, p50/p90/p99/max
+ * latency, then the same for the warm-up.
  */
 #include <sys/resource.h>
 #include <errno.h>
