@@ -99,6 +99,7 @@ api_begin(struct pipold *pd, struct MHD_Connection *c, int admin_only,
 	    PQstatus(*db) != CONNECTION_OK) {
 		/* the server went away under an idle connection: once more */
 		db_put(pd, *db);
+		db_pool_flush(pd);
 		if ((*db = db_get(pd)) == NULL) {
 			*rc = answer_auth(c, MHD_HTTP_SERVICE_UNAVAILABLE);
 			return -1;

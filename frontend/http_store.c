@@ -156,6 +156,8 @@ http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		}
 		r = MHD_create_response_from_fd_at_offset64(len, fd,
 		    (uint64_t)from);
+		if (r == NULL)
+			close(fd);	/* else the response owns it */
 		if (r != NULL && range != NULL)
 			MHD_add_response_header(r, "Content-Range", crange);
 	}

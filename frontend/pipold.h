@@ -28,11 +28,16 @@ struct dnsmasq_opts {
 	pthread_mutex_t mu;	/* one writer of the hosts file at a time */
 };
 
-/* db.c: a pool of connections, shared by the request threads */
+/* db.c: a pool of connections, shared by the request threads; at most
+ * DB_POOL_MAX open, a request waits for one (DB_WAIT_SEC, then 503) */
+#define DB_POOL_MAX	32
+#define DB_WAIT_SEC	10
 struct db_pool {
 	pthread_mutex_t mu;
-	struct pg_conn *idle[32];
+	pthread_cond_t freed;	/* a connection went idle or was closed */
+	struct pg_conn *idle[DB_POOL_MAX];
 	int nidle;
+	int nopen;		/* idle, lent out, or being made */
 };
 
 struct pipold {
@@ -108,11 +113,14 @@ route_fn api_capture_post, api_capture_put;
 int pg_embedded_start(struct pipold *pd, struct perr *e);
 void pg_embedded_stop(struct pipold *pd);
 int db_migrate(struct pipold *pd, int *version, struct perr *e);
-/* A connection from the pool (NULL: the database is unreachable); give
- * it back with db_put, which drops it when broken or mid-transaction. */
+/* A connection from the pool (NULL: the database is unreachable, or
+ * none came free within DB_WAIT_SEC); give it back with db_put, which
+ * drops it when broken or mid-transaction. */
 struct pg_conn *db_get(struct pipold *pd);
 void db_put(struct pipold *pd, struct pg_conn *db);
+void db_pool_init(struct pipold *pd);
 void db_pool_close(struct pipold *pd);
+void db_pool_flush(struct pipold *pd);	/* after the server went away */
 
 /* dnsmasq.c: check the options; write DIR/pipol.conf and the hosts file
  * at start; rewrite the hosts file after a node change (logs failures) */

@@ -36,3 +36,9 @@ $(B)/tests/crcforge: $(B)/tests/tools/crcforge.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lz
 
 all: $(B)/tests/crcforge
+
+# bench tool: N agents reporting progress (tests/bench/progress.sh)
+$(B)/tests/progressload: $(B)/tests/tools/progressload.o $(LIBPIMG)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lm $(IMG_LIBS)
+
+all: $(B)/tests/progressload

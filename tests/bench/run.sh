@@ -6,3 +6,5 @@ cd "$(dirname "$0")"
 bash mkdisk.sh
 bash image.sh
 bash agent.sh
+bash serve.sh
+bash progress.sh

@@ -63,6 +63,8 @@ equal "a user token is no agent token" "$(curl -s -o /dev/null -w '%{http_code}'
 equal "progress: unknown field 400" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t2" -d '{"state":"writing","x":1}' "$U/agent/progress")" 400
 equal "progress: a state not for progress 400" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t2" -d '{"state":"ready"}' "$U/agent/progress")" 400
 equal "progress: a negative count 400" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t2" -d '{"written":-5}' "$U/agent/progress")" 400
+equal "progress: a count past 2^31 200" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t2" -d '{"fetched":3000000000}' "$U/agent/progress")" 200
+equal "... and recorded" "$(sql "select bytes_fetched from deployments where id = $dep")" 3000000000
 
 # the agent in node mode: order, deployment, progress, result
 cmdline "$t2" "$T/cmdline"
@@ -203,7 +205,11 @@ equal "... and its deployment in flight fails" "$(sql "select state, reason from
 equal "... once" "$(sql "select count(*) from events where kind = 'reservation.expire' and detail->>'id' = '$r8'")" 1
 
 # a PostgreSQL restart under a running pipold: the next request works
-as "$al" whoami > /dev/null
+# (several requests at once first: the pool then holds several idle
+# connections, all of which the restart kills)
+pids=()
+for _ in 1 2 3 4 5 6; do as "$al" reservations > /dev/null & pids+=($!); done
+wait "${pids[@]}"
 runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" -m fast -w restart > /dev/null 2>&1
 equal "after a PostgreSQL restart: the first request answers" "$(as "$al" whoami 2>&1)" alice
 as "$al" reservations > /dev/null && ok "... and the next" || notok "... and the next"

@@ -32,6 +32,7 @@ curl -s -r 100-199 "$U/chunks/$ch" > "$T/part"
 same "Range 100-199: the right bytes" "$T/part" <(dd if="$PIPOL_STATE/store/chunks/$ch" bs=1 skip=100 count=100 status=none)
 equal "Range: 206 and Content-Range" "$(curl -s -o /dev/null -r 100-199 -w '%{http_code}' "$U/chunks/$ch") $(curl -sI -r 100-199 "$U/chunks/$ch" | grep -i '^content-range' | tr -d '\r' | cut -d' ' -f2-)" \
     "206 bytes 100-199/$size"
+equal "chunks over one keep-alive connection" "$(curl -s -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}' "$U/chunks/$ch" "$U/chunks/$ch" "$U/images/os/1.idx")" 100
 equal "Range suffix -10" "$(curl -s -r -10 "$U/chunks/$ch" | wc -c)" 10
 equal "Range past the end: 416" "$(curl -s -o /dev/null -w '%{http_code}' -r $((size + 5))- "$U/chunks/$ch")" 416
 for bad in "/chunks/../../etc/passwd" "/chunks/${ch%%.*}.txt" "/images/os/../refs" \
