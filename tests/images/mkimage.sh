@@ -90,41 +90,66 @@ mkdir -p "$CACHE/debs"
 exec 9>"$CACHE/lock"
 flock 9		# one builder at a time; the others then find it cached
 
-# deb PKG VERSION: the cached .deb of PKG, downloaded once
-deb() {
+# resolve: busybox-static's candidate version (bver) and the kernel
+# package the metapackage names today, "PACKAGE VERSION" (kdep): its ABI
+# number changes with point releases. One apt-cache call (1 s each).
+resolve() {
+	apt-cache show --no-all-versions linux-image-cloud-amd64 \
+	    busybox-static > "$CACHE/apt.tmp" 2>/dev/null || true
+	bver=$(awk '/^Package: busybox-static$/ { p = 1 }
+	    p && /^Version: / { print $2; exit }' "$CACHE/apt.tmp")
+	kdep=$(sed -n 's/^Depends: \(linux-image-[^ ]*-cloud-amd64\) (= \([^)]*\)).*/\1 \2/p' \
+	    "$CACHE/apt.tmp" | head -1)
+	rm -f "$CACHE/apt.tmp"
+}
+
+# fetch PKG VERSION: the cached .deb of PKG, downloaded once
+fetch() {
 	local pkg=$1 ver=$2 d
+	[ -n "$ver" ] || return 1
 	d=$CACHE/debs/${pkg}_${ver//:/%3a}_amd64.deb
 	if [ ! -s "$d" ]; then
 		rm -rf "$CACHE/debs/tmp"; mkdir "$CACHE/debs/tmp"
 		( cd "$CACHE/debs/tmp" &&
 		  apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" \
-		      >/dev/null ) || die "$pkg=$ver: apt-get download failed"
+		      > /dev/null 2>&1 ) || return 1
 		mv "$CACHE/debs/tmp/"*.deb "$d"
 		rmdir "$CACHE/debs/tmp"
 	fi
 	echo "$d"
 }
 
-t0=$SECONDS
-# One apt-cache call (about 1 s each): busybox-static's version, and the
-# kernel package the metapackage names today (its ABI number changes
-# with point releases), with its exact version.
-apt-cache show --no-all-versions linux-image-cloud-amd64 busybox-static \
-    > "$CACHE/apt.tmp" 2>/dev/null || true
-bver=$(awk '/^Package: busybox-static$/ { p = 1 } p && /^Version: / { print $2; exit }' "$CACHE/apt.tmp")
-kdep=$(sed -n 's/^Depends: \(linux-image-[^ ]*-cloud-amd64\) (= \([^)]*\)).*/\1 \2/p' "$CACHE/apt.tmp" | head -1)
-rm -f "$CACHE/apt.tmp"
-[ -n "$bver" ] || die "busybox-static: unknown to apt (apt-get update?)"
-if [ -z "$kernel" ]; then
-	[ -n "$kdep" ] || die "linux-image-cloud-amd64: unknown to apt (apt-get update?)"
+# get_debs: bdeb and, without --kernel, kdeb and kpkg
+get_debs() {
+	bdeb=$(fetch busybox-static "$bver") || return 1
+	[ -z "$kernel" ] || return 0
 	kpkg=${kdep% *}
-	kdeb=$(deb "$kpkg" "${kdep#* }")
+	kdeb=$(fetch "$kpkg" "${kdep#* }")
+}
+
+t0=$SECONDS
+resolve
+if ! get_debs; then
+	# stale package lists (a point release came): once more, updated
+	apt-get update -qq > /dev/null 2>&1 || true
+	resolve
+	if ! get_debs; then
+		# offline: what the cache has, newest first
+		bdeb=$(ls -t "$CACHE"/debs/busybox-static_*.deb 2>/dev/null | head -1)
+		[ -n "$kernel" ] || kdeb=$(ls -t "$CACHE"/debs/linux-image-*-cloud-amd64_*.deb 2>/dev/null | head -1)
+		[ -n "$bdeb" ] && { [ -n "$kernel" ] || [ -n "$kdeb" ]; } ||
+		    die "busybox-static, linux-image-cloud-amd64: not in apt's lists nor cached (network?)"
+		kpkg=$(basename "${kdeb:-x_}"); kpkg=${kpkg%%_*}
+		echo "mkimage: apt-get download failed; using the cache's $(basename "$bdeb") ${kdeb:+$(basename "$kdeb")}" >&2
+	fi
+fi
+if [ -z "$kernel" ]; then
 	kid=$(basename "$kdeb")
 else
 	kid=$(sha256sum < "$kernel" | cut -c1-64)
-	[ -z "$modules" ] || kid="$kid $(cd "$modules" && find . -name '*.ko' -printf '%P %s %T@\n' | sort | sha256sum)"
+	[ -z "$modules" ] || kid="$kid $(cd "$modules" &&
+	    find . -name '*.ko' -printf '%P %s %T@\n' | sort | sha256sum)"
 fi
-bdeb=$(deb busybox-static "$bver")
 key=$( { cat "$SELF"; echo "$kid"; basename "$bdeb";
     dpkg-query -W -f='${Package} ${Version}\n' dropbear-bin syslinux-common \
 	syslinux-efi mtools dosfstools e2fsprogs; } | sha256sum | cut -c1-16)

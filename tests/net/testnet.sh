@@ -133,7 +133,7 @@ net_node() {
 		    -drive "if=pflash,format=raw,unit=1,file=$NET_DIR/$name.vars")
 		# no PXE or HTTP boot over IPv6 (each would stall a node that
 		# leaves iPXE for its disk), as on most machines as shipped
-		fw+=(-fw_cfg name=opt/org.tianocore/IPv6Support,string=no)
+		fw+=(-fw_cfg "name=opt/org.tianocore/IPv6Support,string=no")
 		[ "$mode" = uefi ] || nic="$nic,romfile=" ;;
 	*) net_err "net_node $name: mode $mode: bios, uefi or uefi-snp"; return ;;
 	esac

@@ -50,7 +50,8 @@ check "pipold in the namespace, on $NET_IP:8080" net_exec curl -sf "$NET_URL/hea
     [ -z "$(ss -Hltn "sport = :8080" | grep -F "$NET_IP:")" ] &&
     ok "10.99.0.1 and pipold's socket only in the namespace" ||
     notok "10.99.0.1 and pipold's socket only in the namespace"
-export PIPOL_SERVER=$NET_URL PIPOL_TOKEN=$("$D" --add-user root --admin 2>/dev/null)
+tok=$("$D" --add-user root --admin 2>/dev/null) || notok "pipold --add-user"
+export PIPOL_SERVER=$NET_URL PIPOL_TOKEN=$tok
 pipol() { net_exec "$P" "$@"; }
 pipol node add n1 --mac 52:54:00:99:00:11 --profile pc-bios --ip 10.99.0.11 \
     --power qemu --power-param qmp="$NET_DIR/n1.qmp" > /dev/null
