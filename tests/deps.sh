@@ -5,6 +5,10 @@
 set -eu
 pkgs_build="make gcc libc6-dev pkg-config libdeflate-dev libzstd-dev zlib1g-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpq-dev postgresql"
 pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreutils curl iproute2 man-db qemu-system-x86 ipmitool openipmi dnsmasq-base busybox netcat-openbsd"
+# the boot tests: the test image (tests/images), QEMU nodes on the test
+# network (tests/net); busybox-static is fetched, not installed (it
+# conflicts with busybox)
+pkgs_test="$pkgs_test syslinux syslinux-common syslinux-efi mtools dosfstools e2fsprogs fdisk kmod cpio dropbear-bin openssh-client ovmf ipxe"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"
 case "${1:-test}" in
 test) want=$pkgs_test ;;
@@ -12,9 +16,13 @@ bench) want=$pkgs_bench ;;
 *) echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
 missing=
+# what an installed package provides counts (busybox-static provides
+# busybox: installing busybox would remove it)
+provided=" $(dpkg-query -W -f='${db:Status-Status} ${Provides}\n' 2>/dev/null |
+    sed -n 's/^installed //p' | sed 's/ ([^)]*)//g' | tr -d ',' | tr '\n' ' ') "
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-	    missing="$missing $p"
+	    case $provided in *" $p "*) ;; *) missing="$missing $p" ;; esac
 done
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing" >&2
