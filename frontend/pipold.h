@@ -16,6 +16,7 @@
 #include "perr.h"
 
 struct pg_conn;
+struct pg_result;
 
 /* dnsmasq.c: --dnsmasq-dir and its companions */
 #define DNSMASQ_TFTP_ROOT	"/usr/lib/ipxe"	/* Debian's ipxe package */
@@ -118,6 +119,11 @@ int db_migrate(struct pipold *pd, int *version, struct perr *e);
  * drops it when broken or mid-transaction. */
 struct pg_conn *db_get(struct pipold *pd);
 void db_put(struct pipold *pd, struct pg_conn *db);
+/* PQexecParams of sql, prepared once per connection under name (a
+ * constant, one per sql); outside a transaction block. */
+struct pg_result *db_exec_prepared(struct pg_conn *db, const char *name,
+    const char *sql, int n, const char *const *params, const int *lens,
+    const int *fmts);
 void db_pool_init(struct pipold *pd);
 void db_pool_close(struct pipold *pd);
 void db_pool_flush(struct pipold *pd);	/* after the server went away */

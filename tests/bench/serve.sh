@@ -8,7 +8,7 @@
 # the system's nginx and /etc/nginx are never touched). The figure is
 # the aggregate rate: raw disk bytes deployed per wall second over all
 # agents; the table gives pipold / nginx, each server's CPU seconds per
-# GiB served (from /proc/PID/stat) and the TCP connections accepted.
+# GiB served (from /proc/PID/stat).
 # Medians of interleaved rounds.
 # Env: BENCH_ROUNDS (3), SERVE_AGENTS ("8 32"), SERVE_MIB (256).
 set -euo pipefail
@@ -116,17 +116,14 @@ pids() {
 	if [ "$1" = pipold ]; then echo "$DPID"; else echo "$NPID" $(ps -o pid= --ppid "$NPID"); fi
 }
 
-# TCP connections accepted on this machine so far (keep-alive check)
-opens() { awk '/^Tcp:/ { if (++n == 2) print $7 }' /proc/net/snmp; }
-
-# run SERVER N: N agents at once; secs, cpu, conns[SERVER N]
-declare -A secs cpu conns all allcpu
+# run SERVER N: N agents at once; secs[SERVER N], cpu[SERVER N]
+declare -A secs cpu all allcpu
 run() {
 	local srv=$1 n=$2 i t0 t1 c0 c1 fail=0 ap=()
 	rm -f "$TGT"/t*
 	sync; echo 3 > /proc/sys/vm/drop_caches
 	cat "$PIPOL_STATE"/store/chunks/* > /dev/null	# the store in memory
-	o0=$(opens) c0=$(ticks $(pids "$srv")) t0=$(now)
+	c0=$(ticks $(pids "$srv")) t0=$(now)
 	for ((i = 0; i < n; i++)); do
 		"$A" deploy --base "${url[$srv]}" --image s:1 --target "$TGT/t$i" \
 		    --no-reuse 2> "$W/agent$i.err" &
@@ -135,7 +132,7 @@ run() {
 	for i in "${!ap[@]}"; do
 		wait "${ap[$i]}" || { fail=1; echo "bench: $srv, agent $i failed:" >&2; cat "$W/agent$i.err" >&2; }
 	done
-	t1=$(now) c1=$(ticks $(pids "$srv")) o1=$(opens)
+	t1=$(now) c1=$(ticks $(pids "$srv"))
 	[ $fail = 0 ] || exit 1
 	for i in 0 $((n - 1)); do
 		cmp -s "$W/disk" "$TGT/t$i" ||
@@ -144,7 +141,6 @@ run() {
 	rm -f "$TGT"/t*
 	secs["$srv $n"]=$(echo "$t1 - $t0" | bc -l)
 	cpu["$srv $n"]=$(echo "($c1 - $c0) / $HZ" | bc -l)
-	conns["$srv $n"]=$((o1 - o0))
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -159,20 +155,19 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 median() { echo "$@" | tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-printf '\n%-8s %-7s %10s %10s %14s %12s\n' agents server "MB/s" "× nginx" "CPU s / GiB" connections
+printf '\n%-8s %-7s %10s %10s %14s\n' agents server "MB/s" "× nginx" "CPU s / GiB"
 for n in $AGENTS; do
 	for srv in nginx pipold; do
 		s=$(median ${all["$srv $n"]}) c=$(median ${allcpu["$srv $n"]})
 		secs["$srv $n"]=$s
-		printf '%-8s %-7s %10.1f %10.3f %14.3f %12s\n' "$n" "$srv" \
+		printf '%-8s %-7s %10.1f %10.3f %14.3f\n' "$n" "$srv" \
 		    "$(echo "$n * $SIZE / $s / 1000000" | bc -l)" \
 		    "$(echo "${secs["nginx $n"]} / $s" | bc -l)" \
-		    "$(echo "$c / ($n * $SERVED / 1073741824)" | bc -l)" "${conns["$srv $n"]}"
+		    "$(echo "$c / ($n * $SERVED / 1073741824)" | bc -l)"
 	done
 done
 echo "(medians of $ROUNDS rounds; MB/s: raw disk MB deployed per wall second, all agents together;"
-echo " CPU s / GiB: the server's user + system CPU per GiB of chunks it sent;"
-echo " connections: TCP connections accepted in the last round, keep-alive gives 5 per agent)"
+echo " CPU s / GiB: the server's user + system CPU per GiB of chunks it sent)"
 
 echo
 for n in $AGENTS; do
