@@ -4,7 +4,7 @@
 # Usage: tests/deps.sh test|bench
 set -eu
 pkgs_build="make gcc libc6-dev pkg-config libdeflate-dev libzstd-dev zlib1g-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpq-dev postgresql"
-pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreutils curl iproute2 man-db qemu-system-x86 ipmitool openipmi dnsmasq-base busybox netcat-openbsd"
+pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreutils curl iproute2 man-db qemu-system-x86 ipmitool openipmi dnsmasq-base busybox-static kmod cpio netcat-openbsd"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2"
 case "${1:-test}" in
 test) want=$pkgs_test ;;
