@@ -1,13 +1,15 @@
 # pipold_lib.sh -- sourced after lib.sh by the tests that run a real
 # pipold on loopback with its embedded PostgreSQL under $T/state/pg.
 # Only what the test started is stopped: pipold by its pid, the cluster
-# by its data folder.
+# by its data folder, and first whatever the test's own test_cleanup
+# function stops, when it defines one.
 D=$B/pipold A=$B/pipol-agent
 chmod 755 "$T"	# the postgres user must reach $T/state/pg
 PORT=$((30000 + RANDOM % 20000))
 U=http://127.0.0.1:$PORT
 DPID=
-trap '[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null;
+trap 'declare -F test_cleanup >/dev/null && test_cleanup;
+    [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null;
     runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" -m immediate stop >/dev/null 2>&1;
     rm -rf "$T"' EXIT
 
