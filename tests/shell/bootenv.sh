@@ -64,6 +64,8 @@ qemu_kill() {
 	wait "$QP" 2>/dev/null
 	true
 }
+# since NS: seconds from NS (date +%s%N) to now, to 0.1 s
+since() { local ds=$((($(date +%s%N) - $1) / 100000000)); echo "$((ds / 10)).$((ds % 10))"; }
 # kernel_url FILE, kernel_line FILE: of the iPXE script FILE's kernel
 kernel_url() { grep '^kernel ' "$1" | cut -d' ' -f2; }
 kernel_line() { grep '^kernel ' "$1" | sed 's/ || goto failed$//' | cut -d' ' -f3-; }
@@ -113,15 +115,15 @@ grep -qx "initrd --name initrd.img http://10.0.2.2:$PORT/bootenv/cloud/initrd.im
     ok "... and /bootenv/cloud/initrd.img" || { notok "... and /bootenv/cloud/initrd.img"; cat "$T/vm1.ipxe" >&2; }
 echo "$cl" | grep -q "^initrd=initrd.img pipol.server=http://10.0.2.2:$PORT pipol.token=[0-9a-f]\{64\} .*panic=-1" &&
     ok "its command line: server, token, panic=-1" || { notok "its command line: server, token, panic=-1"; echo "$cl" >&2; }
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 boot vm1 52:54:00:00:0b:01 "$cl"
 wait "$QP"; rc=$?
-t1=$(date +%s.%N)
-secs=$(echo "$t1 - $t0" | bc)
+secs=$(since "$t0")
 equal "QEMU exits by itself (the agent's 0, then reboot -f)" $rc 0
 ok "boot to deployed: $secs s (QEMU start to its exit), $(($(stat -c %s "$T/img") >> 20)) MiB image"
 echo "# boot to deployed: $secs s" >&2
 same "the node's disk is the image, byte for byte" "$T/img" "$T/vm1.raw"
+[ -n "${KEEP_CONSOLE:-}" ] && cp "$T/vm1.log" "$KEEP_CONSOLE"
 equal "the deployment is rebooting" "$(sql "select state from deployments where id = $dep")" rebooting
 equal "every state once, in order" "$(sql "select string_agg(state, ' ' order by at) from deployment_transitions where deployment_id = $dep")" \
     "pending booting fetching writing rebooting"
@@ -141,10 +143,10 @@ as "$adm" node add vm3 --mac 52:54:00:00:0b:03 --profile virtual > /dev/null
 head -c $((12 << 20)) /dev/urandom > "$T/vm3.raw"
 as "$al" deploy -n vm3 -i os > "$T/dep3.out"
 dep3=$(grep -o 'deployment [0-9]*' "$T/dep3.out" | cut -d' ' -f2)
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 boot vm3 52:54:00:00:0b:03
 wait "$QP"; rc=$?
-secs=$(echo "$(date +%s.%N) - $t0" | bc)
+secs=$(since "$t0")
 equal "through iPXE: QEMU exits by itself" $rc 0
 ok "through iPXE, firmware to deployed: $secs s"
 echo "# through iPXE, firmware to deployed: $secs s" >&2
@@ -188,7 +190,7 @@ cp "$T/vm2.raw" "$T/vm2.before"
 boot vm2 52:54:00:00:0b:02 "$cl"
 msg="pipol: rescue environment (pipol.rescue=1): no order, no disk written; shell on the console"
 console_wait vm2 "$msg" 120 && ok "console: $msg" || { notok "console: $msg"; tail -20 "$T/vm2.log" >&2; }
-grep -q "pipol-agent" "$T/vm2.log" && notok "rescue: the agent is not run" || ok "rescue: the agent is not run"
+grep -q "^pipol: running pipol-agent" "$T/vm2.log" && notok "rescue: the agent is not run" || ok "rescue: the agent is not run"
 qemu_kill vm2
 same "rescue: the disk is as it was" "$T/vm2.before" "$T/vm2.raw"
 stop_pipold
