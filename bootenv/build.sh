@@ -130,8 +130,11 @@ dpkg-deb -x "$DEB" "$K"
 [ -f "$K/boot/vmlinuz-$KVER" ] || die "$DEB: no boot/vmlinuz-$KVER"
 CONFIG=$K/boot/config-$KVER
 if grep -qx 'CONFIG_RD_ZSTD=y' "$CONFIG" && command -v zstd > /dev/null; then
-	# multi-threaded zstd gives the same bytes whatever the thread count
-	COMPRESS="zstd -q -19 -T0 -c" CODEC=zstd
+	# 23 MB of cpio on 2 cores: -12 makes 8.8 MB in 1.8 s, -19 7.6 MB
+	# in 15.6 s (and the boot test builds twice); the kernel unpacks
+	# either in 0.4 s under TCG. Multi-threaded zstd gives the same
+	# bytes whatever the thread count.
+	COMPRESS="zstd -q -12 -T0 -c" CODEC=zstd
 elif grep -qx 'CONFIG_RD_GZIP=y' "$CONFIG"; then
 	COMPRESS="gzip -9 -n -c" CODEC=gzip
 else
