@@ -21,6 +21,7 @@ include common/build.mk
 include imagestore/build.mk
 include frontend/build.mk
 include initrd/build.mk
+include bootenv/build.mk
 include tests/build.mk
 
 $(B)/%.o: %.c

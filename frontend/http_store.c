@@ -4,7 +4,8 @@
  * between: a strong ETag, Cache-Control immutable (both URLs name
  * content that never changes), If-None-Match, and single-range Range.
  * Paths are checked against their exact grammar before any file is
- * opened: nothing else under the state folder is reachable.
+ * opened: nothing else under the state folder is reachable. Also the
+ * deployment environment, /bootenv/FLAVOUR/FILE from STATE/bootenv/.
  */
 #include <sys/stat.h>
 #include <ctype.h>
@@ -169,6 +170,62 @@ http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	MHD_add_response_header(r, "Content-Type", "application/octet-stream");
 	(void)head;	/* MHD sends no body for HEAD by itself */
 	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* 1 when s is a name of 1..max letters, digits, '.', '_' or '-', that
+ * starts with a letter or digit and holds no "..". */
+static int
+bootenv_name_ok(const char *s, size_t len, size_t max)
+{
+	size_t i;
+
+	if (len == 0 || len > max || !isalnum((unsigned char)s[0]))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-')
+			return 0;
+	return memmem(s, len, "..", 2) == NULL;
+}
+
+/*
+ * GET /bootenv/FLAVOUR/FILE: the deployment environment's kernel and
+ * initramfs, STATE/bootenv/FLAVOUR/FILE (bootenv/build.sh makes them).
+ * No cache headers: an admin may rebuild them in place.
+ */
+enum MHD_Result
+http_bootenv(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
+{
+	const char *flavour = url + strlen("/bootenv/"), *file;
+	char path[PATH_MAX];
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+	struct stat st;
+	int fd;
+
+	(void)body, (void)len;
+	if ((file = strchr(flavour, '/')) == NULL ||
+	    !bootenv_name_ok(flavour, (size_t)(file - flavour), 32) ||
+	    !bootenv_name_ok(file + 1, strlen(file + 1), 64))
+		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	snprintf(path, sizeof(path), "%s%s", pd->state, url);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		if (fd != -1)
+			close(fd);
+		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	}
+	/* the response owns fd once made */
+	if ((r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd)) ==
+	    NULL) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+	rc = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return rc;
 }

@@ -173,6 +173,7 @@ static const struct route routes[] = {
 	{ "POST", "/agent/progress", API_BODY_MAX, agent_progress },
 	{ "POST", "/agent/result", API_BODY_MAX, agent_result },
 	{ "GET", "/boot/", 0, boot_script },
+	{ "GET", "/bootenv/", 0, http_bootenv },
 	{ "GET", "/api/nodes/", 0, api_node_show },
 	{ "POST", "/api/nodes/", API_BODY_MAX, api_node_post },
 	{ "POST", "/api/capture/", CAPTURE_POST_MAX, api_capture_post },

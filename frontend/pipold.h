@@ -78,6 +78,8 @@ enum MHD_Result http_text(struct MHD_Connection *c, unsigned status,
 int http_store_path_ok(const char *url);
 enum MHD_Result http_store(struct pipold *pd, struct MHD_Connection *c,
     const char *url, int head);
+/* GET/HEAD of /bootenv/FLAVOUR/FILE, from STATE/bootenv/ */
+route_fn http_bootenv;
 
 /* auth.c: tokens (256 bits, SHA-256 at rest, constant-time compare) */
 int auth_token_new(char hex[65], uint8_t hash[32], struct perr *e);

@@ -5,12 +5,14 @@
  * spaces, quotes or control characters.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
-#include "atomic.h"
 
 #define CMDLINE_MAX 4096	/* the kernel's own limit on x86 is 2048 */
 
@@ -65,16 +67,53 @@ take(char *dst, size_t cap, const char *word, size_t skip, const char *name,
 	return 0;
 }
 
+/*
+ * The whole of path into buf (CMDLINE_MAX + 1 bytes), NUL-terminated.
+ * Read to the end, not to the size fstat gives: /proc/cmdline says 0.
+ */
+static int
+slurp(const char *path, char *buf, struct perr *e)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return perr_errno(e, errno == ENOENT ? PE_NOTFOUND : PE_FAIL,
+		    "%s", path);
+	while (len <= CMDLINE_MAX) {
+		n = read(fd, buf + len, CMDLINE_MAX + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = perr_errno(e, PE_FAIL, "%s: read", path);
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (rc == 0 && len > CMDLINE_MAX)
+		rc = perr_set(e, PE_DATA, "%s: more than %d bytes", path,
+		    CMDLINE_MAX);
+	buf[len > CMDLINE_MAX ? CMDLINE_MAX : len] = '\0';
+	return rc;
+}
+
 int
 cmdline_read(const char *path, struct agent_cmdline *c, struct perr *e)
 {
 	char *buf, *w, *save;
-	size_t len;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((rc = read_file(path, CMDLINE_MAX, &buf, &len, e)) < 0)
+	if ((buf = malloc(CMDLINE_MAX + 1)) == NULL)
+		return perr_set(e, PE_FAIL, "%s: out of memory", path);
+	if ((rc = slurp(path, buf, e)) < 0) {
+		free(buf);
 		return rc;
+	}
 	for (w = strtok_r(buf, " \t\n", &save); w != NULL && rc == 0;
 	    w = strtok_r(NULL, " \t\n", &save)) {
 		if (strncmp(w, "pipol.server=", 13) == 0)

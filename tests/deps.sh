@@ -4,10 +4,10 @@
 # Usage: tests/deps.sh test|bench
 set -eu
 pkgs_build="make gcc libc6-dev pkg-config libdeflate-dev libzstd-dev zlib1g-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpq-dev postgresql"
-pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreutils curl iproute2 man-db qemu-system-x86 ipmitool openipmi dnsmasq-base busybox netcat-openbsd"
+pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreutils curl iproute2 man-db qemu-system-x86 ipmitool openipmi dnsmasq-base busybox-static netcat-openbsd"
 # the boot tests: the test image (tests/images), QEMU nodes on the test
-# network (tests/net); busybox-static is fetched, not installed (it
-# conflicts with busybox)
+# network (tests/net); busybox-static (not busybox: they conflict) gives
+# bootenv its static binary and the tests their udhcpc
 pkgs_test="$pkgs_test syslinux syslinux-common syslinux-efi mtools dosfstools e2fsprogs fdisk kmod cpio dropbear-bin openssh-client ovmf ipxe"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"
 case "${1:-test}" in

@@ -1,7 +1,8 @@
 # pipold_lib.sh -- sourced after lib.sh by the tests that run a real
 # pipold on loopback with its embedded PostgreSQL under $T/state/pg.
 # Only what the test started is stopped: pipold by its pid, the cluster
-# by its data folder.
+# by its data folder, and first whatever the test's own extra_cleanup
+# function stops, when it defines one.
 D=$B/pipold A=$B/pipol-agent
 chmod 755 "$T"	# the postgres user must reach $T/state/pg
 PORT=$((30000 + RANDOM % 20000))

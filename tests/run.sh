@@ -31,6 +31,11 @@ run() {		# run NAME CMD...
 for t in "$B"/tests/*_test; do
 	run "unit/$(basename "$t")" "$t"
 done
+# the deployment environment shell/bootenv boots (the kernel .deb is
+# downloaded once, then cached; make rebuilds only what changed)
+if ! make -s bootenv > "$LOG/bootenv.log" 2>&1; then
+	fail=$((fail + 1)); echo "FAIL make bootenv"; tail -20 "$LOG/bootenv.log"
+fi
 for t in tests/shell/*.sh; do
 	run "shell/$(basename "$t" .sh)" bash "$t"
 done

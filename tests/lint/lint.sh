@@ -47,6 +47,13 @@ for o in $("$B/pipold" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
 	grep -qF -- "${o//-/\\-}" docs/pipold.8 || notok "pipold $o is in docs/pipold.8"
 done
 
+# bootenv: build.sh answers --help; /init and the DHCP hook parse
+bootenv/build.sh --help | grep -q '^usage: bootenv/build.sh' && ok "bootenv/build.sh --help" ||
+    notok "bootenv/build.sh --help"
+for f in bootenv/init bootenv/udhcpc.script; do
+	busybox sh -n "$f" && ok "$f: busybox sh -n" || notok "$f: busybox sh -n"
+done
+
 if git grep -nE '\b(system|popen)[[:space:]]*\(' -- '*.c' '*.h' > "$T/sys"; then
 	notok "no system()/popen() in C"; cat "$T/sys" >&2
 else
