@@ -92,3 +92,14 @@ stop_httpd() { kill "$HP" 2>/dev/null; wait "$HP" 2>/dev/null; true; }
 served_bytes() { awk '{print $4}' "$T/stats" 2>/dev/null; }
 # json_field FILE KEY: KEY of the last JSON line of FILE
 json_field() { tail -1 "$1" | grep -o "\"$2\":[^,}]*" | cut -d: -f2 | tr -d '"'; }
+
+# free_port: a TCP port nothing listens on now (another test, another
+# session's server), in 30000-49999
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((30000 + RANDOM % 20000))
+		[ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
+	done
+	echo "$p"
+}

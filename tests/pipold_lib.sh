@@ -5,7 +5,7 @@
 # function stops, when it defines one.
 D=$B/pipold A=$B/pipol-agent
 chmod 755 "$T"	# the postgres user must reach $T/state/pg
-PORT=$((30000 + RANDOM % 20000))
+PORT=$(free_port)
 U=http://127.0.0.1:$PORT
 DPID=
 # a test's own cleanup goes in a function extra_cleanup, run first

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 D=$B/pipold
 chmod 755 "$T"	# the postgres user must reach $T/state/pg
-PORT=$((30000 + RANDOM % 20000))
+PORT=$(free_port)
 U=http://127.0.0.1:$PORT
 DPID= QPID= SPID= MPID=
 stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
@@ -101,7 +101,8 @@ wait_boots 4 && ok "deploy: the node is power-cycled by its driver" || notok "de
 
 equal "off" "$("$P" node power n1 off)" "n1: off (QEMU quit)"
 for _ in $(seq 50); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$QPID" 2>/dev/null && notok "off: the QEMU process exits" || ok "off: the QEMU process exits"
+kill -0 "$QPID" 2>/dev/null && { notok "off: the QEMU process exits"; kill "$QPID"; } ||
+    ok "off: the QEMU process exits"
 wait "$QPID"; QPID=
 expect_fail 5 "$U: node n1: qmp $T/qmp.sock: connect:" "$P" node power n1 status
 equal "power events logged, not status, refusals not" \

@@ -67,16 +67,6 @@ equal "edited without a mount: authorized_keys, mode 0600" \
 cmp -s <(head -c $((25 << 20)) "$T/base.img") <(head -c $((25 << 20)) "$T/disk.img") &&
     ok "edits touch the ext4 partition only" || notok "edits touch the ext4 partition only"
 
-# free_port: a TCP port nothing listens on, on 127.0.0.1
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-	return 1
-}
-
 # boot FW: boot disk.img alone (bios or uefi), wait for the marker, log
 # in over SSH; leaves the VM running (QPID), prints the seconds taken
 boot() {
