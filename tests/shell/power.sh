@@ -68,6 +68,10 @@ equal "reset" "$("$P" node power n1 reset)" "n1: reset"
 wait_boots 2 && ok "reset: the firmware starts again" || notok "reset: the firmware starts again"
 equal "cycle" "$("$P" node power n1 cycle)" "n1: power-cycled (running)"
 wait_boots 3 && ok "cycle: the firmware starts again" || notok "cycle: the firmware starts again"
+# a reset landing early in the firmware's start may print its banner
+# twice: count from here, once it has settled
+sleep 2
+b0=$(boots)
 
 # who may: admins (holders of a reservation later); the rest changes nothing
 expect_fail 4 "$U: node n1: not in a running reservation of yours" as_bob node power n1 off
@@ -92,12 +96,12 @@ equal "unknown node: 404" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authoriz
     --data-binary '{"action":"off"}' "$U/api/nodes/n9/power")" 404
 equal "GET on the power path: 404" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "$U/api/nodes/n1/power")" 404
 equal "status after the refusals: still running" "$("$P" node power n1 status)" "n1: running"
-equal "no boot from refused calls" "$(boots)" 3
+equal "no boot from refused calls" "$(boots)" "$b0"
 # a deploy power-cycles the node through its driver
 mkdisk "$T/disk" 3000000
 "$P" image create tiny --from "$T/disk" > /dev/null
 as_bob deploy -n n1 -i tiny:1 > /dev/null && ok "bob deploys onto n1" || notok "bob deploys onto n1"
-wait_boots 4 && ok "deploy: the node is power-cycled by its driver" || notok "deploy: the node is power-cycled by its driver"
+wait_boots $((b0 + 1)) && ok "deploy: the node is power-cycled by its driver" || notok "deploy: the node is power-cycled by its driver"
 
 equal "off" "$("$P" node power n1 off)" "n1: off (QEMU quit)"
 for _ in $(seq 50); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
