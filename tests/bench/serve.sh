@@ -21,8 +21,8 @@ TGT=$(mktemp -d /dev/shm/pipol-serve-bench.XXXXXX)
 export PIPOL_STATE=$W/state
 DPID= NPID=
 cleanup() {
-	[ -z "$NPID" ] || { kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; }
-	[ -z "$DPID" ] || { kill "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; }
+	[ -z "$NPID" ] || { kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null || true; }
+	[ -z "$DPID" ] || { kill "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null || true; }
 	rm -rf "$W" "$TGT"
 }
 trap cleanup EXIT
@@ -64,7 +64,7 @@ for _ in 1 2 3 4 5; do		# another port when this one is taken
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.1
 	done
-	wait "$DPID" 2>/dev/null; DPID=
+	wait "$DPID" 2>/dev/null || true; DPID=
 done
 [ -n "$DPID" ] || { cat "$W/pipold.log" >&2; exit 1; }
 
@@ -107,7 +107,7 @@ for _ in 1 2 3 4 5; do
 		kill -0 "$NPID" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; NPID=
+	kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null || true; NPID=
 done
 [ -n "$NPID" ] || { cat "$W/ngx/error.log" >&2; exit 1; }
 declare -A url=([pipold]=http://127.0.0.1:$PD [nginx]=http://127.0.0.1:$PN)
