@@ -23,8 +23,8 @@ export PIPOL_STATE=$W/state
 PG_DATA=$W/state/pg/data
 DPID= LP=
 cleanup() {
-	[ -z "$LP" ] || { kill "$LP" 2>/dev/null; wait "$LP" 2>/dev/null; }
-	[ -z "$DPID" ] || { kill "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; }
+	[ -z "$LP" ] || { kill "$LP" 2>/dev/null; wait "$LP" 2>/dev/null || true; }
+	[ -z "$DPID" ] || { kill "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null || true; }
 	# the cluster is pipold's: stopped with it; this is for a pipold
 	# that died, and touches only the cluster under $W
 	[ ! -f "$PG_DATA/postmaster.pid" ] || runuser -u postgres -- \
@@ -65,7 +65,7 @@ for _ in 1 2 3 4 5; do
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.1
 	done
-	wait "$DPID" 2>/dev/null; DPID=
+	wait "$DPID" 2>/dev/null || true; DPID=
 done
 [ -n "$DPID" ] || { cat "$W/pipold.log" >&2; exit 1; }
 adm=$("$D" --add-user admin --admin) usr=$("$D" --add-user bench)
