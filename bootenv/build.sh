@@ -81,7 +81,8 @@ if [ -z "$CACHE" ]; then
 fi
 mkdir -p "$CACHE"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pipol-bootenv.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+DL=
+trap 'rm -rf "$WORK" ${DL:+"$DL"}' EXIT
 
 # --- the kernel package: the metapackage names today's ABI (-56 ...)
 # cached_deb: the newest .deb of this flavour already in the cache
@@ -89,12 +90,13 @@ cached_deb() {
 	find "$CACHE" -maxdepth 1 -name 'linux-image-*.deb' -printf '%f\n' |
 	    grep -E "^linux-image-[0-9.]+-[0-9]+-${SUFFIX}_" | sort -V | tail -n 1
 }
-download() {	# download PACKAGE: into the cache, whole or not at all
-	rm -rf "$CACHE/.dl"
-	mkdir -p "$CACHE/.dl"
-	( cd "$CACHE/.dl" && apt-get -q -o APT::Sandbox::User=root download "$1" ) \
+# download PACKAGE: into the cache, whole or not at all (a folder of
+# its own: make -j builds two flavours at once)
+download() {
+	DL=$(mktemp -d "$CACHE/.dl.XXXXXX")
+	( cd "$DL" && apt-get -q -o APT::Sandbox::User=root download "$1" ) \
 	    > "$WORK/apt.log" 2>&1 || return 1
-	mv "$CACHE"/.dl/*.deb "$CACHE/" && rmdir "$CACHE/.dl"
+	mv "$DL"/*.deb "$CACHE/" && rmdir "$DL"
 }
 
 KPKG=$(apt-cache depends "$META" 2>/dev/null |
