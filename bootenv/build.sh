@@ -28,7 +28,8 @@ flavours:
 options:
   --agent FILE   pipol-agent to put in (default build/pipol-agent)
   --cache DIR    where the kernel .deb is kept (default $PIPOL_BOOTENV_CACHE,
-                 else /var/cache/pipol/bootenv, else OUTDIR/../.cache)
+                 else /var/cache/pipol/bootenv when writable, else
+                 ${XDG_CACHE_HOME:-~/.cache}/pipol/bootenv)
   --help         this text
 
 environment:
@@ -77,7 +78,7 @@ OUT=$(cd "$OUT" && pwd)
 if [ -z "$CACHE" ]; then
 	CACHE=/var/cache/pipol/bootenv
 	mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ] ||
-	    CACHE=$(dirname "$OUT")/.cache
+	    CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/pipol/bootenv
 fi
 mkdir -p "$CACHE"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pipol-bootenv.XXXXXX")
