@@ -28,7 +28,8 @@ flavours:
 options:
   --agent FILE   pipol-agent to put in (default build/pipol-agent)
   --cache DIR    where the kernel .deb is kept (default $PIPOL_BOOTENV_CACHE,
-                 else /var/cache/pipol/bootenv, else OUTDIR/../.cache)
+                 else /var/cache/pipol/bootenv when writable, else
+                 ${XDG_CACHE_HOME:-~/.cache}/pipol/bootenv)
   --help         this text
 
 environment:
@@ -77,11 +78,12 @@ OUT=$(cd "$OUT" && pwd)
 if [ -z "$CACHE" ]; then
 	CACHE=/var/cache/pipol/bootenv
 	mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ] ||
-	    CACHE=$(dirname "$OUT")/.cache
+	    CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/pipol/bootenv
 fi
 mkdir -p "$CACHE"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pipol-bootenv.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+DL=
+trap 'rm -rf "$WORK" ${DL:+"$DL"}' EXIT
 
 # --- the kernel package: the metapackage names today's ABI (-56 ...)
 # cached_deb: the newest .deb of this flavour already in the cache
@@ -89,12 +91,13 @@ cached_deb() {
 	find "$CACHE" -maxdepth 1 -name 'linux-image-*.deb' -printf '%f\n' |
 	    grep -E "^linux-image-[0-9.]+-[0-9]+-${SUFFIX}_" | sort -V | tail -n 1
 }
-download() {	# download PACKAGE: into the cache, whole or not at all
-	rm -rf "$CACHE/.dl"
-	mkdir -p "$CACHE/.dl"
-	( cd "$CACHE/.dl" && apt-get -q -o APT::Sandbox::User=root download "$1" ) \
+# download PACKAGE: into the cache, whole or not at all (a folder of
+# its own: make -j builds two flavours at once)
+download() {
+	DL=$(mktemp -d "$CACHE/.dl.XXXXXX")
+	( cd "$DL" && apt-get -q -o APT::Sandbox::User=root download "$1" ) \
 	    > "$WORK/apt.log" 2>&1 || return 1
-	mv "$CACHE"/.dl/*.deb "$CACHE/" && rmdir "$CACHE/.dl"
+	mv "$DL"/*.deb "$CACHE/" && rmdir "$DL"
 }
 
 KPKG=$(apt-cache depends "$META" 2>/dev/null |
