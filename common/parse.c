@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "parse.h"
 #include "perr.h"
@@ -105,4 +106,29 @@ parse_duration(const char *what, const char *s, long long *out,
 	    "1d12h or seconds)", what, s);
  range:
 	return perr_set(e, PE_USAGE, "%s %s: longer than ten years", what, s);
+}
+
+/*
+ * PIPOL's rule for post-install and rc scripts: NAME runs on every
+ * image, NAME.FILTER only where FILTER is a part of the image's name:
+ * the whole name, or a run of its elements (split at '-', '_', '.').
+ * "rc.debian12" and "rc.bios" match debian12-bios; "rc.deb" does not.
+ */
+int
+script_matches(const char *script, const char *image)
+{
+	const char *f = strchr(script, '.'), *p;
+	size_t n;
+
+	if (f == NULL)
+		return 1;
+	f++;
+	n = strlen(f);
+	if (n == 0)
+		return 0;
+	for (p = image; (p = strstr(p, f)) != NULL; p++)
+		if ((p == image || strchr("-_.", p[-1]) != NULL) &&
+		    (p[n] == '\0' || strchr("-_.", p[n]) != NULL))
+			return 1;
+	return 0;
 }

@@ -16,4 +16,9 @@ int parse_count(const char *what, const char *s, long long min,
 int parse_duration(const char *what, const char *s, long long *out,
     struct perr *e);
 
+/* Does a script named NAME[.FILTER] run on this image? (FILTER a part
+ * of the image's name: the whole, or a run of its '-', '_', '.'
+ * separated elements) */
+int script_matches(const char *script, const char *image);
+
 #endif

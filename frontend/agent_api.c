@@ -91,7 +91,7 @@ enum MHD_Result
 agent_order(struct pipold *pd, struct MHD_Connection *c, const char *url,
     const char *body, size_t len)
 {
-	const char *params[1];
+	const char *params[2];
 	enum MHD_Result rc;
 	struct agent a;
 	PGresult *r;
@@ -101,6 +101,7 @@ agent_order(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	if (agent_begin(pd, c, &db, &a, &rc) < 0)
 		return rc;
 	params[0] = a.dep;
+	params[1] = pd->nfs_home;	/* NULL: no NFS home */
 	/* the order names the index at the store path; chunks follow it */
 	r = PQexecParams(db, "SELECT json_build_object('deployment', d.id, "
 	    "'kind', d.kind, 'node', n.name, 'hostname', n.name, 'profile', "
@@ -108,11 +109,16 @@ agent_order(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	    "json_build_object('name', d.image_name, 'version', "
 	    "d.image_version, 'index', '/images/' || d.image_name || '/' || "
 	    "d.image_version || '.idx', 'disk_hash', encode(d.disk_hash, "
-	    "'hex'), 'size', d.bytes_total), 'user', u.name, 'ssh_keys', "
-	    "u.ssh_keys), deploy_advance(d.id, 'fetching', NULL) FROM "
-	    "deployments d JOIN nodes n ON n.id = d.node_id LEFT JOIN users u "
-	    "ON u.id = d.user_id WHERE d.id = $1", 1, NULL, params, NULL,
-	    NULL, 0);
+	    "'hex'), 'size', d.bytes_total), 'user', u.name, 'uid', 10000 + "
+	    "u.id, 'ssh_keys', u.ssh_keys, 'nfs_home', $2 || '/' || u.name, "
+	    "'scripts', (SELECT coalesce(json_agg(json_build_object('kind', "
+	    "s.kind, 'name', s.name, 'body', translate(encode(s.body, "
+	    "'base64'), E'\\n', '')) ORDER BY s.kind = 'rc', s.name COLLATE "
+	    "\"C\"), '[]') FROM scripts s WHERE s.kind = 'postinstall' OR "
+	    "s.owner_id = d.user_id)), deploy_advance(d.id, 'fetching', NULL) "
+	    "FROM deployments d JOIN nodes n ON n.id = d.node_id LEFT JOIN "
+	    "users u ON u.id = d.user_id WHERE d.id = $1", 2, NULL, params,
+	    NULL, NULL, 0);
 	rc = answer_pgjson(c, r, MHD_HTTP_OK, "order");
 	PQclear(r);
 	db_put(pd, db);
@@ -248,4 +254,52 @@ agent_result(struct pipold *pd, struct MHD_Connection *c, const char *url,
 {
 	(void)url;
 	return agent_report(pd, c, body, len, 1);
+}
+
+/* POST /agent/log: one post-install script's run, kept for the user. */
+enum MHD_Result
+agent_log(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *body, size_t len)
+{
+	static const char *const keys[] = { "script", "status", "output",
+	    NULL };
+	const char *params[4], *script, *out;
+	char err[128], st[16];
+	enum MHD_Result rc;
+	struct agent a;
+	json_t *o, *v;
+	PGresult *r;
+	PGconn *db;
+
+	(void)url;
+	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL)
+		return answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+	script = json_string_value(json_object_get(o, "script"));
+	out = json_string_value(json_object_get(o, "output"));
+	v = json_object_get(o, "status");
+	if (script == NULL || strlen(script) > 128 || out == NULL ||
+	    !json_is_integer(v) || json_integer_value(v) < -1024 ||
+	    json_integer_value(v) > 1024) {
+		json_decref(o);
+		return answer_error(c, MHD_HTTP_BAD_REQUEST, "want {\"script\": "
+		    "NAME, \"status\": N, \"output\": text}");
+	}
+	if (agent_begin(pd, c, &db, &a, &rc) < 0) {
+		json_decref(o);
+		return rc;
+	}
+	snprintf(st, sizeof(st), "%d", (int)json_integer_value(v));
+	params[0] = a.dep;
+	params[1] = script;
+	params[2] = st;
+	params[3] = out;
+	r = PQexecParams(db, "INSERT INTO deployment_logs (deployment_id, "
+	    "script, status, output) VALUES ($1, $2, $3, $4) RETURNING "
+	    "json_build_object('logged', seq)", 4, NULL, params, NULL, NULL,
+	    0);
+	rc = answer_pgjson(c, r, MHD_HTTP_OK, "log");
+	PQclear(r);
+	json_decref(o);
+	db_put(pd, db);
+	return rc;
 }

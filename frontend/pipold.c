@@ -5,6 +5,7 @@
  * every state that matters is in the database or in the store.
  */
 #include <sys/resource.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <libpq-fe.h>
 #include <stdint.h>
@@ -25,6 +26,7 @@
 static const char usage[] =
 "usage: pipold [--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n"
 "              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]]\n"
+"              [--nfs-home SERVER:/PATH]\n"
 "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]\n";
 static const char help[] =
 "\n"
@@ -46,6 +48,9 @@ static const char help[] =
 "                      iPXE is sent to URL/boot/${mac}\n"
 "  --tftp-root DIR     where dnsmasq finds undionly.kpxe and snponly.efi\n"
 "                      (default " DNSMASQ_TFTP_ROOT ")\n"
+"  --nfs-home SERVER:/PATH\n"
+"                      deployed systems mount SERVER:/PATH/USER on\n"
+"                      /home/USER (NFS, at boot); default: a local home\n"
 "  --help              this text\n";
 
 /*
@@ -172,6 +177,12 @@ static const struct route routes[] = {
 	{ "GET", "/agent/order", 0, agent_order },
 	{ "POST", "/agent/progress", API_BODY_MAX, agent_progress },
 	{ "POST", "/agent/result", API_BODY_MAX, agent_result },
+	{ "POST", "/agent/log", API_BODY_MAX, agent_log },
+	{ "POST", "/api/scripts", API_BODY_MAX, api_script_add },
+	{ "GET", "/api/scripts", 0, api_script_list },
+	{ "GET", "/api/scripts/", 0, api_script_get },
+	{ "DELETE", "/api/scripts/", 0, api_script_rm },
+	{ "GET", "/api/deployments/", 0, api_deploy_log },
 	{ "GET", "/boot/", 0, boot_script },
 	{ "GET", "/bootenv/", 0, http_bootenv },
 	{ "GET", "/api/nodes/", 0, api_node_show },
@@ -341,6 +352,21 @@ listen_parse(const char *s, struct sockaddr_in *sa, struct perr *e)
 	return 0;
 }
 
+/* SERVER:/PATH, nothing an fstab line or a shell could misread */
+static int
+nfs_home_ok(const char *s)
+{
+	const char *c = strchr(s, ':');
+	size_t i;
+
+	if (c == NULL || c == s || c[1] != '/' || strlen(s) > 200)
+		return 0;
+	for (i = 0; s[i]; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr(".-_/:[]", s[i]))
+			return 0;
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -353,6 +379,7 @@ main(int argc, char **argv)
 		{ "dnsmasq-dir", required_argument, NULL, 'D' },
 		{ "public-url", required_argument, NULL, 'U' },
 		{ "tftp-root", required_argument, NULL, 'T' },
+		{ "nfs-home", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -377,6 +404,7 @@ main(int argc, char **argv)
 		case 'D': pd.dnsmasq.dir = optarg; break;
 		case 'U': pd.dnsmasq.public_url = optarg; break;
 		case 'T': pd.dnsmasq.tftp_root = optarg; break;
+		case 'N': pd.nfs_home = optarg; break;
 		case 'h': printf("%s%s", usage, help); return 0;
 		default:
 			fprintf(stderr, "pipold: %s: %s\n%s", argv[optind - 1],
@@ -396,6 +424,11 @@ main(int argc, char **argv)
 	snprintf(pd.store_root, sizeof(pd.store_root), "%s/store", pd.state);
 	if (dnsmasq_check(&pd.dnsmasq, &e) < 0) {
 		log_warnx("%s", e.msg);
+		return PE_USAGE;
+	}
+	if (pd.nfs_home != NULL && !nfs_home_ok(pd.nfs_home)) {
+		log_warnx("--nfs-home %s: not SERVER:/PATH (letters, digits, "
+		    "'.', '-', '_', '/')", pd.nfs_home);
 		return PE_USAGE;
 	}
 	if (listen_parse(pd.listen, &sa, &e) < 0) {

@@ -51,6 +51,7 @@ struct pipold {
 	struct MHD_Daemon *mhd;
 	struct db_pool pool;
 	struct dnsmasq_opts dnsmasq;
+	const char *nfs_home;	/* --nfs-home SERVER:/PATH, or NULL */
 };
 
 /*
@@ -97,7 +98,10 @@ route_fn api_licence_add, api_licence_list, api_queue_add, api_queue_list;
 route_fn api_deploy_add, api_deploy_list, api_capture_add;
 /* api_capture.c: may the caller send a body larger than API_BODY_MAX? */
 unsigned capture_preauth(struct pipold *pd, struct MHD_Connection *c);
-route_fn agent_order, agent_progress, agent_result;
+route_fn agent_order, agent_progress, agent_result, agent_log;
+/* api_script.c */
+route_fn api_script_add, api_script_list, api_script_get, api_script_rm;
+route_fn api_deploy_log;
 route_fn boot_script;
 enum MHD_Result api_node_boot(struct pipold *pd, struct MHD_Connection *c,
     const char *name, const char *body, size_t len);	/* boot.c */

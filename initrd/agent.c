@@ -23,6 +23,7 @@
 #include "image.h"
 #include "log.h"
 #include "parse.h"
+#include "postinst.h"
 #include "progress.h"
 
 static const char deploy_usage[] =
@@ -64,6 +65,7 @@ static const char deploy_help[] =
 static const char top_usage[] =
 "usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...\n"
 "       pipol-agent capture --server URL --image NAME --source PATH ...\n"
+"       pipol-agent postinstall --root DIR --order FILE ...\n"
 "       pipol-agent [--cmdline FILE] [--target PATH] [options]\n";
 
 enum { O_BASE = 256, O_IMAGE, O_TARGET, O_CONN, O_THREADS, O_RESUME,
@@ -269,6 +271,8 @@ main(int argc, char **argv)
 		return cmd_deploy(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "capture") == 0)
 		return capture_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "postinstall") == 0)
+		return postinst_main(argc - 1, argv + 1);
 	if (argc >= 2 && argv[1][0] != '-') {
 		fprintf(stderr, "pipol-agent: %s: unknown command\n%s",
 		    argv[1], top_usage);

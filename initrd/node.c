@@ -16,7 +16,13 @@
  * reboots on 0 and keeps a rescue shell otherwise. Post-install comes
  * with the boot path.
  */
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <linux/fs.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -29,6 +35,7 @@
 #include "hash.h"
 #include "log.h"
 #include "parse.h"
+#include "postinst.h"
 #include "progress.h"
 
 #define NODE_REPLY_MAX		(1u << 20)	/* an order is a few KB */
@@ -239,6 +246,119 @@ pick_target(const char *given, json_t *order)
 	return NULL;
 }
 
+/* A meta value of the image's index ("key=value" lines), or "" */
+static void
+meta_get(const char *meta, const char *key, char *out, size_t len)
+{
+	size_t k = strlen(key);
+	const char *p, *end;
+
+	*out = '\0';
+	for (p = meta; p != NULL && *p; p = end ? end + 1 : NULL) {
+		end = strchr(p, '\n');
+		if (strncmp(p, key, k) == 0 && p[k] == '=') {
+			snprintf(out, len, "%.*s", (int)((end ? end :
+			    p + strlen(p)) - p - k - 1), p + k + 1);
+			return;
+		}
+	}
+}
+
+/* post-install's script runs go to pipold's log of the deployment */
+static void
+node_log(void *arg, const char *script, int status, const char *out)
+{
+	struct node *n = arg;
+	json_t *o, *ack = NULL;
+	struct perr e;
+
+	log_info("post-install: %s: exit %d", script, status);
+	o = json_pack("{s:s, s:i, s:s}", "script", script, "status", status,
+	    "output", out);
+	if (o == NULL)		/* not UTF-8: the output is the issue */
+		o = json_pack("{s:s, s:i, s:s}", "script", script, "status",
+		    status, "output", "(output not UTF-8: not kept)");
+	if (call_until(n, "/agent/log", o, &ack, &e) < 0)
+		log_warnx("log of %s not kept: %s", script, e.msg);
+	json_decref(o);
+	json_decref(ack);
+}
+
+/*
+ * After the disk is written and verified: unless the deployment is bare
+ * or the image names no root partition (meta root=N), mount it (the
+ * kernel re-reads the partition table first) and run the post-install.
+ */
+static int
+node_postinst(struct node *n, struct deploy *d, json_t *order,
+    const char *token, struct perr *e)
+{
+	static const char *const fstypes[] = { "ext4", "xfs", "btrfs",
+	    "ext3", "ext2", NULL };
+	const char *dir = "/run/pipol/root", *const *fs;
+	char root[16], fstype[16], part[80], msg[200];
+	struct postinst p = { .root = dir, .order = order, .server =
+	    n->server, .token = token, .timeout_sec = 1800, .log = node_log,
+	    .arg = n };
+	struct stat st;
+	int fd, i, rc, ok;
+
+	if (json_is_true(json_object_get(order, "bare")))
+		return 0;
+	meta_get(d->ix->meta, "root", root, sizeof(root));
+	meta_get(d->ix->meta, "fstype", fstype, sizeof(fstype));
+	if (*root == '\0' || strspn(root, "0123456789") != strlen(root) ||
+	    strlen(root) > 3) {
+		snprintf(msg, sizeof(msg), "%s:%u names no root partition "
+		    "(image metadata root=N): no post-install, the disk is "
+		    "as the image is\n", d->name, d->version);
+		log_warnx("%s", msg);
+		node_log(n, "(post-install)", 0, msg);
+		return 0;
+	}
+	if (stat(d->target, &st) < 0 || !S_ISBLK(st.st_mode))
+		return perr_set(e, PE_FAIL, "post-install: %s is not a disk: "
+		    "cannot mount partition %s of it", d->target, root);
+	node_progress(d, "postinstall");
+	if ((fd = open(d->target, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    ioctl(fd, BLKRRPART) < 0)
+		log_warn("re-reading the partition table of %s", d->target);
+	if (fd >= 0)
+		close(fd);
+	/* /dev/vda2, /dev/sda2; /dev/nvme0n1p2, /dev/mmcblk0p2 */
+	snprintf(part, sizeof(part), "%s%s%s", d->target,
+	    isdigit((unsigned char)d->target[strlen(d->target) - 1]) ? "p" :
+	    "", root);
+	for (i = 0; i < 50 && (stat(part, &st) < 0 || !S_ISBLK(st.st_mode));
+	    i++)
+		usleep(100000);
+	if (i == 50)
+		return perr_set(e, PE_DATA, "post-install: %s: no such "
+		    "partition (image metadata root=%s)", part, root);
+	if (mkdir("/run/pipol", 0700) < 0 && errno != EEXIST)
+		return perr_errno(e, PE_FAIL, "/run/pipol");
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return perr_errno(e, PE_FAIL, "%s", dir);
+	ok = *fstype && mount(part, dir, fstype, 0, NULL) == 0;
+	for (fs = fstypes; !*fstype && !ok && *fs != NULL; fs++)
+		ok = mount(part, dir, *fs, 0, NULL) == 0;
+	if (!ok)
+		return perr_errno(e, PE_DATA, "post-install: mount %s (%s)",
+		    part, *fstype ? fstype : "ext4, xfs, btrfs, ext3, ext2");
+	p.image = d->name;
+	rc = postinst_run(&p, e);
+	if (umount(dir) < 0) {
+		log_warn("umount %s", dir);
+		if (rc == 0)
+			rc = perr_errno(e, PE_FAIL, "post-install: umount %s",
+			    dir);
+	}
+	sync();
+	if (rc == 0)
+		log_info("post-install of %s done", part);
+	return rc;
+}
+
 /* Write the image the order names; the order's disk hash must be the
  * index's, so a node never takes another image for its own. */
 static int
@@ -415,7 +535,9 @@ node_main(int argc, char **argv)
 		log_warnx("%s", e.msg);
 	} else {
 		d.target = pick_target(target, order);
-		rc = node_deploy(&n, &d, order, &e);
+		if ((rc = node_deploy(&n, &d, order, &e)) == 0 &&
+		    (rc = node_postinst(&n, &d, order, tok, &e)) < 0)
+			log_warnx("%s", e.msg);
 	}
 	/* the last counts, then the result, which must reach pipold:
 	 * retried while it is away */

@@ -8,7 +8,7 @@ pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreut
 # the boot tests: the test image (tests/images), QEMU nodes on the test
 # network (tests/net); busybox-static (not busybox: they conflict) gives
 # bootenv its static binary and the tests their udhcpc
-pkgs_test="$pkgs_test syslinux syslinux-common syslinux-efi mtools dosfstools e2fsprogs fdisk kmod cpio dropbear-bin openssh-client ovmf ipxe"
+pkgs_test="$pkgs_test syslinux syslinux-common syslinux-efi mtools dosfstools e2fsprogs fdisk kmod cpio dropbear-bin openssh-client ovmf ipxe jq"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"
 case "${1:-test}" in
 test) want=$pkgs_test ;;

@@ -50,7 +50,8 @@ if make -s asan > "$LOG/asan.log" 2>&1; then
 	for t in build-asan/tests/*_test; do
 		run "asan/unit/$(basename "$t")" "$t"
 	done
-	for t in agent_deploy image_errors pipold reserve deploy power dnsmasq capture; do
+	for t in agent_deploy image_errors pipold reserve deploy power dnsmasq capture \
+	    postinst scripts; do
 		B=build-asan run "asan/shell/$t" bash "tests/shell/$t.sh"
 	done
 else

@@ -11,6 +11,7 @@ int user_main(int argc, char **argv);
 int node_main(int argc, char **argv);
 int licence_main(int argc, char **argv);
 int queue_main(int argc, char **argv);
+int script_main(int argc, char **argv);
 
 /* resv_cmd.c: top-level commands */
 struct cmd;
@@ -24,6 +25,9 @@ json_t *names_list(const char *s);	/* "n1,n2" -> ["n1", "n2"] */
 int cmd_deploy(const struct cmd *c, int argc, char **argv);
 int cmd_status(const struct cmd *c, int argc, char **argv);
 int cmd_capture(const struct cmd *c, int argc, char **argv);
+
+/* script_cmd.c */
+int cmd_log(const struct cmd *c, int argc, char **argv);
 
 /* client.c: the error line and its exit status; a JSON field, "" / 0
  * when absent */

@@ -66,6 +66,13 @@ group_queue(const struct cmd *c, int argc, char **argv)
 	return queue_main(argc - 1, argv + 1);
 }
 
+static int
+group_script(const struct cmd *c, int argc, char **argv)
+{
+	(void)c;
+	return script_main(argc - 1, argv + 1);
+}
+
 static const struct cmd groups[] = {
 	{ "reserve", cmd_reserve,
 	  "-n COUNT | --nodes N1,N2 [OPTIONS]",
@@ -108,6 +115,10 @@ static const struct cmd groups[] = {
 	  "  --timeout D        with --wait: give up waiting after D\n" },
 	{ "status", cmd_status, "[ID]",
 	  "your deployments, or one with the time of each state", NULL },
+	{ "log", cmd_log, "ID",
+	  "what a deployment's post-install and rc scripts said", NULL },
+	{ "script", group_script, "COMMAND ...",
+	  "your rc scripts, the site's post-install scripts", NULL },
 	{ "licence", group_licence, "COMMAND ...",
 	  "counted resources reservations take (add: admin)", NULL },
 	{ "queue", group_queue, "COMMAND ...",

@@ -88,6 +88,36 @@ durations(void)
 	    "or seconds)") == 0);
 }
 
+static void
+script_filters(void)
+{
+	static const struct { const char *s, *img; int m; } t[] = {
+		{ "rc", "debian12-bios", 1 },
+		{ "rc-apt", "debian12-bios", 1 },
+		{ "rc.debian12", "debian12-bios", 1 },
+		{ "rc.bios", "debian12-bios", 1 },
+		{ "rc.debian12-bios", "debian12-bios", 1 },
+		{ "rc.deb", "debian12-bios", 0 },
+		{ "rc.ios", "debian12-bios", 0 },
+		{ "rc.uefi", "debian12-bios", 0 },
+		{ "rc.", "debian12-bios", 0 },
+		{ "10-ssh.linux", "x86_64-linux-fedora", 1 },
+		{ "10-ssh.linux-fedora", "x86_64-linux-fedora", 1 },
+		{ "10-ssh.64-linux", "x86_64-linux-fedora", 1 },
+		{ "10-ssh.x86", "x86_64-linux-fedora", 1 },
+		{ "10-ssh.fedora.x", "x86_64-linux-fedora", 0 },
+		{ "rc.a", "b.a.a", 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (script_matches(t[i].s, t[i].img) != t[i].m) {
+			fprintf(stderr, "  %s on %s: want %d\n", t[i].s,
+			    t[i].img, t[i].m);
+			CHECK(0);
+		}
+}
+
 int
 main(void)
 {
@@ -95,5 +125,6 @@ main(void)
 	RUN(chunk_sizes);
 	RUN(counts);
 	RUN(durations);
+	RUN(script_filters);
 	DONE();
 }
