@@ -270,12 +270,14 @@ api_node_set(struct pipold *pd, struct MHD_Connection *c, const char *name,
     const char *body, size_t len)
 {
 	static const char *const keys[] = { "power_driver", "power_params",
-	    NULL };
+	    "bootenv", NULL };
 	char err[PERR_MSG_MAX + 80];
+	const char *fl, *params[2];
 	json_t *o, *d, *detail = NULL;
 	struct caller who;
 	enum MHD_Result rc;
 	unsigned status;
+	PGresult *r;
 	PGconn *db;
 
 	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
@@ -285,12 +287,40 @@ api_node_set(struct pipold *pd, struct MHD_Connection *c, const char *name,
 		goto out;
 	}
 	d = json_object_get(o, "power_driver");
+	fl = json_string_value(json_object_get(o, "bootenv"));
 	if (json_object_size(o) == 0 || (d != NULL && !json_is_string(d)) ||
 	    (json_object_get(o, "power_params") != NULL &&
-	    !json_is_object(json_object_get(o, "power_params")))) {
+	    !json_is_object(json_object_get(o, "power_params"))) ||
+	    (json_object_get(o, "bootenv") != NULL && (fl == NULL ||
+	    *fl == '\0' || strlen(fl) > 31 || strspn(fl,
+	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(fl)))) {
 		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "want {\"power_"
-		    "driver\": string, \"power_params\": object}");
+		    "driver\": string, \"power_params\": object, \"bootenv\": "
+		    "a flavour (a-z, 0-9, -)}");
 		goto out;
+	}
+	if (fl != NULL) {
+		params[0] = name;
+		params[1] = fl;
+		r = PQexecParams(db, "UPDATE nodes SET boot_params = boot_params "
+		    "|| jsonb_build_object('flavour', $2::text) WHERE name = $1 "
+		    "RETURNING id", 2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+			snprintf(err, sizeof(err), "node %s: no such node", name);
+			rc = PQresultStatus(r) != PGRES_TUPLES_OK ?
+			    answer_sql(c, r, name) : answer_error(c,
+			    MHD_HTTP_NOT_FOUND, err);
+			PQclear(r);
+			goto out;
+		}
+		PQclear(r);
+		event(db, who.name, "node.set", json_pack("{s:s, s:s}", "node",
+		    name, "bootenv", fl));
+		if (d == NULL && json_object_get(o, "power_params") == NULL) {
+			rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}",
+			    "node", name, "bootenv", fl));
+			goto out;
+		}
 	}
 	if (node_power_update(db, name, o, &detail, err, sizeof(err),
 	    &status) < 0) {

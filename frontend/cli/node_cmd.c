@@ -102,11 +102,12 @@ cmd_node_set(const struct cmd *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "power", required_argument, NULL, 'w' },
 		{ "power-param", required_argument, NULL, 'k' },
+		{ "bootenv", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	json_t *send, *reply = NULL, *pp = NULL;
-	const char *power = NULL;
+	const char *power = NULL, *flavour = NULL;
 	char path[128];
 	struct perr e;
 	int ch, rc;
@@ -116,6 +117,7 @@ cmd_node_set(const struct cmd *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'w': power = optarg; break;
+		case 'b': flavour = optarg; break;
 		case 'k':
 			if (power_param(&pp, optarg) == 0)
 				break;
@@ -129,10 +131,11 @@ cmd_node_set(const struct cmd *c, int argc, char **argv)
 			    ch == ':' ? "needs a value" : "unknown option");
 		}
 	}
-	if (optind != argc - 1 || (power == NULL && pp == NULL)) {
+	if (optind != argc - 1 || (power == NULL && pp == NULL &&
+	    flavour == NULL)) {
 		json_decref(pp);
-		return cmd_usage_error(c, "give NAME and --power or "
-		    "--power-param");
+		return cmd_usage_error(c, "give NAME and --power, "
+		    "--power-param or --bootenv");
 	}
 	if (!node_name_ok(argv[optind])) {
 		json_decref(pp);
@@ -143,13 +146,19 @@ cmd_node_set(const struct cmd *c, int argc, char **argv)
 		json_object_set_new(send, "power_driver", json_string(power));
 	if (pp != NULL)
 		json_object_set_new(send, "power_params", pp);
+	if (flavour != NULL)
+		json_object_set_new(send, "bootenv", json_string(flavour));
 	snprintf(path, sizeof(path), "/api/nodes/%s", argv[optind]);
 	rc = client_call("POST", path, send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
 		return cli_fail(&e);
-	printf("%s: power %s\n", json_string_value(json_object_get(reply,
-	    "node")), json_string_value(json_object_get(reply, "power")));
+	if (flavour != NULL)
+		printf("%s: deployment environment %s\n", argv[optind],
+		    flavour);
+	if (json_object_get(reply, "power") != NULL)
+		printf("%s: power %s\n", cli_str(reply, "node"),
+		    cli_str(reply, "power"));
 	json_decref(reply);
 	return 0;
 }
@@ -322,12 +331,16 @@ static const struct cmd node_cmds[] = {
 	  "                     password_file=, and port=, cipher= if\n"
 	  "                     needed\n" },
 	{ "set", cmd_node_set,
-	  "NAME [--power qemu|ipmi|manual] [--power-param KEY=VALUE]...",
-	  "change how a machine is powered (admin)",
+	  "NAME [--power qemu|ipmi|manual] [--power-param KEY=VALUE]... "
+	  "[--bootenv FLAVOUR]",
+	  "change how a machine is powered or deployed (admin)",
 	  "  --power DRIVER     a new driver (its old params are dropped)\n"
 	  "  --power-param KEY=VALUE\n"
 	  "                     repeatable; the params given replace the old\n"
-	  "                     ones whole\n" },
+	  "                     ones whole\n"
+	  "  --bootenv FLAVOUR  the deployment environment it boots: cloud\n"
+	  "                     (virtio only) or generic (real hardware);\n"
+	  "                     default cloud for virtual nodes, else generic\n" },
 	{ "list", cmd_node_list, "", "list the machines of the pool", NULL },
 	{ "show", cmd_node_show, "NAME",
 	  "one machine; admins also see its power params", NULL },

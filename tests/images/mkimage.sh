@@ -13,8 +13,9 @@
 #                     then switch_root to root=/dev/vda2
 #   partition 2   ext4 "pipolroot", 16 MiB at 25 MiB: busybox-static,
 #                   /sbin/init = busybox init; rcS brings up eth0 by DHCP
-#                   (udhcpc), starts dropbear on port 22 and writes
-#                   "pipol-testimg: up HOSTNAME" on the console
+#                   (udhcpc), starts dropbear on port 22, writes
+#                   "pipol-testimg: up HOSTNAME" on the console, then
+#                   runs /etc/local.d/*.start (pipol's first-boot hook)
 #
 # Built without loop devices or mounts (mkfs.vfat -C, syslinux --install
 # and mcopy through mtools, mkfs.ext4 -d, sfdisk and dd on a file), and
@@ -278,6 +279,10 @@ while ! netstat -ltn | grep -q ':22 ' && [ $i -lt 50 ]; do
 	usleep 100000; i=$((i + 1))
 done
 echo "pipol-testimg: up $(hostname)" > /dev/console
+# local start scripts, as OpenRC runs them (pipol's first-boot hook)
+for f in /etc/local.d/*.start; do
+	[ -x "$f" ] && "$f" > /dev/console 2>&1 &
+done
 EOF
 	cat > "$rd/etc/udhcpc/default.script" <<'EOF'
 #!/bin/sh

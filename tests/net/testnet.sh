@@ -41,13 +41,16 @@
 # every tap inside it. net_up sets an EXIT trap running net_down (and
 # makes INT, TERM and HUP exit); a caller with its own EXIT trap calls
 # net_down from it. Needs root. Tunables: NET_MEM (MiB, 512),
-# NET_TIMEOUT (s, a node's life at most, 600).
+# NET_TIMEOUT (s, a node's life at most, 600), NET_REBOOT (empty: a
+# guest's reboot reboots the node, as on a real machine; default:
+# -no-reboot, QEMU quits).
 
 NET_IP=10.99.0.1
 NET_IP6=fd99:99::1
 NET_URL=http://$NET_IP:8080	# where pipold listens in the tests
 NET_MAX_NODES=2		# TCG: a third VM gains nothing (TESTBED §6)
 NET_NS= NET_DIR= NET_DNSMASQ= NET_TAPS=0
+NET_REBOOT=${NET_REBOOT-1}	# set: QEMU quits when its guest reboots
 declare -A NET_PIDS=() NET_TAP=() NET_T0=()
 
 net_usage() {
@@ -153,7 +156,7 @@ net_node() {
 	# $!: timeout (ip netns exec execs it), which passes a TERM on to QEMU
 	ip netns exec "$NET_NS" timeout "${NET_TIMEOUT:-600}" qemu-system-x86_64 -name "$name" \
 	    -machine q35,graphics=off -accel kvm -accel tcg -m "${NET_MEM:-512}" \
-	    -display none -monitor none -no-reboot \
+	    -display none -monitor none ${NET_REBOOT:+-no-reboot} \
 	    -serial "file:$NET_DIR/$name.log" \
 	    -qmp "unix:$NET_DIR/$name.qmp,server=on,wait=off" "${fw[@]}" \
 	    -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \

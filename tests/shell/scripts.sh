@@ -68,3 +68,19 @@ expect_fail 6 "deployment $dep: none of yours" as "$bo" log "$dep"
 check "an admin reads it" as "$adm" log "$dep"
 check "alice removes rc.debian" as "$al" script rm rc.debian
 equal "removed" "$(sql "select count(*) from scripts where name = 'rc.debian'")" 0
+
+# the first-boot hook post-install writes, run as the deployed system
+# would: a BusyBox system (wget, no curl) reports ready with the token
+R=$T/root
+mkdir -p "$R"/{bin,etc,root,tmp,dev}
+cp /bin/busybox "$R/bin/busybox"
+for c in sh rm wget sleep echo; do ln -s busybox "$R/bin/$c"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$R/etc/passwd"
+mknod -m 666 "$R/dev/null" c 1 3; mknod -m 600 "$R/dev/console" c 5 1
+jq '.scripts = []' "$T/order" > "$T/order.noscripts"
+PIPOL_TOKEN=$tok "$B/pipol-agent" postinstall --root "$R" --order "$T/order.noscripts" --server "$U" > /dev/null 2>&1
+equal "post-install with the hook: exit 0" $? 0
+chroot "$R" /etc/local.d/pipol-ready.start > "$T/ready.out" 2>&1
+equal "the hook (BusyBox wget) reports ready" "$(sql "select state from deployments where id = $dep")" ready
+equal "... says so" "$(cat "$T/ready.out")" "pipol: ready reported to $U"
+equal "... and removes itself and the token" "$(find "$R/etc/local.d" "$R/etc/pipol" ! -type d | grep -c .)" 0
