@@ -18,7 +18,7 @@
 #include "perr.h"
 
 #define EFI_VARS_DIR		"/sys/firmware/efi/efivars"
-#define EFI_BOOTORDER_MAX	512	/* entries; firmware shows a few dozen */
+#define EFI_BOOTORDER_MAX	512	/* entries; real ones: a few dozen */
 #define EFI_DESC_MAX		64	/* description bytes kept, for people */
 
 enum efi_boot_kind {
@@ -37,7 +37,7 @@ struct efi_bootorder {
 	uint16_t before[EFI_BOOTORDER_MAX];
 	uint16_t after[EFI_BOOTORDER_MAX];
 	uint8_t kind[EFI_BOOTORDER_MAX];	/* of before[i] */
-	char desc[EFI_BOOTORDER_MAX][EFI_DESC_MAX];	/* of before[i], ASCII */
+	char desc[EFI_BOOTORDER_MAX][EFI_DESC_MAX];  /* of before[i], ASCII */
 	size_t nnet;		/* network entries */
 	int changed;		/* after differs from before */
 };

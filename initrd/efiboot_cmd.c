@@ -98,7 +98,8 @@ parse_efiboot(int argc, char **argv, const char **dir, int *dry_run)
 		else if (ch == O_DRYRUN)
 			*dry_run = 1;
 		else
-			bad = ch == ':' ? ": needs a value" : ": unknown option";
+			bad = ch == ':' ? ": needs a value" :
+			    ": unknown option";
 		if (bad != NULL) {
 			fprintf(stderr, "pipol-agent: %s%s\n%s",
 			    argv[optind - 1], bad, efiboot_usage);
