@@ -31,7 +31,8 @@
 
 #include "efiboot.h"
 
-#define EFI_GLOBAL_GUID	"8be4df61-93ca-11d0-aade-00a0c904db8c"
+/* EFI_GLOBAL_VARIABLE (UEFI 2.10, 3.3), the vendor of BootOrder, Boot#### */
+#define EFI_GLOBAL_GUID	"8be4df61-93ca-11d2-aa0d-00e098032b8c"
 #define EFI_VAR_MAX_BYTES (64 << 10)	/* a load option is ~100 B; firmware
 					   stores at most a few 10 KiB */
 #define EFI_ATTR_BYTES	4

@@ -16,7 +16,7 @@
 #include "harness.h"
 #include "perr.h"
 
-#define GUID "-8be4df61-93ca-11d0-aade-00a0c904db8c"
+#define GUID "-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 #define ATTR_NV_BS_RT 0x7
 
 struct blob {
