@@ -6,7 +6,9 @@
  *   DIR/pipol.conf    the boot chain, written at start: firmware PXE gets
  *                     iPXE over TFTP (undionly.kpxe for BIOS, snponly.efi
  *                     for x86-64 UEFI), iPXE (user class "iPXE") gets
- *                     PUBLIC_URL/boot/${mac}; only for known nodes
+ *                     PUBLIC_URL/boot/${mac}; UEFI HTTP boot gets a
+ *                     URL that answers 404 (no stall); only for known
+ *                     nodes
  *   DIR/hosts/NAME    the dhcp-hostsdir, one file per node holding one
  *                     line, MAC,set:PROFILE[,IP],NAME; at start and after
  *                     every node change, a file is written only when its
@@ -128,8 +130,14 @@ conf_write(struct dnsmasq_opts *o, struct perr *e)
 "dhcp-boot=tag:known,tag:!ipxe,tag:bios,undionly.kpxe\n"
 "dhcp-boot=tag:known,tag:!ipxe,tag:efi64,snponly.efi\n"
 "# iPXE: the node's own boot script from pipold\n"
-"dhcp-boot=tag:known,tag:ipxe,%s/boot/${mac}\n",
-	    o->abs, o->tftp_root, o->url) < 0)
+"dhcp-boot=tag:known,tag:ipxe,%s/boot/${mac}\n"
+"# UEFI HTTP boot (vendor class HTTPClient): a node that leaves iPXE for\n"
+"# its disk meets it in BootOrder; offered no URL, the firmware asks\n"
+"# again for about 60 s. This URL answers 404 at once: it moves on.\n"
+"dhcp-vendorclass=set:httpboot,HTTPClient\n"
+"dhcp-option-force=tag:httpboot,60,HTTPClient\n"
+"dhcp-boot=tag:known,tag:httpboot,%s/no-http-boot\n",
+	    o->abs, o->tftp_root, o->url, o->url) < 0)
 		return perr_set(e, PE_FAIL, "%s: out of memory", path);
 	rc = atomic_write(path, text, strlen(text), e);
 	free(text);

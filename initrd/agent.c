@@ -5,6 +5,8 @@
  *       host mode: any store served over HTTP, any file or block device
  *   pipol-agent capture --server URL --image NAME --source PATH ...
  *       host mode: a disk or file into pipold's store (capture_cmd.c)
+ *   pipol-agent efiboot [--efivars DIR] [--dry-run]
+ *       the network first in the UEFI BootOrder (efiboot_cmd.c)
  *   pipol-agent [--cmdline FILE] [--target PATH] ...
  *       node mode, as the initramfs starts it (node.c): pipol.server=
  *       and pipol.token= from /proc/cmdline; the order from pipold, the
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "efiboot.h"
 #include "image.h"
 #include "log.h"
 #include "parse.h"
@@ -66,6 +69,7 @@ static const char top_usage[] =
 "usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...\n"
 "       pipol-agent capture --server URL --image NAME --source PATH ...\n"
 "       pipol-agent postinstall --root DIR --order FILE ...\n"
+"       pipol-agent efiboot [--efivars DIR] [--dry-run]\n"
 "       pipol-agent [--cmdline FILE] [--target PATH] [options]\n";
 
 enum { O_BASE = 256, O_IMAGE, O_TARGET, O_CONN, O_THREADS, O_RESUME,
@@ -273,6 +277,8 @@ main(int argc, char **argv)
 		return capture_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "postinstall") == 0)
 		return postinst_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "efiboot") == 0)
+		return efiboot_main(argc - 1, argv + 1);
 	if (argc >= 2 && argv[1][0] != '-') {
 		fprintf(stderr, "pipol-agent: %s: unknown command\n%s",
 		    argv[1], top_usage);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "efiboot.h"
 #include "hash.h"
 #include "log.h"
 #include "parse.h"
@@ -285,6 +286,40 @@ node_log(void *arg, const char *script, int status, const char *out)
 }
 
 /*
+ * On a UEFI machine, after the post-install (whose scripts may have run
+ * grub-install or efibootmgr): the network first in BootOrder, so that
+ * the next boot still asks pipold. A BIOS machine has nothing to do.
+ */
+static int
+node_efi(struct node *n, struct perr *e)
+{
+	struct efi_bootorder *bo;
+	char msg[200];
+	int rc;
+
+	if (access("/sys/firmware/efi", F_OK) < 0)
+		return 0;
+	if ((rc = efi_vars_mount(e)) < 0)
+		return rc;
+	if ((bo = calloc(1, sizeof(*bo))) == NULL)
+		return perr_set(e, PE_FAIL, "out of memory");
+	if ((rc = efi_bootorder_plan(EFI_VARS_DIR, bo, e)) == 0 &&
+	    (rc = efi_bootorder_write(EFI_VARS_DIR, bo, e)) == 0) {
+		snprintf(msg, sizeof(msg), "%s\n", !bo->present ? "no UEFI "
+		    "BootOrder: left as it is" : bo->nnet == 0 ? "no network "
+		    "boot entry in BootOrder: this node will boot its disk "
+		    "without asking pipold" : bo->changed ? "BootOrder: the "
+		    "network put first again" : "BootOrder: the network is "
+		    "first");
+		log_info("%s", msg);
+		if (bo->changed || bo->nnet == 0)
+			node_log(n, "(uefi)", 0, msg);
+	}
+	free(bo);
+	return rc;
+}
+
+/*
  * After the disk is written and verified: unless the deployment is bare
  * or the image names no root partition (meta root=N), mount it (the
  * kernel re-reads the partition table first) and run the post-install.
@@ -347,6 +382,8 @@ node_postinst(struct node *n, struct deploy *d, json_t *order,
 		    part, *fstype ? fstype : "ext4, xfs, btrfs, ext3, ext2");
 	p.image = d->name;
 	rc = postinst_run(&p, e);
+	if (rc == 0)
+		rc = node_efi(n, e);
 	if (umount(dir) < 0) {
 		log_warn("umount %s", dir);
 		if (rc == 0)

@@ -2,7 +2,7 @@
  * postinst.c -- post-install: the written, verified disk becomes the
  * user's system. With its root filesystem mounted at p->root:
  *
- *   1. configuration, in a child chrooted into the system (so that a
+ *   1. configuration, in a child chrooted into the deployed root (so a
  *      symbolic link in the image resolves inside it, never in the
  *      deployment environment): the hostname (/etc/hostname, the
  *      127.0.1.1 line of /etc/hosts), the user's SSH keys for root, the

@@ -42,3 +42,10 @@ $(B)/tests/progressload: $(B)/tests/tools/progressload.o $(LIBPIMG)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lm $(IMG_LIBS)
 
 all: $(B)/tests/progressload
+
+# efiboot_test: the agent's efiboot.c alone (no libcurl, no jansson)
+$(B)/tests/efiboot_test: $(B)/tests/unit/efiboot_test.o \
+    $(B)/initrd/efiboot.o $(LIBPIMG)
+	$(CC) $(LDFLAGS) -o $@ $^ $(IMG_LIBS)
+
+$(B)/tests/unit/efiboot_test.o: CPPFLAGS += -Iinitrd

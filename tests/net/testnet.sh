@@ -93,9 +93,8 @@ net_dnsmasq() {
 	[ -s "$conf/pipol.conf" ] || { net_err "$conf/pipol.conf: none (pipold --dnsmasq-dir)"; return; }
 	[ -z "$NET_DNSMASQ" ] || { net_err "net_dnsmasq: runs already"; return; }
 	# --user=root: it reads the TFTP root and writes in $NET_DIR.
-	# httpboot: OVMF, when iPXE exits to boot the disk, tries HTTP boot
-	# (IPv4) first; it ignores offers without a boot URL and asks again
-	# for about 60 s; given a URL that answers 404 it gives up at once
+	# The boot chain (HTTP boot answered with a 404 URL included) is
+	# pipol.conf's; the link's own part is here.
 	# not through net_exec: $! must be dnsmasq (ip netns exec execs it),
 	# not a subshell whose death would leave dnsmasq running
 	ip netns exec "$NET_NS" dnsmasq --keep-in-foreground --conf-file="$conf/pipol.conf" \
@@ -103,9 +102,6 @@ net_dnsmasq() {
 	    --dhcp-range=10.99.0.0,static \
 	    --enable-ra --dhcp-range=::,constructor:br0,ra-only \
 	    --dhcp-leasefile="$NET_DIR/leases" --pid-file="$NET_DIR/dnsmasq.pid" \
-	    --dhcp-vendorclass=set:httpboot,HTTPClient \
-	    --dhcp-option-force=tag:httpboot,60,HTTPClient \
-	    --dhcp-boot=tag:httpboot,$NET_URL/no-http-boot \
 	    --user=root --log-dhcp --log-facility="$NET_DIR/dnsmasq.log" &
 	NET_DNSMASQ=$!
 	for _ in $(seq 100); do

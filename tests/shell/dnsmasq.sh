@@ -33,6 +33,13 @@ grep -qxF "dhcp-boot=tag:known,tag:ipxe,http://10.77.0.1:8080/boot/\${mac}" "$DI
     ok "pipol.conf: iPXE goes to PUBLIC_URL/boot/\${mac}" || notok "pipol.conf: iPXE goes to PUBLIC_URL/boot/\${mac}"
 grep -qxF "dhcp-hostsdir=$DIR/hosts" "$DIR/pipol.conf" && grep -qxF "tftp-root=$T/tftp" "$DIR/pipol.conf" &&
     ok "pipol.conf: hosts folder and TFTP root" || notok "pipol.conf: hosts folder and TFTP root"
+grep -qxF "dhcp-boot=tag:known,tag:httpboot,http://10.77.0.1:8080/no-http-boot" "$DIR/pipol.conf" &&
+    grep -qxF "dhcp-vendorclass=set:httpboot,HTTPClient" "$DIR/pipol.conf" &&
+    grep -qxF "dhcp-option-force=tag:httpboot,60,HTTPClient" "$DIR/pipol.conf" &&
+    ok "pipol.conf: UEFI HTTP boot gets PUBLIC_URL/no-http-boot" ||
+    notok "pipol.conf: UEFI HTTP boot gets PUBLIC_URL/no-http-boot"
+equal "pipold answers /no-http-boot 404 (the firmware moves on at once)" \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$U/no-http-boot")" 404
 dnsmasq --test --conf-file="$DIR/pipol.conf" > "$T/test.out" 2>&1 &&
     ok "dnsmasq --test accepts pipol.conf" || { notok "dnsmasq --test accepts pipol.conf"; cat "$T/test.out" >&2; }
 equal "no node: no host file" "$(ls "$DIR/hosts")" ""
@@ -105,6 +112,10 @@ equal "UEFI PXE (arch 9): snponly.efi" \
 equal "iPXE (user class iPXE): pipold's /boot/\${mac}" \
     "$(dhcp 52:54:00:00:07:01 -x 0x5d:0000 -x 0x4d:69505845)" \
     "ip=10.77.0.21 boot_file=http://10.77.0.1:8080/boot/\${mac}"
+# UEFI HTTP boot: vendor class HTTPClient, arch 16 (x86-64 HTTP)
+equal "UEFI HTTP boot (HTTPClient, arch 16): the URL that answers 404" \
+    "$(dhcp 52:54:00:00:07:01 -x 0x5d:0010 -V HTTPClient:Arch:00016:UNDI:003001)" \
+    "ip=10.77.0.21 boot_file=http://10.77.0.1:8080/no-http-boot"
 equal "a MAC that is no node: no lease" "$(dhcp 52:54:00:00:07:09 -x 0x5d:0000)" none
 "$P" node add n9 --mac 52:54:00:00:07:09 --profile pc-bios --ip 10.77.0.29 > /dev/null
 equal "a node added while dnsmasq runs: served, no restart" \

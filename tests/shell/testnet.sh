@@ -8,7 +8,8 @@
 #       which asks DHCP again as iPXE and fetches /boot/MAC;
 # pipold answers each with its local-boot script (no deployment), which
 # boots the node's disk (the test image: sanboot under BIOS, exit to the
-# firmware under UEFI) to the image's marker; the node then answers SSH
+# firmware under UEFI, whose HTTP boot pipol.conf answers with a 404 URL)
+# to the image's marker; the node then answers SSH
 # at its static address. Times from power-on are in the ok lines.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/net/testnet.sh"
@@ -129,5 +130,11 @@ dlog "vendor class: PXEClient:Arch:00007" && dlog "bootfile-name  snponly.efi" &
 dlog "sent /usr/lib/ipxe/snponly.efi to 10.99.0.12" &&
     ok "n2: snponly.efi over TFTP" || notok "n2: snponly.efi over TFTP"
 con n2 "using SNP on SNP-" && ok "n2: iPXE on OVMF's SNP" || notok "n2: iPXE on OVMF's SNP"
+# after iPXE's exit, OVMF tries HTTP boot before the disk: pipol.conf
+# answers it with a URL pipold answers 404 (no 60 s stall)
+dlog "vendor class: HTTPClient" &&
+    dlog "bootfile-name  http://10.99.0.1:8080/no-http-boot" &&
+    ok "n2: OVMF's HTTP boot got pipol.conf's 404 URL" ||
+    notok "n2: OVMF's HTTP boot got pipol.conf's 404 URL"
 net_node_stop n2
 kill -0 "$DPID" 2>/dev/null && ok "pipold still runs" || notok "pipold still runs"
