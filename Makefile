@@ -14,7 +14,7 @@ CPPFLAGS += -D_GNU_SOURCE -Icommon -Iimagestore
 LDFLAGS  += -pthread
 IMG_LIBS  = -ldeflate -lzstd -lz -lcrypto
 
-.PHONY: all test bench asan fuzz deps clean demo demo-stop
+.PHONY: all test test-e2e bench asan fuzz deps clean demo demo-stop
 all:
 
 include common/build.mk
@@ -36,6 +36,11 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@tests/run.sh
+
+# the longer boot tests (tests/e2e: the UEFI cycle ...)
+test-e2e: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh --e2e
 
 bench: deps
 	@tests/deps.sh bench

@@ -1,6 +1,7 @@
 #!/bin/bash
-# run.sh -- the default suite: unit tests, shell tests, a bounded fuzz of
-# the parsers, lint. Each check prints "ok - ..." or "not ok - ..."; a
+# run.sh -- the default suite: unit tests, shell tests (with the BIOS
+# boot cycle), a bounded fuzz of the parsers, lint, the ASan pass;
+# run.sh --e2e: the longer boot tests of tests/e2e (the UEFI cycle ...). Each check prints "ok - ..." or "not ok - ..."; a
 # test program that dies without saying "not ok" counts as one failure.
 # Ends with "N passed, N failed"; exits 1 when anything failed.
 set -u
@@ -28,6 +29,18 @@ run() {		# run NAME CMD...
 	fi
 }
 
+# run.sh --e2e: only the longer end-to-end boot tests (make test-e2e)
+if [ "${1:-}" = --e2e ]; then
+	if ! make -s bootenv > "$LOG/bootenv.log" 2>&1; then
+		fail=$((fail + 1)); echo "FAIL make bootenv"; tail -20 "$LOG/bootenv.log"
+	fi
+	for t in tests/e2e/*.sh; do
+		run "e2e/$(basename "$t" .sh)" bash "$t"
+	done
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit
+fi
 for t in "$B"/tests/*_test; do
 	run "unit/$(basename "$t")" "$t"
 done
