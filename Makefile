@@ -51,12 +51,15 @@ asan:
 	@$(MAKE) --no-print-directory B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
 	    LDFLAGS='-pthread -fsanitize=address,undefined' all
 
-# The boot path (dnsmasq, iPXE, QEMU nodes) is not built yet: say so
-# plainly rather than pretend.
-demo demo-stop:
-	@echo "make $@: the netboot demo (QEMU nodes, dnsmasq, iPXE) is not built yet;" >&2
-	@echo "see README.md, 'What works now', for what runs today" >&2
-	@exit 1
+# the whole path on this machine: QEMU nodes PXE-boot, deploy the Debian
+# reference images, come up ready (demo/demo.sh; Ctrl-C or demo-stop)
+demo:
+	@tests/deps.sh demo
+	@$(MAKE) --no-print-directory all bootenv
+	@demo/demo.sh
+
+demo-stop:
+	@demo/demo.sh stop
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -1,7 +1,7 @@
 #!/bin/bash
 # deps.sh -- install the Debian packages a target needs, only the missing
 # ones (a fresh CI machine has none of what a developer added by hand).
-# Usage: tests/deps.sh test|bench
+bench$|bench
 set -eu
 pkgs_build="make gcc libc6-dev pkg-config libdeflate-dev libzstd-dev zlib1g-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpq-dev postgresql"
 pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreutils curl iproute2 man-db qemu-system-x86 ipmitool openipmi dnsmasq-base busybox-static netcat-openbsd"
@@ -10,10 +10,13 @@ pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreut
 # bootenv its static binary and the tests their udhcpc
 pkgs_test="$pkgs_test syslinux syslinux-common syslinux-efi mtools dosfstools e2fsprogs fdisk kmod cpio dropbear-bin openssh-client ovmf ipxe jq"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"
+# make demo: the reference images (imagestore/refimg.sh), the timeline
+pkgs_demo="$pkgs_test debootstrap grub-pc-bin grub-efi-amd64-bin bc"
 case "${1:-test}" in
 test) want=$pkgs_test ;;
+demo) want=$pkgs_demo ;;
 bench) want=$pkgs_bench ;;
-*) echo "usage: $0 test|bench" >&2; exit 2 ;;
+*) echo "usage: $0 test|bench|demo" >&2; exit 2 ;;
 esac
 missing=
 # what an installed package provides counts (busybox-static provides

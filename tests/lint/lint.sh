@@ -47,6 +47,10 @@ for o in $("$B/pipold" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
 	grep -qF -- "${o//-/\\-}" docs/pipold.8 || notok "pipold $o is in docs/pipold.8"
 done
 
+# make demo's script: parses, answers --help, refuses a bad word
+bash -n demo/demo.sh && demo/demo.sh --help | grep -q 'make demo' && ok "demo/demo.sh --help" ||
+    notok "demo/demo.sh --help"
+demo/demo.sh nope > /dev/null 2>&1; [ $? -eq 2 ] && ok "demo/demo.sh nope: exit 2" || notok "demo/demo.sh nope: exit 2"
 # bootenv: build.sh answers --help; /init and the DHCP hook parse
 bootenv/build.sh --help | grep -q '^usage: bootenv/build.sh' && ok "bootenv/build.sh --help" ||
     notok "bootenv/build.sh --help"
