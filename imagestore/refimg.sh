@@ -59,8 +59,8 @@ environment:
   PIPOL_MIRROR         Debian mirror (default: apt's one for bookworm)
   PIPOL_SECURITY_MIRROR  (default: apt's one for bookworm-security, else
                        http://deb.debian.org/debian-security)
-  SOURCE_DATE_EPOCH    file times are clamped to it (default: the newest
-                       file time in the packages' /usr)
+  SOURCE_DATE_EPOCH    file times are clamped to it (default: the time of
+                       the newest package's changelog)
 Needs root (debootstrap, apt-get). Exit status: 0 ok, 1 failure, 2 usage.
 EOF
 }
@@ -162,7 +162,7 @@ security=${PIPOL_SECURITY_MIRROR:-$(apt_uri bookworm-security)}
 security=${security:-http://deb.debian.org/debian-security}
 # bump the number when build_tree changes: the tree is kept across
 # changes to the rest of this script
-TREE_RECIPE="3 bookworm minbase amd64 $INCLUDE $mirror $security"
+TREE_RECIPE="4 bookworm minbase amd64 $INCLUDE $mirror $security"
 
 mkdir -p "$cache/debs"
 cache=$(cd "$cache" && pwd)
@@ -223,8 +223,8 @@ EOF
 	cp -L /etc/resolv.conf "$r/etc/resolv.conf"
 	{ chroot "$r" apt-get -q --error-on=any update &&
 	  chroot "$r" env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
-	      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-	      dist-upgrade; } > "$W/upgrade.log" 2>&1 ||
+	      -o APT::Install-Recommends=false -o Dpkg::Options::=--force-confdef \
+	      -o Dpkg::Options::=--force-confold dist-upgrade; } > "$W/upgrade.log" 2>&1 ||
 	    { tail -n 15 "$W/upgrade.log" >&2; die "apt-get dist-upgrade in the tree failed"; }
 	# one kernel: the one the metapackage names now
 	local keep old
@@ -251,8 +251,6 @@ EOF
 build_tree() {
 	local r=$W/tree
 	say "debootstrap bookworm from $mirror ($kmeta)"
-	# the packages' own times, not now, in the initramfs and elsewhere
-	SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(date +%s)} \
 	debootstrap --variant=minbase --arch=amd64 --cache-dir="$cache/debs" \
 	    --include="$INCLUDE" bookworm "$r" "$mirror" > "$W/debootstrap.log" 2>&1 ||
 	    { tail -n 15 "$W/debootstrap.log" >&2; die "debootstrap bookworm from $mirror failed"; }
@@ -291,7 +289,7 @@ customize() {
 	{
 		echo "# <file system> <mount point> <type> <options> <dump> <pass>"
 		echo "LABEL=$LABEL / ext4 errors=remount-ro 0 1"
-		[ "$kind" = bios ] || echo "UUID=${ESP_VOLID:0:4}-${ESP_VOLID:4:4} /boot/efi vfat umask=0077,nofail 0 1"
+		[ "$kind" = bios ] || echo "UUID=${ESP_VOLID:0:4}-${ESP_VOLID:4:4} /boot/efi vfat umask=0077,nofail,x-systemd.device-timeout=10s 0 1"
 	} > "$r/etc/fstab"
 	[ "$kind" = bios ] || mkdir -p "$r/boot/efi"
 	cat > "$r/etc/apt/sources.list" <<EOF
@@ -474,7 +472,7 @@ EOF
 		touch -d "@$sde" "$W/BOOTX64.EFI"
 		export MTOOLS_SKIP_CHECK=1
 		SOURCE_DATE_EPOCH=$sde mkfs.vfat -C -F 32 -n EFI -i "$ESP_VOLID" \
-		    --invariant "$W/esp.img" $((ESP_MIB * 1024)) > /dev/null
+		    "$W/esp.img" $((ESP_MIB * 1024)) > /dev/null
 		mmd -i "$W/esp.img" ::/EFI ::/EFI/BOOT
 		mcopy -m -i "$W/esp.img" "$W/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
 		dd if="$W/esp.img" of="$d" bs=1M seek=1 conv=notrunc,sparse status=none
@@ -492,8 +490,10 @@ EOF
 }
 
 if [ ! -s "$img" ]; then
-	sde=${SOURCE_DATE_EPOCH:-$(find "$tree/usr" -printf '%T@\n' |
-	    sort -n | tail -n 1 | cut -d. -f1)}
+	# default: the newest package's changelog, so the same packages
+	# give the same times
+	sde=${SOURCE_DATE_EPOCH:-$(find "$tree/usr/share/doc" -name changelog.Debian.gz \
+	    -printf '%T@\n' | sort -n | tail -n 1 | cut -d. -f1)}
 	case $sde in ''|*[!0-9]*) die "SOURCE_DATE_EPOCH $sde: not a number" ;; esac
 	t1=$SECONDS
 	build_image
