@@ -406,6 +406,12 @@ mkroot() {
 	    -E "hash_seed=$FS_UUID,root_owner=0:0" -T default \
 	    -d "$r" "$f" "${mib}M" > "$W/mkfs.log" 2>&1 ||
 	    { cat "$W/mkfs.log" >&2; die "mkfs.ext4 -d: failed"; }
+	# mkfs.ext4 -d gives each inode the time of now as ctime and crtime
+	# (e2fsprogs 1.47.0 has no SOURCE_DATE_EPOCH), which touch cannot set
+	( cd "$r" && find . -printf "sif \"/%P\" ctime @$sde\nsif \"/%P\" crtime @$sde\n" ) \
+	    > "$W/times.debugfs"
+	E2FSPROGS_FAKE_TIME=$sde debugfs -w -f "$W/times.debugfs" "$f" \
+	    > /dev/null 2>&1 || die "$f: debugfs could not set the inode times"
 }
 
 # grub_bios DISK: boot.img in the MBR, core.img in sectors 1..2047
@@ -447,12 +453,14 @@ part_field() {
 }
 
 build_image() {
-	local r=$W/root d=$W/disk.img start size n
+	local r=$W/root d=$W/disk.img start size n off
 	say "building $kind image"
 	cp -a "$tree" "$r"
 	customize "$r"
-	# file times: none later than SOURCE_DATE_EPOCH
+	# file times: no mtime later than SOURCE_DATE_EPOCH, every atime
+	# that (reading the tree changes them)
 	find "$r" -newermt "@$sde" -exec touch -h -d "@$sde" {} +
+	find "$r" -exec touch -h -a -d "@$sde" {} +
 	truncate -s "${DISK_MIB}M" "$d"
 	if [ "$kind" = bios ]; then
 		sfdisk -q "$d" > /dev/null <<EOF
@@ -470,9 +478,17 @@ EOF
 		# ESP: FAT32, GRUB at the removable-media path
 		grub_efi "$W/BOOTX64.EFI"
 		touch -d "@$sde" "$W/BOOTX64.EFI"
-		export MTOOLS_SKIP_CHECK=1
-		SOURCE_DATE_EPOCH=$sde mkfs.vfat -C -F 32 -n EFI -i "$ESP_VOLID" \
-		    "$W/esp.img" $((ESP_MIB * 1024)) > /dev/null
+		export MTOOLS_SKIP_CHECK=1 SOURCE_DATE_EPOCH=$sde
+		# --invariant: fixed times (mkfs.vfat 4.2 dates the label entry
+		# now, SOURCE_DATE_EPOCH or not) but also a fixed volume id,
+		# 1234-ABCD: ours goes into the boot sector and its backup
+		mkfs.vfat -C -F 32 -n EFI --invariant "$W/esp.img" \
+		    $((ESP_MIB * 1024)) > /dev/null
+		for off in $((0x43)) $((6 * 512 + 0x43)); do
+			# shellcheck disable=SC2059
+			printf "\\x${ESP_VOLID:6:2}\\x${ESP_VOLID:4:2}\\x${ESP_VOLID:2:2}\\x${ESP_VOLID:0:2}" |
+			    dd of="$W/esp.img" bs=1 seek=$off conv=notrunc status=none
+		done
 		mmd -i "$W/esp.img" ::/EFI ::/EFI/BOOT
 		mcopy -m -i "$W/esp.img" "$W/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
 		dd if="$W/esp.img" of="$d" bs=1M seek=1 conv=notrunc,sparse status=none

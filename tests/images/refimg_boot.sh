@@ -159,7 +159,8 @@ boot() {
 	    systemctl --failed --plain --no-legend | cut -d" " -f1 | tr "\n" " "; echo;
 	    ls /etc/ssh | grep -c "^ssh_host_.*_key$"; wc -c < /etc/machine-id;
 	    findmnt -n -o SOURCE,FSTYPE /; [ -d /sys/firmware/efi ] && echo uefi || echo bios;
-	    ip -4 -br addr show | grep -c "^e.* UP "')
+	    ip -4 -br addr show | grep -c "^e.* UP ";
+	    findmnt -n -o FSTYPE /boot/efi || echo none')
 	mapfile -t r <<< "$out"
 	case ${r[0]:-} in
 	*-cloud-amd64) [ "$FLAVOUR" = cloud ] ;;
@@ -173,6 +174,7 @@ boot() {
 	    "${r[5]:-}" "/dev/vda$([ "$kind" = bios ] && echo 1 || echo 2) ext4"
 	equal "$kind: booted by its firmware" "${r[6]:-}" "$kind"
 	equal "$kind: a NIC up with an address from DHCP" "${r[7]:-}" 1
+	equal "$kind: /boot/efi" "${r[8]:-}" "$([ "$kind" = bios ] && echo none || echo vfat)"
 	stop_vm
 }
 
