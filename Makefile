@@ -3,6 +3,7 @@
 #   make test     install missing Debian packages, build, run the suite
 #   make bench    the benchmarks (not part of make test)
 #   make asan     the same binaries with AddressSanitizer, in build-asan/
+#   make refimg   the Debian 12 reference disk images, in build/refimg/
 
 B        ?= build
 CC       ?= gcc
@@ -22,6 +23,7 @@ include imagestore/build.mk
 include frontend/build.mk
 include initrd/build.mk
 include bootenv/build.mk
+include imagestore/refimg.mk
 include tests/build.mk
 
 $(B)/%.o: %.c
