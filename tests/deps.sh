@@ -1,7 +1,7 @@
 #!/bin/bash
 # deps.sh -- install the Debian packages a target needs, only the missing
 # ones (a fresh CI machine has none of what a developer added by hand).
-bench$|bench
+# Usage: tests/deps.sh test|bench|demo
 set -eu
 pkgs_build="make gcc libc6-dev pkg-config libdeflate-dev libzstd-dev zlib1g-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpq-dev postgresql"
 pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreutils curl iproute2 man-db qemu-system-x86 ipmitool openipmi dnsmasq-base busybox-static netcat-openbsd"
