@@ -138,8 +138,10 @@ user script add "$DEMO/rc" > /dev/null || die "pipol script add failed"
 net_dnsmasq "$PIPOL_STATE/dnsmasq" || die "dnsmasq did not start"
 
 # --- two nodes, off; every console line stamped with its time -----------
-stamp() { tail -F -n +1 "$NET_DIR/$1.log" 2>/dev/null | tr -d '\r' |
-    while IFS= read -r l; do printf '%s %s\n' "$(date +%s.%N)" "$l"; done > "$LOGS/$1.console"; }
+# (no filter between tail and the loop: a pipe's buffering would stamp
+# lines late, in batches)
+stamp() { tail -F -n +1 "$NET_DIR/$1.log" 2>/dev/null |
+    while IFS= read -r l; do printf '%s %s\n' "$(date +%s.%N)" "${l%$'\r'}"; done > "$LOGS/$1.console"; }
 for n in $NODES; do
 	truncate -s 4G "$DEMO/$n.disk"
 	net_node "$n" "${MAC[$n]}" "$DEMO/$n.disk" "${MODE[$n]}" -S || die "QEMU node $n did not start"
@@ -191,7 +193,7 @@ for n in $NODES; do
 	row "power-on (pipold, QMP)" "$(at "$d" pending)"
 	row "DHCP lease (dnsmasq)" "$(dhcp_at "$n")"
 	row "iPXE runs pipold's deploy script" "$(at "$d" booting)"
-	row "deployment kernel + initramfs up (/init)" "$(con_at "$n" '^pipol: deployment environment')"
+	row "deployment kernel + initramfs up (/init)" "$(con_at "$n" 'pipol: deployment environment:')"
 	row "agent start (order fetched)" "$f"
 	row "disk written and verified" "$p"
 	row "post-install done, rebooting" "$r"
