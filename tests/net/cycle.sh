@@ -24,46 +24,7 @@ uefi-snp) PROFILE=uefi RESETS=2 ;;
 esac
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/net/testnet.sh"
-D=$B/pipold
-chmod 755 "$T"	# the postgres user must reach $T/state/pg
-DPID=
-NET_TRAP=0
-NET_REBOOT=	# the node reboots as a machine does
-trap '[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null;
-    runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$T/state/pg/data" -m immediate stop >/dev/null 2>&1;
-    net_down; rm -rf "$T"' EXIT
-trap 'exit 130' INT; trap 'exit 143' TERM
-BE=$B/bootenv/cloud
-[ -s "$BE/vmlinuz" ] && [ -s "$BE/initrd.img" ] ||
-    { notok "the deployment environment ($BE: make bootenv)"; exit 1; }
-mkdir -p "$PIPOL_STATE/bootenv" && cp -r "$BE" "$PIPOL_STATE/bootenv/cloud"
-
-ssh-keygen -q -t ed25519 -N '' -C alice@pipol-e2e -f "$T/id"
-"$TOP/tests/images/mkimage.sh" "$T/testimg.raw" 2> "$T/mk.err" ||
-    { notok "the test image"; cat "$T/mk.err" >&2; exit 1; }
-truncate -s 64M "$T/n1.disk"	# blank: the node has nothing to boot
-
-check "net_up" net_up e2e
-[ -n "$NET_NS" ] || exit 1
-ip netns exec "$NET_NS" "$D" --listen "$NET_IP:8080" --dnsmasq-dir "$T/dns" \
-    --public-url "$NET_URL" >> "$T/pipold.log" 2>&1 &
-DPID=$!
-for _ in $(seq 300); do net_exec curl -sf "$NET_URL/health" > /dev/null && break; sleep 0.1; done
-check "pipold in the namespace" net_exec curl -sf "$NET_URL/health"
-adm=$("$D" --add-user root --admin 2>/dev/null) || notok "pipold --add-user"
-export PIPOL_SERVER=$NET_URL
-pipol() { PIPOL_TOKEN=$adm net_exec "$P" "$@"; }
-alice() { PIPOL_TOKEN=$al net_exec "$P" "$@"; }
-al=$(pipol user add alice --ssh-key "$T/id.pub" | grep -oE '[0-9a-f]{64}')
-[ -n "$al" ] && ok "alice, with her SSH key" || notok "alice, with her SSH key"
-pipol node add n1 --mac 52:54:00:99:00:21 --profile $PROFILE --ip 10.99.0.21 \
-    --power qemu --power-param qmp="$NET_DIR/n1.qmp" > /dev/null
-equal "a QEMU $PROFILE node boots the cloud deployment environment" \
-    "$(pipol node set n1 --bootenv cloud)" "n1: deployment environment cloud"
-"$P" image create testimg --from "$T/testimg.raw" --meta root=2 > /dev/null &&
-    "$P" image validate testimg:1 > /dev/null && "$P" image promote testimg:1 > /dev/null &&
-    ok "testimg:1 in the store, root=2" || notok "testimg:1 in the store, root=2"
-check "dnsmasq on pipold's files" net_dnsmasq "$T/dns"
+. "$TOP/tests/net/e2e_lib.sh"
 
 # the site's script, and alice's: rc.testimg runs here, rc.debian does not
 printf '#!/bin/sh\necho "site: $PIPOL_NODE" > /etc/motd\n' > "$T/10-motd"
@@ -85,10 +46,6 @@ dep=$(grep -o 'deployment [0-9]*' "$T/deploy.out" | head -1 | cut -d' ' -f2)
 alice status "$dep" > "$T/status"
 equal "every state once, in order" "$(awk 'NR > 2 { print $1 }' "$T/status" | tr '\n' ' ')" \
     "pending booting fetching writing postinstall rebooting ready "
-con() { tr -d '\r' < "$NET_DIR/n1.log" | grep -F -- "$1" > /dev/null; }
-# iPXE's fetches of /boot/MAC (each boot asks pipold once; TFTP sends
-# snponly.efi twice a boot: its size first, then the file)
-bootreqs() { tr -d '\r' < "$NET_DIR/n1.log" | grep -c "/boot/52%3A54%3A00%3A99%3A00%3A21\.\.\. ok"; }
 con "pipol: n1: loading the deployment environment" && ok "n1: iPXE ran pipold's deploy script" ||
     notok "n1: iPXE ran pipold's deploy script"
 if [ "$MODE" = bios ]; then
