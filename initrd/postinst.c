@@ -365,6 +365,21 @@ configure(const struct postinst *p, struct perr *e)
 
 /* ---- from outside: children, mounts, scripts ------------------------- */
 
+/* A pipe and a child: the child keeps fds[1], the parent fds[0]. */
+static int
+fork_piped(int fds[2], pid_t *pid, struct perr *e)
+{
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return perr_errno(e, PE_FAIL, "pipe");
+	if ((*pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return perr_errno(e, PE_FAIL, "fork");
+	}
+	close(fds[*pid == 0 ? 0 : 1]);
+	return 0;
+}
+
 /* Run fn chrooted into root in a child; its error comes back in e. */
 static int
 in_root(const struct postinst *p, int (*fn)(const struct postinst *,
@@ -375,15 +390,9 @@ in_root(const struct postinst *p, int (*fn)(const struct postinst *,
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe(fds) < 0)
-		return perr_errno(e, PE_FAIL, "pipe");
-	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return perr_errno(e, PE_FAIL, "fork");
-	}
+	if (fork_piped(fds, &pid, e) < 0)
+		return -PE_FAIL;
 	if (pid == 0) {
-		close(fds[0]);
 		if (chroot(p->root) < 0 || chdir("/") < 0)
 			perr_errno(&ce, PE_FAIL, "chroot %s", p->root);
 		else if (fn(p, &ce) == 0)
@@ -391,7 +400,6 @@ in_root(const struct postinst *p, int (*fn)(const struct postinst *,
 		n = write(fds[1], &ce, sizeof(ce));
 		_exit(n == (ssize_t)sizeof(ce) ? ce.code : PE_FAIL);
 	}
-	close(fds[1]);
 	n = read(fds[0], &ce, sizeof(ce));
 	close(fds[0]);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -572,18 +580,10 @@ script_run(const struct postinst *p, const char *name,
 	pid_t pid;
 
 	*outlen = 0;
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return perr_errno(e, PE_FAIL, "pipe");
-	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return perr_errno(e, PE_FAIL, "fork");
-	}
-	if (pid == 0) {
-		close(fds[0]);
+	if (fork_piped(fds, &pid, e) < 0)
+		return -PE_FAIL;
+	if (pid == 0)
 		script_child(p, name, body, len, fds[1]);
-	}
-	close(fds[1]);
 	pfd.fd = fds[0];
 	pfd.events = POLLIN;
 	/* until the script's process ends (a daemon it started may hold
