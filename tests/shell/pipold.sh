@@ -9,7 +9,7 @@
 mkdisk "$T/d" 9000001
 v=$($P image create os --from "$T/d")
 check "pipold starts with no configuration" start_pipold
-grep -q "schema version 3, embedded database" "$T/pipold.log" &&
+grep -q "schema version 4, embedded database" "$T/pipold.log" &&
     ok "embedded database, schema applied" || notok "embedded database, schema applied"
 equal "migrations recorded" "$(sql "select string_agg(version::text, ' ' order by version) from schema_migrations")" "1 2 3 4"
 # our postmaster (not a system cluster the package may have started)
