@@ -31,15 +31,17 @@
 # adds keys to /root/.ssh/authorized_keys); SSH host keys and
 # /etc/machine-id made on each node's first boot, not in the image.
 #
-# Cache (--cache): debs/ (debootstrap's packages), tree-FLAVOUR/ (the
-# debootstrap result, untouched; tree-FLAVOUR.pkgs lists its packages)
+# Cache (--cache): debs/ (the packages), tree-FLAVOUR/ (debootstrap's
+# result upgraded from bookworm-updates and bookworm-security, not yet
+# made into the reference system; tree-FLAVOUR.pkgs lists its packages)
 # and the images. The tree is rebuilt when apt (this machine's package
 # lists: run apt-get update to see new versions) knows a newer version of
 # one of its packages; an image when this script, the tree or the host's
-# GRUB/e2fsprogs/dosfstools/mtools/fdisk change. Not bit for bit
-# reproducible (dpkg's database and logs, the initramfs): ids, UUIDs,
-# hash seeds and the layout are fixed, file times clamped to
-# SOURCE_DATE_EPOCH.
+# GRUB/e2fsprogs/dosfstools/mtools/fdisk change. From the same tree the
+# image is the same bytes (ids, UUIDs, hash seeds, layout fixed; every
+# time clamped to SOURCE_DATE_EPOCH). Two debootstraps of the same
+# packages are not (dpkg's database and logs, ldconfig's cache, the
+# initramfs differ), so neither are their images.
 set -eu
 
 USAGE="usage: refimg.sh [--kernel-flavour cloud|generic] [--cache DIR] bios|uefi OUT"
@@ -183,7 +185,7 @@ trap 'exit 130' INT TERM
 W=$(mktemp -d "$cache/work.XXXXXX")
 t0=$SECONDS
 
-# --- 1. the Debian tree: debootstrap, kept untouched in the cache ----------
+# --- 1. the Debian tree: debootstrap + upgrade, kept in the cache ---------
 tree=$cache/tree-$flavour
 # tree_is_current: built from this recipe, and apt knows no newer version
 # of any of its packages
