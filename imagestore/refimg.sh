@@ -31,15 +31,17 @@
 # adds keys to /root/.ssh/authorized_keys); SSH host keys and
 # /etc/machine-id made on each node's first boot, not in the image.
 #
-# Cache (--cache): debs/ (debootstrap's packages), tree-FLAVOUR/ (the
-# debootstrap result, untouched; tree-FLAVOUR.pkgs lists its packages)
+# Cache (--cache): debs/ (the packages), tree-FLAVOUR/ (debootstrap's
+# result upgraded from bookworm-updates and bookworm-security, not yet
+# made into the reference system; tree-FLAVOUR.pkgs lists its packages)
 # and the images. The tree is rebuilt when apt (this machine's package
 # lists: run apt-get update to see new versions) knows a newer version of
 # one of its packages; an image when this script, the tree or the host's
-# GRUB/e2fsprogs/dosfstools/mtools/fdisk change. Not bit for bit
-# reproducible (dpkg's database and logs, the initramfs): ids, UUIDs,
-# hash seeds and the layout are fixed, file times clamped to
-# SOURCE_DATE_EPOCH.
+# GRUB/e2fsprogs/dosfstools/mtools/fdisk change. From the same tree the
+# image is the same bytes (ids, UUIDs, hash seeds, layout fixed; every
+# time clamped to SOURCE_DATE_EPOCH). Two debootstraps of the same
+# packages are not (dpkg's database and logs, ldconfig's cache, the
+# initramfs differ), so neither are their images.
 set -eu
 
 USAGE="usage: refimg.sh [--kernel-flavour cloud|generic] [--cache DIR] bios|uefi OUT"
@@ -183,7 +185,7 @@ trap 'exit 130' INT TERM
 W=$(mktemp -d "$cache/work.XXXXXX")
 t0=$SECONDS
 
-# --- 1. the Debian tree: debootstrap, kept untouched in the cache ----------
+# --- 1. the Debian tree: debootstrap + upgrade, kept in the cache ---------
 tree=$cache/tree-$flavour
 # tree_is_current: built from this recipe, and apt knows no newer version
 # of any of its packages
@@ -287,10 +289,12 @@ customize() {
 	echo debian > "$r/etc/hostname"
 	printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
 	    > "$r/etc/hosts"
+	# the ESP: nofail, a node boots without it; no short device timeout
+	# either (10 s expired under QEMU without KVM, udev being slower)
 	{
 		echo "# <file system> <mount point> <type> <options> <dump> <pass>"
 		echo "LABEL=$LABEL / ext4 errors=remount-ro 0 1"
-		[ "$kind" = bios ] || echo "UUID=${ESP_VOLID:0:4}-${ESP_VOLID:4:4} /boot/efi vfat umask=0077,nofail,x-systemd.device-timeout=10s 0 1"
+		[ "$kind" = bios ] || echo "UUID=${ESP_VOLID:0:4}-${ESP_VOLID:4:4} /boot/efi vfat umask=0077,nofail 0 1"
 	} > "$r/etc/fstab"
 	[ "$kind" = bios ] || mkdir -p "$r/boot/efi"
 	cat > "$r/etc/apt/sources.list" <<EOF
