@@ -143,7 +143,7 @@ net_dnsmasq "$PIPOL_STATE/dnsmasq" || die "dnsmasq did not start"
 stamp() { tail -F -n +1 "$NET_DIR/$1.log" 2>/dev/null |
     while IFS= read -r l; do printf '%s %s\n' "$(date +%s.%N)" "${l%$'\r'}"; done > "$LOGS/$1.console"; }
 for n in $NODES; do
-	truncate -s 4G "$DEMO/$n.disk"
+	rm -f "$DEMO/$n.disk" && truncate -s 4G "$DEMO/$n.disk"	# blank: a cold deployment
 	net_node "$n" "${MAC[$n]}" "$DEMO/$n.disk" "${MODE[$n]}" -S || die "QEMU node $n did not start"
 	stamp "$n" & WATCH+=($!)
 done
