@@ -14,7 +14,8 @@
  *   2. the order's scripts whose NAME.FILTER matches the image's name
  *      (script_matches): the site's post-install scripts, then the
  *      user's rc scripts, in name order, each run as root in the system
- *      (chroot, with /proc, /sys and /dev bound), from a file under its
+ *      (chroot, with /proc, /sys and /dev bound, and the deployment
+ *      environment's resolver: resolver_do), from a file under its
  *      /tmp that is removed after, standard input /dev/null, output
  *      (both streams, the last POSTINST_OUTPUT_MAX bytes) handed to
  *      p->log. A script that exits non-zero, is killed, or runs past
@@ -449,6 +450,69 @@ binds_do(const char *root, struct perr *e)
 	return -PE_FAIL;
 }
 
+/*
+ * The deployment environment's resolver for the scripts (installing
+ * packages is what rc scripts are for): its /etc/resolv.conf bound over
+ * the system's when that is a file; when it is a link into /run
+ * (systemd-resolved's stub), a tmpfs on the system's /run holds the
+ * link's target. Best effort: a failure costs the scripts name
+ * resolution only. Returns what resolver_undo undoes.
+ */
+enum { RESOLV_BIND = 1, RESOLV_RUN = 2 };
+
+static int
+resolver_do(const char *root)
+{
+	char path[600], link[256], target[900], *text, *slash;
+	const char *rel = NULL;
+	struct stat st;
+	struct perr e;
+	size_t len;
+	ssize_t n;
+	int done = 0;
+
+	if (read_file("/etc/resolv.conf", 65536, &text, &len, &e) < 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/etc/resolv.conf", root);
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (mount("/etc/resolv.conf", path, NULL, MS_BIND, NULL) == 0)
+			done = RESOLV_BIND;
+	} else if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+	    (n = readlink(path, link, sizeof(link) - 1)) > 0) {
+		link[n] = '\0';
+		rel = strncmp(link, "../run/", 7) == 0 ? link + 2 :
+		    strncmp(link, "/run/", 5) == 0 ? link : NULL;
+		snprintf(target, sizeof(target), "%s/run", root);
+		if (rel != NULL && strstr(rel, "/..") == NULL &&
+		    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV,
+		    "mode=755") == 0) {
+			done = RESOLV_RUN;
+			snprintf(target, sizeof(target), "%s%s", root, rel);
+			slash = strrchr(target, '/');
+			*slash = '\0';
+			if (mkdirs(target, 0755, &e) == 0) {
+				*slash = '/';
+				put_file(target, 0644, text, len, &e);
+			}
+		}
+	}
+	if (done == 0)
+		log_debug("post-install: the scripts have no resolver of ours");
+	free(text);
+	return done;
+}
+
+static void
+resolver_undo(const char *root, int done)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", root, done == RESOLV_BIND ?
+	    "etc/resolv.conf" : "run");
+	if (done != 0 && umount2(path, MNT_DETACH) < 0)
+		log_warn("umount %s", path);
+}
+
 /* The script's body from the order's base64. */
 static unsigned char *
 script_body(json_t *s, size_t *len)
@@ -628,7 +692,7 @@ run_scripts(const struct postinst *p, struct perr *e)
 	unsigned char *body;
 	const char *name, *kind;
 	char *out;
-	int st, rc = 0, ran = 0;
+	int st, rc = 0, ran = 0, resolv = 0;
 
 	if ((out = malloc(POSTINST_OUTPUT_MAX + 1)) == NULL)
 		return perr_set(e, PE_FAIL, "out of memory");
@@ -650,9 +714,12 @@ run_scripts(const struct postinst *p, struct perr *e)
 			    "not base64", kind, name);
 			break;
 		}
-		if (ran++ == 0 && (rc = binds_do(p->root, e)) < 0) {
-			free(body);
-			break;
+		if (ran++ == 0) {
+			if ((rc = binds_do(p->root, e)) < 0) {
+				free(body);
+				break;
+			}
+			resolv = resolver_do(p->root);
 		}
 		log_debug("post-install: running %s %s", kind, name);
 		st = script_run(p, name, body, len, out, &outlen, e);
@@ -670,8 +737,10 @@ run_scripts(const struct postinst *p, struct perr *e)
 		    "exit status %d", kind, name, st);
 		break;
 	}
-	if (ran > 0)
+	if (ran > 0) {
+		resolver_undo(p->root, resolv);
 		binds_undo(p->root, 3);
+	}
 	free(out);
 	return rc;
 }

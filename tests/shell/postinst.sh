@@ -139,3 +139,20 @@ expect_fail 2 "--root and --order are needed" "$A" postinstall --order "$T/o2"
 order "$T/o6" rc:rc:"$S/rc"
 sed -i 's/"body":"[^"]*"/"body":"#!!"/' "$T/o6"
 expect_fail 3 "order: rc rc: its body is not base64" "$A" postinstall --root "$R3" --order "$T/o6"
+
+# the scripts get the deployment environment's resolver (here the
+# host's), over a file or at the target of a link into /run; after them
+# the system's own is back
+if [ -s /etc/resolv.conf ]; then
+	printf '#!/bin/sh\ncat /etc/resolv.conf\n' > "$S/rc.dns"
+	order "$T/o7" rc:rc.dns:"$S/rc.dns"
+	R5=$T/root5; mkroot "$R5"; mkdir -p "$R5/run"
+	ln -s ../run/systemd/resolve/stub-resolv.conf "$R5/etc/resolv.conf"
+	"$A" postinstall --root "$R5" --order "$T/o7" --image dns > "$T/out7" 2>&1
+	equal "resolver, a link into /run: the scripts see ours" "$(sed 1d "$T/out7")" "$(cat /etc/resolv.conf)"
+	equal "... /run as it was, nothing mounted" "$(ls -A "$R5/run") $(grep -c " $R5/" /proc/mounts)" " 0"
+	R6=$T/root6; mkroot "$R6"; echo 'nameserver 192.0.2.53' > "$R6/etc/resolv.conf"
+	"$A" postinstall --root "$R6" --order "$T/o7" --image dns > "$T/out8" 2>&1
+	equal "resolver, a file: the scripts see ours" "$(sed 1d "$T/out8")" "$(cat /etc/resolv.conf)"
+	equal "... the system's own after" "$(cat "$R6/etc/resolv.conf") $(grep -c " $R6/" /proc/mounts)" "nameserver 192.0.2.53 0"
+fi
