@@ -110,6 +110,16 @@ disk_zero(struct deploy *d, uint32_t ix, void *scratch, struct perr *e)
 	uint64_t range[2] = { c->disk_off, c->raw_len };
 
 	if (d->is_blk) {
+		/*
+		 * A device that zeroes without writing (virtio write-zeroes,
+		 * an SSD's deterministic unmap) does it here: on a block
+		 * device, PUNCH_HOLE never falls back to writing zeros
+		 * (EOPNOTSUPP instead), and is faster than reading the range
+		 * to find it zero already.
+		 */
+		if (fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		    (off_t)c->disk_off, (off_t)c->raw_len) == 0)
+			return 0;
 		/* reuse: a range that already reads as zeros stays as it is */
 		if (d->reuse && disk_read(d, ix, scratch, e) == 0 &&
 		    pimg_is_zero(scratch, c->raw_len))
