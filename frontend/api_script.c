@@ -7,7 +7,8 @@
  *   GET    /api/scripts              the site's post-install scripts and
  *                                    the caller's rc scripts (admins:
  *                                    everyone's), without bodies
- *   GET    /api/scripts/KIND/NAME    one, with its body
+ *   GET    /api/scripts/KIND/NAME    one, with its body (postinstall:
+ *                                    admins only)
  *   DELETE /api/scripts/KIND/NAME    remove one
  *   GET    /api/deployments/ID/log   the scripts a deployment ran: name,
  *                                    exit status, output (owner, admins)
@@ -184,7 +185,9 @@ script_one(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		    "/api/scripts/rc/NAME or /api/scripts/postinstall/NAME");
 		goto out;
 	}
-	if (del && strcmp(kind, "postinstall") == 0 && !who.admin) {
+	/* site scripts may hold the site's secrets: their bodies are
+	 * the admins' (users see their names in the list) */
+	if (strcmp(kind, "postinstall") == 0 && !who.admin) {
 		rc = answer_error(c, MHD_HTTP_FORBIDDEN, "post-install scripts "
 		    "are the admins'");
 		goto out;

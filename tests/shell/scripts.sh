@@ -37,6 +37,9 @@ as "$al" script show rc.debian > "$T/back"
 same "show: the binary byte for byte" "$T/rc.bin" "$T/back"
 expect_fail 6 "rc script rc.nope: no such script" as "$al" script show rc.nope
 expect_fail 4 "post-install scripts are the admins'" as "$al" script rm 10-site --postinstall
+expect_fail 4 "post-install scripts are the admins'" as "$al" script show 10-site --postinstall
+as "$adm" script show 10-site --postinstall > "$T/site.back"
+same "an admin reads a post-install script" "$T/10-site" "$T/site.back"
 # replacing keeps one
 printf '#!/bin/sh\necho alice rc v2\n' > "$T/rc"
 check "replace rc" as "$al" script add "$T/rc"
