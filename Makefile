@@ -37,7 +37,7 @@ deps:
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@tests/run.sh
+	@tests/run.sh $(T)
 
 # the longer boot tests (tests/e2e: the UEFI cycle ...)
 test-e2e: deps

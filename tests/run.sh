@@ -1,19 +1,53 @@
 #!/bin/bash
 # run.sh -- the default suite: unit tests, shell tests (with the BIOS
-# boot cycle), a bounded fuzz of the parsers, lint, the ASan pass;
-# run.sh --e2e: the longer boot tests of tests/e2e (the UEFI cycle ...). Each check prints "ok - ..." or "not ok - ..."; a
-# test program that dies without saying "not ok" counts as one failure.
-# Ends with "N passed, N failed"; exits 1 when anything failed.
+# boot cycle), the longer boot tests of tests/e2e (the UEFI cycle, the
+# failure cycles), lint, a bounded fuzz of the parsers, the ASan pass.
+#   run.sh               everything (make test, .ci/run)
+#   run.sh NAME...       only the named tests: "deploy" names every test
+#                        of that name (shell/deploy and asan/shell/deploy),
+#                        "shell/deploy" only that one; "unit", "shell",
+#                        "e2e", "lint", "fuzz", "asan" name a whole group
+#   run.sh --e2e         only tests/e2e (make test-e2e)
+#   run.sh --list        the names, one a line
+# Each check prints "ok - ..." or "not ok - ..."; a test program that
+# dies without saying "not ok" counts as one failure. Ends with
+# "N passed, N failed"; exits 1 when anything failed, 2 when a NAME
+# matched no test.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
 LOG=$(mktemp -d /tmp/pipol-run.XXXXXX)
 trap 'rm -rf "$LOG"' EXIT
-pass=0 fail=0
+pass=0 fail=0 list=0 ran=0
+FILTER=()
+
+case "${1:-}" in
+--e2e)	FILTER=(e2e) ;;
+--list)	list=1 ;;
+-h|--help)
+	sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+-*)	echo "run.sh: $1: unknown option (run.sh --help)" >&2; exit 2 ;;
+*)	FILTER=("$@") ;;
+esac
+
+# want NAME: is the test NAME (e.g. asan/shell/deploy) selected?
+want() {
+	local f
+	[ ${#FILTER[@]} -eq 0 ] && return 0
+	for f in "${FILTER[@]}"; do
+		case "$1" in
+		"$f"|*/"$f"|"$f"/*) return 0 ;;
+		esac
+	done
+	return 1
+}
 
 run() {		# run NAME CMD...
 	local name=$1 rc p f; shift
+	want "$name" || return 0
+	if [ "$list" -eq 1 ]; then echo "$name"; return 0; fi
 	local t0=$SECONDS
+	ran=$((ran + 1))
 	"$@" > "$LOG/out" 2> "$LOG/err"; rc=$?
 	p=$(grep -c '^ok ' "$LOG/out"); f=$(grep -c '^not ok ' "$LOG/out")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -29,47 +63,71 @@ run() {		# run NAME CMD...
 	fi
 }
 
-# run.sh --e2e: only the longer end-to-end boot tests (make test-e2e)
-if [ "${1:-}" = --e2e ]; then
-	if ! make -s bootenv > "$LOG/bootenv.log" 2>&1; then
-		fail=$((fail + 1)); echo "FAIL make bootenv"; tail -20 "$LOG/bootenv.log"
-	fi
-	for t in tests/e2e/*.sh; do
-		run "e2e/$(basename "$t" .sh)" bash "$t"
-	done
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
-fi
+# wanted_any NAME...: is any of these tests selected (to build only what
+# the selection needs)?
+wanted_any() {
+	local n
+	[ "$list" -eq 1 ] && return 1
+	for n in "$@"; do want "$n" && return 0; done
+	return 1
+}
+
+SHELL_T=(tests/shell/*.sh) E2E_T=(tests/e2e/*.sh)
+ASAN_SHELL="agent_deploy image_errors pipold reserve deploy power dnsmasq capture
+    postinst scripts"
+
 for t in "$B"/tests/*_test; do
 	run "unit/$(basename "$t")" "$t"
 done
-# the deployment environment shell/bootenv boots (the kernel .deb is
-# downloaded once, then cached; make rebuilds only what changed)
-if ! make -s bootenv > "$LOG/bootenv.log" 2>&1; then
+# the deployment environment shell/bootenv and the boot cycles boot (the
+# kernel .deb is downloaded once, then cached; make rebuilds only what
+# changed)
+booting=()
+for t in "${SHELL_T[@]}"; do booting+=("shell/$(basename "$t" .sh)"); done
+for t in "${E2E_T[@]}"; do booting+=("e2e/$(basename "$t" .sh)"); done
+if wanted_any "${booting[@]}" && ! make -s bootenv > "$LOG/bootenv.log" 2>&1; then
 	fail=$((fail + 1)); echo "FAIL make bootenv"; tail -20 "$LOG/bootenv.log"
 fi
-for t in tests/shell/*.sh; do
+for t in "${SHELL_T[@]}"; do
 	run "shell/$(basename "$t" .sh)" bash "$t"
+done
+for t in "${E2E_T[@]}"; do
+	run "e2e/$(basename "$t" .sh)" bash "$t"
 done
 for t in tests/lint/*.sh; do
 	run "lint/$(basename "$t" .sh)" bash "$t"
 done
-run "fuzz (bounded)" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
+run "fuzz" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
 
 # the same code under AddressSanitizer + UBSan (LeakSanitizer at exit):
 # a report makes a program exit non-zero, so the checks above go red
-if make -s asan > "$LOG/asan.log" 2>&1; then
-	for t in build-asan/tests/*_test; do
-		run "asan/unit/$(basename "$t")" "$t"
+asan=()
+for t in build-asan/tests/*_test "$B"/tests/*_test; do
+	asan+=("asan/unit/$(basename "$t")")
+done
+for t in $ASAN_SHELL; do asan+=("asan/shell/$t"); done
+if [ "$list" -eq 1 ]; then
+	for t in "$B"/tests/*_test; do
+		want "asan/unit/${t##*/}" && echo "asan/unit/${t##*/}"
 	done
-	for t in agent_deploy image_errors pipold reserve deploy power dnsmasq capture \
-	    postinst scripts; do
-		B=build-asan run "asan/shell/$t" bash "tests/shell/$t.sh"
-	done
-else
-	fail=$((fail + 1)); echo "FAIL asan build"; tail -20 "$LOG/asan.log"
+	for t in $ASAN_SHELL; do want "asan/shell/$t" && echo "asan/shell/$t"; done
+elif wanted_any "${asan[@]}"; then
+	if make -s asan > "$LOG/asan.log" 2>&1; then
+		for t in build-asan/tests/*_test; do
+			run "asan/unit/$(basename "$t")" "$t"
+		done
+		for t in $ASAN_SHELL; do
+			B=build-asan run "asan/shell/$t" bash "tests/shell/$t.sh"
+		done
+	else
+		fail=$((fail + 1)); echo "FAIL asan build"; tail -20 "$LOG/asan.log"
+	fi
 fi
 
+[ "$list" -eq 1 ] && exit 0
+if [ ${#FILTER[@]} -gt 0 ] && [ "$ran" -eq 0 ] && [ "$fail" -eq 0 ]; then
+	echo "run.sh: no test named ${FILTER[*]} (run.sh --list)" >&2
+	exit 2
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
