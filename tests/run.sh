@@ -8,7 +8,7 @@
 #                        "shell/deploy" only that one; "unit", "shell",
 #                        "e2e", "lint", "fuzz", "asan" name a whole group
 #   run.sh --e2e         only tests/e2e (make test-e2e)
-#   run.sh --list        the names, one a line
+#   run.sh --list [NAME...]  the names, one a line
 # Each check prints "ok - ..." or "not ok - ..."; a test program that
 # dies without saying "not ok" counts as one failure. Ends with
 # "N passed, N failed"; exits 1 when anything failed, 2 when a NAME
@@ -23,7 +23,7 @@ FILTER=()
 
 case "${1:-}" in
 --e2e)	FILTER=(e2e) ;;
---list)	list=1 ;;
+--list)	list=1; shift; FILTER=("$@") ;;
 -h|--help)
 	sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 -*)	echo "run.sh: $1: unknown option (run.sh --help)" >&2; exit 2 ;;
