@@ -21,9 +21,16 @@ $(B)/frontend/ipxe_templates.c: ipxe/embed.sh $(sort $(wildcard ipxe/*.ipxe))
 	@mkdir -p $(dir $@)
 	sh $^ > $@
 
-$(B)/frontend/%.o: CPPFLAGS += -Ifrontend -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+PG_INC = $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+$(B)/frontend/%.o: CPPFLAGS += -iquote frontend -I$(PG_INC)
 
-$(B)/pipold: $(PIPOLD_OBJ) $(LIBPIMG)
+# everything but main: unit tests link any module from the archive
+LIBPIPOLD = $(B)/libpipold.a
+$(LIBPIPOLD): $(filter-out $(B)/frontend/pipold.o,$(PIPOLD_OBJ))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/pipold: $(B)/frontend/pipold.o $(LIBPIPOLD) $(LIBPIMG)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PIPOLD_LIBS) $(IMG_LIBS)
 
 all: $(B)/pipol $(B)/pipold
