@@ -57,10 +57,11 @@ options:
                        only, fast under QEMU; generic: linux-image-amd64
   --cache DIR          default \${PIPOL_CACHE:-/var/cache/pipol}/refimg
   --help               this text
+The Debian mirror is the one this machine's apt uses for bookworm (its
+sources.list or sources.list.d): none there is an error; bookworm-security
+comes from apt's source for it, and without one the image gets no
+security updates (said on stderr).
 environment:
-  PIPOL_MIRROR         Debian mirror (default: apt's one for bookworm)
-  PIPOL_SECURITY_MIRROR  (default: apt's one for bookworm-security, else
-                       http://deb.debian.org/debian-security)
   SOURCE_DATE_EPOCH    file times are clamped to it (default: the time of
                        the newest package's changelog)
 Needs root (debootstrap, apt-get). Exit status: 0 ok, 1 failure, 2 usage.
@@ -128,6 +129,13 @@ GRUB_MODS="part_msdos part_gpt ext2 fat normal configfile linux echo test
 GRUB_BIOS_MODS="biosdisk"
 GRUB_EFI_MODS="efi_gop"
 
+# --- the mirrors this machine's apt uses for bookworm and its security --
+. "$(dirname "$SELF")/aptsrc.sh"
+mirror=$(apt_mirror_or_die bookworm refimg) || exit 1
+security=$(apt_uri bookworm-security)
+[ -n "$security" ] || say "no bookworm-security in apt's configuration:" \
+    "the image gets no security updates"
+
 # --- host tools: install the missing ones (none of them touches /boot) ---
 need=()
 for p in debootstrap debian-archive-keyring grub-pc-bin grub-efi-amd64-bin \
@@ -143,26 +151,6 @@ if ((${#need[@]})); then
 	    die "apt-get install ${need[*]} failed"
 fi
 
-# --- the mirrors this machine's apt uses for bookworm and its security --
-# apt_uri SUITE: the first deb URI for SUITE, one-line or deb822 format
-apt_uri() {
-	{ sed -nE "s/^deb\s+(\[[^]]*\]\s+)?(\S+)\s+$1\s.*/\2/p" \
-	    /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
-	  cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v s="$1" '
-	    BEGIN { RS = "" }
-	    /(^|\n)Types:[^\n]*[ \t]deb([ \t]|\n|$)/ &&
-	    $0 ~ "(^|\n)Suites:[^\n]*[ \t]" s "([ \t]|\n|$)" {
-		if (match($0, /(^|\n)URIs:[ \t]*[^ \t\n]+/)) {
-			u = substr($0, RSTART, RLENGTH)
-			sub(/.*URIs:[ \t]*/, "", u); print u
-		}
-	    }'; } | head -n 1
-}
-mirror=${PIPOL_MIRROR:-$(apt_uri bookworm)}
-[ -n "$mirror" ] ||
-    die "no bookworm mirror in /etc/apt/sources.list{,.d/*}; set PIPOL_MIRROR"
-security=${PIPOL_SECURITY_MIRROR:-$(apt_uri bookworm-security)}
-security=${security:-http://deb.debian.org/debian-security}
 # bump the number when build_tree changes: the tree is kept across
 # changes to the rest of this script
 TREE_RECIPE="4 bookworm minbase amd64 $INCLUDE $mirror $security"
@@ -213,7 +201,7 @@ upgrade() {
 	cat > "$r/etc/apt/sources.list" <<EOF
 deb $mirror bookworm main
 deb $mirror bookworm-updates main
-deb $security bookworm-security main
+${security:+deb $security bookworm-security main}
 EOF
 	# no daemon of the tree started here (no systemd runs in a chroot, so
 	# invoke-rc.d would use the init scripts)
@@ -300,7 +288,7 @@ customize() {
 	cat > "$r/etc/apt/sources.list" <<EOF
 deb $mirror bookworm main
 deb $mirror bookworm-updates main
-deb $security bookworm-security main
+${security:+deb $security bookworm-security main}
 EOF
 
 	# network: DHCP on every wired NIC, whatever its name

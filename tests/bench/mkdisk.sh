@@ -10,7 +10,8 @@
 #                differs from disk.raw in only a few 4 MiB chunks.
 # Output goes to ${PIPOL_CACHE:-/var/cache/pipol}/bench/ and is reused when a
 # stamp says it is complete. No loop devices, no mounts. Needs root.
-# Env: PIPOL_CACHE, PIPOL_MIRROR (default: this machine's apt mirror).
+# Env: PIPOL_CACHE. The mirror is the one apt's configuration gives for
+# bookworm (imagestore/aptsrc.sh).
 set -euo pipefail
 
 RECIPE="pipol-bench-disk 2"     # bump to force a rebuild after recipe changes
@@ -35,6 +36,10 @@ if [ -f "$out/disk.raw" ] && [ -f "$out/disk-v2.raw" ] &&
 	done_msg; exit 0
 fi
 
+# --- mirror: the one this machine's apt uses for bookworm ---------------------
+. "$(dirname "$(readlink -f "$0")")/../../imagestore/aptsrc.sh"
+mirror=$(apt_mirror_or_die bookworm mkdisk) || exit 1
+
 # --- tools -------------------------------------------------------------------
 need=()
 for p in debootstrap debian-archive-keyring e2fsprogs fdisk tar; do
@@ -48,18 +53,6 @@ if ((${#need[@]})); then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 	PY=${PY:-/usr/bin/python3}
 fi
-
-# --- mirror: the one this machine's apt uses for bookworm ---------------------
-mirror=${PIPOL_MIRROR:-}
-[ -n "$mirror" ] || mirror=$(sed -nE 's/^deb\s+(\[[^]]*\]\s+)?(\S+)\s+bookworm\s.*/\2/p' \
-	/etc/apt/sources.list 2>/dev/null | head -n1 || true)
-[ -n "$mirror" ] || mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk 'BEGIN { RS = "" }
-	/(^|\n)Types:[^\n]*[ \t]deb([ \t]|\n|$)/ && /(^|\n)Suites:[^\n]*[ \t]bookworm([ \t]|\n|$)/ {
-		if (match($0, /(^|\n)URIs:[ \t]*[^ \t\n]+/)) {
-			u = substr($0, RSTART, RLENGTH); sub(/.*URIs:[ \t]*/, "", u); print u; exit
-		}
-	}' || true)
-[ -n "$mirror" ] || die "no bookworm mirror in /etc/apt/sources.list{,.d/*.sources}; set PIPOL_MIRROR"
 
 # --- temp dir next to the cache, removed on any exit ---------------------------
 cleanup() {
