@@ -5,7 +5,7 @@
 -- owned). PIPOL's naming rule, for both: NAME or NAME.FILTER, where the
 -- part after the first '.' names a part of the image's name; the agent
 -- runs, in name order, the scripts without a filter and those whose
--- filter matches (common/match.c). A user's rc names begin with "rc".
+-- filter matches (common/parse.c, script_matches). A user's rc names begin with "rc".
 --
 -- deployment_logs: one row per script run, its exit status and the
 -- tail of its output, sent by the agent (POST /agent/log).
