@@ -1,13 +1,16 @@
 /*
  * cmd_test.c -- the option parser of common/cmd.c: values, flags,
  * repeats, "--opt=value", "--", positional counts, each usage error's
- * exact line, and the --help page generated from the table.
+ * exact line, the --help page generated from the table, the exit
+ * statuses (0 after --help, 2 after a usage error), group dispatch.
  */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "harness.h"
@@ -208,6 +211,37 @@ help_from_table(void)
 	free(buf);
 }
 
+/* cmd_getargs at a program's edge: the exit status to return, or -1 */
+static int
+getargs_quiet(const char *w)
+{
+	char *argv[] = { (char *)(uintptr_t)"test", (char *)(uintptr_t)w,
+	    NULL };
+	int out = dup(STDOUT_FILENO), err = dup(STDERR_FILENO);
+	int null = open("/dev/null", O_WRONLY), rc;
+	struct cmd_args a;
+
+	fflush(stdout);
+	dup2(null, STDOUT_FILENO);
+	dup2(null, STDERR_FILENO);
+	rc = cmd_getargs(&test_cmd, 2, argv, &a);
+	fflush(stdout);
+	dup2(out, STDOUT_FILENO);
+	dup2(err, STDERR_FILENO);
+	close(out);
+	close(err);
+	close(null);
+	return rc;
+}
+
+static void
+exit_statuses(void)
+{
+	CHECK(getargs_quiet("--bogus") == PE_USAGE);
+	CHECK(getargs_quiet("--help") == 0);
+	CHECK(getargs_quiet("x") == -1);
+}
+
 static int group_seen;
 
 static int
@@ -250,6 +284,7 @@ main(void)
 	RUN(help_asked);
 	RUN(usage_error_lines);
 	RUN(help_from_table);
+	RUN(exit_statuses);
 	RUN(dispatch_into_group);
 	DONE();
 }
