@@ -1,7 +1,9 @@
 /*
  * image_cmd.c -- "pipol image ...": admin commands working on the store
- * directly (pipold serves the same store). Parse argv here, then call
- * imagestore; every error is one line and a documented exit status.
+ * directly (pipold serves the same store). The group's options are one
+ * enum, each command's table a subset (common/cmd.c parses argv); the
+ * values are checked here, then imagestore is called; every error is one
+ * line and a documented exit status.
  */
 #include <stdio.h>
 #include <stdlib.h>
