@@ -6,7 +6,6 @@
  */
 #include <sys/resource.h>
 #include <ctype.h>
-#include <getopt.h>
 #include <libpq-fe.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -18,40 +17,53 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "cmd.h"
 #include "log.h"
 #include "parse.h"
 #include "pipold.h"
 #include "store.h"
 
-static const char usage[] =
-"usage: pipold [--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n"
-"              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]]\n"
-"              [--nfs-home SERVER:/PATH]\n"
-"       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]\n";
-static const char help[] =
-"\n"
-"The pipol frontend: serves the image store to the node agents over HTTP\n"
-"(docs/protocol.md) and keeps the pool's state in PostgreSQL.\n"
-"\n"
-"options:\n"
-"  --state DIR         state folder (default $PIPOL_STATE, else /var/lib/pipol)\n"
-"  --db CONNINFO       an external PostgreSQL (default $PIPOL_DB); without\n"
-"                      one, pipold runs its own under DIR/pg, Unix socket only\n"
-"  --listen ADDR:PORT  where to serve HTTP (default 0.0.0.0:8080)\n"
-"  --add-user NAME     make a user, print its API token once, and exit\n"
-"                      (how the first admin comes to exist)\n"
-"  --admin             with --add-user: the user is an admin\n"
-"  --dnsmasq-dir DIR   write DIR/pipol.conf (the PXE -> iPXE boot chain, for\n"
-"                      dnsmasq --conf-file) and DIR/hosts/ (a static lease\n"
-"                      file per node), rewritten after every node change\n"
-"  --public-url URL    where the nodes reach pipold (http://10.0.0.1:8080):\n"
-"                      iPXE is sent to URL/boot/${mac}\n"
-"  --tftp-root DIR     where dnsmasq finds undionly.kpxe and snponly.efi\n"
-"                      (default " DNSMASQ_TFTP_ROOT ")\n"
-"  --nfs-home SERVER:/PATH\n"
-"                      deployed systems mount SERVER:/PATH/USER on\n"
-"                      /home/USER (NFS, at boot); default: a local home\n"
-"  --help              this text\n";
+/* The command line: the options, the usage line and --help (cmd.h). */
+enum { O_STATE, O_DB, O_LISTEN, O_ADD_USER, O_ADMIN, O_DNSMASQ_DIR,
+    O_PUBLIC_URL, O_TFTP_ROOT, O_NFS_HOME, O_END };
+
+static const struct cmd_opt options[] = {
+	[O_STATE] = { "state", 0, CMD_VALUE, "DIR",
+	    "state folder (default $PIPOL_STATE, else /var/lib/pipol)" },
+	[O_DB] = { "db", 0, CMD_VALUE, "CONNINFO",
+	    "an external PostgreSQL (default $PIPOL_DB); without\n"
+	    "one, pipold runs its own under DIR/pg, Unix socket only" },
+	[O_LISTEN] = { "listen", 0, CMD_VALUE, "ADDR:PORT",
+	    "where to serve HTTP (default 0.0.0.0:8080)" },
+	[O_ADD_USER] = { "add-user", 0, CMD_VALUE, "NAME",
+	    "make a user, print its API token once, and exit\n"
+	    "(how the first admin comes to exist)" },
+	[O_ADMIN] = { "admin", 0, CMD_FLAG, NULL,
+	    "with --add-user: the user is an admin" },
+	[O_DNSMASQ_DIR] = { "dnsmasq-dir", 0, CMD_VALUE, "DIR",
+	    "write DIR/pipol.conf (the PXE -> iPXE boot chain, for\n"
+	    "dnsmasq --conf-file) and DIR/hosts/ (a static lease\n"
+	    "file per node), rewritten after every node change" },
+	[O_PUBLIC_URL] = { "public-url", 0, CMD_VALUE, "URL",
+	    "where the nodes reach pipold (http://10.0.0.1:8080):\n"
+	    "iPXE is sent to URL/boot/${mac}" },
+	[O_TFTP_ROOT] = { "tftp-root", 0, CMD_VALUE, "DIR",
+	    "where dnsmasq finds undionly.kpxe and snponly.efi\n"
+	    "(default " DNSMASQ_TFTP_ROOT ")" },
+	[O_NFS_HOME] = { "nfs-home", 0, CMD_VALUE, "SERVER:/PATH",
+	    "deployed systems mount SERVER:/PATH/USER on\n"
+	    "/home/USER (NFS, at boot); default: a local home" },
+	[O_END] = CMD_OPT_END
+};
+
+static const struct cmd pipold_cmd = { "pipold", NULL,
+    "[--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n"
+    "              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]]\n"
+    "              [--nfs-home SERVER:/PATH]\n"
+    "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]",
+    "The pipol frontend: serves the image store to the node agents over\n"
+    "HTTP (docs/protocol.md) and keeps the pool's state in PostgreSQL",
+    options, 0, 0, NULL };
 
 /*
  * Connections at once: every node's agent keeps one to report progress
@@ -370,21 +382,9 @@ nfs_home_ok(const char *s)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "state", required_argument, NULL, 's' },
-		{ "db", required_argument, NULL, 'b' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "add-user", required_argument, NULL, 'u' },
-		{ "admin", no_argument, NULL, 'a' },
-		{ "dnsmasq-dir", required_argument, NULL, 'D' },
-		{ "public-url", required_argument, NULL, 'U' },
-		{ "tftp-root", required_argument, NULL, 'T' },
-		{ "nfs-home", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct pipold pd = { .listen = "0.0.0.0:8080" };
 	struct sockaddr_in sa;
+	struct cmd_args a;
 	pthread_t reaper;
 	struct perr e;
 	sigset_t set;
@@ -392,32 +392,19 @@ main(int argc, char **argv)
 	const char *add_user = NULL;
 
 	log_init(argv[0]);
-	opterr = 0;
-	pd.conninfo = getenv("PIPOL_DB");
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (ch) {
-		case 's': pd.state = optarg; break;
-		case 'b': pd.conninfo = optarg; break;
-		case 'l': pd.listen = optarg; break;
-		case 'u': add_user = optarg; break;
-		case 'a': admin = 1; break;
-		case 'D': pd.dnsmasq.dir = optarg; break;
-		case 'U': pd.dnsmasq.public_url = optarg; break;
-		case 'T': pd.dnsmasq.tftp_root = optarg; break;
-		case 'N': pd.nfs_home = optarg; break;
-		case 'h': printf("%s%s", usage, help); return 0;
-		default:
-			fprintf(stderr, "pipold: %s: %s\n%s", argv[optind - 1],
-			    ch == ':' ? "needs a value" : "unknown option",
-			    usage);
-			return PE_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "pipold: %s: unexpected argument\n%s",
-		    argv[optind], usage);
-		return PE_USAGE;
-	}
+	if ((ch = cmd_getargs(&pipold_cmd, argc, argv, &a)) >= 0)
+		return ch;
+	pd.state = cmd_str(&a, O_STATE);
+	if ((pd.conninfo = cmd_str(&a, O_DB)) == NULL)
+		pd.conninfo = getenv("PIPOL_DB");
+	if (cmd_str(&a, O_LISTEN) != NULL)
+		pd.listen = cmd_str(&a, O_LISTEN);
+	add_user = cmd_str(&a, O_ADD_USER);
+	admin = cmd_count(&a, O_ADMIN) > 0;
+	pd.dnsmasq.dir = cmd_str(&a, O_DNSMASQ_DIR);
+	pd.dnsmasq.public_url = cmd_str(&a, O_PUBLIC_URL);
+	pd.dnsmasq.tftp_root = cmd_str(&a, O_TFTP_ROOT);
+	pd.nfs_home = cmd_str(&a, O_NFS_HOME);
 	pthread_mutex_init(&pd.dnsmasq.mu, NULL);
 	db_pool_init(&pd);
 	pd.state = store_state_dir(pd.state);

@@ -1,33 +1,36 @@
-/* cli.h -- the pipol command line: one entry point per command group. */
+/* cli.h -- the pipol command line: the table of each command group, the
+ * top-level commands and their option tables, the client helpers. */
 #ifndef CLI_H
 #define CLI_H
 
 #include <jansson.h>
 
+#include "cmd.h"
+
 struct perr;
 
-int image_main(int argc, char **argv);
-int user_main(int argc, char **argv);
-int node_main(int argc, char **argv);
-int licence_main(int argc, char **argv);
-int queue_main(int argc, char **argv);
-int script_main(int argc, char **argv);
+/* the command groups: image_cmd.c, user_cmd.c, node_cmd.c, resv_cmd.c
+ * (licence, queue), script_cmd.c */
+extern const struct cmd image_cmds[], user_cmds[], node_cmds[],
+    licence_cmds[], queue_cmds[], script_cmds[];
 
-/* resv_cmd.c: top-level commands */
-struct cmd;
-int cmd_reserve(const struct cmd *c, int argc, char **argv);
-int cmd_reservations(const struct cmd *c, int argc, char **argv);
-int cmd_extend(const struct cmd *c, int argc, char **argv);
-int cmd_release(const struct cmd *c, int argc, char **argv);
+/* resv_cmd.c: top-level commands and their options */
+extern const struct cmd_opt reserve_opts[], reservations_opts[],
+    extend_opts[];
+int cmd_reserve(const struct cmd *c, const struct cmd_args *a);
+int cmd_reservations(const struct cmd *c, const struct cmd_args *a);
+int cmd_extend(const struct cmd *c, const struct cmd_args *a);
+int cmd_release(const struct cmd *c, const struct cmd_args *a);
 json_t *names_list(const char *s);	/* "n1,n2" -> ["n1", "n2"] */
 
 /* deploy_cmd.c */
-int cmd_deploy(const struct cmd *c, int argc, char **argv);
-int cmd_status(const struct cmd *c, int argc, char **argv);
-int cmd_capture(const struct cmd *c, int argc, char **argv);
+extern const struct cmd_opt deploy_opts[], capture_opts[];
+int cmd_deploy(const struct cmd *c, const struct cmd_args *a);
+int cmd_status(const struct cmd *c, const struct cmd_args *a);
+int cmd_capture(const struct cmd *c, const struct cmd_args *a);
 
 /* script_cmd.c */
-int cmd_log(const struct cmd *c, int argc, char **argv);
+int cmd_log(const struct cmd *c, const struct cmd_args *a);
 
 /* client.c: the error line and its exit status; a JSON field, "" / 0
  * when absent */

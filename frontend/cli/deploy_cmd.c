@@ -5,7 +5,6 @@
  * the exit status says whether every node came up (0), one failed (1),
  * or the wait timed out (5).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,61 +130,70 @@ wait_all(json_t *deps, long long timeout)
 	return state ? rc : PE_FAIL;
 }
 
-int
-cmd_deploy(const struct cmd *c, int argc, char **argv)
+enum { D_NODES, D_IMAGE, D_RESERVATION, D_FOR, D_BARE, D_WAIT, D_TIMEOUT };
+
+const struct cmd_opt deploy_opts[] = {
+	[D_NODES] = { "nodes", 'n', CMD_VALUE, "N1,N2", "the nodes" },
+	[D_IMAGE] = { "image", 'i', CMD_VALUE, "NAME[:VERSION]",
+	    "the image (default version: current)" },
+	[D_RESERVATION] = { "reservation", 0, CMD_VALUE, "ID",
+	    "under this reservation (default: yours that\n"
+	    "holds the nodes, else a new one if they are free)" },
+	[D_FOR] = { "for", 0, CMD_VALUE, "DURATION",
+	    "length of that new reservation (default 1h)" },
+	[D_BARE] = { "bare", 0, CMD_FLAG, NULL,
+	    "no post-install: the image as it is" },
+	[D_WAIT] = { "wait", 0, CMD_FLAG, NULL,
+	    "follow the deployments to the end; exit 0 when\n"
+	    "every node is ready, 1 when one failed" },
+	[D_TIMEOUT] = { "timeout", 0, CMD_VALUE, "DURATION",
+	    "with --wait: give up waiting (exit 5) after it\n"
+	    "(default 1h)" },
+	CMD_OPT_END
+};
+
+/* --reservation, --for, --bare into the request; --timeout */
+static int
+deploy_values(const struct cmd_args *a, json_t *send, long long *timeout,
+    struct perr *e)
 {
-	static const struct option opts[] = {
-		{ "nodes", required_argument, NULL, 'n' },
-		{ "image", required_argument, NULL, 'i' },
-		{ "reservation", required_argument, NULL, 'r' },
-		{ "for", required_argument, NULL, 'f' },
-		{ "bare", no_argument, NULL, 'b' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	const char *v;
+	long long n;
+
+	if ((v = cmd_str(a, D_RESERVATION)) != NULL) {
+		if (parse_count("--reservation", v, 1, (long long)1e15, &n,
+		    e) < 0)
+			return -PE_USAGE;
+		json_object_set_new(send, "reservation", json_integer(n));
+	}
+	if ((v = cmd_str(a, D_FOR)) != NULL) {
+		if (parse_duration("--for", v, &n, e) < 0)
+			return -PE_USAGE;
+		json_object_set_new(send, "seconds", json_integer(n));
+	}
+	if ((v = cmd_str(a, D_TIMEOUT)) != NULL &&
+	    parse_duration("--timeout", v, timeout, e) < 0)
+		return -PE_USAGE;
+	if (cmd_count(a, D_BARE))
+		json_object_set_new(send, "bare", json_true());
+	return 0;
+}
+
+int
+cmd_deploy(const struct cmd *c, const struct cmd_args *a)
+{
+	const char *nodes = cmd_str(a, D_NODES), *image = cmd_str(a, D_IMAGE);
 	json_t *send = json_object(), *reply = NULL, *d;
-	long long v, timeout = WAIT_DEFAULT_SECS;
-	const char *nodes = NULL, *image = NULL;
-	int ch, rc = 0, wait = 0;
+	long long timeout = WAIT_DEFAULT_SECS;
 	struct perr e;
 	size_t i;
+	int rc = 0;
 
-	optind = 1;
-	opterr = 0;
-	while (rc == 0 && (ch = getopt_long(argc, argv, ":n:i:", opts, NULL))
-	    != -1) {
-		switch (ch) {
-		case 'n': nodes = optarg; break;
-		case 'i': image = optarg; break;
-		case 'r':
-			if ((rc = parse_count("--reservation", optarg, 1,
-			    (long long)1e15, &v, &e)) == 0)
-				json_object_set_new(send, "reservation",
-				    json_integer(v));
-			break;
-		case 'f':
-			if ((rc = parse_duration("--for", optarg, &v, &e)) == 0)
-				json_object_set_new(send, "seconds",
-				    json_integer(v));
-			break;
-		case 'T': rc = parse_duration("--timeout", optarg, &timeout,
-		    &e); break;
-		case 'b': json_object_set_new(send, "bare", json_true()); break;
-		case 'w': wait = 1; break;
-		case 'h': rc = cmd_help(c); goto out;
-		default:
-			rc = cmd_usage_error(c, "%s: %s", argv[optind - 1],
-			    ch == ':' ? "needs a value" : "unknown option");
-			goto out;
-		}
-	}
-	if (rc < 0) {
+	if (deploy_values(a, send, &timeout, &e) < 0) {
 		rc = cli_fail(&e);
 		goto out;
 	}
-	if (optind != argc || nodes == NULL || image == NULL) {
+	if (nodes == NULL || image == NULL) {
 		rc = cmd_usage_error(c, "give -n NODES and -i IMAGE");
 		goto out;
 	}
@@ -200,7 +208,7 @@ cmd_deploy(const struct cmd *c, int argc, char **argv)
 		    cli_int(d, "id"), cli_str(d, "node"), cli_str(reply, "image"),
 		    cli_int(reply, "reservation"));
 	fflush(stdout);
-	if (wait)
+	if (cmd_count(a, D_WAIT))
 		rc = wait_all(json_object_get(reply, "deployments"), timeout);
  out:
 	json_decref(send);
@@ -209,7 +217,7 @@ cmd_deploy(const struct cmd *c, int argc, char **argv)
 }
 
 int
-cmd_status(const struct cmd *c, int argc, char **argv)
+cmd_status(const struct cmd *c, const struct cmd_args *a)
 {
 	json_t *reply = NULL, *d, *t;
 	char path[64], text[300];
@@ -217,12 +225,8 @@ cmd_status(const struct cmd *c, int argc, char **argv)
 	long long id = 0;
 	size_t i, k;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		return cmd_help(c);
-	if (argc > 2)
-		return cmd_usage_error(c, "%s: unexpected argument", argv[2]);
-	if (argc == 2 && parse_count("ID", argv[1], 1, (long long)1e15, &id,
-	    &e) < 0)
+	if (a->npos == 1 && parse_count("ID", a->pos[0], 1, (long long)1e15,
+	    &id, &e) < 0)
 		return cmd_usage_error(c, "%s", e.msg);
 	if (id)
 		snprintf(path, sizeof(path), "/api/deployments?id=%lld", id);
@@ -245,42 +249,34 @@ cmd_status(const struct cmd *c, int argc, char **argv)
 	return 0;
 }
 
+enum { C_NODE, C_IMAGE, C_WAIT, C_TIMEOUT };
+
+const struct cmd_opt capture_opts[] = {
+	[C_NODE] = { "node", 'n', CMD_VALUE, "NODE",
+	    "the node whose disk is read (it netboots, is\n"
+	    "read, then boots its disk again)" },
+	[C_IMAGE] = { "image", 'i', CMD_VALUE, "NAME",
+	    "the image that gets the new draft version" },
+	[C_WAIT] = { "wait", 0, CMD_FLAG, NULL,
+	    "follow it to the end (as deploy --wait)" },
+	[C_TIMEOUT] = { "timeout", 0, CMD_VALUE, "D",
+	    "with --wait: give up waiting after D" },
+	CMD_OPT_END
+};
+
 int
-cmd_capture(const struct cmd *c, int argc, char **argv)
+cmd_capture(const struct cmd *c, const struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{ "node", required_argument, NULL, 'n' },
-		{ "image", required_argument, NULL, 'i' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *node = NULL, *image = NULL;
+	const char *node = cmd_str(a, C_NODE), *image = cmd_str(a, C_IMAGE);
 	long long timeout = WAIT_DEFAULT_SECS;
 	json_t *send, *reply = NULL, *deps;
-	int ch, rc, wait = 0;
 	struct perr e;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":n:i:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'n': node = optarg; break;
-		case 'i': image = optarg; break;
-		case 'w': wait = 1; break;
-		case 'T':
-			if (parse_duration("--timeout", optarg, &timeout, &e) <
-			    0)
-				return cli_fail(&e);
-			break;
-		case 'h': return cmd_help(c);
-		default:
-			return cmd_usage_error(c, "%s: %s", argv[optind - 1],
-			    ch == ':' ? "needs a value" : "unknown option");
-		}
-	}
-	if (optind != argc || node == NULL || image == NULL)
+	if (cmd_str(a, C_TIMEOUT) != NULL && parse_duration("--timeout",
+	    cmd_str(a, C_TIMEOUT), &timeout, &e) < 0)
+		return cli_fail(&e);
+	if (node == NULL || image == NULL)
 		return cmd_usage_error(c, "give -n NODE and -i IMAGE");
 	send = json_pack("{s:s, s:s}", "node", node, "image", image);
 	rc = client_call("POST", "/api/captures", send, &reply, &e);
@@ -290,7 +286,7 @@ cmd_capture(const struct cmd *c, int argc, char **argv)
 	printf("capture %lld: %s -> a new draft of %s\n", cli_int(reply,
 	    "capture"), node, image);
 	fflush(stdout);
-	if (wait) {
+	if (cmd_count(a, C_WAIT)) {
 		deps = json_pack("[{s:I, s:s}]", "id", (json_int_t)cli_int(reply,
 		    "capture"), "node", node);
 		rc = wait_all(deps, timeout);

@@ -1,9 +1,10 @@
 /*
  * image_cmd.c -- "pipol image ...": admin commands working on the store
- * directly (pipold serves the same store). Parse argv here, then call
- * imagestore; every error is one line and a documented exit status.
+ * directly (pipold serves the same store). The group's options are one
+ * enum, each command's table a subset (common/cmd.c parses argv); the
+ * values are checked here, then imagestore is called; every error is one
+ * line and a documented exit status.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,44 +26,75 @@ struct iargs {
 	struct image_opts o;
 	char meta[META_MAX];
 	int raw, verbose, repair;
-	char *pos[3];		/* positional arguments */
+	const char *pos[2];	/* positional arguments */
 	int npos;
 };
 
-enum { O_STATE = 256, O_FROM, O_CHUNK, O_CODEC, O_LEVEL, O_THREADS,
-    O_META, O_RAW, O_REPAIR, O_HELP };
+/* every option of the group; each command's table takes a subset */
+enum { O_STATE, O_FROM, O_CHUNK, O_CODEC, O_LEVEL, O_THREADS, O_META,
+    O_RAW, O_REPAIR, O_OUTPUT, O_VERBOSE, O_END };
 
-static const struct option long_opts[] = {
-	{ "state", required_argument, NULL, O_STATE },
-	{ "from", required_argument, NULL, O_FROM },
-	{ "chunk-size", required_argument, NULL, O_CHUNK },
-	{ "codec", required_argument, NULL, O_CODEC },
-	{ "level", required_argument, NULL, O_LEVEL },
-	{ "threads", required_argument, NULL, O_THREADS },
-	{ "meta", required_argument, NULL, O_META },
-	{ "raw", no_argument, NULL, O_RAW },
-	{ "repair", no_argument, NULL, O_REPAIR },
-	{ "output", required_argument, NULL, 'o' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, O_HELP },
-	{ NULL, 0, NULL, 0 }
+#define OPT_STATE [O_STATE] = { "state", 0, CMD_VALUE, "DIR", \
+	"state folder (default $PIPOL_STATE, else /var/lib/pipol)" }
+#define OPT_THREADS [O_THREADS] = { "threads", 0, CMD_VALUE, "N", \
+	"worker threads (default: one per core)" }
+#define OPT_ADD OPT_STATE, OPT_THREADS, \
+	[O_CHUNK] = { "chunk-size", 0, CMD_VALUE, "SIZE", \
+	    "power of two in 1M..64M (default 4M)" }, \
+	[O_CODEC] = { "codec", 0, CMD_VALUE, "C", \
+	    "gzip (default, readable by gzip -dc) or zstd" }, \
+	[O_LEVEL] = { "level", 0, CMD_VALUE, "N", \
+	    "1..12 for gzip (default 6), 1..19 for zstd (default 3)" }, \
+	[O_META] = { "meta", 0, CMD_VALUE | CMD_REPEAT, "KEY=VALUE", \
+	    "image metadata (repeatable), e.g. root=2" }, \
+	[O_VERBOSE] = { "verbose", 'v', CMD_FLAG, NULL, \
+	    "print a summary line on stderr" }
+
+static const struct cmd_opt create_opts[] = {
+	OPT_ADD,
+	[O_FROM] = { "from", 0, CMD_VALUE, "PATH",
+	    "the disk or file to compress" },
+	[O_END] = CMD_OPT_END
+};
+
+static const struct cmd_opt import_opts[] = {
+	OPT_ADD,
+	[O_END] = CMD_OPT_END
+};
+
+static const struct cmd_opt export_opts[] = {
+	OPT_STATE, OPT_THREADS,
+	[O_OUTPUT] = { "output", 'o', CMD_VALUE, "FILE",
+	    "write FILE (appears only when complete)" },
+	[O_RAW] = { "raw", 0, CMD_FLAG, NULL,
+	    "the raw disk instead of the .pimg" },
+	[O_END] = CMD_OPT_END
+};
+
+static const struct cmd_opt verify_opts[] = {
+	OPT_STATE, OPT_THREADS,
+	[O_REPAIR] = { "repair", 0, CMD_FLAG, NULL,
+	    "move bad chunks to quarantine: the next create\n"
+	    "or import holding their bytes stores them anew" },
+	[O_END] = CMD_OPT_END
+};
+
+static const struct cmd_opt state_opts[] = {
+	OPT_STATE,
+	[O_END] = CMD_OPT_END
 };
 
 static int
-opt_value(const struct cmd *c, struct iargs *a, int ch, const char *v,
-    struct perr *e)
+opt_value(struct iargs *a, int id, const char *v, struct perr *e)
 {
 	long long n;
 	uint64_t sz;
 	size_t ml;
 
-	switch (ch) {
+	switch (id) {
 	case O_STATE: a->state = v; return 0;
 	case O_FROM: a->from = v; return 0;
-	case 'o': a->out = v; return 0;
-	case O_RAW: a->raw = 1; return 0;
-	case O_REPAIR: a->repair = 1; return 0;
-	case 'v': a->verbose = 1; return 0;
+	case O_OUTPUT: a->out = v; return 0;
 	case O_CODEC: return pimg_codec_parse(v, &a->o.codec, e);
 	case O_CHUNK:
 		if (parse_size(v, &sz, e) < 0)
@@ -91,49 +123,30 @@ opt_value(const struct cmd *c, struct iargs *a, int ch, const char *v,
 		snprintf(a->meta + ml, sizeof(a->meta) - ml, "%s\n", v);
 		return 0;
 	}
-	(void)c;
-	return perr_set(e, PE_USAGE, "unknown option");
+	return perr_set(e, PE_USAGE, "option %d: unknown", id);
 }
 
 /*
- * Parse argv (argv[0] is the subcommand). allowed lists the option
- * letters/ids accepted, as a string of their codes; npos_min..max
- * positional arguments. Returns -1 after --help, else 0 or an exit code.
+ * The parsed command line (ca, by the command's table) into *a: values
+ * checked in the order given. Returns 0 or an exit status.
  */
 static int
-parse(const struct cmd *c, int argc, char **argv, const int *allowed,
-    int pmin, int pmax, struct iargs *a)
+image_args(const struct cmd_args *ca, struct iargs *a)
 {
 	struct perr e;
-	int ch, i, ok;
+	int i;
 
 	memset(a, 0, sizeof(*a));
 	a->o.codec = PIMG_CODEC_GZIP;
 	a->o.progress = 1;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":o:v", long_opts, NULL)) != -1) {
-		if (ch == O_HELP)
-			return cmd_help(c), -1;
-		for (ok = 0, i = 0; allowed[i] != 0; i++)
-			ok |= allowed[i] == ch;
-		if (ch == ':')
-			return cmd_usage_error(c, "%s: needs a value",
-			    argv[optind - 1]);
-		if (ch == '?' || !ok)
-			return cmd_usage_error(c, "%s: unknown option",
-			    argv[optind - 1]);
-		if (opt_value(c, a, ch, optarg, &e) < 0)
+	a->raw = cmd_count(ca, O_RAW) > 0;
+	a->repair = cmd_count(ca, O_REPAIR) > 0;
+	a->verbose = cmd_count(ca, O_VERBOSE) > 0;
+	for (i = 0; i < ca->nvals; i++)
+		if (opt_value(a, ca->vals[i].id, ca->vals[i].val, &e) < 0)
 			return cli_fail(&e);
-	}
-	for (i = optind; i < argc; i++) {
-		if (a->npos == pmax)
-			return cmd_usage_error(c, "%s: unexpected argument",
-			    argv[i]);
-		a->pos[a->npos++] = argv[i];
-	}
-	if (a->npos < pmin)
-		return cmd_usage_error(c, "missing argument");
+	for (i = 0; i < ca->npos && i < 2; i++)
+		a->pos[a->npos++] = ca->pos[i];
 	if (a->o.level && pimg_level_check(a->o.codec, a->o.level, &e) < 0)
 		return cli_fail(&e);
 	return 0;
@@ -180,10 +193,8 @@ print_stats(const char *name, unsigned v, const struct image_stats *st,
 }
 
 static int
-add_image(const struct cmd *c, int argc, char **argv, int import)
+add_image(const struct cmd *c, const struct cmd_args *ca, int import)
 {
-	static const int allowed[] = { O_STATE, O_FROM, O_CHUNK, O_CODEC,
-	    O_LEVEL, O_THREADS, O_META, 'v', 0 };
 	char name[STORE_NAME_MAX + 1];
 	struct image_stats st = { 0 };
 	struct iargs a;
@@ -193,9 +204,8 @@ add_image(const struct cmd *c, int argc, char **argv, int import)
 	double t0 = now_sec();
 	int rc;
 
-	if ((rc = parse(c, argc, argv, allowed, import ? 2 : 1,
-	    import ? 2 : 1, &a)) != 0)
-		return rc < 0 ? 0 : rc;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
 	if (!import && a.from == NULL)
 		return cmd_usage_error(c, "missing --from PATH");
 	if (store_name_check(a.pos[0], &e) < 0)
@@ -221,21 +231,20 @@ add_image(const struct cmd *c, int argc, char **argv, int import)
 }
 
 static int
-cmd_create(const struct cmd *c, int argc, char **argv)
+cmd_create(const struct cmd *c, const struct cmd_args *ca)
 {
-	return add_image(c, argc, argv, 0);
+	return add_image(c, ca, 0);
 }
 
 static int
-cmd_import(const struct cmd *c, int argc, char **argv)
+cmd_import(const struct cmd *c, const struct cmd_args *ca)
 {
-	return add_image(c, argc, argv, 1);
+	return add_image(c, ca, 1);
 }
 
 static int
-cmd_export(const struct cmd *c, int argc, char **argv)
+cmd_export(const struct cmd *c, const struct cmd_args *ca)
 {
-	static const int allowed[] = { O_STATE, O_RAW, O_THREADS, 'o', 0 };
 	char name[STORE_NAME_MAX + 1];
 	struct iargs a;
 	struct store *s;
@@ -243,8 +252,9 @@ cmd_export(const struct cmd *c, int argc, char **argv)
 	unsigned v;
 	int rc;
 
-	if ((rc = parse(c, argc, argv, allowed, 1, 1, &a)) != 0)
-		return rc < 0 ? 0 : rc;
+	(void)c;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
 	if ((rc = parse_ref(a.pos[0], name, &v, 0)) != 0)
 		return rc;
 	if (a.out == NULL && isatty(STDOUT_FILENO)) {
@@ -299,9 +309,8 @@ fmt_time(long long t, char *buf, size_t len)
 }
 
 static int
-cmd_ls(const struct cmd *c, int argc, char **argv)
+cmd_ls(const struct cmd *c, const struct cmd_args *ca)
 {
-	static const int allowed[] = { O_STATE, 0 };
 	struct store_image img;
 	struct pimg_index *ix;
 	char **names, size[32], when[32];
@@ -311,8 +320,9 @@ cmd_ls(const struct cmd *c, int argc, char **argv)
 	size_t n, i, j;
 	int rc;
 
-	if ((rc = parse(c, argc, argv, allowed, 0, 0, &a)) != 0)
-		return rc < 0 ? 0 : rc;
+	(void)c;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
 	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
 		return rc;
 	if (store_list(s, &names, &n, &e) < 0) {
@@ -434,9 +444,8 @@ show_sharing(struct store *s, const char *name, const struct store_image *img,
 }
 
 static int
-cmd_show(const struct cmd *c, int argc, char **argv)
+cmd_show(const struct cmd *c, const struct cmd_args *ca)
 {
-	static const int allowed[] = { O_STATE, 0 };
 	char name[STORE_NAME_MAX + 1], hex[HASH_HEX], size[32], when[32];
 	const struct store_version *sv;
 	struct store_image img;
@@ -447,8 +456,9 @@ cmd_show(const struct cmd *c, int argc, char **argv)
 	unsigned v;
 	int rc;
 
-	if ((rc = parse(c, argc, argv, allowed, 1, 1, &a)) != 0)
-		return rc < 0 ? 0 : rc;
+	(void)c;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
 	if ((rc = parse_ref(a.pos[0], name, &v, 0)) != 0)
 		return rc;
 	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
@@ -497,9 +507,8 @@ print_bad(const char *hex, const char *problem, const char *users, void *arg)
 }
 
 static int
-cmd_verify(const struct cmd *c, int argc, char **argv)
+cmd_verify(const struct cmd *c, const struct cmd_args *ca)
 {
-	static const int allowed[] = { O_STATE, O_THREADS, O_REPAIR, 0 };
 	char name[STORE_NAME_MAX + 1];
 	uint64_t checked = 0;
 	struct iargs a;
@@ -508,8 +517,9 @@ cmd_verify(const struct cmd *c, int argc, char **argv)
 	unsigned v = 0;
 	int rc;
 
-	if ((rc = parse(c, argc, argv, allowed, 0, 1, &a)) != 0)
-		return rc < 0 ? 0 : rc;
+	(void)c;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
 	if (a.npos && (rc = parse_ref(a.pos[0], name, &v, 0)) != 0)
 		return rc;
 	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
@@ -526,11 +536,10 @@ cmd_verify(const struct cmd *c, int argc, char **argv)
 
 /* validate, promote, rm: NAME:VERSION and one store call. */
 static int
-version_op(const struct cmd *c, int argc, char **argv,
+version_op(const struct cmd *c, const struct cmd_args *ca,
     int (*op)(struct store *, const char *, unsigned, struct perr *),
     const char *done)
 {
-	static const int allowed[] = { O_STATE, 0 };
 	char name[STORE_NAME_MAX + 1];
 	struct iargs a;
 	struct store *s;
@@ -538,8 +547,9 @@ version_op(const struct cmd *c, int argc, char **argv,
 	unsigned v;
 	int rc;
 
-	if ((rc = parse(c, argc, argv, allowed, 1, 1, &a)) != 0)
-		return rc < 0 ? 0 : rc;
+	(void)c;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
 	if ((rc = parse_ref(a.pos[0], name, &v, 1)) != 0)
 		return rc;
 	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
@@ -553,35 +563,35 @@ version_op(const struct cmd *c, int argc, char **argv,
 }
 
 static int
-cmd_validate(const struct cmd *c, int argc, char **argv)
+cmd_validate(const struct cmd *c, const struct cmd_args *ca)
 {
-	return version_op(c, argc, argv, store_validate, "validated");
+	return version_op(c, ca, store_validate, "validated");
 }
 
 static int
-cmd_promote(const struct cmd *c, int argc, char **argv)
+cmd_promote(const struct cmd *c, const struct cmd_args *ca)
 {
-	return version_op(c, argc, argv, store_promote, "is current");
+	return version_op(c, ca, store_promote, "is current");
 }
 
 static int
-cmd_rm(const struct cmd *c, int argc, char **argv)
+cmd_rm(const struct cmd *c, const struct cmd_args *ca)
 {
-	return version_op(c, argc, argv, store_rm, "removed");
+	return version_op(c, ca, store_rm, "removed");
 }
 
 static int
-cmd_rollback(const struct cmd *c, int argc, char **argv)
+cmd_rollback(const struct cmd *c, const struct cmd_args *ca)
 {
-	static const int allowed[] = { O_STATE, 0 };
 	struct iargs a;
 	struct store *s;
 	struct perr e;
 	unsigned now;
 	int rc;
 
-	if ((rc = parse(c, argc, argv, allowed, 1, 1, &a)) != 0)
-		return rc < 0 ? 0 : rc;
+	(void)c;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
 	if (store_name_check(a.pos[0], &e) < 0)
 		return cli_fail(&e);
 	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
@@ -595,9 +605,8 @@ cmd_rollback(const struct cmd *c, int argc, char **argv)
 }
 
 static int
-cmd_copy(const struct cmd *c, int argc, char **argv)
+cmd_copy(const struct cmd *c, const struct cmd_args *ca)
 {
-	static const int allowed[] = { O_STATE, 0 };
 	char name[STORE_NAME_MAX + 1];
 	struct iargs a;
 	struct store *s;
@@ -605,8 +614,9 @@ cmd_copy(const struct cmd *c, int argc, char **argv)
 	unsigned v, nv;
 	int rc;
 
-	if ((rc = parse(c, argc, argv, allowed, 2, 2, &a)) != 0)
-		return rc < 0 ? 0 : rc;
+	(void)c;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
 	if ((rc = parse_ref(a.pos[0], name, &v, 0)) != 0)
 		return rc;
 	if (store_name_check(a.pos[1], &e) < 0)
@@ -622,17 +632,17 @@ cmd_copy(const struct cmd *c, int argc, char **argv)
 }
 
 static int
-cmd_gc(const struct cmd *c, int argc, char **argv)
+cmd_gc(const struct cmd *c, const struct cmd_args *ca)
 {
-	static const int allowed[] = { O_STATE, 0 };
 	uint64_t n, bytes;
 	struct iargs a;
 	struct store *s;
 	struct perr e;
 	int rc;
 
-	if ((rc = parse(c, argc, argv, allowed, 0, 0, &a)) != 0)
-		return rc < 0 ? 0 : rc;
+	(void)c;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
 	if ((rc = open_store(&a, STORE_EXCLUSIVE, &s)) != 0)
 		return rc;
 	rc = store_gc(s, &n, &bytes, &e);
@@ -644,55 +654,38 @@ cmd_gc(const struct cmd *c, int argc, char **argv)
 	return 0;
 }
 
-#define OPT_STATE "  --state DIR        state folder (default $PIPOL_STATE, " \
-	"else /var/lib/pipol)\n"
-#define OPT_THREADS "  --threads N        worker threads (default: one " \
-	"per core)\n"
-#define OPT_ADD OPT_STATE OPT_THREADS \
-	"  --chunk-size SIZE  power of two in 1M..64M (default 4M)\n" \
-	"  --codec C          gzip (default, readable by gzip -dc) or zstd\n" \
-	"  --level N          1..12 for gzip (default 6), 1..19 for zstd " \
-	"(default 3)\n" \
-	"  --meta KEY=VALUE   image metadata (repeatable), e.g. root=2\n" \
-	"  -v, --verbose      print a summary line on stderr\n"
-
-static const struct cmd image_cmds[] = {
+const struct cmd image_cmds[] = {
 	{ "create", cmd_create, "NAME --from PATH [options]",
-	  "compress a disk or file into a new draft version", OPT_ADD },
+	  "compress a disk or file into a new draft version", create_opts,
+	  1, 1, NULL },
 	{ "import", cmd_import, "NAME FILE|- [options]",
-	  "import a .pimg as is, or re-chunk a gzip or zstd dd image", OPT_ADD },
+	  "import a .pimg as is, or re-chunk a gzip or zstd dd image",
+	  import_opts, 2, 2, NULL },
 	{ "export", cmd_export, "NAME[:VERSION] [-o FILE] [--raw]",
 	  "write the .pimg single file, or the raw disk with --raw",
-	  OPT_STATE OPT_THREADS
-	  "  -o, --output FILE  write FILE (appears only when complete)\n"
-	  "  --raw              the raw disk instead of the .pimg\n" },
-	{ "list", cmd_ls, "", "list images and their versions", OPT_STATE },
+	  export_opts, 1, 1, NULL },
+	{ "list", cmd_ls, "", "list images and their versions", state_opts,
+	  0, 0, NULL },
 	{ "show", cmd_show, "NAME[:VERSION]",
-	  "describe one version (default: current, else newest)", OPT_STATE },
+	  "describe one version (default: current, else newest)", state_opts,
+	  1, 1, NULL },
 	{ "verify", cmd_verify, "[NAME[:VERSION]] [--repair]",
 	  "re-read and re-hash stored chunks (all versions by default)",
-	  OPT_STATE OPT_THREADS
-	  "  --repair           move bad chunks to quarantine: the next create\n"
-	  "                     or import holding their bytes stores them anew\n" },
+	  verify_opts, 0, 1, NULL },
 	{ "validate", cmd_validate, "NAME:VERSION",
-	  "mark a draft as validated", OPT_STATE },
+	  "mark a draft as validated", state_opts, 1, 1, NULL },
 	{ "promote", cmd_promote, "NAME:VERSION",
-	  "make a validated version current", OPT_STATE },
+	  "make a validated version current", state_opts, 1, 1, NULL },
 	{ "rollback", cmd_rollback, "NAME",
-	  "make the previous current version current again", OPT_STATE },
+	  "make the previous current version current again", state_opts,
+	  1, 1, NULL },
 	{ "copy", cmd_copy, "NAME[:VERSION] NEWNAME",
-	  "new draft of NEWNAME sharing every chunk (none copied)", OPT_STATE },
+	  "new draft of NEWNAME sharing every chunk (none copied)",
+	  state_opts, 2, 2, NULL },
 	{ "rm", cmd_rm, "NAME:VERSION",
 	  "remove a version (not the current one); gc frees its chunks",
-	  OPT_STATE },
+	  state_opts, 1, 1, NULL },
 	{ "gc", cmd_gc, "", "remove chunks and files no version uses",
-	  OPT_STATE },
-	{ NULL, NULL, NULL, NULL, NULL }
+	  state_opts, 0, 0, NULL },
+	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
 };
-
-int
-image_main(int argc, char **argv)
-{
-	snprintf(cmd_prefix, sizeof(cmd_prefix), "pipol image");
-	return cmd_dispatch(image_cmds, "command", argc, argv);
-}

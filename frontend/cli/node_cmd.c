@@ -3,7 +3,6 @@
  * pipold (add, set: admins; list, show: anyone with a token; power:
  * admins, later also the holders of a reservation on the node).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,49 +36,60 @@ node_name_ok(const char *s)
 	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(s);
 }
 
+/* the --power-param values, into a JSON object (NULL if none) */
 static int
-cmd_node_add(const struct cmd *c, int argc, char **argv)
+power_params(const struct cmd *c, const struct cmd_args *a, int id,
+    json_t **pp)
 {
-	static const struct option opts[] = {
-		{ "mac", required_argument, NULL, 'm' },
-		{ "profile", required_argument, NULL, 'p' },
-		{ "ip", required_argument, NULL, 'i' },
-		{ "power", required_argument, NULL, 'w' },
-		{ "power-param", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *mac = NULL, *profile = NULL, *ip = NULL, *power = NULL;
-	json_t *send, *reply = NULL, *pp = NULL;
-	struct perr e;
-	int ch, rc;
+	const char *kv;
+	int it = 0;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'm': mac = optarg; break;
-		case 'p': profile = optarg; break;
-		case 'i': ip = optarg; break;
-		case 'w': power = optarg; break;
-		case 'k':
-			if (power_param(&pp, optarg) == 0)
-				break;
-			json_decref(pp);
+	*pp = NULL;
+	while ((kv = cmd_next(a, id, &it)) != NULL)
+		if (power_param(pp, kv) < 0) {
+			json_decref(*pp);
+			*pp = NULL;
 			return cmd_usage_error(c, "--power-param %s: not "
-			    "KEY=VALUE", optarg);
-		case 'h': json_decref(pp); return cmd_help(c);
-		default:
-			json_decref(pp);
-			return cmd_usage_error(c, "%s: %s", argv[optind - 1],
-			    ch == ':' ? "needs a value" : "unknown option");
+			    "KEY=VALUE", kv);
 		}
-	}
-	if (optind != argc - 1 || mac == NULL || profile == NULL) {
+	return 0;
+}
+
+enum { O_MAC, O_PROFILE, O_IP, O_POWER, O_POWER_PARAM };
+
+static const struct cmd_opt add_opts[] = {
+	[O_MAC] = { "mac", 0, CMD_VALUE, "MAC", "its boot NIC" },
+	[O_PROFILE] = { "profile", 0, CMD_VALUE, "P",
+	    "pc-bios, uefi, netboot-only or virtual" },
+	[O_IP] = { "ip", 0, CMD_VALUE, "IP",
+	    "its fixed address (static DHCP lease)" },
+	[O_POWER] = { "power", 0, CMD_VALUE, "DRIVER",
+	    "qemu, ipmi or manual (default)" },
+	[O_POWER_PARAM] = { "power-param", 0, CMD_VALUE | CMD_REPEAT,
+	    "KEY=VALUE",
+	    "a parameter of the power driver, repeatable:\n"
+	    "qemu: qmp=SOCKET; ipmi: host=, user=,\n"
+	    "password_file=, and port=, cipher= if\n"
+	    "needed" },
+	CMD_OPT_END
+};
+
+static int
+cmd_node_add(const struct cmd *c, const struct cmd_args *a)
+{
+	const char *mac = cmd_str(a, O_MAC), *profile = cmd_str(a, O_PROFILE);
+	const char *ip = cmd_str(a, O_IP), *power = cmd_str(a, O_POWER);
+	json_t *send, *reply = NULL, *pp;
+	struct perr e;
+	int rc;
+
+	if ((rc = power_params(c, a, O_POWER_PARAM, &pp)) != 0)
+		return rc;
+	if (mac == NULL || profile == NULL) {
 		json_decref(pp);
 		return cmd_usage_error(c, "give NAME, --mac and --profile");
 	}
-	send = json_pack("{s:s, s:s, s:s}", "name", argv[optind], "mac", mac,
+	send = json_pack("{s:s, s:s, s:s}", "name", a->pos[0], "mac", mac,
 	    "profile", profile);
 	if (ip != NULL)
 		json_object_set_new(send, "ip", json_string(ip));
@@ -96,51 +106,40 @@ cmd_node_add(const struct cmd *c, int argc, char **argv)
 	return 0;
 }
 
+enum { S_POWER, S_POWER_PARAM, S_BOOTENV };
+
+static const struct cmd_opt set_opts[] = {
+	[S_POWER] = { "power", 0, CMD_VALUE, "DRIVER",
+	    "a new driver (its old params are dropped)" },
+	[S_POWER_PARAM] = { "power-param", 0, CMD_VALUE | CMD_REPEAT,
+	    "KEY=VALUE",
+	    "repeatable; the params given replace the old\n"
+	    "ones whole" },
+	[S_BOOTENV] = { "bootenv", 0, CMD_VALUE, "FLAVOUR",
+	    "the deployment environment it boots: cloud\n"
+	    "(virtio only) or generic (real hardware);\n"
+	    "default cloud for virtual nodes, else generic" },
+	CMD_OPT_END
+};
+
 static int
-cmd_node_set(const struct cmd *c, int argc, char **argv)
+cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{ "power", required_argument, NULL, 'w' },
-		{ "power-param", required_argument, NULL, 'k' },
-		{ "bootenv", required_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	json_t *send, *reply = NULL, *pp = NULL;
-	const char *power = NULL, *flavour = NULL;
+	const char *power = cmd_str(a, S_POWER), *name = a->pos[0];
+	const char *flavour = cmd_str(a, S_BOOTENV);
+	json_t *send, *reply = NULL, *pp;
 	char path[128];
 	struct perr e;
-	int ch, rc;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'w': power = optarg; break;
-		case 'b': flavour = optarg; break;
-		case 'k':
-			if (power_param(&pp, optarg) == 0)
-				break;
-			json_decref(pp);
-			return cmd_usage_error(c, "--power-param %s: not "
-			    "KEY=VALUE", optarg);
-		case 'h': json_decref(pp); return cmd_help(c);
-		default:
-			json_decref(pp);
-			return cmd_usage_error(c, "%s: %s", argv[optind - 1],
-			    ch == ':' ? "needs a value" : "unknown option");
-		}
-	}
-	if (optind != argc - 1 || (power == NULL && pp == NULL &&
-	    flavour == NULL)) {
-		json_decref(pp);
+	if (power == NULL && flavour == NULL &&
+	    cmd_count(a, S_POWER_PARAM) == 0)
 		return cmd_usage_error(c, "give NAME and --power, "
 		    "--power-param or --bootenv");
-	}
-	if (!node_name_ok(argv[optind])) {
-		json_decref(pp);
-		return cmd_usage_error(c, "%s: not a node name", argv[optind]);
-	}
+	if (!node_name_ok(name))
+		return cmd_usage_error(c, "%s: not a node name", name);
+	if ((rc = power_params(c, a, S_POWER_PARAM, &pp)) != 0)
+		return rc;
 	send = json_object();
 	if (power != NULL)
 		json_object_set_new(send, "power_driver", json_string(power));
@@ -148,14 +147,13 @@ cmd_node_set(const struct cmd *c, int argc, char **argv)
 		json_object_set_new(send, "power_params", pp);
 	if (flavour != NULL)
 		json_object_set_new(send, "bootenv", json_string(flavour));
-	snprintf(path, sizeof(path), "/api/nodes/%s", argv[optind]);
+	snprintf(path, sizeof(path), "/api/nodes/%s", name);
 	rc = client_call("POST", path, send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
 		return cli_fail(&e);
 	if (flavour != NULL)
-		printf("%s: deployment environment %s\n", argv[optind],
-		    flavour);
+		printf("%s: deployment environment %s\n", name, flavour);
 	if (json_object_get(reply, "power") != NULL)
 		printf("%s: power %s\n", cli_str(reply, "node"),
 		    cli_str(reply, "power"));
@@ -164,16 +162,14 @@ cmd_node_set(const struct cmd *c, int argc, char **argv)
 }
 
 static int
-cmd_node_list(const struct cmd *c, int argc, char **argv)
+cmd_node_list(const struct cmd *c, const struct cmd_args *a)
 {
 	json_t *reply = NULL, *n;
 	struct perr e;
 	size_t i;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		return cmd_help(c);
-	if (argc > 1)
-		return cmd_usage_error(c, "%s: unexpected argument", argv[1]);
+	(void)c;
+	(void)a;
 	if (client_call("GET", "/api/nodes", NULL, &reply, &e) < 0)
 		return cli_fail(&e);
 	printf("%-20s %-17s %-12s %-15s %-7s %s\n", "NAME", "MAC", "PROFILE",
@@ -191,7 +187,7 @@ cmd_node_list(const struct cmd *c, int argc, char **argv)
 }
 
 static int
-cmd_node_show(const struct cmd *c, int argc, char **argv)
+cmd_node_show(const struct cmd *c, const struct cmd_args *a)
 {
 	static const char *const keys[] = { "name", "mac", "profile", "ip",
 	    "power", "boot", NULL };
@@ -201,13 +197,9 @@ cmd_node_show(const struct cmd *c, int argc, char **argv)
 	const char *v;
 	int i;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		return cmd_help(c);
-	if (argc != 2)
-		return cmd_usage_error(c, "give one NAME");
-	if (!node_name_ok(argv[1]))
-		return cmd_usage_error(c, "%s: not a node name", argv[1]);
-	snprintf(path, sizeof(path), "/api/nodes/%s", argv[1]);
+	if (!node_name_ok(a->pos[0]))
+		return cmd_usage_error(c, "%s: not a node name", a->pos[0]);
+	snprintf(path, sizeof(path), "/api/nodes/%s", a->pos[0]);
 	if (client_call("GET", path, NULL, &reply, &e) < 0)
 		return cli_fail(&e);
 	for (i = 0; keys[i] != NULL; i++) {
@@ -225,73 +217,61 @@ cmd_node_show(const struct cmd *c, int argc, char **argv)
 }
 
 static int
-cmd_node_power(const struct cmd *c, int argc, char **argv)
+cmd_node_power(const struct cmd *c, const struct cmd_args *a)
 {
 	static const char *const actions[] = { "on", "off", "reset", "cycle",
 	    "status", NULL };
+	const char *name = a->pos[0], *action = a->pos[1];
 	json_t *send, *reply = NULL;
 	char path[128];
 	struct perr e;
 	int i, rc;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		return cmd_help(c);
-	if (argc != 3)
-		return cmd_usage_error(c, "give NAME and an action");
-	if (!node_name_ok(argv[1]))
-		return cmd_usage_error(c, "%s: not a node name", argv[1]);
-	for (i = 0; actions[i] != NULL && strcmp(actions[i], argv[2]); i++)
+	if (!node_name_ok(name))
+		return cmd_usage_error(c, "%s: not a node name", name);
+	for (i = 0; actions[i] != NULL && strcmp(actions[i], action); i++)
 		;
 	if (actions[i] == NULL)
 		return cmd_usage_error(c, "%s: not on, off, reset, cycle or "
-		    "status", argv[2]);
-	snprintf(path, sizeof(path), "/api/nodes/%s/power", argv[1]);
-	send = json_pack("{s:s}", "action", argv[2]);
+		    "status", action);
+	snprintf(path, sizeof(path), "/api/nodes/%s/power", name);
+	send = json_pack("{s:s}", "action", action);
 	rc = client_call("POST", path, send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
 		return cli_fail(&e);
-	printf("%s: %s\n", argv[1], json_string_value(json_object_get(reply,
+	printf("%s: %s\n", name, json_string_value(json_object_get(reply,
 	    "message")));
 	json_decref(reply);
 	return 0;
 }
 
+enum { B_KERNEL, B_INITRD, B_CMDLINE };
+
+static const struct cmd_opt boot_opts[] = {
+	[B_KERNEL] = { "kernel", 0, CMD_VALUE, "URL",
+	    "kernel mode: the kernel (http or https)" },
+	[B_INITRD] = { "initrd", 0, CMD_VALUE, "URL",
+	    "kernel mode: its initramfs" },
+	[B_CMDLINE] = { "cmdline", 0, CMD_VALUE, "TEXT",
+	    "kernel mode: its command line" },
+	CMD_OPT_END
+};
+
 static int
-cmd_node_boot(const struct cmd *c, int argc, char **argv)
+cmd_node_boot(const struct cmd *c, const struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "initrd", required_argument, NULL, 'i' },
-		{ "cmdline", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mode;
+	const char *kernel = cmd_str(a, B_KERNEL);
+	const char *initrd = cmd_str(a, B_INITRD);
+	const char *cmdline = cmd_str(a, B_CMDLINE);
+	const char *name = a->pos[0], *mode = a->pos[1];
 	json_t *send, *reply = NULL;
 	char path[128];
 	struct perr e;
-	int ch, rc;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'k': kernel = optarg; break;
-		case 'i': initrd = optarg; break;
-		case 'c': cmdline = optarg; break;
-		case 'h': return cmd_help(c);
-		default:
-			return cmd_usage_error(c, "%s: %s", argv[optind - 1],
-			    ch == ':' ? "needs a value" : "unknown option");
-		}
-	}
-	if (optind != argc - 2)
-		return cmd_usage_error(c, "give NAME and local, rescue or "
-		    "kernel");
-	if (!node_name_ok(argv[optind]))
-		return cmd_usage_error(c, "%s: not a node name", argv[optind]);
-	mode = argv[optind + 1];
+	if (!node_name_ok(name))
+		return cmd_usage_error(c, "%s: not a node name", name);
 	if (strcmp(mode, "local") && strcmp(mode, "rescue") &&
 	    strcmp(mode, "kernel"))
 		return cmd_usage_error(c, "%s: not local, rescue or kernel",
@@ -299,7 +279,7 @@ cmd_node_boot(const struct cmd *c, int argc, char **argv)
 	if ((strcmp(mode, "kernel") == 0) != (kernel != NULL && initrd != NULL))
 		return cmd_usage_error(c, "kernel mode, and only it, takes "
 		    "--kernel and --initrd");
-	snprintf(path, sizeof(path), "/api/nodes/%s/boot", argv[optind]);
+	snprintf(path, sizeof(path), "/api/nodes/%s/boot", name);
 	send = json_pack("{s:s}", "mode", mode);
 	if (kernel != NULL) {
 		json_object_set_new(send, "kernel", json_string(kernel));
@@ -311,56 +291,34 @@ cmd_node_boot(const struct cmd *c, int argc, char **argv)
 	json_decref(send);
 	if (rc < 0)
 		return cli_fail(&e);
-	printf("%s: boots %s\n", argv[optind], mode);
+	printf("%s: boots %s\n", name, mode);
 	json_decref(reply);
 	return 0;
 }
 
-static const struct cmd node_cmds[] = {
+const struct cmd node_cmds[] = {
 	{ "add", cmd_node_add,
 	  "NAME --mac MAC --profile pc-bios|uefi|netboot-only|virtual "
 	  "[--ip IP] [--power qemu|ipmi|manual] [--power-param KEY=VALUE]...",
-	  "add a machine to the pool (admin)",
-	  "  --mac MAC          its boot NIC\n"
-	  "  --profile P        pc-bios, uefi, netboot-only or virtual\n"
-	  "  --ip IP            its fixed address (static DHCP lease)\n"
-	  "  --power DRIVER     qemu, ipmi or manual (default)\n"
-	  "  --power-param KEY=VALUE\n"
-	  "                     a parameter of the power driver, repeatable:\n"
-	  "                     qemu: qmp=SOCKET; ipmi: host=, user=,\n"
-	  "                     password_file=, and port=, cipher= if\n"
-	  "                     needed\n" },
+	  "add a machine to the pool (admin)", add_opts, 1, 1, NULL },
 	{ "set", cmd_node_set,
 	  "NAME [--power qemu|ipmi|manual] [--power-param KEY=VALUE]... "
 	  "[--bootenv FLAVOUR]",
-	  "change how a machine is powered or deployed (admin)",
-	  "  --power DRIVER     a new driver (its old params are dropped)\n"
-	  "  --power-param KEY=VALUE\n"
-	  "                     repeatable; the params given replace the old\n"
-	  "                     ones whole\n"
-	  "  --bootenv FLAVOUR  the deployment environment it boots: cloud\n"
-	  "                     (virtio only) or generic (real hardware);\n"
-	  "                     default cloud for virtual nodes, else generic\n" },
-	{ "list", cmd_node_list, "", "list the machines of the pool", NULL },
+	  "change how a machine is powered or deployed (admin)", set_opts,
+	  1, 1, NULL },
+	{ "list", cmd_node_list, "", "list the machines of the pool", NULL,
+	  0, 0, NULL },
 	{ "show", cmd_node_show, "NAME",
-	  "one machine; admins also see its power params", NULL },
+	  "one machine; admins also see its power params", NULL, 1, 1, NULL },
 	{ "power", cmd_node_power, "NAME on|off|reset|cycle|status",
 	  "power a machine on or off, reset it (hard), power-cycle it, or "
-	  "ask its power state (admin, or while you hold it)", NULL },
+	  "ask its power state (admin, or while you hold it)", NULL, 2, 2,
+	  NULL },
 	{ "boot", cmd_node_boot,
 	  "NAME local|rescue|kernel [--kernel URL --initrd URL] "
 	  "[--cmdline TEXT]",
 	  "what a machine boots when not being deployed: its disk, the "
-	  "rescue environment, or a kernel under test (admin)",
-	  "  --kernel URL       kernel mode: the kernel (http or https)\n"
-	  "  --initrd URL       kernel mode: its initramfs\n"
-	  "  --cmdline TEXT     kernel mode: its command line\n" },
-	{ NULL, NULL, NULL, NULL, NULL }
+	  "rescue environment, or a kernel under test (admin)", boot_opts,
+	  2, 2, NULL },
+	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
 };
-
-int
-node_main(int argc, char **argv)
-{
-	snprintf(cmd_prefix, sizeof(cmd_prefix), "pipol node");
-	return cmd_dispatch(node_cmds, "command", argc, argv);
-}

@@ -5,7 +5,6 @@
  * nodes, licences, queue limits) are pipold's; this file shapes
  * requests and prints answers.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,63 +101,72 @@ names_list(const char *s)
 	}
 }
 
-int
-cmd_reserve(const struct cmd *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "count", required_argument, NULL, 'n' },
-		{ "nodes", required_argument, NULL, 'N' },
-		{ "profile", required_argument, NULL, 'p' },
-		{ "licence", required_argument, NULL, 'l' },
-		{ "for", required_argument, NULL, 'f' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "queue", required_argument, NULL, 'u' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	json_t *send = json_object(), *lics = json_object(), *reply = NULL;
-	long long secs = RESV_DEFAULT_SECS, n;
-	int ch, rc = 0, quiet = 0;
-	struct perr e;
+enum { R_COUNT, R_NODES, R_PROFILE, R_LICENCE, R_FOR, R_AT, R_QUEUE,
+    R_QUIET };
 
-	optind = 1;
-	opterr = 0;
-	while (rc == 0 && (ch = getopt_long(argc, argv, ":n:q", opts, NULL))
-	    != -1) {
-		switch (ch) {
-		case 'n':
-			if ((rc = parse_count("-n", optarg, 1, 1024, &n, &e))
-			    == 0)
-				json_object_set_new(send, "count",
-				    json_integer(n));
-			break;
-		case 'N': json_object_set_new(send, "nodes",
-		    names_list(optarg)); break;
-		case 'p': json_object_set_new(send, "profile",
-		    json_string(optarg)); break;
-		case 'l': rc = licence_arg(lics, optarg, &e); break;
-		case 'f': rc = parse_duration("--for", optarg, &secs, &e);
-		    break;
-		case 'a': json_object_set_new(send, "at", json_string(optarg));
-		    break;
-		case 'u': json_object_set_new(send, "queue",
-		    json_string(optarg)); break;
-		case 'q': quiet = 1; break;
-		case 'h': rc = cmd_help(c); goto out;
-		default:
-			rc = cmd_usage_error(c, "%s: %s", argv[optind - 1],
-			    ch == ':' ? "needs a value" : "unknown option");
-			goto out;
-		}
+const struct cmd_opt reserve_opts[] = {
+	[R_COUNT] = { "count", 'n', CMD_VALUE, "N",
+	    "any N free nodes (of --profile)" },
+	[R_NODES] = { "nodes", 0, CMD_VALUE, "N1,N2", "these nodes" },
+	[R_PROFILE] = { "profile", 0, CMD_VALUE, "P",
+	    "pc-bios, uefi, netboot-only or virtual" },
+	[R_LICENCE] = { "licence", 0, CMD_VALUE | CMD_REPEAT, "L[:N]",
+	    "N (default 1) of licence L; repeatable" },
+	[R_FOR] = { "for", 0, CMD_VALUE, "DURATION",
+	    "how long: 90m, 2h, 1d12h (default 1h)" },
+	[R_AT] = { "at", 0, CMD_VALUE, "TIME",
+	    "start then, e.g. \"2030-01-01 10:00\" (default now)" },
+	[R_QUEUE] = { "queue", 0, CMD_VALUE, "Q",
+	    "whose admission rules apply (default \"default\")" },
+	[R_QUIET] = { "quiet", 'q', CMD_FLAG, NULL,
+	    "print only the reservation's ID" },
+	CMD_OPT_END
+};
+
+/* The request of "pipol reserve" from its options (all but the checks
+ * pipold makes). */
+static int
+reserve_request(const struct cmd_args *a, json_t *send, json_t *lics,
+    struct perr *e)
+{
+	static const struct { int id; const char *key; } strs[] = {
+		{ R_PROFILE, "profile" }, { R_AT, "at" }, { R_QUEUE, "queue" },
+	};
+	long long secs = RESV_DEFAULT_SECS, n;
+	const char *v;
+	size_t i;
+	int it = 0;
+
+	if ((v = cmd_str(a, R_COUNT)) != NULL) {
+		if (parse_count("-n", v, 1, 1024, &n, e) < 0)
+			return -PE_USAGE;
+		json_object_set_new(send, "count", json_integer(n));
 	}
-	if (rc < 0) {
+	if ((v = cmd_str(a, R_NODES)) != NULL)
+		json_object_set_new(send, "nodes", names_list(v));
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if ((v = cmd_str(a, strs[i].id)) != NULL)
+			json_object_set_new(send, strs[i].key,
+			    json_string(v));
+	while ((v = cmd_next(a, R_LICENCE, &it)) != NULL)
+		if (licence_arg(lics, v, e) < 0)
+			return -PE_USAGE;
+	if ((v = cmd_str(a, R_FOR)) != NULL &&
+	    parse_duration("--for", v, &secs, e) < 0)
+		return -PE_USAGE;
+	json_object_set_new(send, "seconds", json_integer(secs));
+	return 0;
+}
+
+int
+cmd_reserve(const struct cmd *c, const struct cmd_args *a)
+{
+	json_t *send = json_object(), *lics = json_object(), *reply = NULL;
+	struct perr e;
+	int rc = 0;
+
+	if (reserve_request(a, send, lics, &e) < 0) {
 		rc = cli_fail(&e);
-		goto out;
-	}
-	if (optind != argc) {
-		rc = cmd_usage_error(c, "%s: unexpected argument",
-		    argv[optind]);
 		goto out;
 	}
 	if ((json_object_get(send, "count") == NULL) ==
@@ -166,14 +174,13 @@ cmd_reserve(const struct cmd *c, int argc, char **argv)
 		rc = cmd_usage_error(c, "give -n COUNT or --nodes N1,N2");
 		goto out;
 	}
-	json_object_set_new(send, "seconds", json_integer(secs));
 	if (json_object_size(lics) > 0)
 		json_object_set(send, "licences", lics);
 	if (client_call("POST", "/api/reservations", send, &reply, &e) < 0) {
 		rc = cli_fail(&e);
 		goto out;
 	}
-	if (quiet)
+	if (cmd_count(a, R_QUIET))
 		printf("%lld\n", (long long)json_integer_value(
 		    json_object_get(reply, "id")));
 	else {
@@ -187,21 +194,20 @@ cmd_reserve(const struct cmd *c, int argc, char **argv)
 	return rc;
 }
 
+const struct cmd_opt reservations_opts[] = {
+	{ "all", 0, CMD_FLAG, NULL, "everyone's reservations (admin)" },
+	CMD_OPT_END
+};
+
 int
-cmd_reservations(const struct cmd *c, int argc, char **argv)
+cmd_reservations(const struct cmd *c, const struct cmd_args *a)
 {
+	int all = cmd_count(a, 0) > 0;	/* --all */
 	json_t *reply = NULL, *r;
 	struct perr e;
-	int all = 0;
 	size_t i;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		return cmd_help(c);
-	if (argc > 1 && strcmp(argv[1], "--all") == 0)
-		all = 1;
-	if (argc > 1 + all)
-		return cmd_usage_error(c, "%s: unexpected argument",
-		    argv[1 + all]);
+	(void)c;
 	if (client_call("GET", all ? "/api/reservations?all=1" :
 	    "/api/reservations", NULL, &reply, &e) < 0)
 		return cli_fail(&e);
@@ -226,35 +232,26 @@ resv_path(const struct cmd *c, const char *id, const char *what, char *buf,
 	return 0;
 }
 
+const struct cmd_opt extend_opts[] = {
+	{ "by", 0, CMD_VALUE, "DURATION", "how much longer: 90m, 2h, 1d" },
+	CMD_OPT_END
+};
+
 int
-cmd_extend(const struct cmd *c, int argc, char **argv)
+cmd_extend(const struct cmd *c, const struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{ "by", required_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	json_t *send, *reply = NULL;
 	long long secs = 0;
 	char path[96];
 	struct perr e;
-	int ch, rc;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (ch == 'b') {
-			if (parse_duration("--by", optarg, &secs, &e) < 0)
-				return cli_fail(&e);
-		} else if (ch == 'h')
-			return cmd_help(c);
-		else
-			return cmd_usage_error(c, "%s: %s", argv[optind - 1],
-			    ch == ':' ? "needs a value" : "unknown option");
-	}
-	if (optind != argc - 1 || secs == 0)
+	if (cmd_str(a, 0) != NULL &&	/* --by */
+	    parse_duration("--by", cmd_str(a, 0), &secs, &e) < 0)
+		return cli_fail(&e);
+	if (secs == 0)
 		return cmd_usage_error(c, "give ID and --by DURATION");
-	if ((rc = resv_path(c, argv[optind], "extend", path, sizeof(path))))
+	if ((rc = resv_path(c, a->pos[0], "extend", path, sizeof(path))))
 		return rc;
 	send = json_pack("{s:I}", "seconds", (json_int_t)secs);
 	rc = client_call("POST", path, send, &reply, &e);
@@ -268,62 +265,52 @@ cmd_extend(const struct cmd *c, int argc, char **argv)
 }
 
 int
-cmd_release(const struct cmd *c, int argc, char **argv)
+cmd_release(const struct cmd *c, const struct cmd_args *a)
 {
 	json_t *reply = NULL;
 	char path[96];
 	struct perr e;
 	int rc;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		return cmd_help(c);
-	if (argc != 2)
-		return cmd_usage_error(c, "give one ID");
-	if ((rc = resv_path(c, argv[1], "release", path, sizeof(path))))
+	if ((rc = resv_path(c, a->pos[0], "release", path, sizeof(path))))
 		return rc;
 	if (client_call("POST", path, NULL, &reply, &e) < 0)
 		return cli_fail(&e);
-	printf("reservation %s released\n", argv[1]);
+	printf("reservation %s released\n", a->pos[0]);
 	json_decref(reply);
 	return 0;
 }
 
 static int
-cmd_licence_add(const struct cmd *c, int argc, char **argv)
+cmd_licence_add(const struct cmd *c, const struct cmd_args *a)
 {
 	json_t *send, *reply = NULL;
 	struct perr e;
 	long long n;
 	int rc;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		return cmd_help(c);
-	if (argc != 3)
-		return cmd_usage_error(c, "give NAME and TOTAL");
-	if (parse_count("TOTAL", argv[2], 0, 1000000, &n, &e) < 0)
+	if (parse_count("TOTAL", a->pos[1], 0, 1000000, &n, &e) < 0)
 		return cmd_usage_error(c, "%s", e.msg);
-	send = json_pack("{s:s, s:I}", "name", argv[1], "total",
+	send = json_pack("{s:s, s:I}", "name", a->pos[0], "total",
 	    (json_int_t)n);
 	rc = client_call("POST", "/api/licences", send, &reply, &e);
 	json_decref(send);
 	if (rc < 0)
 		return cli_fail(&e);
-	printf("licence %s: %lld\n", argv[1], n);
+	printf("licence %s: %lld\n", a->pos[0], n);
 	json_decref(reply);
 	return 0;
 }
 
 static int
-cmd_licence_list(const struct cmd *c, int argc, char **argv)
+cmd_licence_list(const struct cmd *c, const struct cmd_args *a)
 {
 	json_t *reply = NULL, *l;
 	struct perr e;
 	size_t i;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		return cmd_help(c);
-	if (argc > 1)
-		return cmd_usage_error(c, "%s: unexpected argument", argv[1]);
+	(void)c;
+	(void)a;
 	if (client_call("GET", "/api/licences", NULL, &reply, &e) < 0)
 		return cli_fail(&e);
 	printf("%-20s %8s %8s\n", "NAME", "TOTAL", "IN USE");
@@ -336,66 +323,61 @@ cmd_licence_list(const struct cmd *c, int argc, char **argv)
 	return 0;
 }
 
-static int
-cmd_queue_add(const struct cmd *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "max-nodes", required_argument, NULL, 'n' },
-		{ "max-time", required_argument, NULL, 't' },
-		{ "hours", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	json_t *send = json_object(), *reply = NULL;
-	char from[16], to[16];
-	long long v;
-	struct perr e;
-	int ch, rc = 0;
+enum { Q_MAX_NODES, Q_MAX_TIME, Q_HOURS };
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'n':
-			if (parse_count("--max-nodes", optarg, 1, 1024, &v,
-			    &e) < 0)
-				goto bad;
-			json_object_set_new(send, "max_nodes", json_integer(v));
-			break;
-		case 't':
-			if (parse_duration("--max-time", optarg, &v, &e) < 0)
-				goto bad;
-			json_object_set_new(send, "max_seconds",
-			    json_integer(v));
-			break;
-		case 'H':
-			if (sscanf(optarg, "%5[0-9:]-%5[0-9:]", from, to) != 2) {
-				rc = cmd_usage_error(c, "--hours %s: not "
-				    "HH:MM-HH:MM", optarg);
-				goto out;
-			}
-			json_object_set_new(send, "hours_from",
-			    json_string(from));
-			json_object_set_new(send, "hours_to", json_string(to));
-			break;
-		case 'h': rc = cmd_help(c); goto out;
-		default:
-			rc = cmd_usage_error(c, "%s: %s", argv[optind - 1],
-			    ch == ':' ? "needs a value" : "unknown option");
-			goto out;
-		}
+static const struct cmd_opt queue_add_opts[] = {
+	[Q_MAX_NODES] = { "max-nodes", 0, CMD_VALUE, "N",
+	    "nodes in one reservation (default 8)" },
+	[Q_MAX_TIME] = { "max-time", 0, CMD_VALUE, "D",
+	    "length of one reservation (default 1d)" },
+	[Q_HOURS] = { "hours", 0, CMD_VALUE, "FROM-TO",
+	    "reservations start in these hours only" },
+	CMD_OPT_END
+};
+
+/* The admission rules of "pipol queue add" into the request. */
+static int
+queue_rules(const struct cmd *c, const struct cmd_args *a, json_t *send,
+    struct perr *e)
+{
+	char from[16], to[16];
+	const char *v;
+	long long n;
+
+	if ((v = cmd_str(a, Q_MAX_NODES)) != NULL) {
+		if (parse_count("--max-nodes", v, 1, 1024, &n, e) < 0)
+			return cli_fail(e);
+		json_object_set_new(send, "max_nodes", json_integer(n));
 	}
-	if (optind != argc - 1) {
-		rc = cmd_usage_error(c, "give one NAME");
+	if ((v = cmd_str(a, Q_MAX_TIME)) != NULL) {
+		if (parse_duration("--max-time", v, &n, e) < 0)
+			return cli_fail(e);
+		json_object_set_new(send, "max_seconds", json_integer(n));
+	}
+	if ((v = cmd_str(a, Q_HOURS)) != NULL) {
+		if (sscanf(v, "%5[0-9:]-%5[0-9:]", from, to) != 2)
+			return cmd_usage_error(c, "--hours %s: not "
+			    "HH:MM-HH:MM", v);
+		json_object_set_new(send, "hours_from", json_string(from));
+		json_object_set_new(send, "hours_to", json_string(to));
+	}
+	return 0;
+}
+
+static int
+cmd_queue_add(const struct cmd *c, const struct cmd_args *a)
+{
+	json_t *send = json_object(), *reply = NULL;
+	struct perr e;
+	int rc;
+
+	if ((rc = queue_rules(c, a, send, &e)) != 0)
 		goto out;
-	}
-	json_object_set_new(send, "name", json_string(argv[optind]));
+	json_object_set_new(send, "name", json_string(a->pos[0]));
 	if (client_call("POST", "/api/queues", send, &reply, &e) < 0)
-		goto bad;
-	printf("queue %s\n", argv[optind]);
-	goto out;
- bad:
-	rc = cli_fail(&e);
+		rc = cli_fail(&e);
+	else
+		printf("queue %s\n", a->pos[0]);
  out:
 	json_decref(send);
 	json_decref(reply);
@@ -403,17 +385,15 @@ cmd_queue_add(const struct cmd *c, int argc, char **argv)
 }
 
 static int
-cmd_queue_list(const struct cmd *c, int argc, char **argv)
+cmd_queue_list(const struct cmd *c, const struct cmd_args *a)
 {
 	json_t *reply = NULL, *q;
 	struct perr e;
 	char hours[40];
 	size_t i;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		return cmd_help(c);
-	if (argc > 1)
-		return cmd_usage_error(c, "%s: unexpected argument", argv[1]);
+	(void)c;
+	(void)a;
 	if (client_call("GET", "/api/queues", NULL, &reply, &e) < 0)
 		return cli_fail(&e);
 	printf("%-16s %9s %12s %s\n", "NAME", "MAX NODES", "MAX SECONDS",
@@ -433,36 +413,21 @@ cmd_queue_list(const struct cmd *c, int argc, char **argv)
 	return 0;
 }
 
-static const struct cmd licence_cmds[] = {
+const struct cmd licence_cmds[] = {
 	{ "add", cmd_licence_add, "NAME TOTAL",
-	  "declare a counted resource, or change its total (admin)", NULL },
+	  "declare a counted resource, or change its total (admin)", NULL,
+	  2, 2, NULL },
 	{ "list", cmd_licence_list, "", "licences, their totals and use now",
-	  NULL },
-	{ NULL, NULL, NULL, NULL, NULL }
+	  NULL, 0, 0, NULL },
+	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
 };
 
-static const struct cmd queue_cmds[] = {
+const struct cmd queue_cmds[] = {
 	{ "add", cmd_queue_add,
 	  "NAME [--max-nodes N] [--max-time DURATION] [--hours HH:MM-HH:MM]",
 	  "declare a queue and its admission rules, or change them (admin)",
-	  "  --max-nodes N      nodes in one reservation (default 8)\n"
-	  "  --max-time D       length of one reservation (default 1d)\n"
-	  "  --hours FROM-TO    reservations start in these hours only\n" },
+	  queue_add_opts, 1, 1, NULL },
 	{ "list", cmd_queue_list, "", "queues and their admission rules",
-	  NULL },
-	{ NULL, NULL, NULL, NULL, NULL }
+	  NULL, 0, 0, NULL },
+	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
 };
-
-int
-licence_main(int argc, char **argv)
-{
-	snprintf(cmd_prefix, sizeof(cmd_prefix), "pipol licence");
-	return cmd_dispatch(licence_cmds, "command", argc, argv);
-}
-
-int
-queue_main(int argc, char **argv)
-{
-	snprintf(cmd_prefix, sizeof(cmd_prefix), "pipol queue");
-	return cmd_dispatch(queue_cmds, "command", argc, argv);
-}

@@ -4,7 +4,6 @@
  * name's filter matches the image's name) and, for admins, the site's
  * post-install scripts; "pipol log ID": what a deployment's scripts said.
  */
-#include <getopt.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,48 +18,42 @@
 
 #define SCRIPT_MAX	49152	/* pipold refuses more */
 
-/* --postinstall and the one NAME/FILE argument; -1 after a usage error */
-static int
-script_args(const struct cmd *c, int argc, char **argv, int nargs,
-    const char **name, const char **kind, int *rc)
-{
-	static const struct option opts[] = {
-		{ "postinstall", no_argument, NULL, 'p' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
+enum { O_POSTINSTALL, O_NAME };
 
-	*kind = "rc";
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (ch == 'p')
-			*kind = "postinstall";
-		else if (ch == 'n' && name != NULL)
-			*name = optarg;
-		else if (ch == 'h') {
-			*rc = cmd_help(c);
-			return -1;
-		} else {
-			*rc = cmd_usage_error(c, "%s: %s", argv[optind - 1],
-			    ch == ':' ? "needs a value" : "unknown option");
-			return -1;
-		}
-	}
-	if (argc - optind != nargs) {
-		*rc = cmd_usage_error(c, nargs ? "give one %s" : "%s takes no "
-		    "argument", nargs ? c->args : c->name);
-		return -1;
-	}
-	return 0;
+static const struct cmd_opt add_opts[] = {
+	[O_POSTINSTALL] = { "postinstall", 0, CMD_FLAG, NULL,
+	    "a site post-install script (admin), run before\n"
+	    "every user's rc scripts" },
+	[O_NAME] = { "name", 0, CMD_VALUE, "NAME",
+	    "its name (default: FILE's); rc scripts: rc,\n"
+	    "rcWHAT or rcWHAT.FILTER, run when FILTER is a\n"
+	    "part of the deployed image's name" },
+	CMD_OPT_END
+};
+
+static const struct cmd_opt show_opts[] = {
+	[O_POSTINSTALL] = { "postinstall", 0, CMD_FLAG, NULL,
+	    "a site post-install script" },
+	CMD_OPT_END
+};
+
+static const struct cmd_opt rm_opts[] = {
+	[O_POSTINSTALL] = { "postinstall", 0, CMD_FLAG, NULL,
+	    "a site post-install script (admin)" },
+	CMD_OPT_END
+};
+
+static const char *
+script_kind(const struct cmd_args *a)
+{
+	return cmd_count(a, O_POSTINSTALL) ? "postinstall" : "rc";
 }
 
 static int
-cmd_script_add(const struct cmd *c, int argc, char **argv)
+cmd_script_add(const struct cmd *c, const struct cmd_args *a)
 {
-	const char *kind, *name = NULL, *path, *base;
+	const char *kind = script_kind(a), *name = cmd_str(a, O_NAME);
+	const char *path = a->pos[0], *base;
 	json_t *send, *reply = NULL;
 	unsigned char *b64;
 	char *body = NULL;
@@ -68,9 +61,7 @@ cmd_script_add(const struct cmd *c, int argc, char **argv)
 	size_t len;
 	int rc;
 
-	if (script_args(c, argc, argv, 1, &name, &kind, &rc) < 0)
-		return rc;
-	path = argv[optind];
+	(void)c;
 	if (name == NULL) {
 		base = strrchr(path, '/');
 		name = base ? base + 1 : path;
@@ -101,16 +92,14 @@ cmd_script_add(const struct cmd *c, int argc, char **argv)
 }
 
 static int
-cmd_script_list(const struct cmd *c, int argc, char **argv)
+cmd_script_list(const struct cmd *c, const struct cmd_args *a)
 {
 	json_t *reply = NULL, *s;
-	const char *kind;
 	struct perr e;
 	size_t i;
-	int rc;
 
-	if (script_args(c, argc, argv, 0, NULL, &kind, &rc) < 0)
-		return rc;
+	(void)c;
+	(void)a;
 	if (client_call("GET", "/api/scripts", NULL, &reply, &e) < 0)
 		return cli_fail(&e);
 	printf("%-12s %-12s %-32s %6s %s\n", "KIND", "OWNER", "NAME", "BYTES",
@@ -126,28 +115,24 @@ cmd_script_list(const struct cmd *c, int argc, char **argv)
 
 /* show (the body on stdout, as it was added) and rm */
 static int
-script_one(const struct cmd *c, int argc, char **argv, int rm)
+script_one(const struct cmd *c, const struct cmd_args *a, int rm)
 {
+	const char *kind = script_kind(a), *name = a->pos[0], *b64;
 	json_t *reply = NULL;
 	unsigned char *raw;
-	const char *kind, *b64;
 	char path[200];
 	struct perr e;
 	size_t n;
 	int rc, len;
 
-	if (script_args(c, argc, argv, 1, NULL, &kind, &rc) < 0)
-		return rc;
-	if (strlen(argv[optind]) > 64 || strchr(argv[optind], '/') ||
-	    strchr(argv[optind], '?') || strchr(argv[optind], '%'))
-		return cmd_usage_error(c, "%s: not a script name",
-		    argv[optind]);
-	snprintf(path, sizeof(path), "/api/scripts/%s/%s", kind,
-	    argv[optind]);
+	if (strlen(name) > 64 || strchr(name, '/') || strchr(name, '?') ||
+	    strchr(name, '%'))
+		return cmd_usage_error(c, "%s: not a script name", name);
+	snprintf(path, sizeof(path), "/api/scripts/%s/%s", kind, name);
 	if (client_call(rm ? "DELETE" : "GET", path, NULL, &reply, &e) < 0)
 		return cli_fail(&e);
 	if (rm) {
-		printf("%s %s: removed\n", kind, argv[optind]);
+		printf("%s %s: removed\n", kind, name);
 		json_decref(reply);
 		return 0;
 	}
@@ -171,45 +156,35 @@ script_one(const struct cmd *c, int argc, char **argv, int rm)
 }
 
 static int
-cmd_script_show(const struct cmd *c, int argc, char **argv)
+cmd_script_show(const struct cmd *c, const struct cmd_args *a)
 {
-	return script_one(c, argc, argv, 0);
+	return script_one(c, a, 0);
 }
 
 static int
-cmd_script_rm(const struct cmd *c, int argc, char **argv)
+cmd_script_rm(const struct cmd *c, const struct cmd_args *a)
 {
-	return script_one(c, argc, argv, 1);
+	return script_one(c, a, 1);
 }
 
-static const struct cmd script_cmds[] = {
+const struct cmd script_cmds[] = {
 	{ "add", cmd_script_add, "FILE [--name NAME] [--postinstall]",
-	  "keep a script on the frontend, or replace it",
-	  "  --name NAME        its name (default: FILE's); rc scripts: rc,\n"
-	  "                     rcWHAT or rcWHAT.FILTER, run when FILTER is a\n"
-	  "                     part of the deployed image's name\n"
-	  "  --postinstall      a site post-install script (admin), run before\n"
-	  "                     every user's rc scripts\n" },
+	  "keep a script on the frontend, or replace it", add_opts, 1, 1,
+	  NULL },
 	{ "list", cmd_script_list, "",
-	  "your rc scripts and the site's post-install scripts", NULL },
+	  "your rc scripts and the site's post-install scripts", NULL, 0, 0,
+	  NULL },
 	{ "show", cmd_script_show, "NAME [--postinstall]",
-	  "write one script's content to standard output",
-	  "  --postinstall      a site post-install script\n" },
+	  "write one script's content to standard output", show_opts, 1, 1,
+	  NULL },
 	{ "rm", cmd_script_rm, "NAME [--postinstall]", "remove one script",
-	  "  --postinstall      a site post-install script (admin)\n" },
-	{ NULL, NULL, NULL, NULL, NULL }
+	  rm_opts, 1, 1, NULL },
+	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
 };
-
-int
-script_main(int argc, char **argv)
-{
-	snprintf(cmd_prefix, sizeof(cmd_prefix), "pipol script");
-	return cmd_dispatch(script_cmds, "command", argc, argv);
-}
 
 /* pipol log ID */
 int
-cmd_log(const struct cmd *c, int argc, char **argv)
+cmd_log(const struct cmd *c, const struct cmd_args *a)
 {
 	json_t *reply = NULL, *l;
 	char path[64];
@@ -217,11 +192,7 @@ cmd_log(const struct cmd *c, int argc, char **argv)
 	long long id;
 	size_t i;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		return cmd_help(c);
-	if (argc != 2)
-		return cmd_usage_error(c, "give one deployment ID");
-	if (parse_count("ID", argv[1], 1, (long long)1e15, &id, &e) < 0)
+	if (parse_count("ID", a->pos[0], 1, (long long)1e15, &id, &e) < 0)
 		return cmd_usage_error(c, "%s", e.msg);
 	snprintf(path, sizeof(path), "/api/deployments/%lld/log", id);
 	if (client_call("GET", path, NULL, &reply, &e) < 0)

@@ -6,7 +6,8 @@
 cd "$TOP"
 
 # every pipol command and group: --help answers with its usage line,
-# and every option it shows is in docs/pipol.1
+# and every option it shows (long name and short letter; the page comes
+# from the command's table in common/cmd.c's format) is in docs/pipol.1
 walk() {
 	local out rc c o
 	out=$($P "$@" --help); rc=$?
@@ -18,6 +19,10 @@ walk() {
 	for o in $(echo "$out" | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
 		grep -qF -- "${o//-/\\-}" docs/pipol.1 2>/dev/null ||
 		    grep -qF -- "$o" docs/pipol.1 2>/dev/null ||
+		    notok "pipol $* $o is in docs/pipol.1"
+	done
+	for o in $(echo "$out" | grep -oE -- '^  -[a-zA-Z],' | tr -d ' ,' | sort -u); do
+		grep -qE -- "(^|[ ([]|\\\\f[BIRP])\\\\$o([^a-zA-Z-]|\$)" docs/pipol.1 ||
 		    notok "pipol $* $o is in docs/pipol.1"
 	done
 	for c in $(echo "$out" | awk '/^  [a-z]/{print $1}'); do

@@ -16,7 +16,6 @@
  */
 #include <sys/resource.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +25,8 @@
 
 #include <curl/curl.h>
 
+#include "cmd.h"
+#include "log.h"
 #include "parse.h"
 #include "perr.h"
 
@@ -35,15 +36,30 @@
 #define DRAIN_SEC	30	/* after the run, in-flight requests get this */
 #define REQ_TIMEOUT_SEC	30
 
-static const char usage[] =
-"usage: progressload --url URL --tokens FILE [--seconds N] [--warmup N]\n"
-"                    [--period-ms N] [--per-second FILE]\n"
-"Each line of FILE (64 hex digits) is one agent's token; each agent\n"
-"POSTs its progress to URL/agent/progress once per period (default\n"
-"1000 ms) for --warmup seconds (default 0), then N more (default 60).\n"
-"Prints one line: the latency of the reports due after the warm-up,\n"
-"then of those due in it; errors and late reports of both. --per-second:\n"
-"latency by the second the reports were due, to FILE.\n";
+enum { O_URL, O_TOKENS, O_SECONDS, O_WARMUP, O_PERIOD_MS, O_PER_SECOND,
+    O_END };
+
+static const struct cmd_opt options[] = {
+	[O_URL] = { "url", 0, CMD_VALUE, "URL",
+	    "each agent POSTs its progress to URL/agent/progress" },
+	[O_TOKENS] = { "tokens", 0, CMD_VALUE, "FILE",
+	    "one agent's token (64 hex digits) a line" },
+	[O_SECONDS] = { "seconds", 0, CMD_VALUE, "N",
+	    "measured run, after the warm-up (default 60)" },
+	[O_WARMUP] = { "warmup", 0, CMD_VALUE, "N",
+	    "seconds reported apart, first (default 0)" },
+	[O_PERIOD_MS] = { "period-ms", 0, CMD_VALUE, "N",
+	    "one report per agent per period (default 1000)" },
+	[O_PER_SECOND] = { "per-second", 0, CMD_VALUE, "FILE",
+	    "latency by the second the reports were due" },
+	[O_END] = CMD_OPT_END
+};
+
+static const struct cmd progressload_cmd = { "progressload", NULL,
+    "--url URL --tokens FILE [options]",
+    "N agents report their progress; prints one line: the latency of the\n"
+    "reports due after the warm-up, then of those due in it; errors and\n"
+    "late reports of both", options, 0, 0, NULL };
 
 struct agent {
 	CURL *h;
@@ -358,55 +374,47 @@ drive(CURLM *m, struct run *r, double secs, double period)
 	r->errors += r->inflight;	/* never answered */
 }
 
+/* --seconds, --warmup, --period-ms; -1 after a usage error (said) */
+static int
+numbers(const struct cmd_args *a, long long *secs, long long *warmup,
+    long long *period_ms)
+{
+	struct perr e;
+
+	if ((cmd_str(a, O_SECONDS) && parse_count("--seconds",
+	    cmd_str(a, O_SECONDS), 1, 86400, secs, &e) < 0) ||
+	    (cmd_str(a, O_WARMUP) && parse_count("--warmup",
+	    cmd_str(a, O_WARMUP), 0, 3600, warmup, &e) < 0) ||
+	    (cmd_str(a, O_PERIOD_MS) && parse_count("--period-ms",
+	    cmd_str(a, O_PERIOD_MS), 1, 3600000, period_ms, &e) < 0)) {
+		cmd_usage_error(&progressload_cmd, "%s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "tokens", required_argument, NULL, 't' },
-		{ "seconds", required_argument, NULL, 's' },
-		{ "period-ms", required_argument, NULL, 'p' },
-		{ "per-second", required_argument, NULL, 'o' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *url = NULL, *tokens = NULL, *trace = NULL;
+	const char *url, *tokens, *trace;
 	long long secs = 60, period_ms = 1000, warmup = 0;
 	struct run r = { 0 }, warm = { 0 };
+	struct cmd_args a;
 	struct rlimit rl;
-	struct perr e;
 	CURLM *m;
-	int ch, i;
+	int i;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'u': url = optarg; break;
-		case 't': tokens = optarg; break;
-		case 's':
-			if (parse_count("--seconds", optarg, 1, 86400, &secs,
-			    &e) < 0)
-				goto usage_err;
-			break;
-		case 'p':
-			if (parse_count("--period-ms", optarg, 1, 3600000,
-			    &period_ms, &e) < 0)
-				goto usage_err;
-			break;
-		case 'o': trace = optarg; break;
-		case 'w':
-			if (parse_count("--warmup", optarg, 0, 3600, &warmup,
-			    &e) < 0)
-				goto usage_err;
-			break;
-		case 'h': printf("%s", usage); return 0;
-		default: fputs(usage, stderr); return 2;
-		}
-	}
-	if (url == NULL || tokens == NULL || optind < argc) {
-		fputs(usage, stderr);
-		return 2;
-	}
+	log_init("progressload");
+	if ((i = cmd_getargs(&progressload_cmd, argc, argv, &a)) >= 0)
+		return i;
+	if (numbers(&a, &secs, &warmup, &period_ms) < 0)
+		return PE_USAGE;
+	url = cmd_str(&a, O_URL);
+	tokens = cmd_str(&a, O_TOKENS);
+	trace = cmd_str(&a, O_PER_SECOND);
+	if (url == NULL || tokens == NULL)
+		return cmd_usage_error(&progressload_cmd, "%s: required",
+		    url == NULL ? "--url" : "--tokens");
 	/* one socket per agent: lift the soft limit to the hard one */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
@@ -447,7 +455,4 @@ main(int argc, char **argv)
 	free(r.due_s);
 	free(r.a);
 	return 0;
- usage_err:
-	fprintf(stderr, "progressload: %s\n%s", e.msg, usage);
-	return 2;
 }

@@ -2,7 +2,7 @@
  * testhttpd.c -- test tool: a static HTTP/1.1 server over an image store
  * folder, with faults on demand, so that the agent's fetch code meets real
  * HTTP: keep-alive, sendfile, short reads, wrong statuses, a server that
- * dies. Not installed. Usage: see usage[] below.
+ * dies. Not installed. Usage: testhttpd --help (options[] below).
  *
  * One request: delay -> ticket (--exit-after) -> --fail-first -> --status
  * -> open under --root -> 404 | sendfile of the whole file | a reader
@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,6 +26,8 @@
 #include <microhttpd.h>
 
 #include "atomic.h"
+#include "cmd.h"
+#include "log.h"
 #include "parse.h"
 #include "perr.h"
 
@@ -45,19 +46,6 @@
 #define DELAY_MS_MAX		600000LL
 #define READER_BLOCK_BYTES	(64 * 1024)
 #define CORRUPT_XOR		0x55
-
-static const char usage[] =
-"usage: testhttpd --root DIR --listen ADDR:PORT [--port-file FILE]\n"
-"                 [--stats-file FILE] [--corrupt SUFFIX[:N]]\n"
-"                 [--truncate SUFFIX[:N]] [--status SUFFIX:CODE[:N]]\n"
-"                 [--fail-first N] [--exit-after N] [--delay-ms MS]\n"
-"Serve GET and HEAD of the regular files under DIR. PORT 0: any free\n"
-"port; the port file gets the port once the server is ready. SUFFIX\n"
-"ends the URL path; N (default 1) matching requests are spoiled (GETs\n"
-"only for --corrupt: flip the middle byte, and --truncate: send half,\n"
-"drop the connection). --fail-first: 503 to the first N requests.\n"
-"--exit-after: exit 0 once the Nth answer is sent. On SIGTERM, SIGINT\n"
-"and --exit-after, \"requests R bytes B\" goes to the stats file.\n";
 
 enum fault_kind { FAULT_CORRUPT, FAULT_TRUNCATE, FAULT_STATUS };
 
@@ -351,70 +339,80 @@ parse_fault(struct srv *s, enum fault_kind kind, const char *opt,
 	return 0;
 }
 
-static const struct option options[] = {
-	{ "root", required_argument, NULL, 'r' },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "port-file", required_argument, NULL, 'p' },
-	{ "stats-file", required_argument, NULL, 's' },
-	{ "corrupt", required_argument, NULL, 'c' },
-	{ "truncate", required_argument, NULL, 't' },
-	{ "status", required_argument, NULL, 'S' },
-	{ "fail-first", required_argument, NULL, 'f' },
-	{ "exit-after", required_argument, NULL, 'x' },
-	{ "delay-ms", required_argument, NULL, 'd' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 }
+enum { O_ROOT, O_LISTEN, O_PORT_FILE, O_STATS_FILE, O_CORRUPT, O_TRUNCATE,
+    O_STATUS, O_FAIL_FIRST, O_EXIT_AFTER, O_DELAY_MS, O_END };
+
+static const struct cmd_opt options[] = {
+	[O_ROOT] = { "root", 0, CMD_VALUE, "DIR",
+	    "serve GET and HEAD of the regular files under DIR" },
+	[O_LISTEN] = { "listen", 0, CMD_VALUE, "ADDR:PORT",
+	    "PORT 0: any free port" },
+	[O_PORT_FILE] = { "port-file", 0, CMD_VALUE, "FILE",
+	    "gets the port once the server is ready" },
+	[O_STATS_FILE] = { "stats-file", 0, CMD_VALUE, "FILE",
+	    "\"requests R bytes B\" on SIGTERM, SIGINT and\n"
+	    "--exit-after" },
+	[O_CORRUPT] = { "corrupt", 0, CMD_VALUE | CMD_REPEAT, "SUFFIX[:N]",
+	    "flip the middle byte of N (default 1) GETs whose\n"
+	    "URL path ends with SUFFIX" },
+	[O_TRUNCATE] = { "truncate", 0, CMD_VALUE | CMD_REPEAT, "SUFFIX[:N]",
+	    "send half of N GETs, drop the connection" },
+	[O_STATUS] = { "status", 0, CMD_VALUE | CMD_REPEAT,
+	    "SUFFIX:CODE[:N]", "answer CODE to N requests" },
+	[O_FAIL_FIRST] = { "fail-first", 0, CMD_VALUE, "N",
+	    "503 to the first N requests" },
+	[O_EXIT_AFTER] = { "exit-after", 0, CMD_VALUE, "N",
+	    "exit 0 once the Nth answer is sent" },
+	[O_DELAY_MS] = { "delay-ms", 0, CMD_VALUE, "MS",
+	    "wait this long before each answer" },
+	[O_END] = CMD_OPT_END
 };
 
+static const struct cmd testhttpd_cmd = { "testhttpd",  NULL,
+    "--root DIR --listen ADDR:PORT [options]",
+    "A static HTTP/1.1 server with faults on demand, for tests", options,
+    0, 0, NULL };
+
+/* One option's value (by id) into s; errors name the option. */
 static int
-parse_option(struct srv *s, int opt, const char *arg, struct perr *e)
+parse_option(struct srv *s, int id, const char *arg, struct perr *e)
 {
 	long long n;
 
-	switch (opt) {
-	case 'r': s->root = arg; return 0;
-	case 'l': s->listen = arg; return 0;
-	case 'p': s->port_path = arg; return 0;
-	case 's': s->stats_path = arg; return 0;
-	case 'c': return parse_fault(s, FAULT_CORRUPT, "--corrupt", arg, e);
-	case 't': return parse_fault(s, FAULT_TRUNCATE, "--truncate", arg, e);
-	case 'S': return parse_fault(s, FAULT_STATUS, "--status", arg, e);
-	case 'd':
+	switch (id) {
+	case O_ROOT: s->root = arg; return 0;
+	case O_LISTEN: s->listen = arg; return 0;
+	case O_PORT_FILE: s->port_path = arg; return 0;
+	case O_STATS_FILE: s->stats_path = arg; return 0;
+	case O_CORRUPT:
+		return parse_fault(s, FAULT_CORRUPT, "--corrupt", arg, e);
+	case O_TRUNCATE:
+		return parse_fault(s, FAULT_TRUNCATE, "--truncate", arg, e);
+	case O_STATUS: return parse_fault(s, FAULT_STATUS, "--status", arg, e);
+	case O_DELAY_MS:
 		return parse_count("--delay-ms", arg, 0, DELAY_MS_MAX,
 		    &s->delay_ms, e);
-	case 'x':
+	case O_EXIT_AFTER:
 		return parse_count("--exit-after", arg, 1, COUNT_MAX,
 		    &s->exit_after, e);
-	case 'f':
+	case O_FAIL_FIRST:
 		if (parse_count("--fail-first", arg, 0, COUNT_MAX, &n, e) < 0)
 			return -PE_USAGE;
 		atomic_store(&s->fail_left, n);
 		return 0;
 	}
-	return perr_set(e, PE_USAGE, "%s: unknown option", arg);
+	return perr_set(e, PE_USAGE, "option %d: unknown", id);
 }
 
+/* The values of the parsed command line, in the order given. */
 static int
-parse_args(struct srv *s, int argc, char **argv, struct perr *e)
+parse_args(struct srv *s, const struct cmd_args *a, struct perr *e)
 {
-	int opt;
+	int i;
 
-	opterr = 0;	/* our own one-line messages */
-	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			exit(0);
-		}
-		if (opt == ':')
-			return perr_set(e, PE_USAGE, "%s: missing value",
-			    argv[optind - 1]);
-		if (parse_option(s, opt, opt == '?' ? argv[optind - 1] :
-		    optarg, e) < 0)
+	for (i = 0; i < a->nvals; i++)
+		if (parse_option(s, a->vals[i].id, a->vals[i].val, e) < 0)
 			return -PE_USAGE;
-	}
-	if (optind < argc)
-		return perr_set(e, PE_USAGE, "%s: unexpected argument",
-		    argv[optind]);
 	if (s->root == NULL || s->listen == NULL)
 		return perr_set(e, PE_USAGE, "%s: required",
 		    s->root == NULL ? "--root" : "--listen");
@@ -473,13 +471,17 @@ main(int argc, char **argv)
 {
 	static struct srv s;
 	struct MHD_Daemon *d;
+	struct cmd_args a;
 	struct perr e;
 	sigset_t stop;
 	char line[16];
 	unsigned port = 0;
 	int fd, sig;
 
-	if (parse_args(&s, argc, argv, &e) < 0)
+	log_init("testhttpd");
+	if ((fd = cmd_getargs(&testhttpd_cmd, argc, argv, &a)) >= 0)
+		return fd;
+	if (parse_args(&s, &a, &e) < 0)
 		goto err_args;
 	s.root_fd = open(s.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s.root_fd == -1) {
