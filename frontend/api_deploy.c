@@ -11,19 +11,23 @@
  * one named, else one of theirs holding every node asked, else an
  * immediate one taken now when the nodes are free (seconds: how long,
  * default an hour). The deployments are created in one transaction, the
- * nodes switched to boot_mode deploy, then power-cycled; from there the
- * node's agent drives the state (agent_api.c).
+ * nodes switched to boot_mode deploy, then power-cycled (power_deploy,
+ * which a capture uses too); from there the node's agent drives the
+ * state (agent_api.c).
  */
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "hash.h"
+#include "log.h"
 #include "perr.h"
 #include "pipold.h"
+#include "power.h"
 #include "store.h"
 
 #define DEPLOY_DEFAULT_SECS	3600
@@ -93,7 +97,7 @@ resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	    "AND nd.name = ANY ($2::text[])) = $3 ORDER BY r.id LIMIT 1", 4,
 	    params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		*rc = answer_sql(c, r, "deploy");
+		*rc = http_sql_error(c, r, "deploy");
 		PQclear(r);
 		return -1;
 	}
@@ -105,7 +109,7 @@ resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 		return 0;
 	if (given == NULL)
 		return 1;
-	*rc = answer_error(c, MHD_HTTP_FORBIDDEN, "these nodes are not all "
+	*rc = http_error(c, MHD_HTTP_FORBIDDEN, "these nodes are not all "
 	    "in a running reservation of yours");
 	return -1;
 }
@@ -148,30 +152,22 @@ node_array(json_t *a, int *n)
 }
 
 enum MHD_Result
-api_deploy_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+api_deploy_add(struct http_req *rq)
 {
-	static const char *const keys[] = { "nodes", "image", "reservation",
-	    "bare", "seconds", NULL };
-	char err[PERR_MSG_MAX + 64], rid[24], uid[24], ver[16], size[24];
+	struct MHD_Connection *c = rq->c;
+	struct pipold *pd = rq->pd;
+	const struct caller *who = &rq->who;
+	PGconn *db = rq->db;
+	json_t *o = rq->o, *given, *ro = NULL;
+	char rid[24], uid[24], ver[16], size[24];
 	char *arr = NULL, *reply = NULL;
 	const char *params[8];
 	struct image_ref im;
-	struct caller who;
 	enum MHD_Result rc;
-	json_t *o, *given, *ro = NULL;
 	struct perr e;
 	PGresult *r;
-	PGconn *db;
 	int nnodes = 0, k;
 
-	(void)url;
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		goto out;
-	}
 	given = json_object_get(o, "reservation");
 	if (!json_is_string(json_object_get(o, "image")) ||
 	    (given && (!json_is_integer(given) ||
@@ -181,21 +177,21 @@ api_deploy_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	    (json_object_get(o, "seconds") &&
 	    !json_is_integer(json_object_get(o, "seconds"))) ||
 	    (arr = node_array(json_object_get(o, "nodes"), &nnodes)) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
+		rc = http_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
 		    "[names], \"image\": \"NAME[:VERSION]\"; optional "
 		    "\"reservation\": ID, \"bare\": bool, \"seconds\": N");
 		goto out;
 	}
 	if (image_lookup(pd, json_string_value(json_object_get(o, "image")),
 	    &im, &e) < 0) {
-		rc = answer_error(c, (unsigned)perr_http_status(e.code), e.msg);
+		rc = http_error(c, (unsigned)perr_http_status(e.code), e.msg);
 		goto out;
 	}
 	/* one transaction: the reservation taken now (if any), every
 	 * deployment, every node's boot mode; all or nothing */
 	r = PQexec(db, "BEGIN");
 	PQclear(r);
-	if ((k = resv_for(db, c, &who, arr, nnodes, given, rid, sizeof(rid),
+	if ((k = resv_for(db, c, who, arr, nnodes, given, rid, sizeof(rid),
 	    &rc)) < 0)
 		goto rollback;
 	if (k == 1) {
@@ -204,12 +200,12 @@ api_deploy_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		    json_object_get(o, "seconds") ? json_integer_value(
 		    json_object_get(o, "seconds")) : DEPLOY_DEFAULT_SECS);
 
-		k = resv_take(db, c, &who, req, rid, sizeof(rid), &rc);
+		k = resv_take(db, c, who, req, rid, sizeof(rid), &rc);
 		json_decref(req);
 		if (k < 0)
 			goto rollback;
 	}
-	snprintf(uid, sizeof(uid), "%lld", who.id);
+	snprintf(uid, sizeof(uid), "%lld", who->id);
 	snprintf(ver, sizeof(ver), "%u", im.version);
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)im.disk_size);
 	params[0] = arr;
@@ -235,11 +231,11 @@ api_deploy_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
 		if (st && strcmp(st, "23505") == 0)
-			rc = answer_error(c, MHD_HTTP_CONFLICT, "deploy: a "
+			rc = http_error(c, MHD_HTTP_CONFLICT, "deploy: a "
 			    "deployment is already in flight on one of these "
 			    "nodes");
 		else
-			rc = answer_sql(c, r, "deploy");
+			rc = http_sql_error(c, r, "deploy");
 		PQclear(r);
 		goto rollback;
 	}
@@ -247,13 +243,13 @@ api_deploy_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	PQclear(r);
 	r = PQexec(db, "COMMIT");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK || reply == NULL) {
-		rc = answer_sql(c, r, "deploy");
+		rc = http_sql_error(c, r, "deploy");
 		PQclear(r);
 		goto out;
 	}
 	PQclear(r);
 	ro = json_loads(reply, 0, NULL);
-	event(db, who.name, "deploy.add", json_pack("{s:O, s:s, s:s}",
+	db_event(db, who->name, "deploy.add", json_pack("{s:O, s:s, s:s}",
 	    "nodes", json_object_get(o, "nodes"), "image", json_string_value(
 	    json_object_get(ro, "image")), "reservation", rid));
 	power_deploy(pd, db, arr);
@@ -265,35 +261,28 @@ api_deploy_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	json_decref(ro);
 	free(reply);
 	free(arr);
-	json_decref(o);
-	db_put(pd, db);
 	return rc;
 }
 
 enum MHD_Result
-api_deploy_list(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, const char *body, size_t len)
+api_deploy_list(struct http_req *rq)
 {
+	struct MHD_Connection *c = rq->c;
 	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
 	    "id");
 	const char *params[3];
 	char uid[24];
-	struct caller who;
 	enum MHD_Result rc;
 	PGresult *r;
-	PGconn *db;
 
-	(void)url, (void)body, (void)len;
 	if (id != NULL && (strlen(id) == 0 || strlen(id) > 18 ||
 	    strspn(id, "0123456789") != strlen(id)))
-		return answer_error(c, MHD_HTTP_BAD_REQUEST, "id: a number");
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	snprintf(uid, sizeof(uid), "%lld", who.id);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "id: a number");
+	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
 	params[0] = uid;
-	params[1] = who.admin ? "t" : "f";
+	params[1] = rq->who.admin ? "t" : "f";
 	params[2] = id ? id : "0";
-	r = exec(db, "SELECT json_build_object('deployments', coalesce("
+	r = exec(rq->db, "SELECT json_build_object('deployments', coalesce("
 	    "json_agg(json_build_object('id', d.id, 'node', n.name, 'user', "
 	    "u.name, 'image', d.image_name || coalesce(':' || "
 	    "d.image_version, ''), 'kind', d.kind, 'state', d.state, "
@@ -308,84 +297,88 @@ api_deploy_list(struct pipold *pd, struct MHD_Connection *c,
 	    "LIMIT 200) d JOIN nodes n ON n.id = d.node_id LEFT JOIN users u "
 	    "ON u.id = d.user_id", 3, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = answer_sql(c, r, "deployments");
+		rc = http_sql_error(c, r, "deployments");
 	else if (id != NULL && strstr(PQgetvalue(r, 0, 0), "\"id\"") == NULL)
-		rc = answer_error(c, MHD_HTTP_NOT_FOUND, "no such deployment "
+		rc = http_error(c, MHD_HTTP_NOT_FOUND, "no such deployment "
 		    "of yours");
 	else
 		rc = http_reply(c, MHD_HTTP_OK, "application/json",
 		    PQgetvalue(r, 0, 0));
 	PQclear(r);
-	db_put(pd, db);
 	return rc;
 }
 
-/*
- * POST /api/captures {"node": NAME, "image": NAME}: admins have a node's
- * disk captured into a new draft of the image. The same path as a
- * deployment (boot script, token, order), with kind capture: the
- * agent reads the disk and uploads what the store lacks; the draft's
- * number is recorded in the deployment, which ends ready.
- */
-enum MHD_Result
-api_capture_add(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, const char *body, size_t len)
-{
-	static const char *const keys[] = { "node", "image", NULL };
-	const char *node, *image, *params[3];
-	char err[160], uid[24], arr[80];
-	struct caller who;
-	enum MHD_Result rc;
-	json_t *o;
-	PGresult *r;
-	PGconn *db;
+struct power_job {
+	char *names;		/* for the log */
+	json_t *nodes;		/* [{"name", "driver", "params"}] */
+};
 
-	(void)url;
-	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
-		return rc;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		goto out;
+static void *
+power_job_main(void *arg)
+{
+	struct power_job *j = arg;
+	char msg[POWER_MSG_MAX];
+	struct perr e;
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(j->nodes, i, n) {
+		const char *name = json_string_value(json_object_get(n,
+		    "name"));
+
+		if (power_run(name, json_string_value(json_object_get(n,
+		    "driver")), json_object_get(n, "params"), POWER_CYCLE, msg,
+		    sizeof(msg), &e) < 0)
+			log_warnx("deploy: node %s: power cycle failed: %s; "
+			    "its next network boot deploys it", name, e.msg);
+		else
+			log_info("deploy: node %s: %s", name, msg);
 	}
-	node = json_string_value(json_object_get(o, "node"));
-	image = json_string_value(json_object_get(o, "image"));
-	if (node == NULL || image == NULL ||
-	    store_name_check(image, NULL) < 0) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "want {\"node\": "
-		    "NAME, \"image\": NAME} (an image name: a-z 0-9 - _ .)");
-		goto out;
+	json_decref(j->nodes);
+	free(j->names);
+	free(j);
+	return NULL;
+}
+
+/*
+ * Start the deployment of the nodes named (a PostgreSQL array literal):
+ * a power cycle through each node's driver, in a thread of its own so
+ * that the answer does not wait for slow controllers. A node whose
+ * driver fails (or is manual) deploys at its next network boot.
+ */
+void
+power_deploy(struct pipold *pd, PGconn *db, const char *names)
+{
+	const char *params[1] = { names };
+	struct power_job *j;
+	pthread_attr_t attr;
+	pthread_t t;
+	PGresult *r;
+
+	(void)pd;
+	r = PQexecParams(db, "SELECT coalesce(json_agg(json_build_object("
+	    "'name', name, 'driver', power_driver, 'params', power_params) "
+	    "ORDER BY name), '[]') FROM nodes WHERE name = ANY ($1::text[])",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK ||
+	    (j = calloc(1, sizeof(*j))) == NULL) {
+		log_warnx("deploy %s: no power cycle (database error); the "
+		    "nodes' next network boot deploys them", names);
+		PQclear(r);
+		return;
 	}
-	snprintf(uid, sizeof(uid), "%lld", who.id);
-	params[0] = node;
-	params[1] = image;
-	params[2] = uid;
-	r = PQexecParams(db, "WITH d AS (INSERT INTO deployments (node_id, "
-	    "kind, image_name, user_id) SELECT id, 'capture', $2, $3 FROM "
-	    "nodes WHERE name = $1 RETURNING id, node_id), t AS (INSERT INTO "
-	    "deployment_transitions (deployment_id, state) SELECT id, "
-	    "'pending' FROM d), n AS (UPDATE nodes SET boot_mode = 'deploy' "
-	    "WHERE id IN (SELECT node_id FROM d)) SELECT json_build_object("
-	    "'capture', id, 'node', $1::text, 'image', $2::text) FROM d", 3,
-	    NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, sizeof(err), "node %s: a deployment is already in "
-		    "flight", node);
-		rc = sql_status(r) == MHD_HTTP_CONFLICT ? answer_error(c,
-		    MHD_HTTP_CONFLICT, err) : answer_sql(c, r, "capture");
-	} else if (PQntuples(r) == 0) {
-		snprintf(err, sizeof(err), "node %s: no such node", node);
-		rc = answer_error(c, MHD_HTTP_NOT_FOUND, err);
-	} else {
-		event(db, who.name, "capture.add", json_pack("{s:s, s:s}",
-		    "node", node, "image", image));
-		snprintf(arr, sizeof(arr), "{%s}", node);
-		power_deploy(pd, db, arr);
-		rc = http_reply(c, MHD_HTTP_CREATED, "application/json",
-		    PQgetvalue(r, 0, 0));
-	}
+	j->nodes = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+	j->names = strdup(names);
 	PQclear(r);
- out:
-	json_decref(o);
-	db_put(pd, db);
-	return rc;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (j->nodes == NULL || j->names == NULL ||
+	    pthread_create(&t, &attr, power_job_main, j) != 0) {
+		log_warnx("deploy %s: no power cycle (out of resources)",
+		    names);
+		json_decref(j->nodes);
+		free(j->names);
+		free(j);
+	}
+	pthread_attr_destroy(&attr);
 }

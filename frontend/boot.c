@@ -10,7 +10,6 @@
  * order, progress and result, nothing else, until it ends.
  */
 #include <ctype.h>
-#include <pthread.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -21,7 +20,6 @@
 #include "boot.h"
 #include "log.h"
 #include "pipold.h"
-#include "power.h"
 
 #define BOOT_VARS	10
 #define BOOT_SCRIPT_MAX	8192
@@ -195,9 +193,10 @@ mint(PGconn *db, const char *node_id, char dep[24], char hex[65])
 }
 
 enum MHD_Result
-boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+boot_script(struct http_req *rq)
 {
+	struct MHD_Connection *c = rq->c;
+	struct pipold *pd = rq->pd;
 	struct boot_var v[BOOT_VARS];
 	char mac[18], server[300], dep[24], hex[65];
 	const char *params[1] = { mac }, *profile, *bp, *tname;
@@ -211,8 +210,7 @@ boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	PGconn *db;
 	int nv = 0, m;
 
-	(void)body, (void)len;
-	if (mac_parse(url + strlen("/boot/"), mac) < 0)
+	if (mac_parse(rq->url + strlen("/boot/"), mac) < 0)
 		return http_text(c, MHD_HTTP_NOT_FOUND, "#!ipxe\necho pipol: "
 		    "not a MAC address\n");
 	if (server_url(pd, c, server, sizeof(server)) < 0)
@@ -287,81 +285,6 @@ boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	return rc;
 }
 
-struct power_job {
-	char *names;		/* for the log */
-	json_t *nodes;		/* [{"name", "driver", "params"}] */
-};
-
-static void *
-power_job_main(void *arg)
-{
-	struct power_job *j = arg;
-	char msg[POWER_MSG_MAX];
-	struct perr e;
-	json_t *n;
-	size_t i;
-
-	json_array_foreach(j->nodes, i, n) {
-		const char *name = json_string_value(json_object_get(n,
-		    "name"));
-
-		if (power_run(name, json_string_value(json_object_get(n,
-		    "driver")), json_object_get(n, "params"), POWER_CYCLE, msg,
-		    sizeof(msg), &e) < 0)
-			log_warnx("deploy: node %s: power cycle failed: %s; "
-			    "its next network boot deploys it", name, e.msg);
-		else
-			log_info("deploy: node %s: %s", name, msg);
-	}
-	json_decref(j->nodes);
-	free(j->names);
-	free(j);
-	return NULL;
-}
-
-/*
- * Start the deployment of the nodes named (a PostgreSQL array literal):
- * a power cycle through each node's driver, in a thread of its own so
- * that the answer does not wait for slow controllers. A node whose
- * driver fails (or is manual) deploys at its next network boot.
- */
-void
-power_deploy(struct pipold *pd, PGconn *db, const char *names)
-{
-	const char *params[1] = { names };
-	struct power_job *j;
-	pthread_attr_t attr;
-	pthread_t t;
-	PGresult *r;
-
-	(void)pd;
-	r = PQexecParams(db, "SELECT coalesce(json_agg(json_build_object("
-	    "'name', name, 'driver', power_driver, 'params', power_params) "
-	    "ORDER BY name), '[]') FROM nodes WHERE name = ANY ($1::text[])",
-	    1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK ||
-	    (j = calloc(1, sizeof(*j))) == NULL) {
-		log_warnx("deploy %s: no power cycle (database error); the "
-		    "nodes' next network boot deploys them", names);
-		PQclear(r);
-		return;
-	}
-	j->nodes = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-	j->names = strdup(names);
-	PQclear(r);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (j->nodes == NULL || j->names == NULL ||
-	    pthread_create(&t, &attr, power_job_main, j) != 0) {
-		log_warnx("deploy %s: no power cycle (out of resources)",
-		    names);
-		json_decref(j->nodes);
-		free(j->names);
-		free(j);
-	}
-	pthread_attr_destroy(&attr);
-}
-
 /* An http(s) URL fit for a script line. */
 static int
 url_ok(const char *u)
@@ -378,42 +301,31 @@ url_ok(const char *u)
  * mode among them. A node with a deployment in flight is left alone.
  */
 enum MHD_Result
-api_node_boot(struct pipold *pd, struct MHD_Connection *c, const char *name,
-    const char *body, size_t len)
+api_node_boot(struct http_req *rq)
 {
-	static const char *const keys[] = { "mode", "kernel", "initrd",
-	    "cmdline", NULL };
-	const char *mode, *k, *i, *cl, *params[5];
-	char err[160];
-	struct caller who;
+	struct MHD_Connection *c = rq->c;
+	const char *mode, *k, *i, *cl, *params[5], *rest;
+	char err[160], name[64];
+	json_t *o = rq->o;
+	PGconn *db = rq->db;
 	enum MHD_Result rc;
-	json_t *o;
 	PGresult *r;
-	PGconn *db;
 
-	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
-		return rc;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		goto out;
-	}
+	if (node_name_from_url(rq->url, name, &rest) < 0)
+		return http_error(c, MHD_HTTP_NOT_FOUND, "not found");
 	mode = json_string_value(json_object_get(o, "mode"));
 	k = json_string_value(json_object_get(o, "kernel"));
 	i = json_string_value(json_object_get(o, "initrd"));
 	cl = json_string_value(json_object_get(o, "cmdline"));
 	if (mode == NULL || (strcmp(mode, "local") && strcmp(mode, "rescue") &&
-	    strcmp(mode, "kernel"))) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"mode\": local, "
+	    strcmp(mode, "kernel")))
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "\"mode\": local, "
 		    "rescue or kernel");
-		goto out;
-	}
 	if (strcmp(mode, "kernel") == 0 && (!url_ok(k) || !url_ok(i) ||
-	    (cl != NULL && (strlen(cl) > 400 || !value_ok(cl, 1))))) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "kernel mode: "
+	    (cl != NULL && (strlen(cl) > 400 || !value_ok(cl, 1)))))
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "kernel mode: "
 		    "\"kernel\" and \"initrd\" are http(s) URLs, \"cmdline\" "
 		    "printable with no quote, $, ;, &, |, <, >");
-		goto out;
-	}
 	params[0] = name;
 	params[1] = mode;
 	params[2] = k;
@@ -428,7 +340,7 @@ api_node_boot(struct pipold *pd, struct MHD_Connection *c, const char *name,
 	    "(SELECT count(*) FROM nodes WHERE name = $1)", 5, NULL, params,
 	    NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = answer_sql(c, r, name);
+		rc = http_sql_error(c, r, name);
 	else if (PQntuples(r) == 0) {
 		PQclear(r);
 		r = PQexecParams(db, "SELECT 1 FROM nodes WHERE name = $1", 1,
@@ -436,18 +348,15 @@ api_node_boot(struct pipold *pd, struct MHD_Connection *c, const char *name,
 		snprintf(err, sizeof(err), "node %s: %s", name,
 		    PQntuples(r) ? "a deployment is in flight" :
 		    "no such node");
-		rc = answer_error(c, PQntuples(r) ? MHD_HTTP_CONFLICT :
+		rc = http_error(c, PQntuples(r) ? MHD_HTTP_CONFLICT :
 		    MHD_HTTP_NOT_FOUND, err);
 	} else {
-		event(db, who.name, "node.boot", json_pack("{s:s, s:s, s:s?, "
+		db_event(db, rq->who.name, "node.boot", json_pack("{s:s, s:s, s:s?, "
 		    "s:s?, s:s?}", "node", name, "mode", mode, "kernel", k,
 		    "initrd", i, "cmdline", cl));
-		rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}",
+		rc = http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}",
 		    "node", name, "boot", mode));
 	}
 	PQclear(r);
- out:
-	json_decref(o);
-	db_put(pd, db);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <limits.h>
 #include <poll.h>
@@ -444,4 +445,16 @@ db_exec_prepared(PGconn *db, const char *name, const char *sql, int n,
 		return r;
 	PQclear(r);
 	return PQexecPrepared(db, name, n, params, lens, fmts, 0);
+}
+
+void
+db_event(PGconn *db, const char *actor, const char *kind, json_t *detail)
+{
+	char *d = json_dumps(detail, JSON_COMPACT);
+	const char *params[3] = { actor, kind, d ? d : "{}" };
+
+	PQclear(PQexecParams(db, "INSERT INTO events (actor, kind, detail) "
+	    "VALUES ($1, $2, $3::jsonb)", 3, NULL, params, NULL, NULL, 0));
+	free(d);
+	json_decref(detail);
 }
