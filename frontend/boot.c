@@ -21,18 +21,8 @@
 #include "log.h"
 #include "pipold.h"
 
-#define BOOT_VARS	10
-#define BOOT_SCRIPT_MAX	8192
-
-struct boot_var {
-	const char *name;	/* without the @s */
-	char value[512];
-};
-
-/* A value fit for an iPXE script line: printable, no quote, no '$'
- * (iPXE would expand it), spaces only where allowed. */
-static int
-value_ok(const char *v, int spaces)
+int
+boot_value_ok(const char *v, int spaces)
 {
 	for (; *v; v++)
 		if (!isprint((unsigned char)*v) || strchr("\"'\\$`;&|<>", *v)
@@ -51,9 +41,8 @@ var_set(struct boot_var *v, int *n, const char *name, const char *value)
 	(*n)++;
 }
 
-/* The template named, its @VAR@s replaced; NULL when one is unknown. */
-static char *
-render(const char *tname, const struct boot_var *v, int nv)
+char *
+boot_render(const char *tname, const struct boot_var *v, int nv)
 {
 	const struct boot_template *t;
 	const char *p, *at, *end;
@@ -61,6 +50,11 @@ render(const char *tname, const struct boot_var *v, int nv)
 	size_t len = 0, n;
 	int i;
 
+	/* the callers check each value for its place; this is the last
+	 * word: nothing iPXE would expand or that would end a line */
+	for (i = 0; i < nv; i++)
+		if (!boot_value_ok(v[i].value, 1))
+			return NULL;
 	for (t = boot_templates; t->name && strcmp(t->name, tname); t++)
 		;
 	if (t->name == NULL || (out = malloc(BOOT_SCRIPT_MAX)) == NULL)
@@ -147,7 +141,7 @@ static enum MHD_Result
 answer_script(struct MHD_Connection *c, const char *tname,
     const struct boot_var *v, int nv)
 {
-	char *text = render(tname, v, nv);
+	char *text = boot_render(tname, v, nv);
 	enum MHD_Result rc;
 
 	if (text == NULL)
@@ -236,11 +230,11 @@ boot_script(struct http_req *rq)
 	profile = PQgetvalue(r, 0, 2);
 	params_j = json_loads(PQgetvalue(r, 0, 4), 0, NULL);
 	x = json_object_get(params_j, "flavour");
-	var_set(v, &nv, "FLAVOUR", json_is_string(x) && value_ok(
+	var_set(v, &nv, "FLAVOUR", json_is_string(x) && boot_value_ok(
 	    json_string_value(x), 0) ? json_string_value(x) :
 	    strcmp(profile, "virtual") == 0 ? "cloud" : "generic");
 	x = json_object_get(params_j, "console");
-	var_set(v, &nv, "CONSOLE", json_is_string(x) && value_ok(
+	var_set(v, &nv, "CONSOLE", json_is_string(x) && boot_value_ok(
 	    json_string_value(x), 1) ? json_string_value(x) :
 	    "console=tty0 console=ttyS0,115200");
 	bp = PQgetvalue(r, 0, 3);
@@ -268,8 +262,8 @@ boot_script(struct http_req *rq)
 		const char *cl = json_string_value(json_object_get(params_j,
 		    "cmdline"));
 
-		if (k && i && value_ok(k, 0) && value_ok(i, 0) &&
-		    (cl == NULL || value_ok(cl, 1))) {
+		if (k && i && boot_value_ok(k, 0) && boot_value_ok(i, 0) &&
+		    (cl == NULL || boot_value_ok(cl, 1))) {
 			var_set(v, &nv, "KERNEL", k);
 			var_set(v, &nv, "INITRD", i);
 			var_set(v, &nv, "CMDLINE", cl ? cl : "");
@@ -291,7 +285,7 @@ url_ok(const char *u)
 {
 	return u != NULL && (strncmp(u, "http://", 7) == 0 ||
 	    strncmp(u, "https://", 8) == 0) && strlen(u) < 400 &&
-	    value_ok(u, 0);
+	    boot_value_ok(u, 0);
 }
 
 /*
@@ -322,7 +316,7 @@ api_node_boot(struct http_req *rq)
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "\"mode\": local, "
 		    "rescue or kernel");
 	if (strcmp(mode, "kernel") == 0 && (!url_ok(k) || !url_ok(i) ||
-	    (cl != NULL && (strlen(cl) > 400 || !value_ok(cl, 1)))))
+	    (cl != NULL && (strlen(cl) > 400 || !boot_value_ok(cl, 1)))))
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "kernel mode: "
 		    "\"kernel\" and \"initrd\" are http(s) URLs, \"cmdline\" "
 		    "printable with no quote, $, ;, &, |, <, >");
