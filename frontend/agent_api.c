@@ -34,7 +34,7 @@ agent_order(struct http_req *rq)
 	params[0] = dep;
 	params[1] = rq->pd->nfs_home;	/* NULL: no NFS home */
 	/* the order names the index at the store path; chunks follow it */
-	r = PQexecParams(rq->db, "SELECT json_build_object('deployment', d.id, "
+	r = db_query(rq->db, "SELECT json_build_object('deployment', d.id, "
 	    "'kind', d.kind, 'node', n.name, 'hostname', n.name, 'profile', "
 	    "n.profile, 'disk', n.disk, 'bare', d.bare, 'image', "
 	    "json_build_object('name', d.image_name, 'version', "
@@ -48,8 +48,7 @@ agent_order(struct http_req *rq)
 	    "\"C\"), '[]') FROM scripts s WHERE s.kind = 'postinstall' OR "
 	    "s.owner_id = d.user_id)), deploy_advance(d.id, 'fetching', NULL) "
 	    "FROM deployments d JOIN nodes n ON n.id = d.node_id LEFT JOIN "
-	    "users u ON u.id = d.user_id WHERE d.id = $1", 2, NULL, params,
-	    NULL, NULL, 0);
+	    "users u ON u.id = d.user_id WHERE d.id = $1", 2, params);
 	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "order");
 	PQclear(r);
 	return rc;
@@ -191,10 +190,9 @@ agent_log(struct http_req *rq)
 	params[1] = script;
 	params[2] = st;
 	params[3] = out;
-	r = PQexecParams(rq->db, "INSERT INTO deployment_logs (deployment_id, "
+	r = db_query(rq->db, "INSERT INTO deployment_logs (deployment_id, "
 	    "script, status, output) VALUES ($1, $2, $3, $4) RETURNING "
-	    "json_build_object('logged', seq)", 4, NULL, params, NULL, NULL,
-	    0);
+	    "json_build_object('logged', seq)", 4, params);
 	rc = http_pgjson(c, r, MHD_HTTP_OK, "log");
 	PQclear(r);
 	return rc;

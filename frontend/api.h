@@ -33,10 +33,10 @@ route_fn boot_script, api_node_boot;
 route_fn api_resv_add, api_resv_list, api_resv_change;
 route_fn api_licence_add, api_licence_list, api_queue_add, api_queue_list;
 /* Reserve from a checked request (POST /api/reservations, deploy
- * without a reservation); 0 and the id, or -1 with *rc queued. */
-int resv_take(struct pg_conn *db, struct MHD_Connection *c,
-    const struct caller *who, json_t *o, char *idbuf, size_t idlen,
-    enum MHD_Result *rc);
+ * without a reservation, inside its transaction); 0 and the id, or
+ * -1 / DB_TX_RETRY with *f saying why. Queues no reply. */
+int resv_take(struct pg_conn *db, const struct caller *who, json_t *o,
+    char *idbuf, size_t idlen, struct http_fail *f);
 /* The expiry tick: reservations whose time is over end (a thread) */
 int resv_tick_start(struct pipold *pd, struct perr *e);
 void resv_tick_stop(void);

@@ -69,14 +69,14 @@ api_capture_add(struct http_req *rq)
 	params[0] = node;
 	params[1] = image;
 	params[2] = uid;
-	r = PQexecParams(rq->db, "WITH d AS (INSERT INTO deployments (node_id, "
+	r = db_query(rq->db, "WITH d AS (INSERT INTO deployments (node_id, "
 	    "kind, image_name, user_id) SELECT id, 'capture', $2, $3 FROM "
 	    "nodes WHERE name = $1 RETURNING id, node_id), t AS (INSERT INTO "
 	    "deployment_transitions (deployment_id, state) SELECT id, "
 	    "'pending' FROM d), n AS (UPDATE nodes SET boot_mode = 'deploy' "
 	    "WHERE id IN (SELECT node_id FROM d)) SELECT json_build_object("
 	    "'capture', id, 'node', $1::text, 'image', $2::text) FROM d", 3,
-	    NULL, params, NULL, NULL, 0);
+	    params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(err, sizeof(err), "node %s: a deployment is already in "
 		    "flight", node);
@@ -229,10 +229,10 @@ image_row(PGconn *db, const char *name, unsigned version,
 	snprintf(v, sizeof(v), "%u", version);
 	snprintf(size, sizeof(size), "%llu",
 	    (unsigned long long)ix->disk_size);
-	r = PQexecParams(db, "INSERT INTO images (name, version, disk_hash, "
+	r = db_query_bin(db, "INSERT INTO images (name, version, disk_hash, "
 	    "disk_size) VALUES ($1, $2, $3, $4) ON CONFLICT (name, version) "
 	    "DO UPDATE SET disk_hash = EXCLUDED.disk_hash, disk_size = "
-	    "EXCLUDED.disk_size", 4, NULL, params, lens, fmts, 0);
+	    "EXCLUDED.disk_size", 4, params, lens, fmts);
 	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
 	PQclear(r);
 	return rc;
@@ -269,10 +269,9 @@ capture_index(struct pipold *pd, struct MHD_Connection *c, PGconn *db,
 
 		snprintf(dep, sizeof(dep), "%lld", who->deployment);
 		snprintf(ver, sizeof(ver), "%u", version);
-		PQclear(PQexecParams(db, "UPDATE deployments SET image_version "
+		PQclear(db_query(db, "UPDATE deployments SET image_version "
 		    "= $2, disk_hash = (SELECT disk_hash FROM images WHERE name "
-		    "= image_name AND version = $2) WHERE id = $1", 2, NULL, p,
-		    NULL, NULL, 0));
+		    "= image_name AND version = $2) WHERE id = $1", 2, p));
 	}
 	db_event(db, who->name, "image.capture", json_pack("{s:s, s:i, s:I, "
 	    "s:i, s:s}", "image", name, "version", (int)version, "disk_size",

@@ -62,23 +62,28 @@ image_lookup(struct pipold *pd, const char *ref, struct image_ref *im,
 	return rc;
 }
 
-static PGresult *
-exec(PGconn *db, const char *sql, int n, const char *const *params)
-{
-	return PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
-}
+/* A deployment request, checked, and what its transaction made. */
+struct deploy {
+	const struct caller *who;
+	json_t *o;		/* the request */
+	const char *arr;	/* its nodes, a PostgreSQL array literal */
+	int nnodes;
+	struct image_ref im;
+	char rid[24];		/* the reservation */
+	char *reply;		/* committed: the answer */
+	struct http_fail f;	/* refused: why */
+};
 
 /*
  * The reservation these nodes (a PostgreSQL array literal) are deployed
  * under: the one given, which must be the caller's, running, and hold
  * them all; else a running one of the caller's that holds them all.
- * 0 and its id; 1 when there is none (and none was given); -1 with
- * *rc queued.
+ * 0 and its id; 1 when there is none (and none was given); -1 or
+ * DB_TX_RETRY with *f saying why.
  */
 static int
-resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
-    const char *arr, int nnodes, json_t *given, char *id, size_t idlen,
-    enum MHD_Result *rc)
+resv_for(PGconn *db, const struct caller *who, const char *arr, int nnodes,
+    json_t *given, char *id, size_t idlen, struct http_fail *f)
 {
 	char uid[24], want[24], n[16];
 	const char *params[4] = { uid, arr, n, want };
@@ -89,7 +94,7 @@ resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	snprintf(n, sizeof(n), "%d", nnodes);
 	snprintf(want, sizeof(want), "%lld", given ?
 	    (long long)json_integer_value(given) : 0LL);
-	r = exec(db, "SELECT r.id FROM reservations r JOIN users u ON "
+	r = db_query(db, "SELECT r.id FROM reservations r JOIN users u ON "
 	    "u.id = $1 WHERE (r.user_id = u.id OR (u.is_admin AND $4 <> 0)) "
 	    "AND ($4 = 0 OR r.id = $4) AND reservation_state(r) = 'running' "
 	    "AND (SELECT count(*) FROM reservation_nodes rn JOIN nodes nd ON "
@@ -97,9 +102,9 @@ resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	    "AND nd.name = ANY ($2::text[])) = $3 ORDER BY r.id LIMIT 1", 4,
 	    params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		*rc = http_sql_error(c, r, "deploy");
+		found = http_fail_sql(f, r, "deploy");
 		PQclear(r);
-		return -1;
+		return found;
 	}
 	found = PQntuples(r) == 1;
 	if (found)
@@ -109,9 +114,8 @@ resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 		return 0;
 	if (given == NULL)
 		return 1;
-	*rc = http_error(c, MHD_HTTP_FORBIDDEN, "these nodes are not all "
+	return http_fail_set(f, MHD_HTTP_FORBIDDEN, "these nodes are not all "
 	    "in a running reservation of yours");
-	return -1;
 }
 
 /* ["n1","n2"] (names checked: a-z 0-9 -) as {n1,n2}; NULL when bad */
@@ -151,72 +155,47 @@ node_array(json_t *a, int *n)
 	return out;
 }
 
-enum MHD_Result
-api_deploy_add(struct http_req *rq)
+/*
+ * One transaction (db_tx, which may run it again): the reservation
+ * taken now (if any), every deployment, every node's boot mode; all or
+ * nothing.
+ */
+static int
+deploy_tx(PGconn *db, void *arg)
 {
-	struct MHD_Connection *c = rq->c;
-	struct pipold *pd = rq->pd;
-	const struct caller *who = &rq->who;
-	PGconn *db = rq->db;
-	json_t *o = rq->o, *given, *ro = NULL;
-	char rid[24], uid[24], ver[16], size[24];
-	char *arr = NULL, *reply = NULL;
+	struct deploy *d = arg;
+	char uid[24], ver[16], size[24];
 	const char *params[8];
-	struct image_ref im;
-	enum MHD_Result rc;
-	struct perr e;
+	json_t *o = d->o, *req;
 	PGresult *r;
-	int nnodes = 0, k;
+	int k;
 
-	given = json_object_get(o, "reservation");
-	if (!json_is_string(json_object_get(o, "image")) ||
-	    (given && (!json_is_integer(given) ||
-	    json_integer_value(given) < 1)) ||
-	    (json_object_get(o, "bare") &&
-	    !json_is_boolean(json_object_get(o, "bare"))) ||
-	    (json_object_get(o, "seconds") &&
-	    !json_is_integer(json_object_get(o, "seconds"))) ||
-	    (arr = node_array(json_object_get(o, "nodes"), &nnodes)) == NULL) {
-		rc = http_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
-		    "[names], \"image\": \"NAME[:VERSION]\"; optional "
-		    "\"reservation\": ID, \"bare\": bool, \"seconds\": N");
-		goto out;
-	}
-	if (image_lookup(pd, json_string_value(json_object_get(o, "image")),
-	    &im, &e) < 0) {
-		rc = http_error(c, (unsigned)perr_http_status(e.code), e.msg);
-		goto out;
-	}
-	/* one transaction: the reservation taken now (if any), every
-	 * deployment, every node's boot mode; all or nothing */
-	r = PQexec(db, "BEGIN");
-	PQclear(r);
-	if ((k = resv_for(db, c, who, arr, nnodes, given, rid, sizeof(rid),
-	    &rc)) < 0)
-		goto rollback;
+	if ((k = resv_for(db, d->who, d->arr, d->nnodes, json_object_get(o,
+	    "reservation"), d->rid, sizeof(d->rid), &d->f)) < 0)
+		return k;
 	if (k == 1) {
-		json_t *req = json_pack("{s:O, s:I}", "nodes",
-		    json_object_get(o, "nodes"), "seconds",
-		    json_object_get(o, "seconds") ? json_integer_value(
-		    json_object_get(o, "seconds")) : DEPLOY_DEFAULT_SECS);
-
-		k = resv_take(db, c, who, req, rid, sizeof(rid), &rc);
+		req = json_pack("{s:O, s:I}", "nodes", json_object_get(o,
+		    "nodes"), "seconds", json_object_get(o, "seconds") ?
+		    json_integer_value(json_object_get(o, "seconds")) :
+		    DEPLOY_DEFAULT_SECS);
+		k = resv_take(db, d->who, req, d->rid, sizeof(d->rid), &d->f);
 		json_decref(req);
 		if (k < 0)
-			goto rollback;
+			return k;
 	}
-	snprintf(uid, sizeof(uid), "%lld", who->id);
-	snprintf(ver, sizeof(ver), "%u", im.version);
-	snprintf(size, sizeof(size), "%llu", (unsigned long long)im.disk_size);
-	params[0] = arr;
-	params[1] = rid;
-	params[2] = im.name;
+	snprintf(uid, sizeof(uid), "%lld", d->who->id);
+	snprintf(ver, sizeof(ver), "%u", d->im.version);
+	snprintf(size, sizeof(size), "%llu",
+	    (unsigned long long)d->im.disk_size);
+	params[0] = d->arr;
+	params[1] = d->rid;
+	params[2] = d->im.name;
 	params[3] = ver;
 	params[4] = uid;
 	params[5] = json_is_true(json_object_get(o, "bare")) ? "t" : "f";
 	params[6] = size;
-	params[7] = im.disk_hash;
-	r = exec(db, "WITH d AS (INSERT INTO deployments (node_id, "
+	params[7] = d->im.disk_hash;
+	r = db_query(db, "WITH d AS (INSERT INTO deployments (node_id, "
 	    "reservation_id, image_name, image_version, user_id, bare, "
 	    "bytes_total, disk_hash) SELECT id, $2, $3, $4, $5, $6, $7, "
 	    "decode($8, 'hex') FROM nodes WHERE name = ANY ($1::text[]) "
@@ -231,35 +210,71 @@ api_deploy_add(struct http_req *rq)
 		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
 		if (st && strcmp(st, "23505") == 0)
-			rc = http_error(c, MHD_HTTP_CONFLICT, "deploy: a "
+			k = http_fail_set(&d->f, MHD_HTTP_CONFLICT, "deploy: a "
 			    "deployment is already in flight on one of these "
 			    "nodes");
 		else
-			rc = http_sql_error(c, r, "deploy");
+			k = http_fail_sql(&d->f, r, "deploy");
 		PQclear(r);
-		goto rollback;
+		return k;
 	}
-	reply = strdup(PQgetvalue(r, 0, 0));
+	free(d->reply);		/* from a run that was undone */
+	d->reply = strdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	r = PQexec(db, "COMMIT");
-	if (PQresultStatus(r) != PGRES_COMMAND_OK || reply == NULL) {
-		rc = http_sql_error(c, r, "deploy");
-		PQclear(r);
+	return d->reply != NULL ? 0 :
+	    http_fail_set(&d->f, MHD_HTTP_SERVICE_UNAVAILABLE, "deploy: out "
+	    "of memory");
+}
+
+enum MHD_Result
+api_deploy_add(struct http_req *rq)
+{
+	struct MHD_Connection *c = rq->c;
+	struct deploy d = { .who = &rq->who, .o = rq->o };
+	json_t *o = rq->o, *given, *ro;
+	char *arr = NULL;
+	enum MHD_Result rc;
+	struct perr e;
+	int tx;
+
+	given = json_object_get(o, "reservation");
+	if (!json_is_string(json_object_get(o, "image")) ||
+	    (given && (!json_is_integer(given) ||
+	    json_integer_value(given) < 1)) ||
+	    (json_object_get(o, "bare") &&
+	    !json_is_boolean(json_object_get(o, "bare"))) ||
+	    (json_object_get(o, "seconds") &&
+	    !json_is_integer(json_object_get(o, "seconds"))) ||
+	    (arr = node_array(json_object_get(o, "nodes"), &d.nnodes)) == NULL)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
+		    "[names], \"image\": \"NAME[:VERSION]\"; optional "
+		    "\"reservation\": ID, \"bare\": bool, \"seconds\": N");
+	d.arr = arr;
+	if (image_lookup(rq->pd, json_string_value(json_object_get(o,
+	    "image")), &d.im, &e) < 0) {
+		free(arr);
+		return http_perr(c, &e);
+	}
+	/* what is said when the runs run out on a COMMIT */
+	http_fail_set(&d.f, MHD_HTTP_CONFLICT, "deploy: conflicts with "
+	    "another request, try again");
+	if ((tx = db_tx(rq->db, deploy_tx, &d)) < 0) {
+		if (tx == DB_TX_FAILED)
+			http_fail_set(&d.f, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "deploy: database error");
+		rc = http_fail_send(c, &d.f);
 		goto out;
 	}
-	PQclear(r);
-	ro = json_loads(reply, 0, NULL);
-	db_event(db, who->name, "deploy.add", json_pack("{s:O, s:s, s:s}",
-	    "nodes", json_object_get(o, "nodes"), "image", json_string_value(
-	    json_object_get(ro, "image")), "reservation", rid));
-	power_deploy(pd, db, arr);
-	rc = http_reply(c, MHD_HTTP_CREATED, "application/json", reply);
-	goto out;
- rollback:
-	PQclear(PQexec(db, "ROLLBACK"));
- out:
+	ro = json_loads(d.reply, 0, NULL);
+	db_event(rq->db, rq->who.name, "deploy.add", json_pack("{s:O, s:s, "
+	    "s:s}", "nodes", json_object_get(o, "nodes"), "image",
+	    json_string_value(json_object_get(ro, "image")), "reservation",
+	    d.rid));
 	json_decref(ro);
-	free(reply);
+	power_deploy(rq->pd, rq->db, arr);
+	rc = http_reply(c, MHD_HTTP_CREATED, "application/json", d.reply);
+ out:
+	free(d.reply);
 	free(arr);
 	return rc;
 }
@@ -282,7 +297,7 @@ api_deploy_list(struct http_req *rq)
 	params[0] = uid;
 	params[1] = rq->who.admin ? "t" : "f";
 	params[2] = id ? id : "0";
-	r = exec(rq->db, "SELECT json_build_object('deployments', coalesce("
+	r = db_query(rq->db, "SELECT json_build_object('deployments', coalesce("
 	    "json_agg(json_build_object('id', d.id, 'node', n.name, 'user', "
 	    "u.name, 'image', d.image_name || coalesce(':' || "
 	    "d.image_version, ''), 'kind', d.kind, 'state', d.state, "
@@ -356,10 +371,10 @@ power_deploy(struct pipold *pd, PGconn *db, const char *names)
 	PGresult *r;
 
 	(void)pd;
-	r = PQexecParams(db, "SELECT coalesce(json_agg(json_build_object("
+	r = db_query(db, "SELECT coalesce(json_agg(json_build_object("
 	    "'name', name, 'driver', power_driver, 'params', power_params) "
 	    "ORDER BY name), '[]') FROM nodes WHERE name = ANY ($1::text[])",
-	    1, NULL, params, NULL, NULL, 0);
+	    1, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK ||
 	    (j = calloc(1, sizeof(*j))) == NULL) {
 		log_warnx("deploy %s: no power cycle (database error); the "

@@ -66,10 +66,9 @@ api_node_add(struct http_req *rq)
 	if ((pp = v ? json_dumps(v, JSON_COMPACT) : strdup("{}")) == NULL)
 		return MHD_NO;
 	params[5] = pp;
-	r = PQexecParams(rq->db, "INSERT INTO nodes (name, mac, profile, ip, "
+	r = db_query(rq->db, "INSERT INTO nodes (name, mac, profile, ip, "
 	    "power_driver, power_params) VALUES ($1, $2, $3, $4, "
-	    "coalesce($5, 'manual'), $6::jsonb)", 6, NULL, params, NULL, NULL,
-	    0);
+	    "coalesce($5, 'manual'), $6::jsonb)", 6, params);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		snprintf(err, sizeof(err), "node %s: %s", params[0],
 		    http_sql_status(r) == MHD_HTTP_CONFLICT ?
@@ -97,8 +96,9 @@ api_node_list(struct http_req *rq)
 	PGresult *r;
 	int i;
 
-	r = PQexec(rq->db, "SELECT name, mac::text, profile, coalesce(host(ip), "
-	    "''), power_driver, boot_mode FROM nodes ORDER BY name");
+	r = db_query(rq->db, "SELECT name, mac::text, profile, "
+	    "coalesce(host(ip), "
+	    "''), power_driver, boot_mode FROM nodes ORDER BY name", 0, NULL);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		PQclear(r);
 		json_decref(list);
@@ -147,10 +147,9 @@ api_node_show(struct http_req *rq)
 	if (node_name_from_url(rq->url, name, &rest) < 0 || *rest != '\0')
 		return http_error(c, MHD_HTTP_NOT_FOUND, "not found");
 	params[0] = name;
-	r = PQexecParams(rq->db, "SELECT name, mac::text, profile, "
+	r = db_query(rq->db, "SELECT name, mac::text, profile, "
 	    "coalesce(host(ip), ''), power_driver, boot_mode, "
-	    "power_params::text FROM nodes WHERE name = $1", 1, NULL, params,
-	    NULL, NULL, 0);
+	    "power_params::text FROM nodes WHERE name = $1", 1, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "database error");
@@ -172,35 +171,44 @@ api_node_show(struct http_req *rq)
 	return rc;
 }
 
+/* A power change: the request, and what it did (or why not). */
+struct power_change {
+	const char *node;
+	json_t *o;		/* the request */
+	json_t *detail;		/* done: {"node", "power_driver", ...} */
+	unsigned status;	/* else the refusal */
+	char err[PERR_MSG_MAX + 80];
+};
+
 /*
- * The new driver and params of node: a driver given alone (a change)
- * clears the old driver's params; params given alone are for the
- * current driver; given params replace the old ones whole.
+ * The new driver and params of node, in one transaction (db_tx): a
+ * driver given alone (a change) clears the old driver's params; params
+ * given alone are for the current driver; given params replace the old
+ * ones whole.
  */
 static int
-node_power_update(PGconn *db, const char *node, json_t *o, json_t **detail,
-    char *err, size_t errlen, unsigned *status)
+power_change_tx(PGconn *db, void *arg)
 {
+	struct power_change *pc = arg;
 	const char *params[3], *driver;
 	char drv[32];
-	json_t *given = json_object_get(o, "power_params"), *pp = NULL;
+	json_t *given = json_object_get(pc->o, "power_params"), *pp = NULL;
 	char *text = NULL;
 	PGresult *r;
 	int rc = -1;
 
-	params[0] = node;
-	PQclear(PQexec(db, "BEGIN"));
-	r = PQexecParams(db, "SELECT power_driver, power_params::text FROM "
-	    "nodes WHERE name = $1 FOR UPDATE", 1, NULL, params, NULL, NULL, 0);
-	*status = MHD_HTTP_SERVICE_UNAVAILABLE;
-	snprintf(err, errlen, "database error");
+	params[0] = pc->node;
+	r = db_query(db, "SELECT power_driver, power_params::text FROM "
+	    "nodes WHERE name = $1 FOR UPDATE", 1, params);
+	pc->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	snprintf(pc->err, sizeof(pc->err), "database error");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		goto out;
-	*status = MHD_HTTP_NOT_FOUND;
-	snprintf(err, errlen, "node %s: no such node", node);
+	pc->status = MHD_HTTP_NOT_FOUND;
+	snprintf(pc->err, sizeof(pc->err), "node %s: no such node", pc->node);
 	if (PQntuples(r) != 1)
 		goto out;
-	driver = json_string_value(json_object_get(o, "power_driver"));
+	driver = json_string_value(json_object_get(pc->o, "power_driver"));
 	/* copied: the text is needed after PQclear(r) */
 	snprintf(drv, sizeof(drv), "%s", driver ? driver :
 	    PQgetvalue(r, 0, 0));
@@ -209,25 +217,27 @@ node_power_update(PGconn *db, const char *node, json_t *o, json_t **detail,
 		pp = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
 	else
 		pp = given ? json_incref(given) : json_object();
-	*status = MHD_HTTP_BAD_REQUEST;
-	if (node_power_check(node, driver, pp, err, errlen) < 0)
+	pc->status = MHD_HTTP_BAD_REQUEST;
+	if (node_power_check(pc->node, driver, pp, pc->err,
+	    sizeof(pc->err)) < 0)
 		goto out;
 	params[1] = driver;
 	params[2] = text = json_dumps(pp, JSON_COMPACT);
 	PQclear(r);
-	r = PQexecParams(db, "UPDATE nodes SET power_driver = $2, "
-	    "power_params = $3::jsonb WHERE name = $1", 3, NULL, params, NULL,
-	    NULL, 0);
-	*status = MHD_HTTP_SERVICE_UNAVAILABLE;
-	snprintf(err, errlen, "database error");
+	r = db_query(db, "UPDATE nodes SET power_driver = $2, "
+	    "power_params = $3::jsonb WHERE name = $1", 3, params);
+	pc->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	snprintf(pc->err, sizeof(pc->err), "database error");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		goto out;
-	*detail = json_pack("{s:s, s:s, s:O}", "node", node, "power_driver",
-	    driver, "power_params", pp);
+	json_decref(pc->detail);	/* from a run that was undone */
+	pc->detail = json_pack("{s:s, s:s, s:O}", "node", pc->node,
+	    "power_driver", driver, "power_params", pp);
 	rc = 0;
  out:
+	if (rc < 0 && db_is_retry(r))
+		rc = DB_TX_RETRY;
 	PQclear(r);
-	PQclear(PQexec(db, rc == 0 ? "COMMIT" : "ROLLBACK"));
 	json_decref(pp);
 	free(text);
 	return rc;
@@ -239,12 +249,13 @@ api_node_set(struct http_req *rq)
 {
 	struct MHD_Connection *c = rq->c;
 	PGconn *db = rq->db;
-	json_t *o = rq->o, *d, *detail = NULL;
+	json_t *o = rq->o, *d;
 	char err[PERR_MSG_MAX + 80], name[64];
 	const char *fl, *params[2], *rest;
+	struct power_change pc = { 0 };
 	enum MHD_Result rc;
-	unsigned status;
 	PGresult *r;
+	int tx;
 
 	if (node_name_from_url(rq->url, name, &rest) < 0 || *rest != '\0')
 		return http_error(c, MHD_HTTP_NOT_FOUND, "not found");
@@ -262,9 +273,9 @@ api_node_set(struct http_req *rq)
 	if (fl != NULL) {
 		params[0] = name;
 		params[1] = fl;
-		r = PQexecParams(db, "UPDATE nodes SET boot_params = boot_params "
+		r = db_query(db, "UPDATE nodes SET boot_params = boot_params "
 		    "|| jsonb_build_object('flavour', $2::text) WHERE name = $1 "
-		    "RETURNING id", 2, NULL, params, NULL, NULL, 0);
+		    "RETURNING id", 2, params);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 			snprintf(err, sizeof(err), "node %s: no such node", name);
 			rc = PQresultStatus(r) != PGRES_TUPLES_OK ?
@@ -280,12 +291,20 @@ api_node_set(struct http_req *rq)
 			return http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}",
 			    "node", name, "bootenv", fl));
 	}
-	if (node_power_update(db, name, o, &detail, err, sizeof(err),
-	    &status) < 0)
-		return http_error(c, status, err);
+	pc.node = name;
+	pc.o = o;
+	if ((tx = db_tx(db, power_change_tx, &pc)) < 0) {
+		json_decref(pc.detail);
+		if (tx == DB_TX_RETRY)
+			return http_error(c, MHD_HTTP_CONFLICT, "node: "
+			    "conflicts with another request, try again");
+		return tx == DB_TX_FAILED ? http_error(c,
+		    MHD_HTTP_SERVICE_UNAVAILABLE, "database error") :
+		    http_error(c, pc.status, pc.err);
+	}
 	rc = http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:O}", "node", name,
-	    "power", json_object_get(detail, "power_driver")));
-	db_event(db, rq->who.name, "node.set", detail);
+	    "power", json_object_get(pc.detail, "power_driver")));
+	db_event(db, rq->who.name, "node.set", pc.detail);
 	dnsmasq_nodes_changed(rq->pd);
 	return rc;
 }

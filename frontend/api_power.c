@@ -35,11 +35,10 @@ power_allowed(PGconn *db, const struct caller *who, long long node_id)
 		return 1;
 	snprintf(uid, sizeof(uid), "%lld", who->id);
 	snprintf(nid, sizeof(nid), "%lld", node_id);
-	r = PQexecParams(db, "SELECT 1 FROM reservations r JOIN "
+	r = db_query(db, "SELECT 1 FROM reservations r JOIN "
 	    "reservation_nodes rn ON rn.reservation_id = r.id WHERE "
 	    "r.user_id = $1 AND rn.node_id = $2 AND rn.live AND "
-	    "reservation_state(r) = 'running'", 2, NULL, params, NULL, NULL,
-	    0);
+	    "reservation_state(r) = 'running'", 2, params);
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
 	PQclear(r);
 	return ok;
@@ -64,9 +63,8 @@ node_power_get(PGconn *db, const char *name, long long *id, char *driver,
 	unsigned status = 0;
 	PGresult *r;
 
-	r = PQexecParams(db, "SELECT id::text, power_driver, "
-	    "power_params::text FROM nodes WHERE name = $1", 1, NULL, p, NULL,
-	    NULL, 0);
+	r = db_query(db, "SELECT id::text, power_driver, "
+	    "power_params::text FROM nodes WHERE name = $1", 1, p);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	else if (PQntuples(r) != 1)

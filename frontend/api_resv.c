@@ -1,8 +1,9 @@
 /*
  * api_resv.c -- reservations, licences and queues. The rules live in the
- * schema (002_reserve_deploy.sql: reserve, extend, release and the
- * exclusion constraint); this file checks the request's shape, calls
- * them with parameters, and answers.
+ * schema (002_reserve_deploy.sql: reserve, extend, release; the
+ * exclusion constraint on reservation_nodes, which makes overlapping
+ * reservations of a node impossible, is 001_init.sql's); this file
+ * checks the request's shape, calls them with parameters, and answers.
  *
  *   POST /api/reservations            reserve (now or at a date)
  *   GET  /api/reservations[?all=1]    yours (all: admins see everyone's)
@@ -111,7 +112,7 @@ answer_resv(struct MHD_Connection *c, PGconn *db, unsigned status,
 	snprintf(sql, sizeof(sql), "SELECT %s FROM reservations r JOIN users "
 	    "u ON u.id = r.user_id JOIN queues q ON q.id = r.queue_id "
 	    "WHERE r.id = $1", resv_json);
-	r = PQexecParams(db, sql, 1, NULL, params, NULL, NULL, 0);
+	r = db_query(db, sql, 1, params);
 	rc = http_pgjson(c, r, status, "reservation");
 	PQclear(r);
 	return rc;
@@ -119,12 +120,12 @@ answer_resv(struct MHD_Connection *c, PGconn *db, unsigned status,
 
 /*
  * Reserve for who, from a checked request: shared by POST
- * /api/reservations and by a deploy that brings no reservation. The
- * new id goes to idbuf; on failure the answer is queued in *rc.
+ * /api/reservations and by a deploy that brings no reservation (inside
+ * its transaction). The new id goes to idbuf; on failure, *f says why.
  */
 int
-resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
-    json_t *o, char *idbuf, size_t idlen, enum MHD_Result *rc)
+resv_take(PGconn *db, const struct caller *who, json_t *o, char *idbuf,
+    size_t idlen, struct http_fail *f)
 {
 	json_t *nodes = json_object_get(o, "nodes");
 	json_t *count = json_object_get(o, "count");
@@ -136,7 +137,7 @@ resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	const char *params[8];
 	long long s = json_secs(json_object_get(o, "seconds"));
 	PGresult *r;
-	int ok = 0;
+	int rc = 0;
 
 	if (s < 0 || (nodes == NULL) == (count == NULL) ||
 	    (count && (!json_is_integer(count) ||
@@ -144,17 +145,13 @@ resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	    json_integer_value(count) > RESV_NODES_MAX)) ||
 	    (profile && !json_is_string(profile)) ||
 	    (lics && !json_is_object(lics)) || (at && !json_is_string(at)) ||
-	    (queue && !json_is_string(queue))) {
-		*rc = http_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
+	    (queue && !json_is_string(queue)))
+		return http_fail_set(f, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
 		    "[names] or \"count\": N, and \"seconds\": N; optional "
 		    "\"profile\", \"licences\": {name: N}, \"at\", \"queue\"");
-		return -1;
-	}
 	if (nodes != NULL && (arr = names_array(nodes, err, sizeof(err)))
-	    == NULL) {
-		*rc = http_error(c, MHD_HTTP_BAD_REQUEST, err);
-		return -1;
-	}
+	    == NULL)
+		return http_fail_set(f, MHD_HTTP_BAD_REQUEST, err);
 	snprintf(uid, sizeof(uid), "%lld", who->id);
 	snprintf(cnt, sizeof(cnt), "%lld", count ?
 	    (long long)json_integer_value(count) : 0);
@@ -168,32 +165,30 @@ resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	params[5] = lj;
 	params[6] = at ? json_string_value(at) : NULL;
 	params[7] = secs;
-	r = PQexecParams(db, "SELECT reserve($1, $2, $3::text[], $4, $5, "
-	    "$6::jsonb, $7::timestamptz, $8)", 8, NULL, params, NULL, NULL, 0);
+	r = db_query(db, "SELECT reserve($1, $2, $3::text[], $4, $5, "
+	    "$6::jsonb, $7::timestamptz, $8)", 8, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		*rc = http_sql_error(c, r, "reserve");
-	else {
+		rc = http_fail_sql(f, r, "reserve");
+	else
 		snprintf(idbuf, idlen, "%s", PQgetvalue(r, 0, 0));
-		ok = 1;
-	}
 	PQclear(r);
 	free(arr);
 	free(lj);
-	if (ok)
-		db_event(db, who->name, "reservation.add", json_pack("{s:s, s:O}",
-		    "id", idbuf, "request", o));
-	return ok ? 0 : -1;
+	if (rc == 0)
+		db_event(db, who->name, "reservation.add", json_pack(
+		    "{s:s, s:O}", "id", idbuf, "request", o));
+	return rc;
 }
 
 enum MHD_Result
 api_resv_add(struct http_req *rq)
 {
-	enum MHD_Result rc;
+	struct http_fail f;
 	char id[24];
 
-	if (resv_take(rq->db, rq->c, &rq->who, rq->o, id, sizeof(id), &rc) == 0)
-		rc = answer_resv(rq->c, rq->db, MHD_HTTP_CREATED, id);
-	return rc;
+	if (resv_take(rq->db, &rq->who, rq->o, id, sizeof(id), &f) < 0)
+		return http_fail_send(rq->c, &f);
+	return answer_resv(rq->c, rq->db, MHD_HTTP_CREATED, id);
 }
 
 enum MHD_Result
@@ -216,7 +211,7 @@ api_resv_list(struct http_req *rq)
 	    "r.queue_id WHERE (r.user_id = $1 OR $2::boolean) AND "
 	    "coalesce(r.released, upper(r.during)) > now() - interval '1 day'",
 	    resv_json);
-	r = PQexecParams(rq->db, sql, 2, NULL, params, NULL, NULL, 0);
+	r = db_query(rq->db, sql, 2, params);
 	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "reservations");
 	PQclear(r);
 	return rc;
@@ -263,9 +258,8 @@ api_resv_change(struct http_req *rq)
 	params[0] = uid;
 	params[1] = id;
 	params[2] = secs;
-	r = PQexecParams(db, extend ? "SELECT extend($1, $2, $3)" :
-	    "SELECT release($1, $2)", extend ? 3 : 2, NULL, params, NULL,
-	    NULL, 0);
+	r = db_query(db, extend ? "SELECT extend($1, $2, $3)" :
+	    "SELECT release($1, $2)", extend ? 3 : 2, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		rc = http_sql_error(c, r, extend ? "extend" : "release");
 	else {
@@ -287,7 +281,7 @@ list_rows(struct http_req *rq, const char *sql)
 	enum MHD_Result rc;
 	PGresult *r;
 
-	r = PQexec(rq->db, sql);
+	r = db_query(rq->db, sql, 0, NULL);
 	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "list");
 	PQclear(r);
 	return rc;
@@ -343,7 +337,7 @@ admin_upsert(struct http_req *rq, const char *sql, const char *kind)
 			return http_error(c, MHD_HTTP_BAD_REQUEST, err);
 		}
 	}
-	r = PQexecParams(rq->db, sql, i, NULL, params, NULL, NULL, 0);
+	r = db_query(rq->db, sql, i, params);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = http_sql_error(c, r, params[0]);
 	else {
@@ -398,7 +392,8 @@ tick_main(void *arg)
 
 	while (!tick_stop) {
 		if ((db = db_get(pd)) != NULL) {
-			r = PQexec(db, "SELECT reservations_expire()");
+			r = db_query(db, "SELECT reservations_expire()", 0,
+			    NULL);
 			if (PQresultStatus(r) == PGRES_TUPLES_OK &&
 			    atoi(PQgetvalue(r, 0, 0)) > 0)
 				log_info("%s reservation(s) ended",

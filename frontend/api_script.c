@@ -99,12 +99,12 @@ api_script_add(struct http_req *rq)
 	params[1] = strcmp(kind, "rc") == 0 ? owner : NULL;
 	params[2] = name;
 	params[3] = b64;
-	r = PQexecParams(rq->db, "INSERT INTO scripts (kind, owner_id, name, body) "
+	r = db_query(rq->db, "INSERT INTO scripts (kind, owner_id, name, body) "
 	    "VALUES ($1, $2, $3, decode($4, 'base64')) ON CONFLICT (kind, "
 	    "coalesce(owner_id, 0), name) DO UPDATE SET body = EXCLUDED.body, "
 	    "updated = now() RETURNING json_build_object('kind', "
 	    "kind, 'name', name, 'size', length(body), 'sha256', "
-	    "encode(sha256(body), 'hex'))", 4, NULL, params, NULL, NULL, 0);
+	    "encode(sha256(body), 'hex'))", 4, params);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
 		db_event(rq->db, rq->who.name, "script.add", json_pack(
 		    "{s:s, s:s}", "kind", kind, "name", name));
@@ -124,14 +124,13 @@ api_script_list(struct http_req *rq)
 	snprintf(id, sizeof(id), "%lld", rq->who.id);
 	params[0] = id;
 	params[1] = rq->who.admin ? "t" : "f";
-	r = PQexecParams(rq->db, "SELECT json_build_object('scripts', coalesce("
+	r = db_query(rq->db, "SELECT json_build_object('scripts', coalesce("
 	    "json_agg(json_build_object('kind', s.kind, 'name', s.name, "
 	    "'owner', u.name, 'size', length(s.body), 'sha256', "
 	    "encode(sha256(s.body), 'hex'), 'updated', s.updated) ORDER BY "
 	    "s.kind, u.name, s.name COLLATE \"C\"), '[]')) FROM scripts s LEFT "
 	    "JOIN users u ON u.id = s.owner_id WHERE s.kind = 'postinstall' "
-	    "OR s.owner_id = $1 OR $2::boolean", 2, NULL, params, NULL, NULL,
-	    0);
+	    "OR s.owner_id = $1 OR $2::boolean", 2, params);
 	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "scripts");
 	PQclear(r);
 	return rc;
@@ -160,14 +159,14 @@ script_one(struct http_req *rq, int del)
 	params[0] = kind;
 	params[1] = strcmp(kind, "rc") == 0 ? id : NULL;
 	params[2] = name;
-	r = PQexecParams(rq->db, del ? "DELETE FROM scripts WHERE kind = $1 AND "
+	r = db_query(rq->db, del ? "DELETE FROM scripts WHERE kind = $1 AND "
 	    "coalesce(owner_id, 0) = coalesce($2::bigint, 0) AND name = $3 "
 	    "RETURNING json_build_object('kind', kind, 'name', name, "
 	    "'removed', true)" : "SELECT json_build_object('kind', kind, "
 	    "'name', name, 'size', length(body), 'body', translate(encode("
 	    "body, 'base64'), E'\\n', '')) FROM scripts WHERE kind = $1 AND "
 	    "coalesce(owner_id, 0) = coalesce($2::bigint, 0) AND name = $3",
-	    3, NULL, params, NULL, NULL, 0);
+	    3, params);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {
 		snprintf(err, sizeof(err), "%s script %s: no such script",
 		    kind, name);
@@ -215,13 +214,13 @@ api_deploy_log(struct http_req *rq)
 	params[0] = dep;
 	params[1] = id;
 	params[2] = rq->who.admin ? "t" : "f";
-	r = PQexecParams(rq->db, "SELECT json_build_object('deployment', d.id, "
+	r = db_query(rq->db, "SELECT json_build_object('deployment', d.id, "
 	    "'state', d.state, 'log', coalesce((SELECT json_agg("
 	    "json_build_object('script', l.script, 'status', l.status, "
 	    "'output', l.output, 'at', l.at) ORDER BY l.seq) FROM "
 	    "deployment_logs l WHERE l.deployment_id = d.id), '[]')) FROM "
 	    "deployments d WHERE d.id = $1 AND (d.user_id = $2 OR $3::boolean)",
-	    3, NULL, params, NULL, NULL, 0);
+	    3, params);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {
 		snprintf(err, sizeof(err), "deployment %s: none of yours", dep);
 		rc = http_error(c, MHD_HTTP_NOT_FOUND, err);

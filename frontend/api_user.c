@@ -38,10 +38,10 @@ user_create(PGconn *db, const char *name, int admin, const char *keys,
 	params[1] = admin ? "true" : "false";
 	params[2] = keys ? keys : "";
 	params[3] = (const char *)hash;
-	r = PQexecParams(db, "WITH u AS (INSERT INTO users (name, is_admin, "
+	r = db_query_bin(db, "WITH u AS (INSERT INTO users (name, is_admin, "
 	    "ssh_keys) VALUES ($1, $2, $3) RETURNING id) INSERT INTO tokens "
-	    "(hash, user_id) SELECT $4, id FROM u", 4, NULL, params, lens,
-	    fmts, 0);
+	    "(hash, user_id) SELECT $4, id FROM u", 4, params, lens,
+	    fmts);
 	rc = 0;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -72,7 +72,8 @@ api_user_add(struct http_req *rq)
 	if (!json_is_string(name) || (admin && !json_is_boolean(admin)) ||
 	    (ssh && (!json_is_string(ssh) || json_string_length(ssh) > 16384)))
 		return http_error(rq->c, MHD_HTTP_BAD_REQUEST, "want "
-		    "{\"name\": string, \"admin\": bool, \"ssh_keys\": string}");
+		    "{\"name\": string, \"admin\": bool, "
+		    "\"ssh_keys\": string}");
 	if (user_create(rq->db, json_string_value(name), json_is_true(admin),
 	    ssh ? json_string_value(ssh) : NULL, hex, &e) < 0)
 		return http_perr(rq->c, &e);

@@ -22,7 +22,7 @@ enum caller_kind {
 
 struct caller {
 	enum caller_kind kind;
-	long long id;		/* the user (an agent: its deployment's, or 0) */
+	long long id;		/* the user (an agent's: its deployment's) */
 	int admin;		/* users only */
 	char name[64];		/* the user's, or "capture N" / "agent N" */
 	long long deployment;	/* an agent's deployment, else 0 */

@@ -169,11 +169,10 @@ mint(PGconn *db, const char *node_id, char dep[24], char hex[65])
 		return -1;
 	params[0] = node_id;
 	params[1] = (const char *)hash;
-	r = PQexecParams(db, "UPDATE deployments SET token_hash = $2, "
+	r = db_query_bin(db, "UPDATE deployments SET token_hash = $2, "
 	    "updated = clock_timestamp() WHERE node_id = $1 AND state IN "
 	    "('pending', 'booting', 'fetching', 'writing') RETURNING id, "
-	    "deploy_advance(id, 'booting', NULL)", 2, NULL, params, lens, fmts,
-	    0);
+	    "deploy_advance(id, 'booting', NULL)", 2, params, lens, fmts);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		rc = -1;
 	else if (PQntuples(r) == 0)
@@ -214,9 +213,9 @@ boot_script(struct http_req *rq)
 		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "#!ipxe\n"
 		    "echo pipol: database unavailable\n");
 	var_set(v, &nv, "SERVER", server);
-	r = PQexecParams(db, "SELECT id, name, profile, boot_mode, "
-	    "boot_params::text FROM nodes WHERE mac = $1::macaddr", 1, NULL,
-	    params, NULL, NULL, 0);
+	r = db_query(db, "SELECT id, name, profile, boot_mode, "
+	    "boot_params::text FROM nodes WHERE mac = $1::macaddr", 1,
+	    params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "#!ipxe\n"
 		    "echo pipol: database error\n");
@@ -325,20 +324,19 @@ api_node_boot(struct http_req *rq)
 	params[2] = k;
 	params[3] = i;
 	params[4] = cl;
-	r = PQexecParams(db, "UPDATE nodes SET boot_mode = $2, boot_params = "
+	r = db_query(db, "UPDATE nodes SET boot_mode = $2, boot_params = "
 	    "CASE WHEN $2 = 'kernel' THEN boot_params || jsonb_build_object("
 	    "'kernel', $3::text, 'initrd', $4::text, 'cmdline', "
 	    "coalesce($5::text, '')) ELSE boot_params END WHERE name = $1 AND "
 	    "NOT EXISTS (SELECT 1 FROM deployments d WHERE d.node_id = "
 	    "nodes.id AND d.state NOT IN ('ready', 'failed')) RETURNING id, "
-	    "(SELECT count(*) FROM nodes WHERE name = $1)", 5, NULL, params,
-	    NULL, NULL, 0);
+	    "(SELECT count(*) FROM nodes WHERE name = $1)", 5, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		rc = http_sql_error(c, r, name);
 	else if (PQntuples(r) == 0) {
 		PQclear(r);
-		r = PQexecParams(db, "SELECT 1 FROM nodes WHERE name = $1", 1,
-		    NULL, params, NULL, NULL, 0);
+		r = db_query(db, "SELECT 1 FROM nodes WHERE name = $1", 1,
+		    params);
 		snprintf(err, sizeof(err), "node %s: %s", name,
 		    PQntuples(r) ? "a deployment is in flight" :
 		    "no such node");

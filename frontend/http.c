@@ -324,8 +324,8 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
     struct req *q)
 {
 	const struct route *rt = q->rt;
-	struct http_req rq = { .rt = rt, .pd = pd, .c = c, .url = url, .body = q->body,
-	    .len = q->len, .who = q->who };
+	struct http_req rq = { .rt = rt, .pd = pd, .c = c, .url = url,
+	    .body = q->body, .len = q->len, .who = q->who };
 	PGconn *db = NULL;
 	enum MHD_Result rc;
 	unsigned status;
@@ -535,27 +535,50 @@ http_sql_status(PGresult *r)
 	return MHD_HTTP_SERVICE_UNAVAILABLE;
 }
 
-enum MHD_Result
-http_sql_error(struct MHD_Connection *c, PGresult *r, const char *what)
+int
+http_fail_set(struct http_fail *f, unsigned status, const char *msg)
+{
+	f->status = status;
+	snprintf(f->msg, sizeof(f->msg), "%s", msg);
+	return -1;
+}
+
+int
+http_fail_sql(struct http_fail *f, PGresult *r, const char *what)
 {
 	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-	unsigned status = http_sql_status(r);
-	char msg[300];
+	size_t len = sizeof(f->msg);
 
+	f->status = http_sql_status(r);
 	if (st != NULL && strncmp(st, "PP", 2) == 0 && m != NULL)
-		snprintf(msg, sizeof(msg), "%s", m);
+		snprintf(f->msg, len, "%s", m);
 	else if (st != NULL && strcmp(st, "23P01") == 0)
-		snprintf(msg, sizeof(msg), "%s: a node is already reserved "
-		    "then", what);
-	else if (status == MHD_HTTP_BAD_REQUEST && m != NULL)
-		snprintf(msg, sizeof(msg), "%s: %s", what, m);
-	else if (status == MHD_HTTP_CONFLICT)
-		snprintf(msg, sizeof(msg), "%s: conflicts with another "
-		    "request, try again", what);
+		snprintf(f->msg, len, "%s: a node is already reserved then",
+		    what);
+	else if (f->status == MHD_HTTP_BAD_REQUEST && m != NULL)
+		snprintf(f->msg, len, "%s: %s", what, m);
+	else if (f->status == MHD_HTTP_CONFLICT)
+		snprintf(f->msg, len, "%s: conflicts with another request, "
+		    "try again", what);
 	else
-		snprintf(msg, sizeof(msg), "%s: database error", what);
-	return http_error(c, status, msg);
+		snprintf(f->msg, len, "%s: database error", what);
+	return db_is_retry(r) ? DB_TX_RETRY : -1;
+}
+
+enum MHD_Result
+http_fail_send(struct MHD_Connection *c, const struct http_fail *f)
+{
+	return http_error(c, f->status, f->msg);
+}
+
+enum MHD_Result
+http_sql_error(struct MHD_Connection *c, PGresult *r, const char *what)
+{
+	struct http_fail f;
+
+	http_fail_sql(&f, r, what);
+	return http_fail_send(c, &f);
 }
 
 enum MHD_Result

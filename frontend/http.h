@@ -108,6 +108,21 @@ enum MHD_Result http_sql_error(struct MHD_Connection *c,
  * with it, or the statement's error as http_sql_error says. */
 enum MHD_Result http_pgjson(struct MHD_Connection *c, struct pg_result *r,
     unsigned status, const char *what);
+/* A refusal decided before it can be sent: inside a transaction that
+ * may run again (db_tx), nothing is queued until it is over. */
+struct http_fail {
+	unsigned status;
+	char msg[320];
+};
+/* f says status and msg; returns -1 */
+int http_fail_set(struct http_fail *f, unsigned status, const char *msg);
+/* f says what http_sql_error would of r; returns DB_TX_RETRY when the
+ * statement may be run again (db_is_retry), else -1 */
+int http_fail_sql(struct http_fail *f, struct pg_result *r,
+    const char *what);
+/* {"error": f->msg} with f->status */
+enum MHD_Result http_fail_send(struct MHD_Connection *c,
+    const struct http_fail *f);
 /* The SQLSTATE of a failed statement as an HTTP status. */
 unsigned http_sql_status(struct pg_result *r);
 /*

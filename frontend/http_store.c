@@ -148,7 +148,8 @@ http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		    (intmax_t)st.st_size);
 		hdr[8] = "Content-Range";
 		hdr[9] = crange;
-		return http_fd(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, -1, 0, 0, hdr);
+		return http_fd(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, -1, 0, 0,
+		    hdr);
 	}
 	if (range != NULL) {
 		status = MHD_HTTP_PARTIAL_CONTENT;

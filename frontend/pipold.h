@@ -69,6 +69,33 @@ void db_put(struct pipold *pd, struct pg_conn *db);
 struct pg_result *db_exec_prepared(struct pg_conn *db, const char *name,
     const char *sql, int n, const char *const *params, const int *lens,
     const int *fmts);
+/* One statement, text parameters (n of them; NULL is SQL NULL) and
+ * text results; _bin with the lengths and formats of binary ones. The
+ * caller PQclear()s the result, whatever its status. */
+struct pg_result *db_query(struct pg_conn *db, const char *sql, int n,
+    const char *const *params);
+struct pg_result *db_query_bin(struct pg_conn *db, const char *sql, int n,
+    const char *const *params, const int *lens, const int *fmts);
+/* Did this statement fail a serialisation check or deadlock (40001,
+ * 40P01), so that its transaction may be run again? */
+int db_is_retry(const struct pg_result *r);
+
+/*
+ * The one way to run a transaction: BEGIN, fn(db, arg), then COMMIT
+ * when fn returned 0 (checked: the server must say COMMIT), ROLLBACK
+ * when it returned < 0: -1 for its own refusal, DB_TX_RETRY when a
+ * statement db_is_retry(). Then the whole is run again, as after a
+ * COMMIT that failed so, DB_TX_TRIES runs at most; fn must be safe to
+ * run again (queue no reply, keep nothing of an undone run). Returns 0
+ * (committed), -1 (fn refused), DB_TX_RETRY (the runs ran out), or
+ * DB_TX_FAILED (BEGIN or COMMIT failed).
+ */
+#define DB_TX_TRIES	3
+#define DB_TX_RETRY	(-2)
+#define DB_TX_FAILED	(-3)
+typedef int db_tx_fn(struct pg_conn *db, void *arg);
+int db_tx(struct pg_conn *db, db_tx_fn *fn, void *arg);
+
 void db_pool_init(struct pipold *pd);
 void db_pool_close(struct pipold *pd);
 void db_pool_flush(struct pipold *pd);	/* after the server went away */
