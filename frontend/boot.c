@@ -8,6 +8,10 @@
  * Anyone on the boot network can ask for any MAC, as with every PXE
  * setup; what a token grants is bounded by its deployment: that node's
  * order, progress and result, nothing else, until it ends.
+ *
+ * Also the renderer of the templates (boot.h), and POST
+ * /api/nodes/NAME/boot, an admin's choice of what a node boots when it
+ * is not being deployed. Replies are http.c's.
  */
 #include <ctype.h>
 #include <jansson.h>

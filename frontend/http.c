@@ -9,9 +9,9 @@
  * token); else its route (404, 405); an upload route's caller is
  * authorised before its body is read, so that nobody else makes pipold
  * hold tens of MiB; the body is gathered up to the route's limit (413);
- * then, for user, admin and agent routes, a pooled connection and the
- * caller (401, 403, 503); the body's JSON keys when the route lists
- * them (400); and the handler, which answers.
+ * then, for every route but the public ones, a pooled connection and
+ * the caller (401, 403, 503; an upload's once more); the body's JSON
+ * keys when the route lists them (400); and the handler, which answers.
  */
 #include <sys/resource.h>
 #include <libpq-fe.h>
@@ -223,10 +223,9 @@ identify(struct pipold *pd, struct MHD_Connection *c, PGconn **db,
 	    MHD_HTTP_SERVICE_UNAVAILABLE;
 }
 
-/* One request: its route, its caller once known, its body. */
+/* One request: its route, its body. */
 struct req {
 	const struct route *rt;
-	struct caller who;
 	char *body;
 	size_t len, cap;
 	int too_big;
@@ -325,7 +324,7 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 {
 	const struct route *rt = q->rt;
 	struct http_req rq = { .rt = rt, .pd = pd, .c = c, .url = url,
-	    .body = q->body, .len = q->len, .who = q->who };
+	    .body = q->body, .len = q->len };
 	PGconn *db = NULL;
 	enum MHD_Result rc;
 	unsigned status;
@@ -334,14 +333,19 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	if (q->too_big)
 		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "body too large\n");
-	if (rt->level == HTTP_USER || rt->level == HTTP_ADMIN ||
-	    rt->level == HTTP_AGENT) {
+	/* an upload's caller was checked before its body too: once more
+	 * now, since the body may have taken minutes (a capture ended) */
+	if (rt->level != HTTP_PUBLIC) {
 		if ((status = identify(pd, c, &db, &rq.who)) == 0)
 			status = http_allows(rt->level, &rq.who);
 		if (status != 0) {
 			db_put(pd, db);
 			return refuse(c, rt->level, status);
 		}
+	}
+	if (rt->level == HTTP_UPLOAD) {
+		db_put(pd, db);	/* not held while a chunk is decoded */
+		db = NULL;
 	}
 	rq.db = db;
 	if (rt->keys != NULL && (rq.o = http_body_object(q->body, q->len,
@@ -391,7 +395,6 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	if ((rq = calloc(1, sizeof(*rq))) == NULL)
 		return MHD_NO;
 	rq->rt = rt;
-	rq->who = who;
 	*req_cls = rq;
 	return MHD_YES;
 }
