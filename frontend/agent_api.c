@@ -9,9 +9,9 @@
  *
  * A token is good while its deployment is in flight: once ready or
  * failed, it opens nothing (auth.c looks it up; http.c lets only such
- * a token through to these routes). States only move forward (deploy_advance in
- * the schema), so a report sent twice -- an agent retrying across a
- * pipold restart -- is recorded once.
+ * a token through to these routes). States only move forward
+ * (deploy_advance in the schema), so a report sent twice -- an agent
+ * retrying across a pipold restart -- is recorded once.
  */
 #include <jansson.h>
 #include <libpq-fe.h>

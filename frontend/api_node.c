@@ -38,7 +38,10 @@ node_power_check(const char *node, const char *driver, const json_t *params,
 enum MHD_Result
 api_node_add(struct http_req *rq)
 {
-	const char *const *keys = rq->rt->keys;
+	/* in the order of the statement's parameters; the first three are
+	 * needed (the route's keys say which are accepted) */
+	static const char *const keys[] = { "name", "mac", "profile", "ip",
+	    "power_driver" };
 	struct MHD_Connection *c = rq->c;
 	const char *params[6];
 	char err[PERR_MSG_MAX + 80], *pp = NULL;

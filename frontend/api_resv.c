@@ -307,11 +307,11 @@ api_queue_list(struct http_req *rq)
 }
 
 /* An admin's INSERT ... ON CONFLICT DO UPDATE, its parameters the
- * route's keys in order (the first, the name, a string); 201. */
+ * fields of keys in order (the first, the name, a string); 201. */
 static enum MHD_Result
-admin_upsert(struct http_req *rq, const char *sql, const char *kind)
+admin_upsert(struct http_req *rq, const char *const *keys, const char *sql,
+    const char *kind)
 {
-	const char *const *keys = rq->rt->keys;
 	struct MHD_Connection *c = rq->c;
 	const char *params[5] = { NULL };
 	char err[128], num[4][24];
@@ -352,7 +352,9 @@ admin_upsert(struct http_req *rq, const char *sql, const char *kind)
 enum MHD_Result
 api_licence_add(struct http_req *rq)
 {
-	return admin_upsert(rq, "INSERT INTO licences (name, total) VALUES "
+	static const char *const keys[] = { "name", "total", NULL };
+
+	return admin_upsert(rq, keys, "INSERT INTO licences (name, total) VALUES "
 	    "($1, $2::integer) ON CONFLICT (name) DO UPDATE SET total = "
 	    "excluded.total", "licence.set");
 }
@@ -362,7 +364,10 @@ api_licence_add(struct http_req *rq)
 enum MHD_Result
 api_queue_add(struct http_req *rq)
 {
-	return admin_upsert(rq, "INSERT INTO queues "
+	static const char *const keys[] = { "name", "max_nodes",
+	    "max_seconds", "hours_from", "hours_to", NULL };
+
+	return admin_upsert(rq, keys, "INSERT INTO queues "
 	    "(name, max_nodes, max_duration, hours_from, hours_to) VALUES "
 	    "($1, coalesce($2::integer, 8), make_interval(secs => "
 	    "coalesce($3::bigint, 86400)), $4::time, $5::time) ON CONFLICT "
