@@ -8,9 +8,10 @@
  *                          "reason": "..."}
  *
  * A token is good while its deployment is in flight: once ready or
- * failed, it opens nothing. States only move forward (deploy_advance in
- * the schema), so a report sent twice -- an agent retrying across a
- * pipold restart -- is recorded once.
+ * failed, it opens nothing (auth.c looks it up; http.c lets only such
+ * a token through to these routes). States only move forward
+ * (deploy_advance in the schema), so a report sent twice -- an agent
+ * retrying across a pipold restart -- is recorded once.
  */
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -19,91 +20,21 @@
 #include <string.h>
 
 #include "api.h"
-#include "hash.h"
 #include "pipold.h"
 
-struct agent {
-	char dep[24];		/* deployment id */
-	char state[16];
-};
-
-/* The deployment behind the bearer token: 0, or the status to answer. */
-static unsigned
-agent_auth(PGconn *db, struct MHD_Connection *c, struct agent *a)
-{
-	uint8_t want[32], got[32];
-	const char *params[1] = { (const char *)want };
-	int lens[1] = { 32 }, fmts[1] = { 1 };
-	unsigned status = 0;
-	PGresult *r;
-
-	if (auth_bearer_hash(c, want) < 0)
-		return MHD_HTTP_UNAUTHORIZED;
-	r = db_exec_prepared(db, "agent_auth", "SELECT id, state, "
-	    "encode(token_hash, 'hex') FROM deployments WHERE token_hash = $1 "
-	    "AND state NOT IN ('ready', 'failed')", 1, params, lens, fmts);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		status = MHD_HTTP_SERVICE_UNAVAILABLE;
-	else if (PQntuples(r) != 1 ||
-	    hash_from_hex(PQgetvalue(r, 0, 2), got) < 0 || !auth_same(got, want))
-		status = MHD_HTTP_UNAUTHORIZED;
-	else {
-		snprintf(a->dep, sizeof(a->dep), "%s", PQgetvalue(r, 0, 0));
-		snprintf(a->state, sizeof(a->state), "%s",
-		    PQgetvalue(r, 0, 1));
-	}
-	PQclear(r);
-	return status;
-}
-
-static int
-agent_begin(struct pipold *pd, struct MHD_Connection *c, PGconn **db,
-    struct agent *a, enum MHD_Result *rc)
-{
-	unsigned status;
-
-	if ((*db = db_get(pd)) == NULL) {
-		*rc = answer_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "database "
-		    "unavailable");
-		return -1;
-	}
-	status = agent_auth(*db, c, a);
-	if (status == MHD_HTTP_SERVICE_UNAVAILABLE &&
-	    PQstatus(*db) != CONNECTION_OK) {	/* server restarted */
-		db_put(pd, *db);
-		db_pool_flush(pd);
-		if ((*db = db_get(pd)) == NULL)
-			status = MHD_HTTP_SERVICE_UNAVAILABLE;
-		else
-			status = agent_auth(*db, c, a);
-	}
-	if (status == 0)
-		return 0;
-	*rc = answer_error(c, status, status == MHD_HTTP_UNAUTHORIZED ?
-	    "no deployment in flight for this token" : "database "
-	    "unavailable");
-	db_put(pd, *db);
-	*db = NULL;
-	return -1;
-}
-
 enum MHD_Result
-agent_order(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+agent_order(struct http_req *rq)
 {
 	const char *params[2];
 	enum MHD_Result rc;
-	struct agent a;
+	char dep[24];
 	PGresult *r;
-	PGconn *db;
 
-	(void)url, (void)body, (void)len;
-	if (agent_begin(pd, c, &db, &a, &rc) < 0)
-		return rc;
-	params[0] = a.dep;
-	params[1] = pd->nfs_home;	/* NULL: no NFS home */
+	snprintf(dep, sizeof(dep), "%lld", rq->who.deployment);
+	params[0] = dep;
+	params[1] = rq->pd->nfs_home;	/* NULL: no NFS home */
 	/* the order names the index at the store path; chunks follow it */
-	r = PQexecParams(db, "SELECT json_build_object('deployment', d.id, "
+	r = db_query(rq->db, "SELECT json_build_object('deployment', d.id, "
 	    "'kind', d.kind, 'node', n.name, 'hostname', n.name, 'profile', "
 	    "n.profile, 'disk', n.disk, 'bare', d.bare, 'image', "
 	    "json_build_object('name', d.image_name, 'version', "
@@ -117,11 +48,9 @@ agent_order(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	    "\"C\"), '[]') FROM scripts s WHERE s.kind = 'postinstall' OR "
 	    "s.owner_id = d.user_id)), deploy_advance(d.id, 'fetching', NULL) "
 	    "FROM deployments d JOIN nodes n ON n.id = d.node_id LEFT JOIN "
-	    "users u ON u.id = d.user_id WHERE d.id = $1", 2, NULL, params,
-	    NULL, NULL, 0);
-	rc = answer_pgjson(c, r, MHD_HTTP_OK, "order");
+	    "users u ON u.id = d.user_id WHERE d.id = $1", 2, params);
+	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "order");
 	PQclear(r);
-	db_put(pd, db);
 	return rc;
 }
 
@@ -158,24 +87,15 @@ state_ok(const char *s, int final)
 
 /* POST /agent/progress and /agent/result: both advance the state. */
 static enum MHD_Result
-agent_report(struct pipold *pd, struct MHD_Connection *c, const char *body,
-    size_t len, int final)
+agent_report(struct http_req *rq, int final)
 {
-	static const char *const pkeys[] = { "state", "fetched", "written",
-	    "total", NULL };
-	static const char *const rkeys[] = { "state", "reason", "fetched",
-	    "written", NULL };
-	char err[128], f[24], w[24], t[24];
+	struct MHD_Connection *c = rq->c;
+	json_t *o = rq->o;
+	char dep[24], f[24], w[24], t[24];
 	const char *params[7], *st, *why;
 	enum MHD_Result rc;
-	struct agent a;
-	json_t *o;
 	PGresult *r;
-	PGconn *db;
 
-	if ((o = body_object(body, len, final ? rkeys : pkeys, err,
-	    sizeof(err))) == NULL)
-		return answer_error(c, MHD_HTTP_BAD_REQUEST, err);
 	st = json_string_value(json_object_get(o, "state"));
 	why = json_string_value(json_object_get(o, "reason"));
 	if ((st == NULL && final) || (st != NULL && !state_ok(st, final)) ||
@@ -183,19 +103,14 @@ agent_report(struct pipold *pd, struct MHD_Connection *c, const char *body,
 	    strlen(why) > 1024)) ||
 	    count_field(o, "fetched", f, sizeof(f)) < 0 ||
 	    count_field(o, "written", w, sizeof(w)) < 0 ||
-	    count_field(o, "total", t, sizeof(t)) < 0) {
-		json_decref(o);
-		return answer_error(c, MHD_HTTP_BAD_REQUEST, final ?
+	    count_field(o, "total", t, sizeof(t)) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, final ?
 		    "want {\"state\": \"rebooting\"|\"ready\"|\"failed\", "
 		    "\"reason\": text}" : "want {\"state\": \"fetching\"|"
 		    "\"writing\"|\"postinstall\", \"fetched\": N, \"written\": "
 		    "N, \"total\": N}");
-	}
-	if (agent_begin(pd, c, &db, &a, &rc) < 0) {
-		json_decref(o);
-		return rc;
-	}
-	params[0] = a.dep;
+	snprintf(dep, sizeof(dep), "%lld", rq->who.deployment);
+	params[0] = dep;
 	params[1] = f;
 	params[2] = w;
 	params[3] = t;
@@ -212,7 +127,7 @@ agent_report(struct pipold *pd, struct MHD_Connection *c, const char *body,
 	 * 62 to 50 % of a core.
 	 */
 	params[6] = final ? NULL : "off";
-	r = db_exec_prepared(db, "agent_report", "WITH u AS (UPDATE "
+	r = db_exec_prepared(rq->db, "agent_report", "WITH u AS (UPDATE "
 	    "deployments SET "
 	    "bytes_fetched = CASE WHEN $2::bigint < 0 THEN bytes_fetched "
 	    "ELSE $2 END, bytes_written = CASE WHEN $3::bigint < 0 THEN "
@@ -224,82 +139,61 @@ agent_report(struct pipold *pd, struct MHD_Connection *c, const char *body,
 	    "set_config('synchronous_commit', coalesce($7, current_setting("
 	    "'synchronous_commit')), true) FROM u", 7, params, NULL, NULL);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-		rc = answer_sql(c, r, "report");
+		rc = http_sql_error(c, r, "report");
 	else {
 		if (final && PQgetvalue(r, 0, 0)[0] == 't')
-			event(db, "agent", "deploy.result", json_pack("{s:s, "
-			    "s:s, s:s?}", "deployment", a.dep, "state", st,
+			db_event(rq->db, "agent", "deploy.result", json_pack(
+			    "{s:s, s:s, s:s?}", "deployment", dep, "state", st,
 			    "reason", why));
 		/* the statement's snapshot predates its own advance */
-		rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s}", "state",
+		rc = http_json(c, MHD_HTTP_OK, json_pack("{s:s}", "state",
 		    PQgetvalue(r, 0, 0)[0] == 't' ? st : PQgetvalue(r, 0, 1)));
 	}
 	PQclear(r);
-	json_decref(o);
-	db_put(pd, db);
 	return rc;
 }
 
 enum MHD_Result
-agent_progress(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+agent_progress(struct http_req *rq)
 {
-	(void)url;
-	return agent_report(pd, c, body, len, 0);
+	return agent_report(rq, 0);
 }
 
 enum MHD_Result
-agent_result(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+agent_result(struct http_req *rq)
 {
-	(void)url;
-	return agent_report(pd, c, body, len, 1);
+	return agent_report(rq, 1);
 }
 
 /* POST /agent/log: one post-install script's run, kept for the user. */
 enum MHD_Result
-agent_log(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+agent_log(struct http_req *rq)
 {
-	static const char *const keys[] = { "script", "status", "output",
-	    NULL };
+	struct MHD_Connection *c = rq->c;
 	const char *params[4], *script, *out;
-	char err[128], st[16];
+	char dep[24], st[16];
 	enum MHD_Result rc;
-	struct agent a;
-	json_t *o, *v;
+	json_t *o = rq->o, *v;
 	PGresult *r;
-	PGconn *db;
 
-	(void)url;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL)
-		return answer_error(c, MHD_HTTP_BAD_REQUEST, err);
 	script = json_string_value(json_object_get(o, "script"));
 	out = json_string_value(json_object_get(o, "output"));
 	v = json_object_get(o, "status");
 	if (script == NULL || strlen(script) > 128 || out == NULL ||
 	    !json_is_integer(v) || json_integer_value(v) < -1024 ||
-	    json_integer_value(v) > 1024) {
-		json_decref(o);
-		return answer_error(c, MHD_HTTP_BAD_REQUEST, "want {\"script\": "
+	    json_integer_value(v) > 1024)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "want {\"script\": "
 		    "NAME, \"status\": N, \"output\": text}");
-	}
-	if (agent_begin(pd, c, &db, &a, &rc) < 0) {
-		json_decref(o);
-		return rc;
-	}
+	snprintf(dep, sizeof(dep), "%lld", rq->who.deployment);
 	snprintf(st, sizeof(st), "%d", (int)json_integer_value(v));
-	params[0] = a.dep;
+	params[0] = dep;
 	params[1] = script;
 	params[2] = st;
 	params[3] = out;
-	r = PQexecParams(db, "INSERT INTO deployment_logs (deployment_id, "
+	r = db_query(rq->db, "INSERT INTO deployment_logs (deployment_id, "
 	    "script, status, output) VALUES ($1, $2, $3, $4) RETURNING "
-	    "json_build_object('logged', seq)", 4, NULL, params, NULL, NULL,
-	    0);
-	rc = answer_pgjson(c, r, MHD_HTTP_OK, "log");
+	    "json_build_object('logged', seq)", 4, params);
+	rc = http_pgjson(c, r, MHD_HTTP_OK, "log");
 	PQclear(r);
-	json_decref(o);
-	db_put(pd, db);
 	return rc;
 }

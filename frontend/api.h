@@ -1,74 +1,67 @@
 /*
- * api.h -- what every API handler shares (api.c): JSON answers, the
- * caller behind a bearer token, request bodies checked field by field,
- * the event log, SQL errors as HTTP statuses.
+ * api.h -- the handlers behind http.c's route table, by the file that
+ * holds them (one file per resource served), and what some of them
+ * share. Replies are http.h's; the database, pipold.h's. A handler
+ * runs once its route's authorisation and body limit are checked.
  */
 #ifndef API_H
 #define API_H
 
 #include <jansson.h>
-#include <libpq-fe.h>
-#include <microhttpd.h>
 
-struct pipold;
+#include "http.h"
 
-struct caller {
-	long long id;
-	int admin;
-	char name[64];
-	long long deployment;	/* a capture agent's, else 0 */
-};
+struct pg_conn;
 
-/* o is consumed; NULL o (out of memory) drops the connection */
-enum MHD_Result answer_json(struct MHD_Connection *c, unsigned status,
-    json_t *o);
-/* {"error": msg} */
-enum MHD_Result answer_error(struct MHD_Connection *c, unsigned status,
-    const char *msg);
+/* api_user.c: GET /api/whoami, POST /api/users */
+route_fn api_whoami, api_user_add;
+/* pipold --add-user: a user and its token, printed once */
+int api_add_user(struct pipold *pd, const char *name, int admin,
+    struct perr *e);
 
-/*
- * Every user API call starts here: a pooled connection and the caller,
- * who must be an admin when admin_only. 0: go on, db_put(pd, *db)
- * after; -1: the refusal (401, 403, 503) is queued in *rc.
- */
-int api_begin(struct pipold *pd, struct MHD_Connection *c, int admin_only,
-    PGconn **db, struct caller *who, enum MHD_Result *rc);
-
-/* The user behind the bearer token: 0 and *who, or 401 / 503. */
-unsigned auth_caller(PGconn *db, struct MHD_Connection *c,
-    struct caller *who);
-
-/* A JSON object holding only the keys listed (NULL-terminated); NULL and
- * err (one line naming what is wrong) otherwise. */
-json_t *body_object(const char *body, size_t len, const char *const *keys,
-    char *err, size_t errlen);
-
-/* Append to the event log; detail is consumed. */
-void event(PGconn *db, const char *actor, const char *kind, json_t *detail);
-
-/* The SQLSTATE of a failed statement as an HTTP status. */
-unsigned sql_status(PGresult *r);
-/* Answer a failed statement: our PPnnn errors with their own message,
- * the others as "what: ..." with the status of sql_status. */
-enum MHD_Result answer_sql(struct MHD_Connection *c, PGresult *r,
-    const char *what);
-
-/* A statement that built its whole answer as one JSON value: status
- * with it, or the statement's error as answer_sql says. */
-enum MHD_Result answer_pgjson(struct MHD_Connection *c, PGresult *r,
-    unsigned status, const char *what);
-
-/* api_resv.c: reserve from a checked request (POST /api/reservations,
- * deploy without a reservation); 0 and the id, or -1 with *rc queued */
-int resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
-    json_t *o, char *idbuf, size_t idlen, enum MHD_Result *rc);
-
-/* api_node.c: NAME of /api/nodes/NAME[/...], 0 and *rest (what follows
- * NAME); -1 when it is no node name. */
+/* api_node.c: /api/nodes, /api/nodes/NAME */
+route_fn api_node_add, api_node_list, api_node_show, api_node_set;
+/* NAME of /api/nodes/NAME[/...], 0 and *rest (what follows NAME); -1
+ * when it is no node name. */
 int node_name_from_url(const char *url, char name[64], const char **rest);
-
 /* api_power.c: POST /api/nodes/NAME/power */
-enum MHD_Result api_node_power(struct pipold *pd, struct MHD_Connection *c,
-    const char *name, const char *body, size_t len);
+route_fn api_node_power;
+/* boot.c: GET /boot/MAC (the iPXE script), POST /api/nodes/NAME/boot */
+route_fn boot_script, api_node_boot;
+
+/* api_resv.c: reservations, licences, queues */
+route_fn api_resv_add, api_resv_list, api_resv_change;
+route_fn api_licence_add, api_licence_list, api_queue_add, api_queue_list;
+/* Reserve from a checked request (POST /api/reservations, deploy
+ * without a reservation, inside its transaction); 0 and the id, or
+ * -1 / DB_TX_RETRY with *f saying why. Queues no reply. */
+int resv_take(struct pg_conn *db, const struct caller *who, json_t *o,
+    char *idbuf, size_t idlen, struct http_fail *f);
+/* The expiry tick: reservations whose time is over end (a thread) */
+int resv_tick_start(struct pipold *pd, struct perr *e);
+void resv_tick_stop(void);
+
+/* api_deploy.c: deployments */
+route_fn api_deploy_add, api_deploy_list;
+/* Power-cycle the nodes named (a PostgreSQL array literal) into their
+ * deployment, in a thread of its own; failures are logged only. */
+void power_deploy(struct pipold *pd, struct pg_conn *db, const char *names);
+/* agent_api.c: what a deployment's agent may ask */
+route_fn agent_order, agent_progress, agent_result, agent_log;
+/* api_script.c: scripts and the logs of their runs */
+route_fn api_script_add, api_script_list, api_script_get, api_script_rm;
+route_fn api_deploy_log;
+
+/* api_capture.c: every capture route (docs/protocol.md, Capture) */
+#define CAPTURE_POST_MAX	(64u << 20)	/* an index: 1.2M chunks */
+#define CAPTURE_PUT_MAX		((68u << 20) + 4096)	/* a 64 MiB chunk */
+route_fn api_capture_add, api_capture_post, api_capture_put;
+
+/* http_store.c: GET/HEAD of /images/NAME/V.idx and /chunks/HASH.EXT,
+ * matched before the route table; GET /bootenv/FLAVOUR/FILE */
+int http_store_path_ok(const char *url);
+enum MHD_Result http_store(struct pipold *pd, struct MHD_Connection *c,
+    const char *url, int head);
+route_fn http_bootenv;
 
 #endif

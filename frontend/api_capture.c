@@ -1,7 +1,9 @@
 /*
  * api_capture.c -- capture: a node's disk becomes a new draft image, and
  * only the chunks the store lacks travel (docs/protocol.md, Capture).
+ * Every capture route is here:
  *
+ *   POST /api/captures               {"node", "image"}: admins start one
  *   POST /api/capture/NAME/missing   {"codec", "hashes"} -> which to send
  *   PUT  /api/capture/chunks/HASH.EXT  one member/frame: decoded, its
  *        SHA-256 checked against HASH, then stored (durable)
@@ -9,7 +11,9 @@
  *        names must be in the store, with the length it says; then a
  *        new draft, its row in images, an event
  *
- * The store is opened per request with its shared lock, so that gc
+ * The upload routes are an admin's or the capture's agent's (http.c
+ * checks that before the body is read; here, that an agent sends its
+ * own image). The store is opened per request with its shared lock, so that gc
  * (exclusive) never runs while a request adds or checks chunks.
  *
  * Memory: the route table hands over whole bodies. A chunk PUT holds its
@@ -40,84 +44,57 @@ _Static_assert(CAPTURE_PUT_MAX == PIMG_COMP_MAX(PIMG_CHUNK_MAX),
     "CAPTURE_PUT_MAX: the largest member of the largest chunk");
 
 /*
- * The capture deployment in flight behind the bearer token, when there
- * is one for this image (any image for a chunk: name NULL). 1 and *who,
- * else 0.
+ * POST /api/captures {"node": NAME, "image": NAME}: admins have a node's
+ * disk captured into a new draft of the image. The same path as a
+ * deployment (boot script, token, order), with kind capture: the
+ * agent reads the disk and uploads what the store lacks; the draft's
+ * number is recorded in the deployment, which ends ready.
  */
-static int
-capture_token(PGconn *db, struct MHD_Connection *c, const char *name,
-    struct caller *who)
+enum MHD_Result
+api_capture_add(struct http_req *rq)
 {
-	uint8_t want[32], got[32];
-	const char *params[2] = { (const char *)want, name };
-	int lens[2] = { 32, 0 }, fmts[2] = { 1, 0 }, ok = 0;
+	struct MHD_Connection *c = rq->c;
+	const char *node, *image, *params[3];
+	char err[160], uid[24], arr[80];
+	enum MHD_Result rc;
 	PGresult *r;
 
-	if (auth_bearer_hash(c, want) < 0)
-		return 0;
-	r = PQexecParams(db, "SELECT id, coalesce(user_id, 0), "
-	    "encode(token_hash, 'hex') FROM deployments WHERE token_hash = $1 "
-	    "AND kind = 'capture' AND state NOT IN ('ready', 'failed') AND "
-	    "($2::text IS NULL OR image_name = $2)", 2, NULL, params, lens,
-	    fmts, 0);
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-	    hash_from_hex(PQgetvalue(r, 0, 2), got) == 0 &&
-	    auth_same(got, want)) {
-		who->deployment = atoll(PQgetvalue(r, 0, 0));
-		who->id = atoll(PQgetvalue(r, 0, 1));
-		who->admin = 0;
-		snprintf(who->name, sizeof(who->name), "capture %lld",
-		    who->deployment);
-		ok = 1;
+	node = json_string_value(json_object_get(rq->o, "node"));
+	image = json_string_value(json_object_get(rq->o, "image"));
+	if (node == NULL || image == NULL ||
+	    store_name_check(image, NULL) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "want {\"node\": "
+		    "NAME, \"image\": NAME} (an image name: a-z 0-9 - _ .)");
+	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
+	params[0] = node;
+	params[1] = image;
+	params[2] = uid;
+	r = db_query(rq->db, "WITH d AS (INSERT INTO deployments (node_id, "
+	    "kind, image_name, user_id) SELECT id, 'capture', $2, $3 FROM "
+	    "nodes WHERE name = $1 RETURNING id, node_id), t AS (INSERT INTO "
+	    "deployment_transitions (deployment_id, state) SELECT id, "
+	    "'pending' FROM d), n AS (UPDATE nodes SET boot_mode = 'deploy' "
+	    "WHERE id IN (SELECT node_id FROM d)) SELECT json_build_object("
+	    "'capture', id, 'node', $1::text, 'image', $2::text) FROM d", 3,
+	    params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, sizeof(err), "node %s: a deployment is already in "
+		    "flight", node);
+		rc = http_sql_status(r) == MHD_HTTP_CONFLICT ? http_error(c,
+		    MHD_HTTP_CONFLICT, err) : http_sql_error(c, r, "capture");
+	} else if (PQntuples(r) == 0) {
+		snprintf(err, sizeof(err), "node %s: no such node", node);
+		rc = http_error(c, MHD_HTTP_NOT_FOUND, err);
+	} else {
+		db_event(rq->db, rq->who.name, "capture.add", json_pack(
+		    "{s:s, s:s}", "node", node, "image", image));
+		snprintf(arr, sizeof(arr), "{%s}", node);
+		power_deploy(rq->pd, rq->db, arr);
+		rc = http_reply(c, MHD_HTTP_CREATED, "application/json",
+		    PQgetvalue(r, 0, 0));
 	}
 	PQclear(r);
-	return ok;
-}
-
-/*
- * Before a large body is read (pipold.c): may this caller upload at
- * all? An admin, or a capture in flight. 0, or the status to answer at
- * once, so that nobody else makes pipold hold tens of MiB.
- */
-unsigned
-capture_preauth(struct pipold *pd, struct MHD_Connection *c)
-{
-	struct caller who;
-	unsigned status;
-	PGconn *db;
-
-	memset(&who, 0, sizeof(who));
-	if ((db = db_get(pd)) == NULL)
-		return MHD_HTTP_SERVICE_UNAVAILABLE;
-	if (capture_token(db, c, NULL, &who))
-		status = 0;
-	else if ((status = auth_caller(db, c, &who)) == 0 && !who.admin)
-		status = MHD_HTTP_FORBIDDEN;
-	db_put(pd, db);
-	return status;
-}
-
-/*
- * Who may capture: an admin's bearer token, or the token of a capture
- * deployment in flight for this image (pipol capture: the node's agent
- * in node mode). name is NULL for a chunk (chunks belong to no image).
- * 0: go on (db_put(pd, *db) after); -1: the refusal is queued in *rc.
- */
-static int
-capture_auth(struct pipold *pd, struct MHD_Connection *c, const char *name,
-    PGconn **db, struct caller *who, enum MHD_Result *rc)
-{
-	memset(who, 0, sizeof(*who));
-	if ((*db = db_get(pd)) != NULL && capture_token(*db, c, name, who))
-		return 0;
-	db_put(pd, *db);
-	return api_begin(pd, c, 1, db, who, rc);
-}
-
-static enum MHD_Result
-answer_perr(struct MHD_Connection *c, const struct perr *e)
-{
-	return answer_error(c, (unsigned)perr_http_status(e->code), e->msg);
+	return rc;
 }
 
 /* hex: exactly 64 lower-case hex digits (the form of every chunk URL) */
@@ -182,16 +159,16 @@ capture_missing(struct pipold *pd, struct MHD_Connection *c,
 	size_t i;
 
 	if (len > CAPTURE_MISSING_MAX)
-		return answer_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too "
+		return http_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too "
 		    "large");
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL ||
+	if ((o = http_body_object(body, len, keys, err, sizeof(err))) == NULL ||
 	    missing_args(o, &codec, &hashes, err, sizeof(err)) < 0) {
 		json_decref(o);
-		return answer_error(c, MHD_HTTP_BAD_REQUEST, err);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, err);
 	}
 	if (store_open(pd->state, STORE_SHARED, &s, &e) < 0) {
 		json_decref(o);
-		return answer_perr(c, &e);
+		return http_perr(c, &e);
 	}
 	missing = json_array();
 	present = json_object();
@@ -204,7 +181,7 @@ capture_missing(struct pipold *pd, struct MHD_Connection *c,
 			    json_integer((json_int_t)size));
 	}
 	store_close(s);
-	rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:o, s:o}", "missing",
+	rc = http_json(c, MHD_HTTP_OK, json_pack("{s:o, s:o}", "missing",
 	    missing, "present", present));
 	json_decref(o);
 	return rc;
@@ -252,10 +229,10 @@ image_row(PGconn *db, const char *name, unsigned version,
 	snprintf(v, sizeof(v), "%u", version);
 	snprintf(size, sizeof(size), "%llu",
 	    (unsigned long long)ix->disk_size);
-	r = PQexecParams(db, "INSERT INTO images (name, version, disk_hash, "
+	r = db_query_bin(db, "INSERT INTO images (name, version, disk_hash, "
 	    "disk_size) VALUES ($1, $2, $3, $4) ON CONFLICT (name, version) "
 	    "DO UPDATE SET disk_hash = EXCLUDED.disk_hash, disk_size = "
-	    "EXCLUDED.disk_size", 4, NULL, params, lens, fmts, 0);
+	    "EXCLUDED.disk_size", 4, params, lens, fmts);
 	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
 	PQclear(r);
 	return rc;
@@ -277,12 +254,12 @@ capture_index(struct pipold *pd, struct MHD_Connection *c, PGconn *db,
 	    store_open(pd->state, STORE_SHARED, &s, &e) < 0 ||
 	    chunks_present(s, ix, &e) < 0 ||
 	    store_commit(s, name, ix, &version, &e) < 0) {
-		rc = answer_perr(c, &e);
+		rc = http_perr(c, &e);
 		goto out;
 	}
 	if (image_row(db, name, version, ix) < 0) {
 		store_rm(s, name, version, NULL);	/* all or nothing */
-		rc = answer_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "database "
+		rc = http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "database "
 		    "error: no version made");
 		goto out;
 	}
@@ -292,19 +269,18 @@ capture_index(struct pipold *pd, struct MHD_Connection *c, PGconn *db,
 
 		snprintf(dep, sizeof(dep), "%lld", who->deployment);
 		snprintf(ver, sizeof(ver), "%u", version);
-		PQclear(PQexecParams(db, "UPDATE deployments SET image_version "
+		PQclear(db_query(db, "UPDATE deployments SET image_version "
 		    "= $2, disk_hash = (SELECT disk_hash FROM images WHERE name "
-		    "= image_name AND version = $2) WHERE id = $1", 2, NULL, p,
-		    NULL, NULL, 0));
+		    "= image_name AND version = $2) WHERE id = $1", 2, p));
 	}
-	event(db, who->name, "image.capture", json_pack("{s:s, s:i, s:I, "
+	db_event(db, who->name, "image.capture", json_pack("{s:s, s:i, s:I, "
 	    "s:i, s:s}", "image", name, "version", (int)version, "disk_size",
 	    (json_int_t)ix->disk_size, "chunks", (int)ix->nchunks, "codec",
 	    pimg_codec_name((int)ix->codec)));
 	log_info("capture: %s:%u by %s: %llu bytes, %u chunks", name,
 	    version, who->name, (unsigned long long)ix->disk_size,
 	    ix->nchunks);
-	rc = answer_json(c, MHD_HTTP_CREATED, json_pack("{s:s, s:i}", "image",
+	rc = http_json(c, MHD_HTTP_CREATED, json_pack("{s:s, s:i}", "image",
 	    name, "version", (int)version));
  out:
 	store_close(s);
@@ -318,12 +294,11 @@ capture_index(struct pipold *pd, struct MHD_Connection *c, PGconn *db,
  * index's; missing has its own, smaller one.
  */
 enum MHD_Result
-api_capture_post(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, const char *body, size_t len)
+api_capture_post(struct http_req *rq)
 {
 	char name[STORE_NAME_MAX + 1];
-	const char *p = url + strlen(CAPTURE_PREFIX), *slash;
-	struct caller who;
+	const char *p = rq->url + strlen(CAPTURE_PREFIX), *slash;
+	struct MHD_Connection *c = rq->c;
 	enum MHD_Result rc;
 	PGconn *db;
 
@@ -333,19 +308,19 @@ api_capture_post(struct pipold *pd, struct MHD_Connection *c,
 		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	memcpy(name, p, (size_t)(slash - p));
 	name[slash - p] = '\0';
-	if (capture_auth(pd, c, name, &db, &who, &rc) < 0)
-		return rc;
-	if (store_name_check(name, NULL) < 0) {
-		db_put(pd, db);
-		return answer_error(c, MHD_HTTP_BAD_REQUEST, "image name: only "
+	/* a capture's agent sends its own image only */
+	if (rq->who.kind == CALLER_AGENT && strcmp(rq->who.image, name) != 0)
+		return http_error(c, MHD_HTTP_UNAUTHORIZED, "no valid token");
+	if (store_name_check(name, NULL) < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "image name: only "
 		    "a-z, 0-9 and (not first) - _ . are allowed");
-	}
-	if (strcmp(slash, "/missing") == 0) {
-		db_put(pd, db);		/* not held while the store is read */
-		return capture_missing(pd, c, body, len);
-	}
-	rc = capture_index(pd, c, db, &who, name, body, len);
-	db_put(pd, db);
+	if (strcmp(slash, "/missing") == 0)	/* no connection held */
+		return capture_missing(rq->pd, c, rq->body, rq->len);
+	if ((db = db_get(rq->pd)) == NULL)
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "database "
+		    "unavailable");
+	rc = capture_index(rq->pd, c, db, &rq->who, name, rq->body, rq->len);
+	db_put(rq->pd, db);
 	return rc;
 }
 
@@ -388,19 +363,18 @@ chunk_check(int codec, const uint8_t h[HASH_BYTES], const char *body,
  * {"chunk", "size"}: size is the stored member's, which the index must
  * give (another upload of the same bytes may have won). */
 enum MHD_Result
-api_capture_put(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, const char *body, size_t len)
+api_capture_put(struct http_req *rq)
 {
-	const char *leaf = url + strlen(CAPTURE_CHUNKS);
+	struct MHD_Connection *c = rq->c;
+	const char *leaf = rq->url + strlen(CAPTURE_CHUNKS), *body = rq->body;
+	size_t len = rq->len;
 	char hex[HASH_HEX], msg[PERR_MSG_MAX + 80];
 	struct store *s = NULL;
 	uint8_t h[HASH_BYTES], *raw = NULL;
-	struct caller who;
 	enum MHD_Result rc;
 	uint64_t size;
 	struct perr e;
 	int codec, added = 0;
-	PGconn *db;
 
 	if (strlen(leaf) <= 64 || (strcmp(leaf + 64, ".gz") != 0 &&
 	    strcmp(leaf + 64, ".zst") != 0))
@@ -409,22 +383,19 @@ api_capture_put(struct pipold *pd, struct MHD_Connection *c,
 	codec = leaf[65] == 'g' ? PIMG_CODEC_GZIP : PIMG_CODEC_ZSTD;
 	if (hash_parse(hex, h) < 0)
 		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-	if (capture_auth(pd, c, NULL, &db, &who, &rc) < 0)
-		return rc;
-	db_put(pd, db);		/* not held while decoding */
 	if (len == 0)
-		return answer_error(c, MHD_HTTP_BAD_REQUEST, "empty body");
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "empty body");
 	if (chunk_check(codec, h, body, len, &raw, &e) < 0 ||
-	    store_open(pd->state, STORE_SHARED, &s, &e) < 0 ||
+	    store_open(rq->pd->state, STORE_SHARED, &s, &e) < 0 ||
 	    store_chunk_put(s, codec, h, body, len, &added, &e) < 0) {
 		snprintf(msg, sizeof(msg), "chunk %s.%s: %s", hex,
 		    pimg_codec_ext(codec), e.msg);
-		rc = answer_error(c, (unsigned)perr_http_status(e.code), msg);
+		rc = http_error(c, (unsigned)perr_http_status(e.code), msg);
 		goto out;
 	}
 	if (store_chunk_size(s, codec, h, &size) < 0)
 		size = len;	/* gone already: the index check will say */
-	rc = answer_json(c, added ? MHD_HTTP_CREATED : MHD_HTTP_OK,
+	rc = http_json(c, added ? MHD_HTTP_CREATED : MHD_HTTP_OK,
 	    json_pack("{s:s, s:I}", "chunk", hex, "size", (json_int_t)size));
  out:
 	store_close(s);

@@ -11,19 +11,23 @@
  * one named, else one of theirs holding every node asked, else an
  * immediate one taken now when the nodes are free (seconds: how long,
  * default an hour). The deployments are created in one transaction, the
- * nodes switched to boot_mode deploy, then power-cycled; from there the
- * node's agent drives the state (agent_api.c).
+ * nodes switched to boot_mode deploy, then power-cycled (power_deploy,
+ * which a capture uses too); from there the node's agent drives the
+ * state (agent_api.c).
  */
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "hash.h"
+#include "log.h"
 #include "perr.h"
 #include "pipold.h"
+#include "power.h"
 #include "store.h"
 
 #define DEPLOY_DEFAULT_SECS	3600
@@ -58,23 +62,28 @@ image_lookup(struct pipold *pd, const char *ref, struct image_ref *im,
 	return rc;
 }
 
-static PGresult *
-exec(PGconn *db, const char *sql, int n, const char *const *params)
-{
-	return PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
-}
+/* A deployment request, checked, and what its transaction made. */
+struct deploy {
+	const struct caller *who;
+	json_t *o;		/* the request */
+	const char *arr;	/* its nodes, a PostgreSQL array literal */
+	int nnodes;
+	struct image_ref im;
+	char rid[24];		/* the reservation */
+	char *reply;		/* committed: the answer */
+	struct http_fail f;	/* refused: why */
+};
 
 /*
  * The reservation these nodes (a PostgreSQL array literal) are deployed
  * under: the one given, which must be the caller's, running, and hold
  * them all; else a running one of the caller's that holds them all.
- * 0 and its id; 1 when there is none (and none was given); -1 with
- * *rc queued.
+ * 0 and its id; 1 when there is none (and none was given); -1 or
+ * DB_TX_RETRY with *f saying why.
  */
 static int
-resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
-    const char *arr, int nnodes, json_t *given, char *id, size_t idlen,
-    enum MHD_Result *rc)
+resv_for(PGconn *db, const struct caller *who, const char *arr, int nnodes,
+    json_t *given, char *id, size_t idlen, struct http_fail *f)
 {
 	char uid[24], want[24], n[16];
 	const char *params[4] = { uid, arr, n, want };
@@ -85,7 +94,7 @@ resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	snprintf(n, sizeof(n), "%d", nnodes);
 	snprintf(want, sizeof(want), "%lld", given ?
 	    (long long)json_integer_value(given) : 0LL);
-	r = exec(db, "SELECT r.id FROM reservations r JOIN users u ON "
+	r = db_query(db, "SELECT r.id FROM reservations r JOIN users u ON "
 	    "u.id = $1 WHERE (r.user_id = u.id OR (u.is_admin AND $4 <> 0)) "
 	    "AND ($4 = 0 OR r.id = $4) AND reservation_state(r) = 'running' "
 	    "AND (SELECT count(*) FROM reservation_nodes rn JOIN nodes nd ON "
@@ -93,9 +102,9 @@ resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	    "AND nd.name = ANY ($2::text[])) = $3 ORDER BY r.id LIMIT 1", 4,
 	    params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		*rc = answer_sql(c, r, "deploy");
+		found = http_fail_sql(f, r, "deploy");
 		PQclear(r);
-		return -1;
+		return found;
 	}
 	found = PQntuples(r) == 1;
 	if (found)
@@ -105,9 +114,8 @@ resv_for(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 		return 0;
 	if (given == NULL)
 		return 1;
-	*rc = answer_error(c, MHD_HTTP_FORBIDDEN, "these nodes are not all "
+	return http_fail_set(f, MHD_HTTP_FORBIDDEN, "these nodes are not all "
 	    "in a running reservation of yours");
-	return -1;
 }
 
 /* ["n1","n2"] (names checked: a-z 0-9 -) as {n1,n2}; NULL when bad */
@@ -147,80 +155,47 @@ node_array(json_t *a, int *n)
 	return out;
 }
 
-enum MHD_Result
-api_deploy_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+/*
+ * One transaction (db_tx, which may run it again): the reservation
+ * taken now (if any), every deployment, every node's boot mode; all or
+ * nothing.
+ */
+static int
+deploy_tx(PGconn *db, void *arg)
 {
-	static const char *const keys[] = { "nodes", "image", "reservation",
-	    "bare", "seconds", NULL };
-	char err[PERR_MSG_MAX + 64], rid[24], uid[24], ver[16], size[24];
-	char *arr = NULL, *reply = NULL;
+	struct deploy *d = arg;
+	char uid[24], ver[16], size[24];
 	const char *params[8];
-	struct image_ref im;
-	struct caller who;
-	enum MHD_Result rc;
-	json_t *o, *given, *ro = NULL;
-	struct perr e;
+	json_t *o = d->o, *req;
 	PGresult *r;
-	PGconn *db;
-	int nnodes = 0, k;
+	int k;
 
-	(void)url;
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		goto out;
-	}
-	given = json_object_get(o, "reservation");
-	if (!json_is_string(json_object_get(o, "image")) ||
-	    (given && (!json_is_integer(given) ||
-	    json_integer_value(given) < 1)) ||
-	    (json_object_get(o, "bare") &&
-	    !json_is_boolean(json_object_get(o, "bare"))) ||
-	    (json_object_get(o, "seconds") &&
-	    !json_is_integer(json_object_get(o, "seconds"))) ||
-	    (arr = node_array(json_object_get(o, "nodes"), &nnodes)) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
-		    "[names], \"image\": \"NAME[:VERSION]\"; optional "
-		    "\"reservation\": ID, \"bare\": bool, \"seconds\": N");
-		goto out;
-	}
-	if (image_lookup(pd, json_string_value(json_object_get(o, "image")),
-	    &im, &e) < 0) {
-		rc = answer_error(c, (unsigned)perr_http_status(e.code), e.msg);
-		goto out;
-	}
-	/* one transaction: the reservation taken now (if any), every
-	 * deployment, every node's boot mode; all or nothing */
-	r = PQexec(db, "BEGIN");
-	PQclear(r);
-	if ((k = resv_for(db, c, &who, arr, nnodes, given, rid, sizeof(rid),
-	    &rc)) < 0)
-		goto rollback;
+	if ((k = resv_for(db, d->who, d->arr, d->nnodes, json_object_get(o,
+	    "reservation"), d->rid, sizeof(d->rid), &d->f)) < 0)
+		return k;
 	if (k == 1) {
-		json_t *req = json_pack("{s:O, s:I}", "nodes",
-		    json_object_get(o, "nodes"), "seconds",
-		    json_object_get(o, "seconds") ? json_integer_value(
-		    json_object_get(o, "seconds")) : DEPLOY_DEFAULT_SECS);
-
-		k = resv_take(db, c, &who, req, rid, sizeof(rid), &rc);
+		req = json_pack("{s:O, s:I}", "nodes", json_object_get(o,
+		    "nodes"), "seconds", json_object_get(o, "seconds") ?
+		    json_integer_value(json_object_get(o, "seconds")) :
+		    DEPLOY_DEFAULT_SECS);
+		k = resv_take(db, d->who, req, d->rid, sizeof(d->rid), &d->f);
 		json_decref(req);
 		if (k < 0)
-			goto rollback;
+			return k;
 	}
-	snprintf(uid, sizeof(uid), "%lld", who.id);
-	snprintf(ver, sizeof(ver), "%u", im.version);
-	snprintf(size, sizeof(size), "%llu", (unsigned long long)im.disk_size);
-	params[0] = arr;
-	params[1] = rid;
-	params[2] = im.name;
+	snprintf(uid, sizeof(uid), "%lld", d->who->id);
+	snprintf(ver, sizeof(ver), "%u", d->im.version);
+	snprintf(size, sizeof(size), "%llu",
+	    (unsigned long long)d->im.disk_size);
+	params[0] = d->arr;
+	params[1] = d->rid;
+	params[2] = d->im.name;
 	params[3] = ver;
 	params[4] = uid;
 	params[5] = json_is_true(json_object_get(o, "bare")) ? "t" : "f";
 	params[6] = size;
-	params[7] = im.disk_hash;
-	r = exec(db, "WITH d AS (INSERT INTO deployments (node_id, "
+	params[7] = d->im.disk_hash;
+	r = db_query(db, "WITH d AS (INSERT INTO deployments (node_id, "
 	    "reservation_id, image_name, image_version, user_id, bare, "
 	    "bytes_total, disk_hash) SELECT id, $2, $3, $4, $5, $6, $7, "
 	    "decode($8, 'hex') FROM nodes WHERE name = ANY ($1::text[]) "
@@ -235,65 +210,94 @@ api_deploy_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
 		if (st && strcmp(st, "23505") == 0)
-			rc = answer_error(c, MHD_HTTP_CONFLICT, "deploy: a "
+			k = http_fail_set(&d->f, MHD_HTTP_CONFLICT, "deploy: a "
 			    "deployment is already in flight on one of these "
 			    "nodes");
 		else
-			rc = answer_sql(c, r, "deploy");
+			k = http_fail_sql(&d->f, r, "deploy");
 		PQclear(r);
-		goto rollback;
+		return k;
 	}
-	reply = strdup(PQgetvalue(r, 0, 0));
+	free(d->reply);		/* from a run that was undone */
+	d->reply = strdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	r = PQexec(db, "COMMIT");
-	if (PQresultStatus(r) != PGRES_COMMAND_OK || reply == NULL) {
-		rc = answer_sql(c, r, "deploy");
-		PQclear(r);
+	return d->reply != NULL ? 0 :
+	    http_fail_set(&d->f, MHD_HTTP_SERVICE_UNAVAILABLE, "deploy: out "
+	    "of memory");
+}
+
+enum MHD_Result
+api_deploy_add(struct http_req *rq)
+{
+	struct MHD_Connection *c = rq->c;
+	struct deploy d = { .who = &rq->who, .o = rq->o };
+	json_t *o = rq->o, *given, *ro;
+	char *arr = NULL;
+	enum MHD_Result rc;
+	struct perr e;
+	int tx;
+
+	given = json_object_get(o, "reservation");
+	if (!json_is_string(json_object_get(o, "image")) ||
+	    (given && (!json_is_integer(given) ||
+	    json_integer_value(given) < 1)) ||
+	    (json_object_get(o, "bare") &&
+	    !json_is_boolean(json_object_get(o, "bare"))) ||
+	    (json_object_get(o, "seconds") &&
+	    !json_is_integer(json_object_get(o, "seconds"))) ||
+	    (arr = node_array(json_object_get(o, "nodes"), &d.nnodes)) == NULL)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
+		    "[names], \"image\": \"NAME[:VERSION]\"; optional "
+		    "\"reservation\": ID, \"bare\": bool, \"seconds\": N");
+	d.arr = arr;
+	if (image_lookup(rq->pd, json_string_value(json_object_get(o,
+	    "image")), &d.im, &e) < 0) {
+		free(arr);
+		return http_perr(c, &e);
+	}
+	/* what is said when the runs run out on a COMMIT */
+	http_fail_set(&d.f, MHD_HTTP_CONFLICT, "deploy: conflicts with "
+	    "another request, try again");
+	if ((tx = db_tx(rq->db, deploy_tx, &d)) < 0) {
+		if (tx == DB_TX_FAILED)
+			http_fail_set(&d.f, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "deploy: database error");
+		rc = http_fail_send(c, &d.f);
 		goto out;
 	}
-	PQclear(r);
-	ro = json_loads(reply, 0, NULL);
-	event(db, who.name, "deploy.add", json_pack("{s:O, s:s, s:s}",
-	    "nodes", json_object_get(o, "nodes"), "image", json_string_value(
-	    json_object_get(ro, "image")), "reservation", rid));
-	power_deploy(pd, db, arr);
-	rc = http_reply(c, MHD_HTTP_CREATED, "application/json", reply);
-	goto out;
- rollback:
-	PQclear(PQexec(db, "ROLLBACK"));
- out:
+	ro = json_loads(d.reply, 0, NULL);
+	db_event(rq->db, rq->who.name, "deploy.add", json_pack("{s:O, s:s, "
+	    "s:s}", "nodes", json_object_get(o, "nodes"), "image",
+	    json_string_value(json_object_get(ro, "image")), "reservation",
+	    d.rid));
 	json_decref(ro);
-	free(reply);
+	power_deploy(rq->pd, rq->db, arr);
+	rc = http_reply(c, MHD_HTTP_CREATED, "application/json", d.reply);
+ out:
+	free(d.reply);
 	free(arr);
-	json_decref(o);
-	db_put(pd, db);
 	return rc;
 }
 
 enum MHD_Result
-api_deploy_list(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, const char *body, size_t len)
+api_deploy_list(struct http_req *rq)
 {
+	struct MHD_Connection *c = rq->c;
 	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
 	    "id");
 	const char *params[3];
 	char uid[24];
-	struct caller who;
 	enum MHD_Result rc;
 	PGresult *r;
-	PGconn *db;
 
-	(void)url, (void)body, (void)len;
 	if (id != NULL && (strlen(id) == 0 || strlen(id) > 18 ||
 	    strspn(id, "0123456789") != strlen(id)))
-		return answer_error(c, MHD_HTTP_BAD_REQUEST, "id: a number");
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	snprintf(uid, sizeof(uid), "%lld", who.id);
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "id: a number");
+	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
 	params[0] = uid;
-	params[1] = who.admin ? "t" : "f";
+	params[1] = rq->who.admin ? "t" : "f";
 	params[2] = id ? id : "0";
-	r = exec(db, "SELECT json_build_object('deployments', coalesce("
+	r = db_query(rq->db, "SELECT json_build_object('deployments', coalesce("
 	    "json_agg(json_build_object('id', d.id, 'node', n.name, 'user', "
 	    "u.name, 'image', d.image_name || coalesce(':' || "
 	    "d.image_version, ''), 'kind', d.kind, 'state', d.state, "
@@ -308,84 +312,88 @@ api_deploy_list(struct pipold *pd, struct MHD_Connection *c,
 	    "LIMIT 200) d JOIN nodes n ON n.id = d.node_id LEFT JOIN users u "
 	    "ON u.id = d.user_id", 3, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = answer_sql(c, r, "deployments");
+		rc = http_sql_error(c, r, "deployments");
 	else if (id != NULL && strstr(PQgetvalue(r, 0, 0), "\"id\"") == NULL)
-		rc = answer_error(c, MHD_HTTP_NOT_FOUND, "no such deployment "
+		rc = http_error(c, MHD_HTTP_NOT_FOUND, "no such deployment "
 		    "of yours");
 	else
 		rc = http_reply(c, MHD_HTTP_OK, "application/json",
 		    PQgetvalue(r, 0, 0));
 	PQclear(r);
-	db_put(pd, db);
 	return rc;
 }
 
-/*
- * POST /api/captures {"node": NAME, "image": NAME}: admins have a node's
- * disk captured into a new draft of the image. The same path as a
- * deployment (boot script, token, order), with kind capture: the
- * agent reads the disk and uploads what the store lacks; the draft's
- * number is recorded in the deployment, which ends ready.
- */
-enum MHD_Result
-api_capture_add(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, const char *body, size_t len)
-{
-	static const char *const keys[] = { "node", "image", NULL };
-	const char *node, *image, *params[3];
-	char err[160], uid[24], arr[80];
-	struct caller who;
-	enum MHD_Result rc;
-	json_t *o;
-	PGresult *r;
-	PGconn *db;
+struct power_job {
+	char *names;		/* for the log */
+	json_t *nodes;		/* [{"name", "driver", "params"}] */
+};
 
-	(void)url;
-	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
-		return rc;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		goto out;
+static void *
+power_job_main(void *arg)
+{
+	struct power_job *j = arg;
+	char msg[POWER_MSG_MAX];
+	struct perr e;
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(j->nodes, i, n) {
+		const char *name = json_string_value(json_object_get(n,
+		    "name"));
+
+		if (power_run(name, json_string_value(json_object_get(n,
+		    "driver")), json_object_get(n, "params"), POWER_CYCLE, msg,
+		    sizeof(msg), &e) < 0)
+			log_warnx("deploy: node %s: power cycle failed: %s; "
+			    "its next network boot deploys it", name, e.msg);
+		else
+			log_info("deploy: node %s: %s", name, msg);
 	}
-	node = json_string_value(json_object_get(o, "node"));
-	image = json_string_value(json_object_get(o, "image"));
-	if (node == NULL || image == NULL ||
-	    store_name_check(image, NULL) < 0) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "want {\"node\": "
-		    "NAME, \"image\": NAME} (an image name: a-z 0-9 - _ .)");
-		goto out;
+	json_decref(j->nodes);
+	free(j->names);
+	free(j);
+	return NULL;
+}
+
+/*
+ * Start the deployment of the nodes named (a PostgreSQL array literal):
+ * a power cycle through each node's driver, in a thread of its own so
+ * that the answer does not wait for slow controllers. A node whose
+ * driver fails (or is manual) deploys at its next network boot.
+ */
+void
+power_deploy(struct pipold *pd, PGconn *db, const char *names)
+{
+	const char *params[1] = { names };
+	struct power_job *j;
+	pthread_attr_t attr;
+	pthread_t t;
+	PGresult *r;
+
+	(void)pd;
+	r = db_query(db, "SELECT coalesce(json_agg(json_build_object("
+	    "'name', name, 'driver', power_driver, 'params', power_params) "
+	    "ORDER BY name), '[]') FROM nodes WHERE name = ANY ($1::text[])",
+	    1, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK ||
+	    (j = calloc(1, sizeof(*j))) == NULL) {
+		log_warnx("deploy %s: no power cycle (database error); the "
+		    "nodes' next network boot deploys them", names);
+		PQclear(r);
+		return;
 	}
-	snprintf(uid, sizeof(uid), "%lld", who.id);
-	params[0] = node;
-	params[1] = image;
-	params[2] = uid;
-	r = PQexecParams(db, "WITH d AS (INSERT INTO deployments (node_id, "
-	    "kind, image_name, user_id) SELECT id, 'capture', $2, $3 FROM "
-	    "nodes WHERE name = $1 RETURNING id, node_id), t AS (INSERT INTO "
-	    "deployment_transitions (deployment_id, state) SELECT id, "
-	    "'pending' FROM d), n AS (UPDATE nodes SET boot_mode = 'deploy' "
-	    "WHERE id IN (SELECT node_id FROM d)) SELECT json_build_object("
-	    "'capture', id, 'node', $1::text, 'image', $2::text) FROM d", 3,
-	    NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, sizeof(err), "node %s: a deployment is already in "
-		    "flight", node);
-		rc = sql_status(r) == MHD_HTTP_CONFLICT ? answer_error(c,
-		    MHD_HTTP_CONFLICT, err) : answer_sql(c, r, "capture");
-	} else if (PQntuples(r) == 0) {
-		snprintf(err, sizeof(err), "node %s: no such node", node);
-		rc = answer_error(c, MHD_HTTP_NOT_FOUND, err);
-	} else {
-		event(db, who.name, "capture.add", json_pack("{s:s, s:s}",
-		    "node", node, "image", image));
-		snprintf(arr, sizeof(arr), "{%s}", node);
-		power_deploy(pd, db, arr);
-		rc = http_reply(c, MHD_HTTP_CREATED, "application/json",
-		    PQgetvalue(r, 0, 0));
-	}
+	j->nodes = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+	j->names = strdup(names);
 	PQclear(r);
- out:
-	json_decref(o);
-	db_put(pd, db);
-	return rc;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (j->nodes == NULL || j->names == NULL ||
+	    pthread_create(&t, &attr, power_job_main, j) != 0) {
+		log_warnx("deploy %s: no power cycle (out of resources)",
+		    names);
+		json_decref(j->nodes);
+		free(j->names);
+		free(j);
+	}
+	pthread_attr_destroy(&attr);
 }

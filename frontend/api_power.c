@@ -35,11 +35,10 @@ power_allowed(PGconn *db, const struct caller *who, long long node_id)
 		return 1;
 	snprintf(uid, sizeof(uid), "%lld", who->id);
 	snprintf(nid, sizeof(nid), "%lld", node_id);
-	r = PQexecParams(db, "SELECT 1 FROM reservations r JOIN "
+	r = db_query(db, "SELECT 1 FROM reservations r JOIN "
 	    "reservation_nodes rn ON rn.reservation_id = r.id WHERE "
 	    "r.user_id = $1 AND rn.node_id = $2 AND rn.live AND "
-	    "reservation_state(r) = 'running'", 2, NULL, params, NULL, NULL,
-	    0);
+	    "reservation_state(r) = 'running'", 2, params);
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
 	PQclear(r);
 	return ok;
@@ -64,9 +63,8 @@ node_power_get(PGconn *db, const char *name, long long *id, char *driver,
 	unsigned status = 0;
 	PGresult *r;
 
-	r = PQexecParams(db, "SELECT id::text, power_driver, "
-	    "power_params::text FROM nodes WHERE name = $1", 1, NULL, p, NULL,
-	    NULL, 0);
+	r = db_query(db, "SELECT id::text, power_driver, "
+	    "power_params::text FROM nodes WHERE name = $1", 1, p);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	else if (PQntuples(r) != 1)
@@ -96,7 +94,7 @@ power_act(struct pipold *pd, struct MHD_Connection *c, const char *name,
 		log_info("node %s: power %s by %s: %s", name,
 		    power_action_name(action), who->name, ok ? msg : e.msg);
 		if ((db = db_get(pd)) != NULL)
-			event(db, who->name, "node.power", json_pack(
+			db_event(db, who->name, "node.power", json_pack(
 			    "{s:s, s:s, s:b, s:s}", "node", name, "action",
 			    power_action_name(action), "ok", ok, "message",
 			    ok ? msg : e.msg));
@@ -107,58 +105,48 @@ power_act(struct pipold *pd, struct MHD_Connection *c, const char *name,
 		db_put(pd, db);
 	}
 	if (!ok)
-		return answer_error(c, power_http_status(e.code), e.msg);
-	rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s, s:s}", "node",
+		return http_error(c, power_http_status(e.code), e.msg);
+	rc = http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s, s:s}", "node",
 	    name, "action", power_action_name(action), "message", msg));
 	return rc;
 }
 
 enum MHD_Result
-api_node_power(struct pipold *pd, struct MHD_Connection *c, const char *name,
-    const char *body, size_t len)
+api_node_power(struct http_req *rq)
 {
-	static const char *const keys[] = { "action", NULL };
-	char err[160], driver[16];
-	json_t *o, *params = NULL;
-	struct caller who;
+	struct MHD_Connection *c = rq->c;
+	char err[160], driver[16], name[64];
+	const char *rest;
+	json_t *params = NULL;
 	enum MHD_Result rc;
 	long long id = 0;
 	unsigned status;
-	PGconn *db;
 	int action;
 
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		goto out;
-	}
-	action = power_action_parse(json_string_value(json_object_get(o,
+	if (node_name_from_url(rq->url, name, &rest) < 0)
+		return http_error(c, MHD_HTTP_NOT_FOUND, "not found");
+	action = power_action_parse(json_string_value(json_object_get(rq->o,
 	    "action")));
-	json_decref(o);
-	if (action < 0) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"action\": on, "
+	if (action < 0)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "\"action\": on, "
 		    "off, reset, cycle or status");
-		goto out;
-	}
-	if ((status = node_power_get(db, name, &id, driver, sizeof(driver),
-	    &params)) != 0) {
+	if ((status = node_power_get(rq->db, name, &id, driver,
+	    sizeof(driver), &params)) != 0) {
 		snprintf(err, sizeof(err), "node %s: no such node", name);
-		rc = answer_error(c, status, status == MHD_HTTP_NOT_FOUND ?
+		return http_error(c, status, status == MHD_HTTP_NOT_FOUND ?
 		    err : "database error");
-		goto out;
 	}
-	if (!power_allowed(db, &who, id)) {
+	if (!power_allowed(rq->db, &rq->who, id)) {
 		snprintf(err, sizeof(err), "node %s: not in a running "
 		    "reservation of yours", name);
-		rc = answer_error(c, MHD_HTTP_FORBIDDEN, err);
+		rc = http_error(c, MHD_HTTP_FORBIDDEN, err);
 		goto out;
 	}
-	db_put(pd, db);
-	db = NULL;
-	rc = power_act(pd, c, name, &who, driver, params, action);
+	/* not held while the driver runs: it may take a while */
+	db_put(rq->pd, rq->db);
+	rq->db = NULL;
+	rc = power_act(rq->pd, c, name, &rq->who, driver, params, action);
  out:
 	json_decref(params);
-	db_put(pd, db);
 	return rc;
 }

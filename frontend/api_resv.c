@@ -1,8 +1,9 @@
 /*
  * api_resv.c -- reservations, licences and queues. The rules live in the
- * schema (002_reserve_deploy.sql: reserve, extend, release and the
- * exclusion constraint); this file checks the request's shape, calls
- * them with parameters, and answers.
+ * schema (002_reserve_deploy.sql: reserve, extend, release; the
+ * exclusion constraint on reservation_nodes, which makes overlapping
+ * reservations of a node impossible, is 001_init.sql's); this file
+ * checks the request's shape, calls them with parameters, and answers.
  *
  *   POST /api/reservations            reserve (now or at a date)
  *   GET  /api/reservations[?all=1]    yours (all: admins see everyone's)
@@ -10,14 +11,21 @@
  *   POST /api/reservations/ID/release
  *   POST /api/licences, GET /api/licences
  *   POST /api/queues, GET /api/queues
+ *
+ * And the expiry tick, a thread that ends reservations whose time is
+ * over (resv_tick_start, from pipold's main).
  */
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
+#include "log.h"
 #include "pipold.h"
 
 #define RESV_NODES_MAX	1024	/* names in one request */
@@ -104,20 +112,20 @@ answer_resv(struct MHD_Connection *c, PGconn *db, unsigned status,
 	snprintf(sql, sizeof(sql), "SELECT %s FROM reservations r JOIN users "
 	    "u ON u.id = r.user_id JOIN queues q ON q.id = r.queue_id "
 	    "WHERE r.id = $1", resv_json);
-	r = PQexecParams(db, sql, 1, NULL, params, NULL, NULL, 0);
-	rc = answer_pgjson(c, r, status, "reservation");
+	r = db_query(db, sql, 1, params);
+	rc = http_pgjson(c, r, status, "reservation");
 	PQclear(r);
 	return rc;
 }
 
 /*
  * Reserve for who, from a checked request: shared by POST
- * /api/reservations and by a deploy that brings no reservation. The
- * new id goes to idbuf; on failure the answer is queued in *rc.
+ * /api/reservations and by a deploy that brings no reservation (inside
+ * its transaction). The new id goes to idbuf; on failure, *f says why.
  */
 int
-resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
-    json_t *o, char *idbuf, size_t idlen, enum MHD_Result *rc)
+resv_take(PGconn *db, const struct caller *who, json_t *o, char *idbuf,
+    size_t idlen, struct http_fail *f)
 {
 	json_t *nodes = json_object_get(o, "nodes");
 	json_t *count = json_object_get(o, "count");
@@ -129,7 +137,7 @@ resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	const char *params[8];
 	long long s = json_secs(json_object_get(o, "seconds"));
 	PGresult *r;
-	int ok = 0;
+	int rc = 0;
 
 	if (s < 0 || (nodes == NULL) == (count == NULL) ||
 	    (count && (!json_is_integer(count) ||
@@ -137,17 +145,13 @@ resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	    json_integer_value(count) > RESV_NODES_MAX)) ||
 	    (profile && !json_is_string(profile)) ||
 	    (lics && !json_is_object(lics)) || (at && !json_is_string(at)) ||
-	    (queue && !json_is_string(queue))) {
-		*rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
+	    (queue && !json_is_string(queue)))
+		return http_fail_set(f, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
 		    "[names] or \"count\": N, and \"seconds\": N; optional "
 		    "\"profile\", \"licences\": {name: N}, \"at\", \"queue\"");
-		return -1;
-	}
 	if (nodes != NULL && (arr = names_array(nodes, err, sizeof(err)))
-	    == NULL) {
-		*rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		return -1;
-	}
+	    == NULL)
+		return http_fail_set(f, MHD_HTTP_BAD_REQUEST, err);
 	snprintf(uid, sizeof(uid), "%lld", who->id);
 	snprintf(cnt, sizeof(cnt), "%lld", count ?
 	    (long long)json_integer_value(count) : 0);
@@ -161,66 +165,45 @@ resv_take(PGconn *db, struct MHD_Connection *c, const struct caller *who,
 	params[5] = lj;
 	params[6] = at ? json_string_value(at) : NULL;
 	params[7] = secs;
-	r = PQexecParams(db, "SELECT reserve($1, $2, $3::text[], $4, $5, "
-	    "$6::jsonb, $7::timestamptz, $8)", 8, NULL, params, NULL, NULL, 0);
+	r = db_query(db, "SELECT reserve($1, $2, $3::text[], $4, $5, "
+	    "$6::jsonb, $7::timestamptz, $8)", 8, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		*rc = answer_sql(c, r, "reserve");
-	else {
+		rc = http_fail_sql(f, r, "reserve");
+	else
 		snprintf(idbuf, idlen, "%s", PQgetvalue(r, 0, 0));
-		ok = 1;
-	}
 	PQclear(r);
 	free(arr);
 	free(lj);
-	if (ok)
-		event(db, who->name, "reservation.add", json_pack("{s:s, s:O}",
-		    "id", idbuf, "request", o));
-	return ok ? 0 : -1;
-}
-
-enum MHD_Result
-api_resv_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
-{
-	static const char *const keys[] = { "nodes", "count", "profile",
-	    "licences", "seconds", "at", "queue", NULL };
-	char err[128], id[24];
-	struct caller who;
-	enum MHD_Result rc;
-	json_t *o;
-	PGconn *db;
-
-	(void)url;
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL)
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-	else if (resv_take(db, c, &who, o, id, sizeof(id), &rc) == 0)
-		rc = answer_resv(c, db, MHD_HTTP_CREATED, id);
-	json_decref(o);
-	db_put(pd, db);
+	if (rc == 0)
+		db_event(db, who->name, "reservation.add", json_pack(
+		    "{s:s, s:O}", "id", idbuf, "request", o));
 	return rc;
 }
 
 enum MHD_Result
-api_resv_list(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+api_resv_add(struct http_req *rq)
 {
-	const char *all = MHD_lookup_connection_value(c,
+	struct http_fail f;
+	char id[24];
+
+	if (resv_take(rq->db, &rq->who, rq->o, id, sizeof(id), &f) < 0)
+		return http_fail_send(rq->c, &f);
+	return answer_resv(rq->c, rq->db, MHD_HTTP_CREATED, id);
+}
+
+enum MHD_Result
+api_resv_list(struct http_req *rq)
+{
+	const char *all = MHD_lookup_connection_value(rq->c,
 	    MHD_GET_ARGUMENT_KIND, "all");
 	const char *params[2];
 	char sql[1400], uid[24];
-	struct caller who;
 	enum MHD_Result rc;
 	PGresult *r;
-	PGconn *db;
 
-	(void)url, (void)body, (void)len;
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	snprintf(uid, sizeof(uid), "%lld", who.id);
+	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
 	params[0] = uid;
-	params[1] = all != NULL && who.admin ? "t" : "f";
+	params[1] = all != NULL && rq->who.admin ? "t" : "f";
 	/* ended and released ones of the last day stay on the list */
 	snprintf(sql, sizeof(sql), "SELECT json_build_object('reservations', "
 	    "coalesce(json_agg(%s ORDER BY r.id), '[]')) FROM reservations r "
@@ -228,63 +211,59 @@ api_resv_list(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	    "r.queue_id WHERE (r.user_id = $1 OR $2::boolean) AND "
 	    "coalesce(r.released, upper(r.during)) > now() - interval '1 day'",
 	    resv_json);
-	r = PQexecParams(db, sql, 2, NULL, params, NULL, NULL, 0);
-	rc = answer_pgjson(c, r, MHD_HTTP_OK, "reservations");
+	r = db_query(rq->db, sql, 2, params);
+	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "reservations");
 	PQclear(r);
-	db_put(pd, db);
 	return rc;
 }
 
 /* POST /api/reservations/ID/extend and /api/reservations/ID/release */
 enum MHD_Result
-api_resv_change(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, const char *body, size_t len)
+api_resv_change(struct http_req *rq)
 {
 	static const char *const keys[] = { "seconds", NULL };
 	static const char prefix[] = "/api/reservations/";
-	const char *p = url + sizeof(prefix) - 1, *params[3];
+	const char *p = rq->url + sizeof(prefix) - 1, *params[3];
 	char id[24], uid[24], secs[24], err[128];
+	struct MHD_Connection *c = rq->c;
+	PGconn *db = rq->db;
 	long long s = 0;
-	struct caller who;
 	enum MHD_Result rc;
 	json_t *o = NULL;
 	PGresult *r;
-	PGconn *db;
 	size_t n;
 	int extend;
 
 	n = strspn(p, "0123456789");
 	if (n == 0 || n > 18 || (strcmp(p + n, "/extend") != 0 &&
 	    strcmp(p + n, "/release") != 0))
-		return answer_error(c, MHD_HTTP_NOT_FOUND, "no such call");
+		return http_error(c, MHD_HTTP_NOT_FOUND, "no such call");
 	extend = strcmp(p + n, "/extend") == 0;
 	snprintf(id, sizeof(id), "%.*s", (int)n, p);
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
 	if (extend) {
-		if ((o = body_object(body, len, keys, err, sizeof(err))) ==
+		if ((o = http_body_object(rq->body, rq->len, keys, err,
+		    sizeof(err))) ==
 		    NULL || (s = json_secs(json_object_get(o, "seconds"))) < 0) {
-			rc = answer_error(c, MHD_HTTP_BAD_REQUEST, o ?
+			rc = http_error(c, MHD_HTTP_BAD_REQUEST, o ?
 			    "want {\"seconds\": N}" : err);
 			goto out;
 		}
-	} else if (len != 0) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "release takes no "
+	} else if (rq->len != 0) {
+		rc = http_error(c, MHD_HTTP_BAD_REQUEST, "release takes no "
 		    "body");
 		goto out;
 	}
-	snprintf(uid, sizeof(uid), "%lld", who.id);
+	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
 	snprintf(secs, sizeof(secs), "%lld", s);
 	params[0] = uid;
 	params[1] = id;
 	params[2] = secs;
-	r = PQexecParams(db, extend ? "SELECT extend($1, $2, $3)" :
-	    "SELECT release($1, $2)", extend ? 3 : 2, NULL, params, NULL,
-	    NULL, 0);
+	r = db_query(db, extend ? "SELECT extend($1, $2, $3)" :
+	    "SELECT release($1, $2)", extend ? 3 : 2, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = answer_sql(c, r, extend ? "extend" : "release");
+		rc = http_sql_error(c, r, extend ? "extend" : "release");
 	else {
-		event(db, who.name, extend ? "reservation.extend" :
+		db_event(db, rq->who.name, extend ? "reservation.extend" :
 		    "reservation.release", json_pack("{s:s, s:I}", "id", id,
 		    "seconds", (json_int_t)s));
 		rc = answer_resv(c, db, MHD_HTTP_OK, id);
@@ -292,78 +271,60 @@ api_resv_change(struct pipold *pd, struct MHD_Connection *c,
 	PQclear(r);
  out:
 	json_decref(o);
-	db_put(pd, db);
 	return rc;
 }
 
 /* GET of a small table, as {"key": [rows as objects]} */
 static enum MHD_Result
-list_rows(struct pipold *pd, struct MHD_Connection *c, const char *sql)
+list_rows(struct http_req *rq, const char *sql)
 {
-	struct caller who;
 	enum MHD_Result rc;
 	PGresult *r;
-	PGconn *db;
 
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	r = PQexec(db, sql);
-	rc = answer_pgjson(c, r, MHD_HTTP_OK, "list");
+	r = db_query(rq->db, sql, 0, NULL);
+	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "list");
 	PQclear(r);
-	db_put(pd, db);
 	return rc;
 }
 
 enum MHD_Result
-api_licence_list(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, const char *body, size_t len)
+api_licence_list(struct http_req *rq)
 {
-	(void)url, (void)body, (void)len;
-	return list_rows(pd, c, "SELECT json_build_object('licences', "
+	return list_rows(rq, "SELECT json_build_object('licences', "
 	    "coalesce(json_agg(json_build_object('name', l.name, 'total', "
 	    "l.total, 'used_now', licence_used(l.id, tstzrange(now(), now(), "
 	    "'[]'), 0)) ORDER BY l.name), '[]')) FROM licences l");
 }
 
 enum MHD_Result
-api_queue_list(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+api_queue_list(struct http_req *rq)
 {
-	(void)url, (void)body, (void)len;
-	return list_rows(pd, c, "SELECT json_build_object('queues', "
+	return list_rows(rq, "SELECT json_build_object('queues', "
 	    "coalesce(json_agg(json_build_object('name', name, 'max_nodes', "
 	    "max_nodes, 'max_seconds', extract(epoch FROM max_duration)::bigint, "
 	    "'hours_from', hours_from, 'hours_to', hours_to) ORDER BY name), "
 	    "'[]')) FROM queues");
 }
 
-/* Run an admin's INSERT ... ON CONFLICT DO UPDATE and answer 201. */
+/* An admin's INSERT ... ON CONFLICT DO UPDATE, its parameters the
+ * fields of keys in order (the first, the name, a string); 201. */
 static enum MHD_Result
-admin_upsert(struct pipold *pd, struct MHD_Connection *c, const char *body,
-    size_t len, const char *const *keys, const char *sql, const char *kind)
+admin_upsert(struct http_req *rq, const char *const *keys, const char *sql,
+    const char *kind)
 {
+	struct MHD_Connection *c = rq->c;
 	const char *params[5] = { NULL };
 	char err[128], num[4][24];
-	struct caller who;
 	enum MHD_Result rc;
-	json_t *o, *v;
+	json_t *v;
 	PGresult *r;
-	PGconn *db;
 	int i;
 
-	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
-		return rc;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		goto out;
-	}
-	for (i = 0; keys[i] != NULL; i++) {
-		v = json_object_get(o, keys[i]);
-		if (i == 0 && !json_is_string(v)) {
-			rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"name\": "
+	for (i = 0; keys[i] != NULL && i < 5; i++) {
+		v = json_object_get(rq->o, keys[i]);
+		if (i == 0 && !json_is_string(v))
+			return http_error(c, MHD_HTTP_BAD_REQUEST, "\"name\": "
 			    "a string is needed");
-			goto out;
-		}
 		if (json_is_string(v))
 			params[i] = json_string_value(v);
 		else if (json_is_integer(v)) {
@@ -373,49 +334,96 @@ admin_upsert(struct pipold *pd, struct MHD_Connection *c, const char *body,
 		} else if (v != NULL) {
 			snprintf(err, sizeof(err), "\"%s\": a string or a "
 			    "number is needed", keys[i]);
-			rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-			goto out;
+			return http_error(c, MHD_HTTP_BAD_REQUEST, err);
 		}
 	}
-	r = PQexecParams(db, sql, i, NULL, params, NULL, NULL, 0);
+	r = db_query(rq->db, sql, i, params);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		rc = answer_sql(c, r, params[0]);
+		rc = http_sql_error(c, r, params[0]);
 	else {
-		event(db, who.name, kind, json_incref(o));
-		rc = answer_json(c, MHD_HTTP_CREATED, json_incref(o));
+		db_event(rq->db, rq->who.name, kind, json_incref(rq->o));
+		rc = http_json(c, MHD_HTTP_CREATED, json_incref(rq->o));
 	}
 	PQclear(r);
- out:
-	json_decref(o);
-	db_put(pd, db);
 	return rc;
 }
 
+/* POST /api/licences {"name", "total"} */
 enum MHD_Result
-api_licence_add(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, const char *body, size_t len)
+api_licence_add(struct http_req *rq)
 {
 	static const char *const keys[] = { "name", "total", NULL };
 
-	(void)url;
-	return admin_upsert(pd, c, body, len, keys, "INSERT INTO licences "
-	    "(name, total) VALUES ($1, $2::integer) ON CONFLICT (name) DO "
-	    "UPDATE SET total = excluded.total", "licence.set");
+	return admin_upsert(rq, keys, "INSERT INTO licences (name, total) VALUES "
+	    "($1, $2::integer) ON CONFLICT (name) DO UPDATE SET total = "
+	    "excluded.total", "licence.set");
 }
 
+/* POST /api/queues {"name", "max_nodes", "max_seconds", "hours_from",
+ * "hours_to"} */
 enum MHD_Result
-api_queue_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+api_queue_add(struct http_req *rq)
 {
 	static const char *const keys[] = { "name", "max_nodes",
 	    "max_seconds", "hours_from", "hours_to", NULL };
 
-	(void)url;
-	return admin_upsert(pd, c, body, len, keys, "INSERT INTO queues "
+	return admin_upsert(rq, keys, "INSERT INTO queues "
 	    "(name, max_nodes, max_duration, hours_from, hours_to) VALUES "
 	    "($1, coalesce($2::integer, 8), make_interval(secs => "
 	    "coalesce($3::bigint, 86400)), $4::time, $5::time) ON CONFLICT "
 	    "(name) DO UPDATE SET max_nodes = excluded.max_nodes, "
 	    "max_duration = excluded.max_duration, hours_from = "
 	    "excluded.hours_from, hours_to = excluded.hours_to", "queue.set");
+}
+
+/*
+ * The expiry tick: every RESERVATION_TICK_SEC, reservations whose time
+ * is over expire (reservations_expire(), schema 003), with what was in
+ * flight under them. Any pipold sharing the database may run it; the
+ * function is idempotent.
+ */
+#define RESERVATION_TICK_SEC	10
+
+static volatile sig_atomic_t tick_stop;
+static pthread_t tick_thread;
+
+static void *
+tick_main(void *arg)
+{
+	struct pipold *pd = arg;
+	PGresult *r;
+	PGconn *db;
+	int i;
+
+	while (!tick_stop) {
+		if ((db = db_get(pd)) != NULL) {
+			r = db_query(db, "SELECT reservations_expire()", 0,
+			    NULL);
+			if (PQresultStatus(r) == PGRES_TUPLES_OK &&
+			    atoi(PQgetvalue(r, 0, 0)) > 0)
+				log_info("%s reservation(s) ended",
+				    PQgetvalue(r, 0, 0));
+			PQclear(r);
+			db_put(pd, db);
+		}
+		for (i = 0; i < RESERVATION_TICK_SEC * 10 && !tick_stop; i++)
+			usleep(100000);
+	}
+	return NULL;
+}
+
+int
+resv_tick_start(struct pipold *pd, struct perr *e)
+{
+	if (pthread_create(&tick_thread, NULL, tick_main, pd) != 0)
+		return perr_set(e, PE_FAIL, "cannot start the reservation "
+		    "expiry tick");
+	return 0;
+}
+
+void
+resv_tick_stop(void)
+{
+	tick_stop = 1;
+	pthread_join(tick_thread, NULL);
 }

@@ -68,213 +68,164 @@ script_kind_ok(const char *k)
 }
 
 enum MHD_Result
-api_script_add(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+api_script_add(struct http_req *rq)
 {
-	static const char *const keys[] = { "kind", "name", "body", NULL };
+	struct MHD_Connection *c = rq->c;
 	const char *kind, *name, *b64, *params[4];
 	char err[200], owner[24];
-	struct caller who;
 	enum MHD_Result rc;
-	json_t *o;
 	PGresult *r;
-	PGconn *db;
 
-	(void)url;
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		goto out;
-	}
-	kind = json_string_value(json_object_get(o, "kind"));
-	name = json_string_value(json_object_get(o, "name"));
-	b64 = json_string_value(json_object_get(o, "body"));
-	if (!script_kind_ok(kind)) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"kind\": rc or "
+	kind = json_string_value(json_object_get(rq->o, "kind"));
+	name = json_string_value(json_object_get(rq->o, "name"));
+	b64 = json_string_value(json_object_get(rq->o, "body"));
+	if (!script_kind_ok(kind))
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "\"kind\": rc or "
 		    "postinstall");
-		goto out;
-	}
 	if (name == NULL || !script_name_ok(kind, name)) {
 		snprintf(err, sizeof(err), "\"name\": letters, digits, '.', "
 		    "'-', '_', at most 64%s", strcmp(kind, "rc") == 0 ?
 		    ", beginning with rc" : "");
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		goto out;
+		return http_error(c, MHD_HTTP_BAD_REQUEST, err);
 	}
-	if (b64 == NULL || strlen(b64) > (SCRIPT_MAX / 3 + 1) * 4) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"body\": the "
+	if (b64 == NULL || strlen(b64) > (SCRIPT_MAX / 3 + 1) * 4)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "\"body\": the "
 		    "script in base64, at most 48 KiB");
-		goto out;
-	}
-	if (strcmp(kind, "postinstall") == 0 && !who.admin) {
-		rc = answer_error(c, MHD_HTTP_FORBIDDEN, "post-install scripts "
+	if (strcmp(kind, "postinstall") == 0 && !rq->who.admin)
+		return http_error(c, MHD_HTTP_FORBIDDEN, "post-install scripts "
 		    "are the admins'; yours are rc scripts");
-		goto out;
-	}
-	snprintf(owner, sizeof(owner), "%lld", who.id);
+	snprintf(owner, sizeof(owner), "%lld", rq->who.id);
 	params[0] = kind;
 	params[1] = strcmp(kind, "rc") == 0 ? owner : NULL;
 	params[2] = name;
 	params[3] = b64;
-	r = PQexecParams(db, "INSERT INTO scripts (kind, owner_id, name, body) "
+	r = db_query(rq->db, "INSERT INTO scripts (kind, owner_id, name, body) "
 	    "VALUES ($1, $2, $3, decode($4, 'base64')) ON CONFLICT (kind, "
 	    "coalesce(owner_id, 0), name) DO UPDATE SET body = EXCLUDED.body, "
 	    "updated = now() RETURNING json_build_object('kind', "
 	    "kind, 'name', name, 'size', length(body), 'sha256', "
-	    "encode(sha256(body), 'hex'))", 4, NULL, params, NULL, NULL, 0);
+	    "encode(sha256(body), 'hex'))", 4, params);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
-		event(db, who.name, "script.add", json_pack("{s:s, s:s}",
-		    "kind", kind, "name", name));
-	rc = answer_pgjson(c, r, MHD_HTTP_CREATED, "script");
+		db_event(rq->db, rq->who.name, "script.add", json_pack(
+		    "{s:s, s:s}", "kind", kind, "name", name));
+	rc = http_pgjson(c, r, MHD_HTTP_CREATED, "script");
 	PQclear(r);
- out:
-	json_decref(o);
-	db_put(pd, db);
 	return rc;
 }
 
 enum MHD_Result
-api_script_list(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+api_script_list(struct http_req *rq)
 {
 	const char *params[2];
 	char id[24];
-	struct caller who;
 	enum MHD_Result rc;
 	PGresult *r;
-	PGconn *db;
 
-	(void)url, (void)body, (void)len;
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	snprintf(id, sizeof(id), "%lld", who.id);
+	snprintf(id, sizeof(id), "%lld", rq->who.id);
 	params[0] = id;
-	params[1] = who.admin ? "t" : "f";
-	r = PQexecParams(db, "SELECT json_build_object('scripts', coalesce("
+	params[1] = rq->who.admin ? "t" : "f";
+	r = db_query(rq->db, "SELECT json_build_object('scripts', coalesce("
 	    "json_agg(json_build_object('kind', s.kind, 'name', s.name, "
 	    "'owner', u.name, 'size', length(s.body), 'sha256', "
 	    "encode(sha256(s.body), 'hex'), 'updated', s.updated) ORDER BY "
 	    "s.kind, u.name, s.name COLLATE \"C\"), '[]')) FROM scripts s LEFT "
 	    "JOIN users u ON u.id = s.owner_id WHERE s.kind = 'postinstall' "
-	    "OR s.owner_id = $1 OR $2::boolean", 2, NULL, params, NULL, NULL,
-	    0);
-	rc = answer_pgjson(c, r, MHD_HTTP_OK, "scripts");
+	    "OR s.owner_id = $1 OR $2::boolean", 2, params);
+	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "scripts");
 	PQclear(r);
-	db_put(pd, db);
 	return rc;
 }
 
 /* GET and DELETE /api/scripts/KIND/NAME */
 static enum MHD_Result
-script_one(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    int del)
+script_one(struct http_req *rq, int del)
 {
+	struct MHD_Connection *c = rq->c;
 	char kind[16], name[80], id[24], err[200];
 	const char *params[3];
-	struct caller who;
 	enum MHD_Result rc;
 	PGresult *r;
-	PGconn *db;
 
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
-	if (script_path(url, kind, name) < 0 || !script_kind_ok(kind) ||
-	    !script_name_ok(kind, name)) {
-		rc = answer_error(c, MHD_HTTP_NOT_FOUND, "want "
+	if (script_path(rq->url, kind, name) < 0 || !script_kind_ok(kind) ||
+	    !script_name_ok(kind, name))
+		return http_error(c, MHD_HTTP_NOT_FOUND, "want "
 		    "/api/scripts/rc/NAME or /api/scripts/postinstall/NAME");
-		goto out;
-	}
 	/* site scripts may hold the site's secrets: their bodies are
 	 * the admins' (users see their names in the list) */
-	if (strcmp(kind, "postinstall") == 0 && !who.admin) {
-		rc = answer_error(c, MHD_HTTP_FORBIDDEN, "post-install scripts "
+	if (strcmp(kind, "postinstall") == 0 && !rq->who.admin)
+		return http_error(c, MHD_HTTP_FORBIDDEN, "post-install scripts "
 		    "are the admins'");
-		goto out;
-	}
-	snprintf(id, sizeof(id), "%lld", who.id);
+	snprintf(id, sizeof(id), "%lld", rq->who.id);
 	params[0] = kind;
 	params[1] = strcmp(kind, "rc") == 0 ? id : NULL;
 	params[2] = name;
-	r = PQexecParams(db, del ? "DELETE FROM scripts WHERE kind = $1 AND "
+	r = db_query(rq->db, del ? "DELETE FROM scripts WHERE kind = $1 AND "
 	    "coalesce(owner_id, 0) = coalesce($2::bigint, 0) AND name = $3 "
 	    "RETURNING json_build_object('kind', kind, 'name', name, "
 	    "'removed', true)" : "SELECT json_build_object('kind', kind, "
 	    "'name', name, 'size', length(body), 'body', translate(encode("
 	    "body, 'base64'), E'\\n', '')) FROM scripts WHERE kind = $1 AND "
 	    "coalesce(owner_id, 0) = coalesce($2::bigint, 0) AND name = $3",
-	    3, NULL, params, NULL, NULL, 0);
+	    3, params);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {
 		snprintf(err, sizeof(err), "%s script %s: no such script",
 		    kind, name);
-		rc = answer_error(c, MHD_HTTP_NOT_FOUND, err);
+		rc = http_error(c, MHD_HTTP_NOT_FOUND, err);
 	} else {
 		if (del && PQresultStatus(r) == PGRES_TUPLES_OK)
-			event(db, who.name, "script.rm", json_pack("{s:s, "
-			    "s:s}", "kind", kind, "name", name));
-		rc = answer_pgjson(c, r, MHD_HTTP_OK, "script");
+			db_event(rq->db, rq->who.name, "script.rm", json_pack(
+			    "{s:s, s:s}", "kind", kind, "name", name));
+		rc = http_pgjson(c, r, MHD_HTTP_OK, "script");
 	}
 	PQclear(r);
- out:
-	db_put(pd, db);
 	return rc;
 }
 
 enum MHD_Result
-api_script_get(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+api_script_get(struct http_req *rq)
 {
-	(void)body, (void)len;
-	return script_one(pd, c, url, 0);
+	return script_one(rq, 0);
 }
 
 enum MHD_Result
-api_script_rm(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+api_script_rm(struct http_req *rq)
 {
-	(void)body, (void)len;
-	return script_one(pd, c, url, 1);
+	return script_one(rq, 1);
 }
 
 /* GET /api/deployments/ID/log */
 enum MHD_Result
-api_deploy_log(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+api_deploy_log(struct http_req *rq)
 {
-	const char *p = url + strlen("/api/deployments/"), *params[3];
+	const char *p = rq->url + strlen("/api/deployments/"), *params[3];
+	struct MHD_Connection *c = rq->c;
 	char id[24], dep[24], err[120];
-	struct caller who;
 	enum MHD_Result rc;
 	PGresult *r;
-	PGconn *db;
 	char *end;
 	long long v;
 
-	(void)body, (void)len;
 	v = strtoll(p, &end, 10);
 	if (!isdigit((unsigned char)*p) || v <= 0 || strcmp(end, "/log") != 0)
-		return answer_error(c, MHD_HTTP_NOT_FOUND, "want "
+		return http_error(c, MHD_HTTP_NOT_FOUND, "want "
 		    "/api/deployments/ID/log");
-	if (api_begin(pd, c, 0, &db, &who, &rc) < 0)
-		return rc;
 	snprintf(dep, sizeof(dep), "%lld", v);
-	snprintf(id, sizeof(id), "%lld", who.id);
+	snprintf(id, sizeof(id), "%lld", rq->who.id);
 	params[0] = dep;
 	params[1] = id;
-	params[2] = who.admin ? "t" : "f";
-	r = PQexecParams(db, "SELECT json_build_object('deployment', d.id, "
+	params[2] = rq->who.admin ? "t" : "f";
+	r = db_query(rq->db, "SELECT json_build_object('deployment', d.id, "
 	    "'state', d.state, 'log', coalesce((SELECT json_agg("
 	    "json_build_object('script', l.script, 'status', l.status, "
 	    "'output', l.output, 'at', l.at) ORDER BY l.seq) FROM "
 	    "deployment_logs l WHERE l.deployment_id = d.id), '[]')) FROM "
 	    "deployments d WHERE d.id = $1 AND (d.user_id = $2 OR $3::boolean)",
-	    3, NULL, params, NULL, NULL, 0);
+	    3, params);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {
 		snprintf(err, sizeof(err), "deployment %s: none of yours", dep);
-		rc = answer_error(c, MHD_HTTP_NOT_FOUND, err);
+		rc = http_error(c, MHD_HTTP_NOT_FOUND, err);
 	} else
-		rc = answer_pgjson(c, r, MHD_HTTP_OK, "log");
+		rc = http_pgjson(c, r, MHD_HTTP_OK, "log");
 	PQclear(r);
-	db_put(pd, db);
 	return rc;
 }

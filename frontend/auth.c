@@ -1,15 +1,21 @@
 /*
  * auth.c -- API tokens: 256 random bits, shown once as 64 hex digits,
  * kept only as the SHA-256 of that text. A request's bearer token is
- * hashed and looked up; the hash found is compared again in constant
- * time before it is trusted.
+ * hashed and looked up, among the users' tokens and the tokens of the
+ * deployments in flight (one statement); the hash found is compared
+ * again in constant time before it is trusted. What a caller may do is
+ * not decided here (http.c, per route).
  */
 #include <sys/random.h>
 #include <openssl/crypto.h>
 #include <ctype.h>
 #include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "hash.h"
 #include "pipold.h"
 
@@ -54,4 +60,52 @@ int
 auth_same(const uint8_t a[32], const uint8_t b[32])
 {
 	return CRYPTO_memcmp(a, b, 32) == 0;
+}
+
+/*
+ * A user's token, else a deployment's in flight (boot.c mints those:
+ * its agent's, for that deployment only, until it ends). Prepared: the
+ * agents' progress reports run it every second.
+ */
+int
+auth_lookup(PGconn *db, struct MHD_Connection *c, struct caller *who)
+{
+	uint8_t want[32], got[32];
+	const char *params[1] = { (const char *)want };
+	int lens[1] = { 32 }, fmts[1] = { 1 }, rc = 0;
+	PGresult *r;
+
+	memset(who, 0, sizeof(*who));
+	if (auth_bearer_hash(c, want) < 0)
+		return 0;
+	r = db_exec_prepared(db, "auth_lookup", "SELECT 'u', u.id, "
+	    "u.is_admin::text, u.name, encode(t.hash, 'hex'), 0, '', '' FROM "
+	    "tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1 "
+	    "UNION ALL SELECT 'a', coalesce(d.user_id, 0), 'f', '', "
+	    "encode(d.token_hash, 'hex'), d.id, d.kind, coalesce("
+	    "d.image_name, '') FROM deployments d WHERE d.token_hash = $1 AND "
+	    "d.state NOT IN ('ready', 'failed')", 1, params, lens, fmts);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = -1;
+	else if (PQntuples(r) == 1 &&
+	    hash_from_hex(PQgetvalue(r, 0, 4), got) == 0 &&
+	    auth_same(got, want)) {
+		who->kind = PQgetvalue(r, 0, 0)[0] == 'u' ? CALLER_USER :
+		    CALLER_AGENT;
+		who->id = atoll(PQgetvalue(r, 0, 1));
+		who->admin = PQgetvalue(r, 0, 2)[0] == 't';
+		who->deployment = atoll(PQgetvalue(r, 0, 5));
+		snprintf(who->dep_kind, sizeof(who->dep_kind), "%s",
+		    PQgetvalue(r, 0, 6));
+		snprintf(who->image, sizeof(who->image), "%s",
+		    PQgetvalue(r, 0, 7));
+		if (who->kind == CALLER_USER)
+			snprintf(who->name, sizeof(who->name), "%s",
+			    PQgetvalue(r, 0, 3));
+		else
+			snprintf(who->name, sizeof(who->name), "%s %lld",
+			    who->dep_kind, who->deployment);
+	}
+	PQclear(r);
+	return rc;
 }

@@ -8,9 +8,12 @@
  * Anyone on the boot network can ask for any MAC, as with every PXE
  * setup; what a token grants is bounded by its deployment: that node's
  * order, progress and result, nothing else, until it ends.
+ *
+ * Also the renderer of the templates (boot.h), and POST
+ * /api/nodes/NAME/boot, an admin's choice of what a node boots when it
+ * is not being deployed. Replies are http.c's.
  */
 #include <ctype.h>
-#include <pthread.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -21,20 +24,9 @@
 #include "boot.h"
 #include "log.h"
 #include "pipold.h"
-#include "power.h"
 
-#define BOOT_VARS	10
-#define BOOT_SCRIPT_MAX	8192
-
-struct boot_var {
-	const char *name;	/* without the @s */
-	char value[512];
-};
-
-/* A value fit for an iPXE script line: printable, no quote, no '$'
- * (iPXE would expand it), spaces only where allowed. */
-static int
-value_ok(const char *v, int spaces)
+int
+boot_value_ok(const char *v, int spaces)
 {
 	for (; *v; v++)
 		if (!isprint((unsigned char)*v) || strchr("\"'\\$`;&|<>", *v)
@@ -53,9 +45,8 @@ var_set(struct boot_var *v, int *n, const char *name, const char *value)
 	(*n)++;
 }
 
-/* The template named, its @VAR@s replaced; NULL when one is unknown. */
-static char *
-render(const char *tname, const struct boot_var *v, int nv)
+char *
+boot_render(const char *tname, const struct boot_var *v, int nv)
 {
 	const struct boot_template *t;
 	const char *p, *at, *end;
@@ -63,6 +54,11 @@ render(const char *tname, const struct boot_var *v, int nv)
 	size_t len = 0, n;
 	int i;
 
+	/* the callers check each value for its place; this is the last
+	 * word: nothing iPXE would expand or that would end a line */
+	for (i = 0; i < nv; i++)
+		if (!boot_value_ok(v[i].value, 1))
+			return NULL;
 	for (t = boot_templates; t->name && strcmp(t->name, tname); t++)
 		;
 	if (t->name == NULL || (out = malloc(BOOT_SCRIPT_MAX)) == NULL)
@@ -149,7 +145,7 @@ static enum MHD_Result
 answer_script(struct MHD_Connection *c, const char *tname,
     const struct boot_var *v, int nv)
 {
-	char *text = render(tname, v, nv);
+	char *text = boot_render(tname, v, nv);
 	enum MHD_Result rc;
 
 	if (text == NULL)
@@ -177,11 +173,10 @@ mint(PGconn *db, const char *node_id, char dep[24], char hex[65])
 		return -1;
 	params[0] = node_id;
 	params[1] = (const char *)hash;
-	r = PQexecParams(db, "UPDATE deployments SET token_hash = $2, "
+	r = db_query_bin(db, "UPDATE deployments SET token_hash = $2, "
 	    "updated = clock_timestamp() WHERE node_id = $1 AND state IN "
 	    "('pending', 'booting', 'fetching', 'writing') RETURNING id, "
-	    "deploy_advance(id, 'booting', NULL)", 2, NULL, params, lens, fmts,
-	    0);
+	    "deploy_advance(id, 'booting', NULL)", 2, params, lens, fmts);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		rc = -1;
 	else if (PQntuples(r) == 0)
@@ -195,9 +190,10 @@ mint(PGconn *db, const char *node_id, char dep[24], char hex[65])
 }
 
 enum MHD_Result
-boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+boot_script(struct http_req *rq)
 {
+	struct MHD_Connection *c = rq->c;
+	struct pipold *pd = rq->pd;
 	struct boot_var v[BOOT_VARS];
 	char mac[18], server[300], dep[24], hex[65];
 	const char *params[1] = { mac }, *profile, *bp, *tname;
@@ -211,8 +207,7 @@ boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	PGconn *db;
 	int nv = 0, m;
 
-	(void)body, (void)len;
-	if (mac_parse(url + strlen("/boot/"), mac) < 0)
+	if (mac_parse(rq->url + strlen("/boot/"), mac) < 0)
 		return http_text(c, MHD_HTTP_NOT_FOUND, "#!ipxe\necho pipol: "
 		    "not a MAC address\n");
 	if (server_url(pd, c, server, sizeof(server)) < 0)
@@ -222,9 +217,9 @@ boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "#!ipxe\n"
 		    "echo pipol: database unavailable\n");
 	var_set(v, &nv, "SERVER", server);
-	r = PQexecParams(db, "SELECT id, name, profile, boot_mode, "
-	    "boot_params::text FROM nodes WHERE mac = $1::macaddr", 1, NULL,
-	    params, NULL, NULL, 0);
+	r = db_query(db, "SELECT id, name, profile, boot_mode, "
+	    "boot_params::text FROM nodes WHERE mac = $1::macaddr", 1,
+	    params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "#!ipxe\n"
 		    "echo pipol: database error\n");
@@ -238,11 +233,11 @@ boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	profile = PQgetvalue(r, 0, 2);
 	params_j = json_loads(PQgetvalue(r, 0, 4), 0, NULL);
 	x = json_object_get(params_j, "flavour");
-	var_set(v, &nv, "FLAVOUR", json_is_string(x) && value_ok(
+	var_set(v, &nv, "FLAVOUR", json_is_string(x) && boot_value_ok(
 	    json_string_value(x), 0) ? json_string_value(x) :
 	    strcmp(profile, "virtual") == 0 ? "cloud" : "generic");
 	x = json_object_get(params_j, "console");
-	var_set(v, &nv, "CONSOLE", json_is_string(x) && value_ok(
+	var_set(v, &nv, "CONSOLE", json_is_string(x) && boot_value_ok(
 	    json_string_value(x), 1) ? json_string_value(x) :
 	    "console=tty0 console=ttyS0,115200");
 	bp = PQgetvalue(r, 0, 3);
@@ -270,8 +265,8 @@ boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		const char *cl = json_string_value(json_object_get(params_j,
 		    "cmdline"));
 
-		if (k && i && value_ok(k, 0) && value_ok(i, 0) &&
-		    (cl == NULL || value_ok(cl, 1))) {
+		if (k && i && boot_value_ok(k, 0) && boot_value_ok(i, 0) &&
+		    (cl == NULL || boot_value_ok(cl, 1))) {
 			var_set(v, &nv, "KERNEL", k);
 			var_set(v, &nv, "INITRD", i);
 			var_set(v, &nv, "CMDLINE", cl ? cl : "");
@@ -287,88 +282,13 @@ boot_script(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	return rc;
 }
 
-struct power_job {
-	char *names;		/* for the log */
-	json_t *nodes;		/* [{"name", "driver", "params"}] */
-};
-
-static void *
-power_job_main(void *arg)
-{
-	struct power_job *j = arg;
-	char msg[POWER_MSG_MAX];
-	struct perr e;
-	json_t *n;
-	size_t i;
-
-	json_array_foreach(j->nodes, i, n) {
-		const char *name = json_string_value(json_object_get(n,
-		    "name"));
-
-		if (power_run(name, json_string_value(json_object_get(n,
-		    "driver")), json_object_get(n, "params"), POWER_CYCLE, msg,
-		    sizeof(msg), &e) < 0)
-			log_warnx("deploy: node %s: power cycle failed: %s; "
-			    "its next network boot deploys it", name, e.msg);
-		else
-			log_info("deploy: node %s: %s", name, msg);
-	}
-	json_decref(j->nodes);
-	free(j->names);
-	free(j);
-	return NULL;
-}
-
-/*
- * Start the deployment of the nodes named (a PostgreSQL array literal):
- * a power cycle through each node's driver, in a thread of its own so
- * that the answer does not wait for slow controllers. A node whose
- * driver fails (or is manual) deploys at its next network boot.
- */
-void
-power_deploy(struct pipold *pd, PGconn *db, const char *names)
-{
-	const char *params[1] = { names };
-	struct power_job *j;
-	pthread_attr_t attr;
-	pthread_t t;
-	PGresult *r;
-
-	(void)pd;
-	r = PQexecParams(db, "SELECT coalesce(json_agg(json_build_object("
-	    "'name', name, 'driver', power_driver, 'params', power_params) "
-	    "ORDER BY name), '[]') FROM nodes WHERE name = ANY ($1::text[])",
-	    1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK ||
-	    (j = calloc(1, sizeof(*j))) == NULL) {
-		log_warnx("deploy %s: no power cycle (database error); the "
-		    "nodes' next network boot deploys them", names);
-		PQclear(r);
-		return;
-	}
-	j->nodes = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-	j->names = strdup(names);
-	PQclear(r);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (j->nodes == NULL || j->names == NULL ||
-	    pthread_create(&t, &attr, power_job_main, j) != 0) {
-		log_warnx("deploy %s: no power cycle (out of resources)",
-		    names);
-		json_decref(j->nodes);
-		free(j->names);
-		free(j);
-	}
-	pthread_attr_destroy(&attr);
-}
-
 /* An http(s) URL fit for a script line. */
 static int
 url_ok(const char *u)
 {
 	return u != NULL && (strncmp(u, "http://", 7) == 0 ||
 	    strncmp(u, "https://", 8) == 0) && strlen(u) < 400 &&
-	    value_ok(u, 0);
+	    boot_value_ok(u, 0);
 }
 
 /*
@@ -378,76 +298,61 @@ url_ok(const char *u)
  * mode among them. A node with a deployment in flight is left alone.
  */
 enum MHD_Result
-api_node_boot(struct pipold *pd, struct MHD_Connection *c, const char *name,
-    const char *body, size_t len)
+api_node_boot(struct http_req *rq)
 {
-	static const char *const keys[] = { "mode", "kernel", "initrd",
-	    "cmdline", NULL };
-	const char *mode, *k, *i, *cl, *params[5];
-	char err[160];
-	struct caller who;
+	struct MHD_Connection *c = rq->c;
+	const char *mode, *k, *i, *cl, *params[5], *rest;
+	char err[160], name[64];
+	json_t *o = rq->o;
+	PGconn *db = rq->db;
 	enum MHD_Result rc;
-	json_t *o;
 	PGresult *r;
-	PGconn *db;
 
-	if (api_begin(pd, c, 1, &db, &who, &rc) < 0)
-		return rc;
-	if ((o = body_object(body, len, keys, err, sizeof(err))) == NULL) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, err);
-		goto out;
-	}
+	if (node_name_from_url(rq->url, name, &rest) < 0)
+		return http_error(c, MHD_HTTP_NOT_FOUND, "not found");
 	mode = json_string_value(json_object_get(o, "mode"));
 	k = json_string_value(json_object_get(o, "kernel"));
 	i = json_string_value(json_object_get(o, "initrd"));
 	cl = json_string_value(json_object_get(o, "cmdline"));
 	if (mode == NULL || (strcmp(mode, "local") && strcmp(mode, "rescue") &&
-	    strcmp(mode, "kernel"))) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "\"mode\": local, "
+	    strcmp(mode, "kernel")))
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "\"mode\": local, "
 		    "rescue or kernel");
-		goto out;
-	}
 	if (strcmp(mode, "kernel") == 0 && (!url_ok(k) || !url_ok(i) ||
-	    (cl != NULL && (strlen(cl) > 400 || !value_ok(cl, 1))))) {
-		rc = answer_error(c, MHD_HTTP_BAD_REQUEST, "kernel mode: "
+	    (cl != NULL && (strlen(cl) > 400 || !boot_value_ok(cl, 1)))))
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "kernel mode: "
 		    "\"kernel\" and \"initrd\" are http(s) URLs, \"cmdline\" "
 		    "printable with no quote, $, ;, &, |, <, >");
-		goto out;
-	}
 	params[0] = name;
 	params[1] = mode;
 	params[2] = k;
 	params[3] = i;
 	params[4] = cl;
-	r = PQexecParams(db, "UPDATE nodes SET boot_mode = $2, boot_params = "
+	r = db_query(db, "UPDATE nodes SET boot_mode = $2, boot_params = "
 	    "CASE WHEN $2 = 'kernel' THEN boot_params || jsonb_build_object("
 	    "'kernel', $3::text, 'initrd', $4::text, 'cmdline', "
 	    "coalesce($5::text, '')) ELSE boot_params END WHERE name = $1 AND "
 	    "NOT EXISTS (SELECT 1 FROM deployments d WHERE d.node_id = "
 	    "nodes.id AND d.state NOT IN ('ready', 'failed')) RETURNING id, "
-	    "(SELECT count(*) FROM nodes WHERE name = $1)", 5, NULL, params,
-	    NULL, NULL, 0);
+	    "(SELECT count(*) FROM nodes WHERE name = $1)", 5, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = answer_sql(c, r, name);
+		rc = http_sql_error(c, r, name);
 	else if (PQntuples(r) == 0) {
 		PQclear(r);
-		r = PQexecParams(db, "SELECT 1 FROM nodes WHERE name = $1", 1,
-		    NULL, params, NULL, NULL, 0);
+		r = db_query(db, "SELECT 1 FROM nodes WHERE name = $1", 1,
+		    params);
 		snprintf(err, sizeof(err), "node %s: %s", name,
 		    PQntuples(r) ? "a deployment is in flight" :
 		    "no such node");
-		rc = answer_error(c, PQntuples(r) ? MHD_HTTP_CONFLICT :
+		rc = http_error(c, PQntuples(r) ? MHD_HTTP_CONFLICT :
 		    MHD_HTTP_NOT_FOUND, err);
 	} else {
-		event(db, who.name, "node.boot", json_pack("{s:s, s:s, s:s?, "
+		db_event(db, rq->who.name, "node.boot", json_pack("{s:s, s:s, s:s?, "
 		    "s:s?, s:s?}", "node", name, "mode", mode, "kernel", k,
 		    "initrd", i, "cmdline", cl));
-		rc = answer_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}",
+		rc = http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}",
 		    "node", name, "boot", mode));
 	}
 	PQclear(r);
- out:
-	json_decref(o);
-	db_put(pd, db);
 	return rc;
 }

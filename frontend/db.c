@@ -1,5 +1,9 @@
 /*
- * db.c -- the database. With no --db (nor $PIPOL_DB) pipold runs its
+ * db.c -- the database, and the only file that runs statements through
+ * libpq (handlers read the results): the connection pool, one statement
+ * (db_query, db_exec_prepared), one transaction helper (db_tx: every
+ * COMMIT checked, run again after a serialisation failure), the event
+ * log, the migrations. With no --db (nor $PIPOL_DB) pipold runs its
  * own PostgreSQL under STATE/pg: initdb on first start, Unix socket only
  * (listen_addresses = ''), started and stopped with pipold, run as the
  * postgres user when pipold is root (PostgreSQL refuses root). Every
@@ -13,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <limits.h>
 #include <poll.h>
@@ -444,4 +449,87 @@ db_exec_prepared(PGconn *db, const char *name, const char *sql, int n,
 		return r;
 	PQclear(r);
 	return PQexecPrepared(db, name, n, params, lens, fmts, 0);
+}
+
+void
+db_event(PGconn *db, const char *actor, const char *kind, json_t *detail)
+{
+	char *d = json_dumps(detail, JSON_COMPACT);
+	const char *params[3] = { actor, kind, d ? d : "{}" };
+
+	PQclear(PQexecParams(db, "INSERT INTO events (actor, kind, detail) "
+	    "VALUES ($1, $2, $3::jsonb)", 3, NULL, params, NULL, NULL, 0));
+	free(d);
+	json_decref(detail);
+}
+
+PGresult *
+db_query(PGconn *db, const char *sql, int n, const char *const *params)
+{
+	return PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+}
+
+PGresult *
+db_query_bin(PGconn *db, const char *sql, int n, const char *const *params,
+    const int *lens, const int *fmts)
+{
+	return PQexecParams(db, sql, n, NULL, params, lens, fmts, 0);
+}
+
+int
+db_is_retry(const PGresult *r)
+{
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return st != NULL && (strcmp(st, "40001") == 0 ||
+	    strcmp(st, "40P01") == 0);
+}
+
+/* One of BEGIN, COMMIT, ROLLBACK: 0 when the server did just that (a
+ * COMMIT of a failed transaction answers "ROLLBACK"); 1 when it was a
+ * serialisation failure or deadlock; -1 otherwise. */
+static int
+tx_control(PGconn *db, const char *verb)
+{
+	PGresult *r = PQexec(db, verb);
+	int rc;
+
+	if (PQresultStatus(r) == PGRES_COMMAND_OK &&
+	    strcmp(PQcmdStatus(r), verb) == 0)
+		rc = 0;
+	else
+		rc = db_is_retry(r) ? 1 : -1;
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * A transaction is run again after a serialisation failure or a
+ * deadlock (40001, 40P01): the server undid it whole, and a second run
+ * usually finds the other transaction gone. Three runs, then the caller
+ * says "try again".
+ */
+int
+db_tx(PGconn *db, db_tx_fn *fn, void *arg)
+{
+	int i, rc = DB_TX_FAILED, c;
+
+	for (i = 0; i < DB_TX_TRIES; i++) {
+		if (tx_control(db, "BEGIN") != 0)
+			return DB_TX_FAILED;
+		if ((rc = fn(db, arg)) < 0) {
+			tx_control(db, "ROLLBACK");
+			if (rc == DB_TX_RETRY)
+				continue;
+			return rc;
+		}
+		if ((c = tx_control(db, "COMMIT")) == 0)
+			return 0;
+		if (PQtransactionStatus(db) != PQTRANS_IDLE)
+			tx_control(db, "ROLLBACK");
+		rc = c == 1 ? DB_TX_RETRY : DB_TX_FAILED;
+		if (rc == DB_TX_FAILED)
+			return rc;
+	}
+	return rc;
 }

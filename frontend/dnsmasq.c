@@ -219,8 +219,8 @@ hosts_write(struct pipold *pd, struct perr *e)
 		return perr_set(e, PE_UNAVAIL, "dnsmasq hosts: database "
 		    "unavailable");
 	/* COLLATE "C": strcmp order, for bsearch in hosts_prune */
-	r = PQexec(db, "SELECT mac::text, profile, coalesce(host(ip), ''), "
-	    "name FROM nodes ORDER BY name COLLATE \"C\"");
+	r = db_query(db, "SELECT mac::text, profile, coalesce(host(ip), ''), "
+	    "name FROM nodes ORDER BY name COLLATE \"C\"", 0, NULL);
 	db_put(pd, db);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		PQclear(r);

@@ -6,6 +6,7 @@
  * Paths are checked against their exact grammar before any file is
  * opened: nothing else under the state folder is reachable. Also the
  * deployment environment, /bootenv/FLAVOUR/FILE from STATE/bootenv/.
+ * The responses themselves are http.c's (http_fd).
  */
 #include <sys/stat.h>
 #include <ctype.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "pipold.h"
 #include "store.h"
 
@@ -108,10 +110,11 @@ http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
 {
 	char path[PATH_MAX], etag[128], crange[96];
 	const char *inm, *range, *leaf = strrchr(url, '/') + 1;
+	const char *hdr[11] = { "ETag", etag, "Cache-Control", IMMUTABLE,
+	    "Accept-Ranges", "bytes", "Content-Type",
+	    "application/octet-stream", NULL, NULL, NULL };
 	uint64_t from = 0, len;
-	struct MHD_Response *r;
 	unsigned status = MHD_HTTP_OK;
-	enum MHD_Result rc;
 	struct stat st;
 	int fd;
 
@@ -134,44 +137,28 @@ http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	len = (uint64_t)st.st_size;
 	range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_RANGE);
+	(void)head;	/* MHD sends no body for HEAD by itself */
 	if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
 		close(fd);
-		r = MHD_create_response_from_buffer(0, NULL,
-		    MHD_RESPMEM_PERSISTENT);
-		status = MHD_HTTP_NOT_MODIFIED;
-	} else if (range != NULL && parse_range(range, len, &from, &len) < 0) {
+		return http_fd(c, MHD_HTTP_NOT_MODIFIED, -1, 0, 0, hdr);
+	}
+	if (range != NULL && parse_range(range, len, &from, &len) < 0) {
 		close(fd);
 		snprintf(crange, sizeof(crange), "bytes */%jd",
 		    (intmax_t)st.st_size);
-		r = MHD_create_response_from_buffer(0, NULL,
-		    MHD_RESPMEM_PERSISTENT);
-		if (r != NULL)
-			MHD_add_response_header(r, "Content-Range", crange);
-		status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
-	} else {
-		if (range != NULL) {
-			status = MHD_HTTP_PARTIAL_CONTENT;
-			snprintf(crange, sizeof(crange), "bytes %" PRIu64 "-%"
-			    PRIu64 "/%jd", from, from + len - 1,
-			    (intmax_t)st.st_size);
-		}
-		r = MHD_create_response_from_fd_at_offset64(len, fd,
-		    (uint64_t)from);
-		if (r == NULL)
-			close(fd);	/* else the response owns it */
-		if (r != NULL && range != NULL)
-			MHD_add_response_header(r, "Content-Range", crange);
+		hdr[8] = "Content-Range";
+		hdr[9] = crange;
+		return http_fd(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, -1, 0, 0,
+		    hdr);
 	}
-	if (r == NULL)
-		return MHD_NO;
-	MHD_add_response_header(r, "ETag", etag);
-	MHD_add_response_header(r, "Cache-Control", IMMUTABLE);
-	MHD_add_response_header(r, "Accept-Ranges", "bytes");
-	MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-	(void)head;	/* MHD sends no body for HEAD by itself */
-	rc = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return rc;
+	if (range != NULL) {
+		status = MHD_HTTP_PARTIAL_CONTENT;
+		snprintf(crange, sizeof(crange), "bytes %" PRIu64 "-%" PRIu64
+		    "/%jd", from, from + len - 1, (intmax_t)st.st_size);
+		hdr[8] = "Content-Range";
+		hdr[9] = crange;
+	}
+	return http_fd(c, status, fd, from, len, hdr);
 }
 
 /* 1 when s is a name of 1..max letters, digits, '.', '_' or '-', that
@@ -196,36 +183,26 @@ bootenv_name_ok(const char *s, size_t len, size_t max)
  * No cache headers: an admin may rebuild them in place.
  */
 enum MHD_Result
-http_bootenv(struct pipold *pd, struct MHD_Connection *c, const char *url,
-    const char *body, size_t len)
+http_bootenv(struct http_req *rq)
 {
-	const char *flavour = url + strlen("/bootenv/"), *file;
+	static const char *const hdr[] = { "Content-Type",
+	    "application/octet-stream", NULL };
+	const char *flavour = rq->url + strlen("/bootenv/"), *file;
+	struct MHD_Connection *c = rq->c;
 	char path[PATH_MAX];
-	struct MHD_Response *r;
-	enum MHD_Result rc;
 	struct stat st;
 	int fd;
 
-	(void)body, (void)len;
 	if ((file = strchr(flavour, '/')) == NULL ||
 	    !bootenv_name_ok(flavour, (size_t)(file - flavour), 32) ||
 	    !bootenv_name_ok(file + 1, strlen(file + 1), 64))
 		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-	snprintf(path, sizeof(path), "%s%s", pd->state, url);
+	snprintf(path, sizeof(path), "%s%s", rq->pd->state, rq->url);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		if (fd != -1)
 			close(fd);
 		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	}
-	/* the response owns fd once made */
-	if ((r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd)) ==
-	    NULL) {
-		close(fd);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/octet-stream");
-	rc = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return rc;
+	return http_fd(c, MHD_HTTP_OK, fd, 0, (uint64_t)st.st_size, hdr);
 }

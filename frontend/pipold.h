@@ -1,9 +1,8 @@
 /*
- * pipold.h -- the pipol frontend daemon: one struct pipold, prototypes by
- * file. This first cut serves the image store over HTTP (the paths of
- * docs/protocol.md) and runs the database (embedded PostgreSQL by
- * default) with its migrations; reservations, deployments and the agent
- * API build on it.
+ * pipold.h -- the pipol frontend daemon: one struct pipold, and the
+ * prototypes of the files below the HTTP layer (db.c, dnsmasq.c), by
+ * file. The HTTP layer is http.h, the handlers api.h, tokens auth.h,
+ * power drivers power.h. Nothing here is for replies.
  */
 #ifndef PIPOLD_H
 #define PIPOLD_H
@@ -14,6 +13,8 @@
 #include <stdint.h>
 
 #include "perr.h"
+
+struct json_t;
 
 struct pg_conn;
 struct pg_result;
@@ -54,68 +55,6 @@ struct pipold {
 	const char *nfs_home;	/* --nfs-home SERVER:/PATH, or NULL */
 };
 
-/*
- * A route (pipold.c): the handler gets the whole body, at most body_max
- * bytes (0: none taken), NUL-terminated when there is one.
- */
-typedef enum MHD_Result route_fn(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, const char *body, size_t len);
-struct route {
-	const char *method;	/* GET (HEAD too), POST, PUT, DELETE */
-	const char *path;	/* exact, or a prefix when it ends in '/' */
-	size_t body_max;
-	route_fn *fn;
-};
-
-extern volatile sig_atomic_t pipold_quit;
-
-/* pipold.c: a short answer of that type (the text is copied) */
-enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
-    const char *type, const char *text);
-enum MHD_Result http_text(struct MHD_Connection *c, unsigned status,
-    const char *text);
-
-/* http_store.c: GET/HEAD of /images/NAME/V.idx and /chunks/HASH.EXT */
-int http_store_path_ok(const char *url);
-enum MHD_Result http_store(struct pipold *pd, struct MHD_Connection *c,
-    const char *url, int head);
-/* GET/HEAD of /bootenv/FLAVOUR/FILE, from STATE/bootenv/ */
-route_fn http_bootenv;
-
-/* auth.c: tokens (256 bits, SHA-256 at rest, constant-time compare) */
-int auth_token_new(char hex[65], uint8_t hash[32], struct perr *e);
-int auth_bearer_hash(struct MHD_Connection *c, uint8_t hash[32]);
-int auth_same(const uint8_t a[32], const uint8_t b[32]);
-
-/* api.c: the API behind the command line (first: whoami) */
-#define API_BODY_MAX	(64 * 1024)	/* any request body: then 413 */
-
-route_fn api_whoami, api_user_add, api_node_add, api_node_list;
-/* api_resv.c */
-route_fn api_resv_add, api_resv_list, api_resv_change;
-route_fn api_licence_add, api_licence_list, api_queue_add, api_queue_list;
-/* api_deploy.c, agent_api.c, boot.c */
-route_fn api_deploy_add, api_deploy_list, api_capture_add;
-/* api_capture.c: may the caller send a body larger than API_BODY_MAX? */
-unsigned capture_preauth(struct pipold *pd, struct MHD_Connection *c);
-route_fn agent_order, agent_progress, agent_result, agent_log;
-/* api_script.c */
-route_fn api_script_add, api_script_list, api_script_get, api_script_rm;
-route_fn api_deploy_log;
-route_fn boot_script;
-enum MHD_Result api_node_boot(struct pipold *pd, struct MHD_Connection *c,
-    const char *name, const char *body, size_t len);	/* boot.c */
-/* power the nodes named (a PostgreSQL array literal) into their deploy */
-void power_deploy(struct pipold *pd, struct pg_conn *db, const char *names);
-route_fn api_node_show, api_node_post;	/* /api/nodes/NAME[/power] */
-int api_add_user(struct pipold *pd, const char *name, int admin,
-    struct perr *e);
-
-/* api_capture.c: a node's disk into the store (docs/protocol.md) */
-#define CAPTURE_POST_MAX	(64u << 20)	/* an index: 1.2M chunks */
-#define CAPTURE_PUT_MAX		((68u << 20) + 4096)	/* a 64 MiB chunk */
-route_fn api_capture_post, api_capture_put;
-
 /* db.c: the database; pg_embedded_* run PostgreSQL under STATE/pg */
 int pg_embedded_start(struct pipold *pd, struct perr *e);
 void pg_embedded_stop(struct pipold *pd);
@@ -130,9 +69,41 @@ void db_put(struct pipold *pd, struct pg_conn *db);
 struct pg_result *db_exec_prepared(struct pg_conn *db, const char *name,
     const char *sql, int n, const char *const *params, const int *lens,
     const int *fmts);
+/* One statement, text parameters (n of them; NULL is SQL NULL) and
+ * text results; _bin with the lengths and formats of binary ones. The
+ * caller PQclear()s the result, whatever its status. */
+struct pg_result *db_query(struct pg_conn *db, const char *sql, int n,
+    const char *const *params);
+struct pg_result *db_query_bin(struct pg_conn *db, const char *sql, int n,
+    const char *const *params, const int *lens, const int *fmts);
+/* Did this statement fail a serialisation check or deadlock (40001,
+ * 40P01), so that its transaction may be run again? */
+int db_is_retry(const struct pg_result *r);
+
+/*
+ * The one way to run a transaction: BEGIN, fn(db, arg), then COMMIT
+ * when fn returned 0 (checked: the server must say COMMIT), ROLLBACK
+ * when it returned < 0: -1 for its own refusal, DB_TX_RETRY when a
+ * statement db_is_retry(). Then the whole is run again, as after a
+ * COMMIT that failed so, DB_TX_TRIES runs at most; fn must be safe to
+ * run again (queue no reply, keep nothing of an undone run). Returns 0
+ * (committed), -1 (fn refused), DB_TX_RETRY (the runs ran out), or
+ * DB_TX_FAILED (BEGIN or COMMIT failed).
+ */
+#define DB_TX_TRIES	3
+#define DB_TX_RETRY	(-2)
+#define DB_TX_FAILED	(-3)
+typedef int db_tx_fn(struct pg_conn *db, void *arg);
+int db_tx(struct pg_conn *db, db_tx_fn *fn, void *arg);
+
 void db_pool_init(struct pipold *pd);
 void db_pool_close(struct pipold *pd);
 void db_pool_flush(struct pipold *pd);	/* after the server went away */
+
+/* Append to the event log (never updated, never deleted); detail is
+ * consumed. */
+void db_event(struct pg_conn *db, const char *actor, const char *kind,
+    struct json_t *detail);
 
 /* dnsmasq.c: check the options; write DIR/pipol.conf and the hosts file
  * at start; rewrite the hosts file after a node change (logs failures) */

@@ -1,0 +1,616 @@
+/*
+ * http.c -- pipold's HTTP layer: the route table, the dispatcher, body
+ * gathering, the authorisation each route declares, and every response
+ * pipold queues (no other file calls libmicrohttpd's reply functions).
+ * What a route does is its handler's business (api_*.c, agent_api.c,
+ * boot.c, http_store.c); who sent a token is auth.c's.
+ *
+ * A request, in order: the store paths (http_store.c, no body, no
+ * token); else its route (404, 405); an upload route's caller is
+ * authorised before its body is read, so that nobody else makes pipold
+ * hold tens of MiB; the body is gathered up to the route's limit (413);
+ * then, for every route but the public ones, a pooled connection and
+ * the caller (401, 403, 503; an upload's once more); the body's JSON
+ * keys when the route lists them (400); and the handler, which answers.
+ */
+#include <sys/resource.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "http.h"
+#include "pipold.h"
+
+/*
+ * Connections at once: every node's agent keeps one to report progress
+ * (plus its fetch connections when pipold serves the chunks), each a
+ * thread (MHD_USE_THREAD_PER_CONNECTION) waiting in poll(): select()
+ * and MHD's default limit (FD_SETSIZE - 4) refused the 1,021st
+ * descriptor, under 1,000 agents. Bounded by the open-file limit too,
+ * less HTTP_FDS_SPARE for the database, the files being sent, logs.
+ */
+#define HTTP_CONNECTIONS_MAX	16384
+#define HTTP_FDS_SPARE		256
+#define HTTP_TIMEOUT_SEC	120	/* an idle connection is closed */
+
+static enum MHD_Result
+http_health(struct http_req *rq)
+{
+	return http_text(rq->c, MHD_HTTP_OK, "ok\n");
+}
+
+#define KEYS(...)	((const char *const []){ __VA_ARGS__, NULL })
+
+/*
+ * The routes: method, path, who may call, the largest body taken, the
+ * keys of its JSON object (when the dispatcher parses it), the handler.
+ * The first match wins. The store paths come before, checked by
+ * http_store_path_ok.
+ */
+const struct route http_routes[] = {
+	{ "GET", "/health", HTTP_PUBLIC, 0, NULL, http_health },
+	{ "GET", "/boot/", HTTP_PUBLIC, 0, NULL, boot_script },
+	{ "GET", "/bootenv/", HTTP_PUBLIC, 0, NULL, http_bootenv },
+
+	{ "GET", "/api/whoami", HTTP_USER, 0, NULL, api_whoami },
+	{ "POST", "/api/users", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("name", "admin", "ssh_keys"), api_user_add },
+
+	{ "POST", "/api/nodes", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("name", "mac", "profile", "ip", "power_driver",
+	    "power_params"), api_node_add },
+	{ "GET", "/api/nodes", HTTP_USER, 0, NULL, api_node_list },
+	/* a prefix: GET of NAME/power is the handler's 404, not a 405 */
+	{ "GET", "/api/nodes/", HTTP_USER, 0, NULL, api_node_show },
+	{ "POST", "/api/nodes/*", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("power_driver", "power_params", "bootenv"), api_node_set },
+	{ "POST", "/api/nodes/*/power", HTTP_USER, API_BODY_MAX,
+	    KEYS("action"), api_node_power },
+	{ "POST", "/api/nodes/*/boot", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("mode", "kernel", "initrd", "cmdline"), api_node_boot },
+
+	{ "POST", "/api/reservations", HTTP_USER, API_BODY_MAX,
+	    KEYS("nodes", "count", "profile", "licences", "seconds", "at",
+	    "queue"), api_resv_add },
+	{ "GET", "/api/reservations", HTTP_USER, 0, NULL, api_resv_list },
+	/* /ID/extend takes {"seconds"}, /ID/release nothing */
+	{ "POST", "/api/reservations/", HTTP_USER, API_BODY_MAX, NULL,
+	    api_resv_change },
+	{ "POST", "/api/licences", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("name", "total"), api_licence_add },
+	{ "GET", "/api/licences", HTTP_USER, 0, NULL, api_licence_list },
+	{ "POST", "/api/queues", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("name", "max_nodes", "max_seconds", "hours_from",
+	    "hours_to"), api_queue_add },
+	{ "GET", "/api/queues", HTTP_USER, 0, NULL, api_queue_list },
+
+	{ "POST", "/api/deployments", HTTP_USER, API_BODY_MAX,
+	    KEYS("nodes", "image", "reservation", "bare", "seconds"),
+	    api_deploy_add },
+	{ "GET", "/api/deployments", HTTP_USER, 0, NULL, api_deploy_list },
+	{ "GET", "/api/deployments/", HTTP_USER, 0, NULL, api_deploy_log },
+
+	{ "POST", "/api/scripts", HTTP_USER, API_BODY_MAX,
+	    KEYS("kind", "name", "body"), api_script_add },
+	{ "GET", "/api/scripts", HTTP_USER, 0, NULL, api_script_list },
+	{ "GET", "/api/scripts/", HTTP_USER, 0, NULL, api_script_get },
+	{ "DELETE", "/api/scripts/", HTTP_USER, 0, NULL, api_script_rm },
+
+	{ "GET", "/agent/order", HTTP_AGENT, 0, NULL, agent_order },
+	{ "POST", "/agent/progress", HTTP_AGENT, API_BODY_MAX,
+	    KEYS("state", "fetched", "written", "total"), agent_progress },
+	{ "POST", "/agent/result", HTTP_AGENT, API_BODY_MAX,
+	    KEYS("state", "reason", "fetched", "written"), agent_result },
+	{ "POST", "/agent/log", HTTP_AGENT, API_BODY_MAX,
+	    KEYS("script", "status", "output"), agent_log },
+
+	{ "POST", "/api/captures", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("node", "image"), api_capture_add },
+	/* NAME/missing and NAME/index: the index's limit, missing checks
+	 * its own */
+	{ "POST", "/api/capture/", HTTP_UPLOAD, CAPTURE_POST_MAX, NULL,
+	    api_capture_post },
+	{ "PUT", "/api/capture/chunks/", HTTP_UPLOAD, CAPTURE_PUT_MAX, NULL,
+	    api_capture_put },
+	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
+};
+
+/* Does url match path ('*': one segment; a final '/': a prefix)? */
+static int
+path_matches(const char *path, const char *url)
+{
+	for (; *path != '\0'; path++) {
+		if (*path == '*') {
+			if (*url == '/' || *url == '\0')
+				return 0;
+			url += strcspn(url, "/");
+			continue;
+		}
+		if (*path != *url)
+			return 0;
+		url++;
+		if (*path == '/' && path[1] == '\0')
+			return *url != '\0';	/* a prefix: more follows */
+	}
+	return *url == '\0';
+}
+
+const struct route *
+http_route_find(const char *method, const char *url, int *known)
+{
+	const struct route *rt;
+
+	*known = 0;
+	if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+		method = MHD_HTTP_METHOD_GET;
+	for (rt = http_routes; rt->path != NULL; rt++) {
+		if (!path_matches(rt->path, url))
+			continue;
+		*known = 1;
+		if (strcmp(method, rt->method) == 0)
+			return rt;
+	}
+	return NULL;
+}
+
+unsigned
+http_allows(enum http_level level, const struct caller *who)
+{
+	switch (level) {
+	case HTTP_PUBLIC:
+		return 0;
+	case HTTP_USER:
+		return who->kind == CALLER_USER ? 0 : MHD_HTTP_UNAUTHORIZED;
+	case HTTP_ADMIN:
+		if (who->kind != CALLER_USER)
+			return MHD_HTTP_UNAUTHORIZED;
+		return who->admin ? 0 : MHD_HTTP_FORBIDDEN;
+	case HTTP_AGENT:
+		return who->kind == CALLER_AGENT ? 0 : MHD_HTTP_UNAUTHORIZED;
+	case HTTP_UPLOAD:
+		if (who->kind == CALLER_AGENT)
+			return strcmp(who->dep_kind, "capture") == 0 ? 0 :
+			    MHD_HTTP_UNAUTHORIZED;
+		return http_allows(HTTP_ADMIN, who);
+	}
+	return MHD_HTTP_FORBIDDEN;
+}
+
+int
+http_body_fits(const struct route *rt, size_t len)
+{
+	return len <= rt->body_max;
+}
+
+/* The refusal of http_allows (or 503), as the API has always said it. */
+static enum MHD_Result
+refuse(struct MHD_Connection *c, enum http_level level, unsigned status)
+{
+	if (status == MHD_HTTP_FORBIDDEN)
+		return http_error(c, status, "admins only");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		return http_error(c, status, level == HTTP_AGENT ?
+		    "no deployment in flight for this token" :
+		    "no valid token");
+	return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+	    "database unavailable");
+}
+
+/*
+ * The caller on c, on a pooled connection (*db: NULL when none came);
+ * 0, or 503. A server that went away under an idle connection costs
+ * one more try.
+ */
+static unsigned
+identify(struct pipold *pd, struct MHD_Connection *c, PGconn **db,
+    struct caller *who)
+{
+	if ((*db = db_get(pd)) == NULL)
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	if (auth_lookup(*db, c, who) == 0)
+		return 0;
+	if (PQstatus(*db) == CONNECTION_OK)
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	db_put(pd, *db);
+	db_pool_flush(pd);
+	if ((*db = db_get(pd)) == NULL)
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	return auth_lookup(*db, c, who) == 0 ? 0 :
+	    MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* One request: its route, its body. */
+struct req {
+	const struct route *rt;
+	char *body;
+	size_t len, cap;
+	int too_big;
+};
+
+/*
+ * A store path's request: it has no body and nothing to free. It is
+ * answered on the handler's second call, as routes are: a response
+ * queued on the first makes libmicrohttpd 0.9.75 answer "Connection:
+ * close", and each chunk then cost the agent a new connection (65 per
+ * agent for 64 chunks; 0.8 x nginx's aggregate rate at 32 agents).
+ */
+static struct req store_req;
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *req_cls;
+
+	(void)cls, (void)c, (void)toe;
+	if (rq != NULL && rq != &store_req) {
+		free(rq->body);
+		free(rq);
+		*req_cls = NULL;
+	}
+}
+
+static void
+gather(struct req *rq, const char *data, size_t len)
+{
+	size_t cap = rq->cap;
+	char *nb = rq->body;
+
+	if (rq->too_big)
+		return;
+	/* the buffer doubles: grown by each piece (~32 KiB), a 64 MiB
+	 * chunk upload was copied ~2000 times (1.8 s instead of 0.2 s) */
+	while (cap < rq->len + len + 1)
+		cap = cap ? cap * 2 : 4096;
+	if (cap > rq->rt->body_max + 1)
+		cap = rq->rt->body_max + 1;
+	if (!http_body_fits(rq->rt, rq->len + len) ||
+	    (cap != rq->cap && (nb = realloc(rq->body, cap)) == NULL)) {
+		rq->too_big = 1;	/* read to the end, answer 413 */
+		free(rq->body);
+		rq->body = NULL;
+		return;
+	}
+	memcpy(nb + rq->len, data, len);
+	rq->body = nb;
+	rq->cap = cap;
+	rq->len += len;
+	rq->body[rq->len] = '\0';
+}
+
+json_t *
+http_body_object(const char *body, size_t len, const char *const *keys,
+    char *err, size_t errlen)
+{
+	json_error_t je;
+	const char *k;
+	json_t *o, *v;
+	size_t i;
+
+	if (body == NULL || len == 0) {
+		snprintf(err, errlen, "empty body");
+		return NULL;
+	}
+	if ((o = json_loadb(body, len, 0, &je)) == NULL) {
+		snprintf(err, errlen, "malformed JSON at %d:%d", je.line,
+		    je.column);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "not a JSON object");
+		json_decref(o);
+		return NULL;
+	}
+	json_object_foreach(o, k, v) {
+		for (i = 0; keys[i] != NULL && strcmp(keys[i], k) != 0; i++)
+			;
+		if (keys[i] == NULL) {
+			snprintf(err, errlen, "unknown field \"%.40s\"", k);
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* The body is read: caller, keys, then the handler. */
+static enum MHD_Result
+dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    struct req *q)
+{
+	const struct route *rt = q->rt;
+	struct http_req rq = { .rt = rt, .pd = pd, .c = c, .url = url,
+	    .body = q->body, .len = q->len };
+	PGconn *db = NULL;
+	enum MHD_Result rc;
+	unsigned status;
+	char err[128];
+
+	if (q->too_big)
+		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "body too large\n");
+	/* an upload's caller was checked before its body too: once more
+	 * now, since the body may have taken minutes (a capture ended) */
+	if (rt->level != HTTP_PUBLIC) {
+		if ((status = identify(pd, c, &db, &rq.who)) == 0)
+			status = http_allows(rt->level, &rq.who);
+		if (status != 0) {
+			db_put(pd, db);
+			return refuse(c, rt->level, status);
+		}
+	}
+	if (rt->level == HTTP_UPLOAD) {
+		db_put(pd, db);	/* not held while a chunk is decoded */
+		db = NULL;
+	}
+	rq.db = db;
+	if (rt->keys != NULL && (rq.o = http_body_object(q->body, q->len,
+	    rt->keys, err, sizeof(err))) == NULL)
+		rc = http_error(c, MHD_HTTP_BAD_REQUEST, err);
+	else
+		rc = rt->fn(&rq);
+	json_decref(rq.o);
+	db_put(pd, rq.db);
+	return rc;
+}
+
+/* A new request: its route, and an upload's caller before its body. */
+static enum MHD_Result
+begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
+    const char *method, void **req_cls)
+{
+	const struct route *rt;
+	struct caller who;
+	struct req *rq;
+	unsigned status;
+	PGconn *db = NULL;
+	int known;
+
+	if (http_store_path_ok(url)) {
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "method not allowed\n");
+		*req_cls = &store_req;
+		return MHD_YES;
+	}
+	if ((rt = http_route_find(method, url, &known)) == NULL)
+		return known ? http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed\n") :
+		    http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	memset(&who, 0, sizeof(who));
+	if (rt->level == HTTP_UPLOAD) {
+		if ((status = identify(pd, c, &db, &who)) == 0)
+			status = http_allows(rt->level, &who);
+		db_put(pd, db);		/* not held while the body comes */
+		if (status != 0)
+			return refuse(c, rt->level, status);
+	}
+	/* answer once the body is read: a response queued before makes
+	 * libmicrohttpd close the connection */
+	if ((rq = calloc(1, sizeof(*rq))) == NULL)
+		return MHD_NO;
+	rq->rt = rt;
+	*req_cls = rq;
+	return MHD_YES;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_len, void **req_cls)
+{
+	struct pipold *pd = cls;
+	struct req *rq = *req_cls;
+
+	(void)version;
+	if (rq == NULL)
+		return begin(pd, c, url, method, req_cls);
+	if (rq == &store_req) {
+		if (*upload_len != 0) {	/* a GET's body means nothing */
+			*upload_len = 0;
+			return MHD_YES;
+		}
+		return http_store(pd, c, url,
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
+	}
+	if (*upload_len != 0) {
+		gather(rq, upload, *upload_len);
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	return dispatch(pd, c, url, rq);
+}
+
+/* As many connections as the open-file limit allows, lifted to its
+ * hard ceiling (a service's soft limit is often 1,024). */
+static unsigned
+connections_max(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 1024 - HTTP_FDS_SPARE;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < 2 * HTTP_FDS_SPARE)
+		return (unsigned)(rl.rlim_cur / 2);
+	if (rl.rlim_cur - HTTP_FDS_SPARE > HTTP_CONNECTIONS_MAX)
+		return HTTP_CONNECTIONS_MAX;
+	return (unsigned)(rl.rlim_cur - HTTP_FDS_SPARE);
+}
+
+int
+http_start(struct pipold *pd, const struct sockaddr_in *sa, struct perr *e)
+{
+	pd->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, on_request, pd, MHD_OPTION_SOCK_ADDR, sa,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_CONNECTION_LIMIT, connections_max(),
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_SEC,
+	    MHD_OPTION_END);
+	if (pd->mhd == NULL)
+		return perr_errno(e, PE_FAIL, "--listen %s", pd->listen);
+	return 0;
+}
+
+void
+http_stop(struct pipold *pd)
+{
+	if (pd->mhd != NULL)
+		MHD_stop_daemon(pd->mhd);
+	pd->mhd = NULL;
+}
+
+/* The replies. */
+
+enum MHD_Result
+http_reply(struct MHD_Connection *c, unsigned status, const char *type,
+    const char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result rc;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+enum MHD_Result
+http_text(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	return http_reply(c, status, "text/plain", text);
+}
+
+enum MHD_Result
+http_json(struct MHD_Connection *c, unsigned status, json_t *o)
+{
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	enum MHD_Result rc;
+
+	json_decref(o);
+	if (text == NULL)
+		return MHD_NO;
+	rc = http_reply(c, status, "application/json", text);
+	free(text);
+	return rc;
+}
+
+enum MHD_Result
+http_error(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+	return http_json(c, status, json_pack("{s:s}", "error", msg));
+}
+
+enum MHD_Result
+http_perr(struct MHD_Connection *c, const struct perr *e)
+{
+	return http_error(c, (unsigned)perr_http_status(e->code), e->msg);
+}
+
+unsigned
+http_sql_status(PGresult *r)
+{
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	if (st == NULL)
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	if (strncmp(st, "PP", 2) == 0)		/* ours: PP400, PP403 ... */
+		return atoi(st + 2) >= 400 && atoi(st + 2) < 500 ?
+		    (unsigned)atoi(st + 2) : MHD_HTTP_INTERNAL_SERVER_ERROR;
+	if (strcmp(st, "23505") == 0 || strcmp(st, "23P01") == 0 ||
+	    strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+		return MHD_HTTP_CONFLICT;	/* taken, or lost a race */
+	if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0)
+		return MHD_HTTP_BAD_REQUEST;	/* bad value, check failed */
+	return MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
+int
+http_fail_set(struct http_fail *f, unsigned status, const char *msg)
+{
+	f->status = status;
+	snprintf(f->msg, sizeof(f->msg), "%s", msg);
+	return -1;
+}
+
+int
+http_fail_sql(struct http_fail *f, PGresult *r, const char *what)
+{
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	size_t len = sizeof(f->msg);
+
+	f->status = http_sql_status(r);
+	if (st != NULL && strncmp(st, "PP", 2) == 0 && m != NULL)
+		snprintf(f->msg, len, "%s", m);
+	else if (st != NULL && strcmp(st, "23P01") == 0)
+		snprintf(f->msg, len, "%s: a node is already reserved then",
+		    what);
+	else if (f->status == MHD_HTTP_BAD_REQUEST && m != NULL)
+		snprintf(f->msg, len, "%s: %s", what, m);
+	else if (f->status == MHD_HTTP_CONFLICT)
+		snprintf(f->msg, len, "%s: conflicts with another request, "
+		    "try again", what);
+	else
+		snprintf(f->msg, len, "%s: database error", what);
+	return db_is_retry(r) ? DB_TX_RETRY : -1;
+}
+
+enum MHD_Result
+http_fail_send(struct MHD_Connection *c, const struct http_fail *f)
+{
+	return http_error(c, f->status, f->msg);
+}
+
+enum MHD_Result
+http_sql_error(struct MHD_Connection *c, PGresult *r, const char *what)
+{
+	struct http_fail f;
+
+	http_fail_sql(&f, r, what);
+	return http_fail_send(c, &f);
+}
+
+enum MHD_Result
+http_pgjson(struct MHD_Connection *c, PGresult *r, unsigned status,
+    const char *what)
+{
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		return http_sql_error(c, r, what);
+	return http_reply(c, status, "application/json", PQgetvalue(r, 0, 0));
+}
+
+enum MHD_Result
+http_fd(struct MHD_Connection *c, unsigned status, int fd, uint64_t off,
+    uint64_t len, const char *const *headers)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	if (fd == -1)
+		r = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+	else if ((r = MHD_create_response_from_fd_at_offset64(len, fd, off))
+	    == NULL)
+		close(fd);	/* else the response owns it */
+	if (r == NULL)
+		return MHD_NO;
+	for (; headers != NULL && headers[0] != NULL; headers += 2)
+		MHD_add_response_header(r, headers[0], headers[1]);
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
