@@ -36,8 +36,11 @@ want() {
 	[ ${#FILTER[@]} -eq 0 ] && return 0
 	for f in "${FILTER[@]}"; do
 		case "$1" in
-		"$f"|*/"$f"|"$f"/*) return 0 ;;
+		"$f"|"$f"/*) return 0 ;;
 		esac
+		# a bare name: that test in every group (deploy: shell/deploy
+		# and asan/shell/deploy)
+		case "$f" in */*) ;; *) case "$1" in */"$f") return 0 ;; esac ;; esac
 	done
 	return 1
 }
