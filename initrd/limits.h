@@ -18,6 +18,13 @@
 #define AGENT_BACKOFF_MIN_MS	200	/* first retry after a failure */
 #define AGENT_BACKOFF_MAX_MS	10000	/* a restarting server is back by then */
 #define AGENT_REPORT_MS		1000	/* progress and durability tick */
+#define AGENT_PROGRESS_MS	2000	/* node mode's progress POST: best
+					   effort, never holds a run up */
+#define AGENT_ORDER_MAX		(1 << 20)	/* a pipold answer to node mode:
+						   an order is a few KB */
+#define AGENT_SCRIPT_SEC	1800	/* one post-install script */
+#define AGENT_PART_WAIT_MS	5000	/* a partition's device node after
+					   BLKRRPART: devtmpfs takes ms */
 #define AGENT_EXTRA_BUFS	2	/* compressed buffers beyond N + T */
 #define AGENT_ASK_BATCH		256	/* hashes per missing request (pipold
 					   takes 1024): ~17 KB of JSON */

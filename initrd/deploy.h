@@ -1,27 +1,36 @@
 /*
- * agent.h -- pipol-agent: one deployment run (struct deploy) and the
- * prototypes of its files. The pipeline, top to bottom:
+ * deploy.h -- one deployment run (struct deploy), for host mode and node
+ * mode alike, and the prototypes of the files that make it up. The
+ * pipeline, top to bottom:
  *
- *   plan (main): each chunk is done (resume record), a zero task, a
- *     check task (reuse: hash what the target already holds) or a fetch
- *   fetch.c (1 thread, N keep-alive libcurl connections): fetchq ->
- *     compressed buffers (pool of N + T + 2) -> decodeq
+ *   deploy.c: the run core -- index, target, pipeline, --verify, the
+ *     resume record's end, the final report
+ *   plan.c: each chunk is done (resume record), a zero task, a check
+ *     task (reuse: hash what the target already holds) or a fetch
+ *   fetch.c (1 thread, N keep-alive connections made by http.c):
+ *     fetchq -> compressed buffers (pool of N + T + 2) -> decodeq
  *   pipeline.c (T workers): decodeq first (decode, CRC32, SHA-256,
- *     pwrite), then tasks (zero a range; check: read + SHA-256, a
- *     mismatch goes to fetchq)
- *   report.c (1 thread): once a second, progress out and durability:
- *     fdatasync(target), then the resume record of what is now durable
+ *     pwrite; refetch.c when a member does not check out), then tasks
+ *     (zero a range; reuse.c: read + SHA-256, a mismatch goes to fetchq)
+ *   report.c (1 thread): once a second, durability (fdatasync(target),
+ *     then resume.c's record of what is now durable) and progress out:
+ *     a bar, JSON lines, and the caller's callback (node mode: pipold)
+ *   verify.c: --verify, every chunk read back and the disk hash
  *
  * Memory: (N + T + 2) compressed buffers + T raw buffers, whatever the
  * image size. One mutex guards the queues and counters; the first error
  * wins, the others drain, every thread is joined.
+ *
+ * Knows nothing of pipold, orders or post-install (node.c): progress
+ * leaves through on_progress.
  */
-#ifndef AGENT_H
-#define AGENT_H
+#ifndef AGENT_DEPLOY_H
+#define AGENT_DEPLOY_H
 
 #include <pthread.h>
 #include <stdint.h>
 
+#include "http.h"
 #include "limits.h"
 #include "perr.h"
 #include "pimg.h"
@@ -48,6 +57,14 @@ struct counters {
 	double busy_decode, busy_hash, busy_write, busy_check;	/* worker s */
 };
 
+/* What the run reports once a second and at the end (raw disk bytes
+ * settled: written, zero, reused or resumed). */
+struct deploy_progress {
+	const char *state;	/* "fetching" until a byte is settled, then
+				   "writing"; or the caller's */
+	uint64_t fetched, settled, total;
+};
+
 struct deploy {
 	/* options */
 	const char *base, *target, *resume_path;
@@ -56,7 +73,10 @@ struct deploy {
 	int connections, threads, reuse, verify, progress_json, tty;
 	int timeout_sec;	/* server unreachable that long: give up */
 	uint64_t max_rate;	/* bytes/s over all connections, 0: no cap */
-	struct node *node;	/* node mode: where progress goes, or NULL */
+	/* once a second from the report thread, and when the caller asks
+	 * (deploy_progress_send); may block up to AGENT_PROGRESS_MS */
+	void (*on_progress)(void *arg, const struct deploy_progress *p);
+	void *progress_arg;
 
 	struct pimg_index *ix;
 	int fd, is_blk, had_data;	/* target */
@@ -72,7 +92,7 @@ struct deploy {
 	uint32_t left;		/* chunks not yet done */
 	struct counters c;
 	int failed, report_stop;
-	double unreachable_since;	/* 0: the last transfer worked */
+	struct http_away away;	/* the store's absence, over all requests */
 	struct perr err;
 	void *fetch_wake;	/* CURLM *, for curl_multi_wakeup */
 
@@ -83,29 +103,16 @@ struct deploy {
 	double t0;
 };
 
-/* agent.c: one deployment run, for host mode and node mode alike */
+/* deploy.c: the run core */
 void deploy_init(struct deploy *d);	/* the defaults */
+/* Index, target, pipeline, --verify; 0 when every byte is durable, else
+ * -code and one line in e (also printed, and in the last JSON line). */
 int deploy_run(struct deploy *d, struct perr *e);
 void deploy_done(struct deploy *d);	/* close and free */
+/* The first error wins: every thread drains and stops. Any thread. */
 void deploy_fail(struct deploy *d, const struct perr *e);
 int ixq_push(struct ixq *q, uint32_t ix);
 int ixq_pop(struct ixq *q, uint32_t *ix);
-
-/* node.c: node mode (the order from pipold, progress, result) */
-struct node;
-int node_main(int argc, char **argv);
-void node_progress(struct deploy *d, const char *state);
-
-/* cmdline.c: pipol.server= and pipol.token= from the kernel command line */
-struct agent_cmdline {
-	char server[512];
-	char token[128];	/* checked: exactly 64 hex digits */
-};
-int cmdline_read(const char *path, struct agent_cmdline *c, struct perr *e);
-/* http(s)://host...: no spaces, quotes or backslashes; opt names it */
-int agent_url_check(const char *opt, const char *v, struct perr *e);
-/* exactly 64 lower-case hex digits; the message never shows the value */
-int agent_token_check(const char *what, const char *v, struct perr *e);
 
 /* disk.c */
 int disk_open(struct deploy *d, struct perr *e);
@@ -116,19 +123,32 @@ int disk_read(struct deploy *d, uint32_t ix, void *raw, struct perr *e);
 void *disk_buf_alloc(size_t len);	/* aligned for O_DIRECT; free() it */
 
 /* fetch.c */
-int fetch_global_init(struct perr *e);
 int fetch_index(struct deploy *d, struct perr *e);
 void *fetch_main(void *arg);
 void fetch_wakeup(struct deploy *d);
 void fetch_wakeup_locked(struct deploy *d);	/* d->mu held */
-/* What every agent request shares (capture too): timeouts, protocols,
- * user agent; err: a CURL_ERROR_SIZE buffer. h is a CURL *. */
-void fetch_easy_setup(void *h, char *err);
-unsigned fetch_backoff_ms(unsigned attempt);	/* before retry attempt+1 */
+
+/* plan.c: what each chunk needs, queued in the order of the work
+ * (chunks already done are skipped); d->mu need not be held (no
+ * thread runs yet). */
+void plan_chunks(struct deploy *d);
+/* Under d->mu: chunk ix is written (or known good) on the target. */
+void plan_mark_done(struct deploy *d, uint32_t ix, uint64_t *counter);
+
+/* reuse.c: a check task -- the target's bytes of chunk ix, hashed;
+ * the index's SHA-256 marks it reused, else it is queued for fetching.
+ * raw: a chunk-sized buffer. */
+void reuse_check(struct deploy *d, uint32_t ix, uint8_t *raw);
+
+/* refetch.c: chunk ix's member did not check out (why): fetch it again,
+ * or after AGENT_REFETCH_MAX fetches fail the run naming it. */
+void refetch_chunk(struct deploy *d, uint32_t ix, const char *why);
 
 /* pipeline.c */
 int pipeline_run(struct deploy *d, struct perr *e);
-int pipeline_verify(struct deploy *d, struct perr *e);
+
+/* verify.c: --verify */
+int verify_run(struct deploy *d, struct perr *e);
 
 /* resume.c; resume_open marks recorded chunks CS_DONE */
 int resume_open(struct deploy *d, struct perr *e);
@@ -139,29 +159,8 @@ void resume_finish(struct deploy *d);
 void *report_main(void *arg);
 void report_line(struct deploy *d, const char *state, double now);
 void report_final(struct deploy *d, int rc, const struct perr *e);
-
-/*
- * capture.c: a disk or file -> a new draft image in pipold's store,
- * sending only the chunks the store lacks (docs/protocol.md, Capture).
- * For host mode (capture_cmd.c) and for an order that says "capture".
- */
-struct capture_opts {
-	const char *server;	/* pipold: http(s)://host[:port][/prefix] */
-	const char *token;	/* 64 lower-case hex digits; never printed */
-	const char *name;	/* the image */
-	const char *source;	/* a block device or a file */
-	int codec;		/* enum pimg_codec; 0: gzip */
-	uint32_t chunk_size;	/* 0: PIMG_CHUNK_DEFAULT */
-	int threads;		/* compress workers; 0: one per core */
-	int connections;	/* uploads at once; 0: AGENT_CONNECTIONS_DEFAULT */
-	int timeout_sec;	/* server away that long: give up; 0: default */
-	int progress_json;	/* JSON lines on stdout, the last says the
-				   version */
-};
-/* 0 and *version (the new draft's number), or -code and one line in e.
- * Prints only progress, as asked; the caller reports the outcome. */
-int capture_run(const struct capture_opts *o, unsigned *version,
-    struct perr *e);
-int capture_main(int argc, char **argv);	/* capture_cmd.c */
+/* The counters now, to on_progress, with state (NULL: "writing" or
+ * "fetching"); nothing when there is no callback. */
+void deploy_progress_send(struct deploy *d, const char *state);
 
 #endif
