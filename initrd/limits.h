@@ -23,6 +23,8 @@
 #define AGENT_ORDER_MAX		(1 << 20)	/* a pipold answer to node mode:
 						   an order is a few KB */
 #define AGENT_SCRIPT_SEC	1800	/* one post-install script */
+#define AGENT_SCRIPT_OUTPUT_MAX	(32 * 1024)	/* a script's output kept for
+						   pipol log: its last words */
 #define AGENT_PART_WAIT_MS	5000	/* a partition's device node after
 					   BLKRRPART: devtmpfs takes ms */
 #define AGENT_EXTRA_BUFS	2	/* compressed buffers beyond N + T */
