@@ -56,7 +56,8 @@ static const char deploy_help[] =
 "  --verify            at the end, re-read the target and check the disk hash\n"
 "  --progress-json     one JSON line per second on stdout\n"
 "  --timeout SEC       give up when the server has been unreachable (no\n"
-"                      answer, or 5xx) for SEC seconds (default 120)\n"
+"                      answer, 408, 429 or 5xx) for SEC seconds (default\n"
+"                      120), or after 12 attempts of one request\n"
 "  --max-rate BYTES    cap the download at BYTES per second (e.g. 50M), to\n"
 "                      leave a shared link to others\n"
 "  --verbose           say what each stage cost (worker seconds)\n"
@@ -64,7 +65,8 @@ static const char deploy_help[] =
 "Memory stays bounded whatever the image size: at most about\n"
 "2 x threads + connections chunks (4 MiB each by default) in memory.\n"
 "Exit status: 0 deployed and durable, 1 failed, 2 usage, 3 bad or corrupt\n"
-"data, 5 server unavailable, 6 image not found.\n";
+"data, 4 denied, 5 server unavailable, 6 image or chunk not found\n"
+"(pipol-agent(8), EXIT STATUS: what each HTTP answer ends with).\n";
 
 static const char top_usage[] =
 "usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...\n"

@@ -39,9 +39,9 @@ void cap_conn_close(struct cap_conn *k);	/* also when open failed */
  * One request to pipold, retried by http.c's table (docs/protocol.md):
  * no answer, 5xx, 408 or 429 until the server has been away
  * (--timeout, or AGENT_HTTP_RETRIES attempts); 422 up to rejects times
- * (a member damaged on its way); 404 a few times; the rest at once. what names the object
- * in errors (NULL: the URL). 0 and *answer (a JSON object, caller
- * decrefs) on 2xx; else -code and one line in e.
+ * (a member damaged on its way); 404 a few times; the rest at once.
+ * what names the object in errors (NULL: the URL). 0 and *answer (a
+ * JSON object, caller decrefs) on 2xx; else -code and one line in e.
  */
 int cap_request(struct cap_conn *k, const char *method, const char *path,
     const void *body, size_t len, enum cap_body type, const char *what,

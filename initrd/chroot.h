@@ -1,5 +1,5 @@
 /*
- * chroot.h -- running things inside the deployed system (chroot.c): a
+ * chroot.h -- running things inside the deployed system, by chroot.c: a
  * function in a chrooted child, the bind mounts and resolver scripts
  * need, one script run as root with a time limit and the tail of its
  * output. Knows nothing of orders: postinst.c says what runs.

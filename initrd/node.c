@@ -111,7 +111,8 @@ call(struct node *n, CURL *h, char *err, const char *path, json_t *body,
 		rc = http_call_run(c);
 	} else {
 		http_call_once(c);
-		rc = c->res == CURLE_OK && c->status / 100 == 2 ? 0 : -PE_UNAVAIL;
+		rc = c->res == CURLE_OK && c->status / 100 == 2 ? 0 :
+		    -PE_UNAVAIL;
 	}
 	if (out != NULL)
 		*out = rc == 0 && b.p ? json_loads(b.p, 0, NULL) : NULL;
@@ -137,8 +138,9 @@ call_until(struct node *n, const char *path, json_t *body, json_t **out,
 	rc = call(n, n->h, n->err, path, body, 1, &c, out);
 	http_call_why(&c, why, sizeof(why));
 	if (rc == -PE_DENIED)
-		return perr_set(e, PE_DENIED, "%s%s: HTTP %ld: this token opens "
-		    "no deployment in flight", n->server, path, c.status);
+		return perr_set(e, PE_DENIED, "%s%s: HTTP %ld: this token "
+		    "opens no deployment in flight", n->server, path,
+		    c.status);
 	if (rc == -PE_UNAVAIL)
 		return perr_set(e, PE_UNAVAIL, "%s%s: unreachable for %.0f s "
 		    "(%u attempts): %s", n->server, path, c.away_sec,
@@ -370,7 +372,8 @@ node_deploy(struct node *n, struct deploy *d, json_t *order, struct perr *e)
  * only). The disk is read, never written; the node then boots it.
  */
 static int
-node_capture(struct node *n, const struct deploy *d, const char *source, json_t *order, struct perr *e)
+node_capture(struct node *n, const struct deploy *d, const char *source,
+    json_t *order, struct perr *e)
 {
 	const char *name = json_string_value(json_object_get(
 	    json_object_get(order, "image"), "name"));

@@ -115,14 +115,15 @@ run_scripts(const struct postinst *p, struct perr *e)
 			    "not base64", kind, name);
 			break;
 		}
-		if (ran++ == 0 && (rc = chroot_env_enter(p->root, &env, e)) < 0) {
+		if (ran++ == 0 &&
+		    (rc = chroot_env_enter(p->root, &env, e)) < 0) {
 			free(body);
 			ran = 0;
 			break;
 		}
 		log_debug("post-install: running %s %s", kind, name);
-		st = chroot_script(p->root, name, body, len, envp, p->timeout_sec,
-		    out, &outlen, e);
+		st = chroot_script(p->root, name, body, len, envp,
+		    p->timeout_sec, out, &outlen, e);
 		free(body);
 		out[outlen] = '\0';
 		if (p->log != NULL)

@@ -1,14 +1,15 @@
 /*
  * postinst_config.c -- the configuration edits of post-install, made
- * inside the deployed system (chroot.c runs them in a child chrooted
+ * inside the deployed system; chroot.c runs them in a child chrooted
  * into it, so a symbolic link in the image resolves inside the image,
- * never in the deployment environment): the hostname (/etc/hostname,
- * the 127.0.1.1 line of /etc/hosts), the user's SSH keys for root, the
- * user's account (passwd, group, shadow; uid from the order), home and
- * keys, a password-less sudo rule (/etc/sudoers.d/pipol-USER), the NFS
- * home line in /etc/fstab when pipold has --nfs-home, and the first-boot
- * hook that reports "ready" (a systemd unit, or /etc/local.d/ for
- * BusyBox and OpenRC systems). Runs no script and mounts nothing.
+ * never in the deployment environment. They are: the hostname
+ * (/etc/hostname, the 127.0.1.1 line of /etc/hosts), the user's SSH keys
+ * for root, the user's account (passwd, group, shadow; uid from the
+ * order), home and keys, a password-less sudo rule
+ * (/etc/sudoers.d/pipol-USER), the NFS home line in /etc/fstab when
+ * pipold has --nfs-home, and the first-boot hook that reports "ready"
+ * (a systemd unit, or /etc/local.d/ for BusyBox and OpenRC systems).
+ * Runs no script and mounts nothing.
  */
 #include <sys/stat.h>
 #include <errno.h>

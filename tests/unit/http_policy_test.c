@@ -46,7 +46,8 @@ next_by_attempt(void)
 		{ CURLE_OK, 200, 1, HTTP_DONE },
 		{ CURLE_OK, 204, 5, HTTP_DONE },
 		{ CURLE_COULDNT_CONNECT, 0, 1, HTTP_AGAIN },
-		{ CURLE_OPERATION_TIMEDOUT, 200, 1, HTTP_AGAIN },  /* no whole answer */
+		/* no whole answer, whatever the status line said */
+		{ CURLE_OPERATION_TIMEDOUT, 200, 1, HTTP_AGAIN },
 		{ CURLE_OK, 503, 1, HTTP_AGAIN },
 		{ CURLE_OK, 500, AGENT_HTTP_RETRIES - 1, HTTP_AGAIN },
 		{ CURLE_OK, 500, AGENT_HTTP_RETRIES, -PE_UNAVAIL },
@@ -70,8 +71,8 @@ next_by_attempt(void)
 		http_away_init(&a, 120);
 		got = http_next(&a, t[i].res, t[i].status, t[i].attempt);
 		if (got != t[i].want) {
-			fprintf(stderr, "  res %d HTTP %ld attempt %u: %d, want "
-			    "%d\n", (int)t[i].res, t[i].status, t[i].attempt,
+			fprintf(stderr, "  res %d HTTP %ld attempt %u: %d, "
+			    "want %d\n", (int)t[i].res, t[i].status, t[i].attempt,
 			    got, t[i].want);
 			CHECK(0);
 		}
