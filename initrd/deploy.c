@@ -3,7 +3,7 @@
  * and node mode (node.c) alike: the index (fetch.c), the target
  * (disk.c), the pipeline (pipeline.c), --verify (verify.c), the resume
  * record's end (resume.c) and the final report (report.c). The first
- * error wins (deploy_fail) and every thread drains.
+ * error wins (run_fail) and every thread drains.
  *
  * It does not parse options, talk to pipold nor post-install: the
  * caller fills struct deploy and, for progress, on_progress.
@@ -16,39 +16,6 @@
 #include "http.h"
 #include "image.h"
 #include "progress.h"
-
-void
-deploy_fail(struct deploy *d, const struct perr *e)
-{
-	pthread_mutex_lock(&d->mu);
-	if (!d->failed) {
-		d->failed = 1;
-		d->err = *e;
-	}
-	pthread_cond_broadcast(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-	fetch_wakeup(d);
-}
-
-int
-ixq_push(struct ixq *q, uint32_t ix)
-{
-	if (q->len == q->cap)
-		return -1;	/* sized for every chunk: cannot happen */
-	q->v[(q->head + q->len++) % q->cap] = ix;
-	return 0;
-}
-
-int
-ixq_pop(struct ixq *q, uint32_t *ix)
-{
-	if (q->len == 0)
-		return -1;
-	*ix = q->v[q->head];
-	q->head = (q->head + 1) % q->cap;
-	q->len--;
-	return 0;
-}
 
 void
 deploy_init(struct deploy *d)

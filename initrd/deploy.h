@@ -19,7 +19,7 @@
  *
  * Memory: (N + T + 2) compressed buffers + T raw buffers, whatever the
  * image size. One mutex guards the queues and counters; the first error
- * wins, the others drain, every thread is joined.
+ * wins (runstate.c), the others drain, every thread is joined.
  *
  * Knows nothing of pipold, orders or post-install (node.c): progress
  * leaves through on_progress.
@@ -94,7 +94,7 @@ struct deploy {
 	int failed, report_stop;
 	struct http_away away;	/* the store's absence, over all requests */
 	struct perr err;
-	void *fetch_wake;	/* CURLM *, for curl_multi_wakeup */
+	void *fetch_wake;	/* CURLM *, for http_multi_wakeup */
 
 	/* durability (report.c) */
 	uint32_t *done_log;	/* chunks done, in completion order */
@@ -109,10 +109,17 @@ void deploy_init(struct deploy *d);	/* the defaults */
  * -code and one line in e (also printed, and in the last JSON line). */
 int deploy_run(struct deploy *d, struct perr *e);
 void deploy_done(struct deploy *d);	/* close and free */
-/* The first error wins: every thread drains and stops. Any thread. */
-void deploy_fail(struct deploy *d, const struct perr *e);
-int ixq_push(struct ixq *q, uint32_t ix);
-int ixq_pop(struct ixq *q, uint32_t *ix);
+
+/* runstate.c: what every thread of the run shares */
+/* The first error wins: every thread drains and stops. Any thread,
+ * d->mu not held. */
+void run_fail(struct deploy *d, const struct perr *e);
+int ixq_push(struct ixq *q, uint32_t ix);	/* under d->mu */
+int ixq_pop(struct ixq *q, uint32_t *ix);	/* under d->mu; -1 empty */
+/* The fetcher sleeps in libcurl's poll: wake it after queueing a
+ * fetch, freeing a buffer or failing. */
+void run_wake_fetcher(struct deploy *d);
+void run_wake_fetcher_locked(struct deploy *d);	/* d->mu held */
 
 /* disk.c */
 int disk_open(struct deploy *d, struct perr *e);
@@ -125,8 +132,6 @@ void *disk_buf_alloc(size_t len);	/* aligned for O_DIRECT; free() it */
 /* fetch.c */
 int fetch_index(struct deploy *d, struct perr *e);
 void *fetch_main(void *arg);
-void fetch_wakeup(struct deploy *d);
-void fetch_wakeup_locked(struct deploy *d);	/* d->mu held */
 
 /* plan.c: what each chunk needs, queued in the order of the work
  * (chunks already done are skipped); d->mu need not be held (no

@@ -45,21 +45,6 @@ struct fetcher {
 	int paced;		/* one is held back by the rate */
 };
 
-void
-fetch_wakeup_locked(struct deploy *d)
-{
-	if (d->fetch_wake != NULL)
-		curl_multi_wakeup(d->fetch_wake);
-}
-
-void
-fetch_wakeup(struct deploy *d)
-{
-	pthread_mutex_lock(&d->mu);
-	fetch_wakeup_locked(d);
-	pthread_mutex_unlock(&d->mu);
-}
-
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -157,7 +142,7 @@ retry_or_fail(struct fetcher *f, struct xfer *x, long status,
 		perr_set(&e, code, "chunk %u (offset %llu): %s: %s after %u "
 		    "attempts", x->ix, (unsigned long long)c->disk_off,
 		    x->url, why, n);
-		deploy_fail(d, &e);
+		run_fail(d, &e);
 		return;
 	}
 	d->c.http_retries++;
@@ -259,7 +244,7 @@ fetch_main(void *arg)
 	f.x = calloc((size_t)d->connections, sizeof(*f.x));
 	f.dl = calloc(d->ix->nchunks, sizeof(*f.dl));
 	if (f.m == NULL || f.x == NULL || f.dl == NULL) {
-		deploy_fail(d, (perr_set(&e, PE_FAIL, "fetch: out of memory"),
+		run_fail(d, (perr_set(&e, PE_FAIL, "fetch: out of memory"),
 		    &e));
 		goto out;
 	}

@@ -290,6 +290,13 @@ http_multi_new(int conns)
 }
 
 void
+http_multi_wakeup(CURLM *m)
+{
+	if (m != NULL)
+		curl_multi_wakeup(m);
+}
+
+void
 http_body_free(struct http_body *b)
 {
 	free(b->p);

@@ -74,6 +74,8 @@ void http_set_stall_sec(CURL *h, long sec);	/* no byte that long: drop */
 struct curl_slist *http_headers(const char *token, const char *ctype);
 /* The chunk fetcher's multi handle: at most conns connections. */
 CURLM *http_multi_new(int conns);
+/* Any thread: the multi handle's poll returns now. NULL: no-op. */
+void http_multi_wakeup(CURLM *m);
 void http_body_free(struct http_body *b);
 
 /* One request sent until it has a final answer (the retry loop). */

@@ -25,7 +25,7 @@ give_back(struct deploy *d, struct cbuf *b)
 	b->next = d->freebufs;
 	d->freebufs = b;
 	pthread_mutex_unlock(&d->mu);
-	fetch_wakeup(d);
+	run_wake_fetcher(d);
 }
 
 static void
@@ -53,7 +53,7 @@ do_decode(struct deploy *d, struct pimg_coder *coder, struct cbuf *b,
 		return refetch_chunk(d, ix, "hash mismatch");
 	t2 = now_sec();
 	if (disk_write(d, ix, raw, &e) < 0)
-		return deploy_fail(d, &e);
+		return run_fail(d, &e);
 	t3 = now_sec();
 	pthread_mutex_lock(&d->mu);
 	d->c.busy_decode += t1 - t0;
@@ -72,7 +72,7 @@ do_task(struct deploy *d, uint32_t ix, uint8_t *raw)
 	if (d->task[ix] != TASK_ZERO)
 		return reuse_check(d, ix, raw);
 	if ((rc = disk_zero(d, ix, raw, &e)) < 0)
-		return deploy_fail(d, &e);
+		return run_fail(d, &e);
 	pthread_mutex_lock(&d->mu);
 	plan_mark_done(d, ix, rc == 1 ? &d->c.reused : &d->c.zero);
 	pthread_mutex_unlock(&d->mu);
@@ -89,7 +89,7 @@ worker_main(void *arg)
 	uint32_t ix;
 
 	if (coder == NULL || raw == NULL)
-		deploy_fail(d, (perr_set(&e, PE_FAIL, "out of memory"), &e));
+		run_fail(d, (perr_set(&e, PE_FAIL, "out of memory"), &e));
 	pthread_mutex_lock(&d->mu);
 	while (!d->failed && d->left > 0) {
 		if ((b = d->decodeq) != NULL) {
@@ -190,11 +190,11 @@ pipeline_run(struct deploy *d, struct perr *e)
 		started += pthread_create(&work_th[i], NULL, worker_main, d)
 		    == 0;
 	if (started == 0)	/* nobody would ever finish the chunks */
-		deploy_fail(d, (perr_set(&err, PE_FAIL, "cannot start "
+		run_fail(d, (perr_set(&err, PE_FAIL, "cannot start "
 		    "threads"), &err));
 	for (i = 0; i < started; i++)
 		pthread_join(work_th[i], NULL);
-	fetch_wakeup(d);
+	run_wake_fetcher(d);
 	if (have_fetch)
 		pthread_join(fetch_th, NULL);
 	pthread_mutex_lock(&d->mu);

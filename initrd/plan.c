@@ -44,7 +44,7 @@ plan_mark_done(struct deploy *d, uint32_t ix, uint64_t *counter)
 	d->done_log[d->ndone_log++] = ix;
 	if (--d->left == 0) {
 		pthread_cond_broadcast(&d->cv);
-		fetch_wakeup_locked(d);
+		run_wake_fetcher_locked(d);
 	}
 }
 

@@ -21,7 +21,7 @@ refetch_chunk(struct deploy *d, uint32_t ix, const char *why)
 		pthread_mutex_unlock(&d->mu);
 		perr_set(&e, PE_DATA, "chunk %u (offset %llu): %s after %u "
 		    "fetches", ix, (unsigned long long)c->disk_off, why, n);
-		deploy_fail(d, &e);
+		run_fail(d, &e);
 		return;
 	}
 	d->c.refetches++;
@@ -29,6 +29,6 @@ refetch_chunk(struct deploy *d, uint32_t ix, const char *why)
 	ixq_push(&d->fetchq, ix);
 	pthread_mutex_unlock(&d->mu);
 	log_debug("chunk %u: %s, fetching it again", ix, why);
-	fetch_wakeup(d);
+	run_wake_fetcher(d);
 }
 

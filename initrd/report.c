@@ -108,7 +108,7 @@ report_main(void *arg)
 		if (stop)
 			break;
 		if (resume_sync(d, 0, &e) < 0)
-			deploy_fail(d, &e);
+			run_fail(d, &e);
 		report_line(d, "writing", now_sec());
 		deploy_progress_send(d, NULL);	/* node mode: to pipold */
 	}

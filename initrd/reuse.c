@@ -20,7 +20,7 @@ reuse_check(struct deploy *d, uint32_t ix, uint8_t *raw)
 	double t0 = now_sec();
 
 	if (disk_read(d, ix, raw, &e) < 0)
-		return deploy_fail(d, &e);
+		return run_fail(d, &e);
 	hash_buf(raw, c->raw_len, h);
 	pthread_mutex_lock(&d->mu);
 	d->c.busy_check += now_sec() - t0;
@@ -32,6 +32,6 @@ reuse_check(struct deploy *d, uint32_t ix, uint8_t *raw)
 	d->state[ix] = CS_QUEUED;
 	ixq_push(&d->fetchq, ix);
 	pthread_mutex_unlock(&d->mu);
-	fetch_wakeup(d);
+	run_wake_fetcher(d);
 }
 
