@@ -16,6 +16,8 @@
  *     then resume.c's record of what is now durable) and progress out:
  *     a bar, JSON lines, and the caller's callback (node mode: pipold)
  *   verify.c: --verify, every chunk read back and the disk hash
+ *   runstate.c: what every thread shares -- the first error, the chunk
+ *     FIFOs, waking the fetcher
  *
  * Memory: (N + T + 2) compressed buffers + T raw buffers, whatever the
  * image size. One mutex guards the queues and counters; the first error
