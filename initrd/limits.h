@@ -12,7 +12,8 @@
 #define AGENT_STALL_SEC		30	/* no byte for this long: reconnect */
 #define AGENT_REQUEST_TIMEOUT_SEC 300	/* one chunk, even on a slow link */
 #define AGENT_REFETCH_MAX	3	/* bad CRC/hash: then fail, naming it */
-#define AGENT_HTTP_RETRIES	12	/* errors/5xx per chunk: ~1 min total */
+#define AGENT_HTTP_RETRIES	12	/* attempts of one request (a chunk, a
+					   call): ~1 min of backoff */
 #define AGENT_UNREACHABLE_SEC	120	/* --timeout default: then give up */
 #define AGENT_NOTFOUND_RETRIES	3	/* 404 on an immutable URL: give up */
 #define AGENT_BACKOFF_MIN_MS	200	/* first retry after a failure */
