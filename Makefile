@@ -3,6 +3,8 @@
 #   make test     install missing Debian packages, build, run the suite
 #   make bench    the benchmarks (not part of make test)
 #   make asan     the same binaries with AddressSanitizer, in build-asan/
+#   make tsan     the same with ThreadSanitizer, in build-tsan/, and the
+#                 agent's threaded tests run under it
 #   make refimg   the Debian 12 reference disk images, in build/refimg/
 
 B        ?= build
@@ -15,7 +17,7 @@ CPPFLAGS += -D_GNU_SOURCE -Icommon -Iimagestore
 LDFLAGS  += -pthread
 IMG_LIBS  = -ldeflate -lzstd -lz -lcrypto
 
-.PHONY: all test test-e2e bench asan fuzz deps clean demo demo-stop
+.PHONY: all test test-e2e bench asan tsan fuzz deps clean demo demo-stop
 all:
 
 include common/build.mk
@@ -52,6 +54,28 @@ bench: deps
 asan:
 	@$(MAKE) --no-print-directory B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
 	    LDFLAGS='-pthread -fsanitize=address,undefined' all
+
+# the same binaries with ThreadSanitizer, in build-tsan/; then the unit
+# tests and the agent's threaded shell test under it. A race halts the
+# binary (exit 66) and leaves build-tsan/tsan-report.PID: either fails.
+# tests/tsan.supp: third-party libraries only, a reason per line.
+tsan:
+	@$(MAKE) --no-print-directory B=build-tsan OPT='-O1 -g -fsanitize=thread -fno-omit-frame-pointer' \
+	    LDFLAGS='-pthread -fsanitize=thread' all
+	@rm -f build-tsan/tsan-report.*; export TSAN_OPTIONS="halt_on_error=1 \
+	    exitcode=66 log_path=$(CURDIR)/build-tsan/tsan-report \
+	    suppressions=$(CURDIR)/tests/tsan.supp"; fail=0; \
+	for t in build-tsan/tests/*_test; do \
+		$$t > build-tsan/tsan.out 2>&1 && ! grep -q '^not ok' build-tsan/tsan.out && \
+		    echo "PASS tsan/$${t##*/}" || { echo "FAIL tsan/$${t##*/}"; cat build-tsan/tsan.out; fail=1; }; \
+	done; \
+	B=$(CURDIR)/build-tsan bash tests/shell/agent_deploy.sh > build-tsan/tsan.out 2>&1; \
+	grep -q '^ok' build-tsan/tsan.out && ! grep -q '^not ok' build-tsan/tsan.out && \
+	    echo "PASS tsan/shell/agent_deploy ($$(grep -c '^ok' build-tsan/tsan.out) ok)" || \
+	    { echo "FAIL tsan/shell/agent_deploy"; grep -A3 '^not ok' build-tsan/tsan.out; fail=1; }; \
+	for r in build-tsan/tsan-report.*; do [ -e "$$r" ] || continue; \
+		echo "FAIL tsan: $$r"; head -40 "$$r"; fail=1; done; \
+	exit $$fail
 
 # the whole path on this machine: QEMU nodes PXE-boot, deploy the Debian
 # reference images, come up ready (demo/demo.sh; Ctrl-C or demo-stop)

@@ -1,5 +1,6 @@
 /*
- * agent.c -- pipol-agent: main, modes and exit status.
+ * agent.c -- pipol-agent: main only -- which mode or command runs, and
+ * the command line of "deploy" (host mode), whose run is deploy.c's.
  *
  *   pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...
  *       host mode: any store served over HTTP, any file or block device
@@ -12,8 +13,8 @@
  *       and pipol.token= from /proc/cmdline; the order from pipold, the
  *       deployment, progress and result reported back
  *
- * Exit statuses are those of perr.h: 0 deployed, 1 failed (I/O), 2 usage,
- * 3 bad or corrupt data, 5 server unavailable, 6 image not found.
+ * Exit statuses are those of perr.h (docs/pipol-agent.8, EXIT STATUS);
+ * what an HTTP answer ends with is http.c's table.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,13 +22,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "capture.h"
+#include "deploy.h"
 #include "efiboot.h"
-#include "image.h"
 #include "log.h"
+#include "node.h"
 #include "parse.h"
 #include "postinst.h"
-#include "progress.h"
 
 static const char deploy_usage[] =
 "usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH\n"
@@ -55,7 +56,8 @@ static const char deploy_help[] =
 "  --verify            at the end, re-read the target and check the disk hash\n"
 "  --progress-json     one JSON line per second on stdout\n"
 "  --timeout SEC       give up when the server has been unreachable (no\n"
-"                      answer, or 5xx) for SEC seconds (default 120)\n"
+"                      answer, 408, 429 or 5xx) for SEC seconds (default\n"
+"                      120), or after 12 attempts of one request\n"
 "  --max-rate BYTES    cap the download at BYTES per second (e.g. 50M), to\n"
 "                      leave a shared link to others\n"
 "  --verbose           say what each stage cost (worker seconds)\n"
@@ -63,7 +65,8 @@ static const char deploy_help[] =
 "Memory stays bounded whatever the image size: at most about\n"
 "2 x threads + connections chunks (4 MiB each by default) in memory.\n"
 "Exit status: 0 deployed and durable, 1 failed, 2 usage, 3 bad or corrupt\n"
-"data, 5 server unavailable, 6 image not found.\n";
+"data, 4 denied, 5 server unavailable, 6 image or chunk not found\n"
+"(pipol-agent(8), EXIT STATUS: what each HTTP answer ends with).\n";
 
 static const char top_usage[] =
 "usage: pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...\n"
@@ -74,39 +77,6 @@ static const char top_usage[] =
 
 enum { O_BASE = 256, O_IMAGE, O_TARGET, O_CONN, O_THREADS, O_RESUME,
     O_NOREUSE, O_VERIFY, O_JSON, O_HELP, O_TIMEOUT, O_VERBOSE, O_RATE };
-
-void
-deploy_fail(struct deploy *d, const struct perr *e)
-{
-	pthread_mutex_lock(&d->mu);
-	if (!d->failed) {
-		d->failed = 1;
-		d->err = *e;
-	}
-	pthread_cond_broadcast(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-	fetch_wakeup(d);
-}
-
-int
-ixq_push(struct ixq *q, uint32_t ix)
-{
-	if (q->len == q->cap)
-		return -1;	/* sized for every chunk: cannot happen */
-	q->v[(q->head + q->len++) % q->cap] = ix;
-	return 0;
-}
-
-int
-ixq_pop(struct ixq *q, uint32_t *ix)
-{
-	if (q->len == 0)
-		return -1;
-	*ix = q->v[q->head];
-	q->head = (q->head + 1) % q->cap;
-	q->len--;
-	return 0;
-}
 
 static int
 usage_error(const char *what, const char *problem)
@@ -206,50 +176,6 @@ parse_deploy(struct deploy *d, int argc, char **argv)
 		return PE_USAGE;
 	}
 	return 0;
-}
-
-void
-deploy_init(struct deploy *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->connections = AGENT_CONNECTIONS_DEFAULT;
-	d->timeout_sec = AGENT_UNREACHABLE_SEC;
-	d->reuse = 1;
-	d->fd = d->dfd = d->resume_fd = -1;
-}
-
-int
-deploy_run(struct deploy *d, struct perr *e)
-{
-	int rc;
-
-	d->threads = d->threads ? d->threads : image_threads(0);
-	d->tty = isatty(STDERR_FILENO);
-	d->t0 = now_sec();
-	pthread_mutex_init(&d->mu, NULL);
-	pthread_cond_init(&d->cv, NULL);
-	if ((rc = fetch_global_init(e)) == 0 &&
-	    (rc = fetch_index(d, e)) == 0 &&
-	    (rc = disk_open(d, e)) == 0)
-		rc = pipeline_run(d, e);
-	if (rc == 0 && d->verify)
-		rc = pipeline_verify(d, e);
-	if (rc == 0)
-		resume_finish(d);
-	report_final(d, rc, e);
-	return rc;
-}
-
-void
-deploy_done(struct deploy *d)
-{
-	if (d->fd >= 0)
-		close(d->fd);
-	if (d->dfd >= 0)
-		close(d->dfd);
-	pimg_index_free(d->ix);
-	d->ix = NULL;
-	d->fd = d->dfd = -1;
 }
 
 static int

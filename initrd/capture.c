@@ -29,8 +29,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent.h"
 #include "capture.h"
+#include "limits.h"
+#include "capture_http.h"
+#include "http.h"
 #include "image.h"
 #include "log.h"
 #include "progress.h"
@@ -470,8 +472,8 @@ link_setup(struct cap_link *l, const struct capture_opts *o,
 	memcpy(l->server, o->server, n);
 	l->server[n] = '\0';
 	l->token = o->token;
-	l->timeout_sec = o->timeout_sec ? o->timeout_sec :
-	    AGENT_UNREACHABLE_SEC;
+	http_away_init(&l->away, o->timeout_sec ? o->timeout_sec :
+	    AGENT_UNREACHABLE_SEC);
 	return 0;
 }
 
@@ -488,7 +490,6 @@ capture_setup(struct capture *cp, const struct capture_opts *o,
 	cp->t0 = now_sec();
 	pthread_mutex_init(&cp->mu, NULL);
 	pthread_cond_init(&cp->cv, NULL);
-	pthread_mutex_init(&cp->link.mu, NULL);
 	image_zero_memo_init(&cp->zmemo);
 	cp->codec = o->codec ? o->codec : PIMG_CODEC_GZIP;
 	cp->chunk_size = o->chunk_size ? o->chunk_size : PIMG_CHUNK_DEFAULT;
@@ -497,7 +498,7 @@ capture_setup(struct capture *cp, const struct capture_opts *o,
 	    AGENT_CONNECTIONS_DEFAULT;
 	if ((rc = store_name_check(o->name, e)) < 0 ||
 	    (rc = link_setup(&cp->link, o, e)) < 0 ||
-	    (rc = fetch_global_init(e)) < 0 ||
+	    (rc = http_global_init(e)) < 0 ||
 	    (rc = image_source_open(o->source, &cp->src, e)) < 0)
 		return rc;
 	n = (cp->src.size + cp->chunk_size - 1) / cp->chunk_size;
@@ -617,8 +618,7 @@ send_index(struct capture *cp, const struct pimg_index *ix,
 		/* pipold checks every chunk before it answers: silence on
 		 * the wire for a while is no stall (a retry would commit
 		 * twice) */
-		curl_easy_setopt(k.h, CURLOPT_LOW_SPEED_TIME,
-		    (long)AGENT_REQUEST_TIMEOUT_SEC);
+		http_set_stall_sec(k.h, AGENT_REQUEST_TIMEOUT_SEC);
 		rc = cap_request(&k, "POST", path, buf, len, CAP_BINARY,
 		    cp->o->name, 0, &ans, e);
 	}
@@ -685,7 +685,7 @@ capture_free(struct capture *cp)
 	free(cp->seen);
 	image_source_close(&cp->src);
 	image_zero_memo_destroy(&cp->zmemo);
-	pthread_mutex_destroy(&cp->link.mu);
+	http_away_destroy(&cp->link.away);
 	pthread_cond_destroy(&cp->cv);
 	pthread_mutex_destroy(&cp->mu);
 }

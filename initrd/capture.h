@@ -1,51 +1,34 @@
 /*
- * capture.h -- internal to capture.c and capture_http.c: the keep-alive
- * connections to pipold's capture API and the retry state they share.
- * capture_opts and capture_run, the entry point, are in agent.h.
+ * capture.h -- capture (capture.c): a disk or file -> a new draft image
+ * in pipold's store, sending only the chunks the store lacks
+ * (docs/protocol.md, Capture). For host mode (capture_cmd.c) and for an
+ * order that says "capture" (node.c). The connections to pipold are
+ * capture_http.c's (capture_http.h).
  */
-#ifndef CAPTURE_H
-#define CAPTURE_H
+#ifndef AGENT_CAPTURE_H
+#define AGENT_CAPTURE_H
 
-#include <curl/curl.h>
-#include <jansson.h>
-#include <pthread.h>
 #include <stdint.h>
 
 #include "perr.h"
 
-struct cap_link {		/* shared by every connection of one run */
-	char server[1024];	/* base URL, no trailing '/' */
-	const char *token;	/* never printed */
-	int timeout_sec;	/* no answer for that long: give up */
-	pthread_mutex_t mu;
-	double unreachable_since;	/* 0: the last request was answered */
-	uint64_t retries;	/* requests sent again */
-	int stop;		/* the run failed: stop retrying */
+struct capture_opts {
+	const char *server;	/* pipold: http(s)://host[:port][/prefix] */
+	const char *token;	/* 64 lower-case hex digits; never printed */
+	const char *name;	/* the image */
+	const char *source;	/* a block device or a file */
+	int codec;		/* enum pimg_codec; 0: gzip */
+	uint32_t chunk_size;	/* 0: PIMG_CHUNK_DEFAULT */
+	int threads;		/* compress workers; 0: one per core */
+	int connections;	/* uploads at once; 0: AGENT_CONNECTIONS_DEFAULT */
+	int timeout_sec;	/* server away that long: give up; 0: default */
+	int progress_json;	/* JSON lines on stdout, the last says the
+				   version */
 };
-
-struct cap_conn {		/* one connection, used by one thread */
-	struct cap_link *link;
-	CURL *h;
-	struct curl_slist *json_hdrs, *bin_hdrs;
-	char err[CURL_ERROR_SIZE];
-	char *answer;		/* the last answer's body, NUL-terminated */
-	size_t answer_len, answer_cap;
-};
-
-enum cap_body { CAP_JSON, CAP_BINARY };
-
-int cap_conn_open(struct cap_conn *k, struct cap_link *l, struct perr *e);
-void cap_conn_close(struct cap_conn *k);	/* also when open failed */
-/*
- * One request to pipold, retried as docs/protocol.md says: no answer,
- * 5xx, 408 or 429 until the server has been away timeout_sec (or
- * AGENT_HTTP_RETRIES attempts); 422 up to rejects times (a member
- * damaged on its way); any other answer at once. what names the object
- * in errors (NULL: the URL). 0 and *answer (a JSON object, caller
- * decrefs) on 2xx; else -code and one line in e.
- */
-int cap_request(struct cap_conn *k, const char *method, const char *path,
-    const void *body, size_t len, enum cap_body type, const char *what,
-    int rejects, json_t **answer, struct perr *e);
+/* 0 and *version (the new draft's number), or -code and one line in e.
+ * Prints only progress, as asked; the caller reports the outcome. */
+int capture_run(const struct capture_opts *o, unsigned *version,
+    struct perr *e);
+int capture_main(int argc, char **argv);	/* capture_cmd.c */
 
 #endif

@@ -9,9 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "capture.h"
+#include "cmdline.h"
+#include "limits.h"
 #include "log.h"
 #include "parse.h"
+#include "pimg.h"
+#include "store.h"
 
 static const char capture_usage[] =
 "usage: pipol-agent capture --server URL --image NAME --source PATH\n"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "cmdline.h"
 
 #define CMDLINE_MAX 4096	/* the kernel's own limit on x86 is 2048 */
 

@@ -21,7 +21,7 @@
 
 #include <stdlib.h>
 
-#include "agent.h"
+#include "deploy.h"
 #include "atomic.h"
 
 #define DISK_ALIGN 4096		/* O_DIRECT: offsets, sizes and buffers */

@@ -1,9 +1,12 @@
 /*
  * fetch.c -- chunks over HTTP: one thread drives N keep-alive libcurl
  * easy handles through one multi handle. A chunk comes in whole into a
- * pooled buffer sized for its member, then goes to the decode queue; a
- * failed transfer is retried with exponential backoff, a 404 only a few
- * times (an immutable URL that is missing stays missing).
+ * pooled buffer sized for its member, then goes to the decode queue. A
+ * failed transfer is judged by http.c's table (http_next): retried
+ * after its backoff from a list of delayed chunks, or the run fails
+ * naming the chunk. Also the index, one GET through http_call_run.
+ * Handles are made by http.c; this file only drives them. What happens
+ * to a member that arrives but does not check out is refetch.c's.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -11,7 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "deploy.h"
+#include "http.h"
 #include "log.h"
 #include "progress.h"
 
@@ -41,29 +45,6 @@ struct fetcher {
 	int paced;		/* one is held back by the rate */
 };
 
-int
-fetch_global_init(struct perr *e)
-{
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return perr_set(e, PE_FAIL, "libcurl: cannot initialise");
-	return 0;
-}
-
-void
-fetch_wakeup_locked(struct deploy *d)
-{
-	if (d->fetch_wake != NULL)
-		curl_multi_wakeup(d->fetch_wake);
-}
-
-void
-fetch_wakeup(struct deploy *d)
-{
-	pthread_mutex_lock(&d->mu);
-	fetch_wakeup_locked(d);
-	pthread_mutex_unlock(&d->mu);
-}
-
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -79,21 +60,6 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-void
-fetch_easy_setup(void *h, char *err)
-{
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-	    (long)AGENT_CONNECT_TIMEOUT_SEC);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)AGENT_STALL_SEC);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)AGENT_REQUEST_TIMEOUT_SEC);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "pipol-agent/0.1");
-	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-}
-
 static void
 chunk_url(const struct deploy *d, uint32_t ix, char *buf, size_t len)
 {
@@ -105,16 +71,6 @@ chunk_url(const struct deploy *d, uint32_t ix, char *buf, size_t len)
 	hash_hex(d->ix->e[ix].hash, hex);
 	snprintf(buf, len, "%.*s/chunks/%s.%s", (int)n, d->base, hex,
 	    pimg_codec_ext((int)d->ix->codec));
-}
-
-unsigned
-fetch_backoff_ms(unsigned attempt)
-{
-	unsigned ms = AGENT_BACKOFF_MIN_MS;
-
-	while (attempt-- > 1 && ms < AGENT_BACKOFF_MAX_MS)
-		ms *= 2;
-	return ms < AGENT_BACKOFF_MAX_MS ? ms : AGENT_BACKOFF_MAX_MS;
 }
 
 /* Under d->mu: start what the idle handles, the queue and the pool allow. */
@@ -165,31 +121,6 @@ start_some(struct fetcher *f, struct xfer **go, int *ngo)
 	return 0;
 }
 
-/*
- * How a failed attempt ends: 0 retry; else the perr code to fail with.
- * No answer or 5xx is the server being away: retried until it has been
- * away --timeout seconds. A 404 on an immutable URL is retried a little
- * (a store being copied); other 4xx answers will not change.
- */
-static int
-give_up(struct deploy *d, long status, unsigned attempts)
-{
-	double now = now_sec();
-
-	if (status == 404)
-		return attempts >= AGENT_NOTFOUND_RETRIES ? PE_NOTFOUND : 0;
-	if (status == 401 || status == 403)
-		return PE_DENIED;
-	if (status >= 400 && status < 500 && status != 408 && status != 429)
-		return PE_DATA;
-	if (d->unreachable_since == 0)
-		d->unreachable_since = now;
-	if (now - d->unreachable_since >= d->timeout_sec ||
-	    attempts >= AGENT_HTTP_RETRIES)
-		return PE_UNAVAIL;
-	return 0;
-}
-
 /* A transfer ended badly: retry later, or fail naming the chunk. */
 static void
 retry_or_fail(struct fetcher *f, struct xfer *x, long status,
@@ -206,18 +137,18 @@ retry_or_fail(struct fetcher *f, struct xfer *x, long status,
 	d->freebufs = x->buf;
 	x->buf = NULL;
 	n = ++d->http_tries[x->ix];
-	if ((code = give_up(d, status, n)) != 0) {
+	if ((code = -http_next(&d->away, CURLE_OK, status, n)) > 0) {
 		pthread_mutex_unlock(&d->mu);
 		perr_set(&e, code, "chunk %u (offset %llu): %s: %s after %u "
 		    "attempts", x->ix, (unsigned long long)c->disk_off,
 		    x->url, why, n);
-		deploy_fail(d, &e);
+		run_fail(d, &e);
 		return;
 	}
 	d->c.http_retries++;
 	d->state[x->ix] = CS_QUEUED;
 	f->dl[f->ndl].ix = x->ix;
-	f->dl[f->ndl++].at = now_sec() + fetch_backoff_ms(n) / 1000.0;
+	f->dl[f->ndl++].at = now_sec() + http_backoff_ms(n) / 1000.0;
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -231,8 +162,8 @@ on_done(struct fetcher *f, struct xfer *x, CURLcode res)
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
 	x->busy = 0;
 	if (res == CURLE_OK && status == 200 && x->buf->len == x->want) {
+		http_away_answered(&d->away);
 		pthread_mutex_lock(&d->mu);
-		d->unreachable_since = 0;
 		d->c.fetched += x->buf->len;
 		x->buf->next = NULL;
 		if (d->decodeq_tail)
@@ -256,7 +187,10 @@ on_done(struct fetcher *f, struct xfer *x, CURLcode res)
 	else
 		snprintf(why, sizeof(why), "short body (%zu of %zu bytes)",
 		    x->buf->len, x->want);
-	retry_or_fail(f, x, status, why);
+	/* a short or long body, or no answer: the server's trouble, as
+	 * the table's "no answer" (status 0) */
+	retry_or_fail(f, x, res == CURLE_OK && (status < 200 || status > 299) ?
+	    status : 0, why);
 }
 
 static int
@@ -279,7 +213,7 @@ fetch_loop_once(struct fetcher *f)
 	for (i = 0; i < ngo; i++) {
 		chunk_url(d, go[i]->ix, go[i]->url, sizeof(go[i]->url));
 		go[i]->err[0] = '\0';
-		curl_easy_setopt(go[i]->h, CURLOPT_URL, go[i]->url);
+		http_set_request(go[i]->h, NULL, go[i]->url, NULL, 0, NULL);
 		curl_multi_add_handle(f->m, go[i]->h);
 	}
 	curl_multi_perform(f->m, &running);
@@ -306,23 +240,19 @@ fetch_main(void *arg)
 	int k;
 
 	f.t0 = now_sec();
-	f.m = curl_multi_init();
+	f.m = http_multi_new(d->connections);
 	f.x = calloc((size_t)d->connections, sizeof(*f.x));
 	f.dl = calloc(d->ix->nchunks, sizeof(*f.dl));
 	if (f.m == NULL || f.x == NULL || f.dl == NULL) {
-		deploy_fail(d, (perr_set(&e, PE_FAIL, "fetch: out of memory"),
+		run_fail(d, (perr_set(&e, PE_FAIL, "fetch: out of memory"),
 		    &e));
 		goto out;
 	}
-	curl_multi_setopt(f.m, CURLMOPT_MAX_HOST_CONNECTIONS,
-	    (long)d->connections);
 	for (k = 0; k < d->connections; k++) {
-		if ((f.x[k].h = curl_easy_init()) == NULL)
+		if ((f.x[k].h = http_easy_new(f.x[k].err)) == NULL)
 			break;
-		fetch_easy_setup(f.x[k].h, f.x[k].err);
-		curl_easy_setopt(f.x[k].h, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(f.x[k].h, CURLOPT_WRITEDATA, &f.x[k]);
-		curl_easy_setopt(f.x[k].h, CURLOPT_PRIVATE, &f.x[k]);
+		http_set_sink(f.x[k].h, on_body, &f.x[k]);
+		http_set_private(f.x[k].h, &f.x[k]);
 	}
 	pthread_mutex_lock(&d->mu);
 	d->fetch_wake = f.m;
@@ -338,7 +268,7 @@ fetch_main(void *arg)
 			continue;
 		if (f.x[k].busy)
 			curl_multi_remove_handle(f.m, f.x[k].h);
-		curl_easy_cleanup(f.x[k].h);
+		http_easy_free(f.x[k].h);
 		if (f.x[k].buf != NULL) {	/* back to the pool: freed there */
 			pthread_mutex_lock(&d->mu);
 			f.x[k].buf->next = d->freebufs;
@@ -353,81 +283,39 @@ fetch_main(void *arg)
 	return NULL;
 }
 
-/* ---- the index: one GET, retried like a chunk ---- */
-
-struct membuf {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static size_t
-on_index(char *p, size_t size, size_t n, void *arg)
-{
-	struct membuf *b = arg;
-	size_t len = size * n, cap;
-	uint8_t *np;
-
-	if (b->len + len > PIMG_INDEX_MAX)
-		return 0;
-	if (b->len + len > b->cap) {
-		cap = (b->len + len) * 2;
-		if ((np = realloc(b->p, cap)) == NULL)
-			return 0;
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, len);
-	b->len += len;
-	return len;
-}
+/* ---- the index: one GET, retried by http.c's table ---- */
 
 int
 fetch_index(struct deploy *d, struct perr *e)
 {
-	char url[1024], err[CURL_ERROR_SIZE];
-	struct membuf b = { 0 };
-	CURLcode res = CURLE_OK;
+	char url[1024], err[CURL_ERROR_SIZE], why[CURL_ERROR_SIZE + 32];
+	struct http_body b = { .max = PIMG_INDEX_MAX + 1 };
+	struct http_call c = { .away = &d->away, .body = &b, .err = err };
 	size_t n = strlen(d->base);
-	unsigned attempt;
-	long status = 0;
-	CURL *h;
 	int rc;
 
 	while (n > 0 && d->base[n - 1] == '/')
 		n--;
 	snprintf(url, sizeof(url), "%.*s/images/%s/%u.idx", (int)n, d->base,
 	    d->name, d->version);
-	if ((h = curl_easy_init()) == NULL)
+	if ((c.h = http_easy_new(err)) == NULL)
 		return perr_set(e, PE_FAIL, "libcurl: out of memory");
-	fetch_easy_setup(h, err);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_index);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	for (attempt = 1;; attempt++) {
-		b.len = 0;
-		err[0] = '\0';
-		status = 0;
-		res = curl_easy_perform(h);
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		if ((res == CURLE_OK && status == 200) ||
-		    give_up(d, status, attempt) != 0)
-			break;
-		log_debug("%s: attempt %u failed", url, attempt);
-		usleep(fetch_backoff_ms(attempt) * 1000u);
-	}
-	d->unreachable_since = 0;
-	curl_easy_cleanup(h);
-	if (status == 404)
+	http_set_request(c.h, NULL, url, NULL, 0, NULL);
+	http_set_body(c.h, &b);
+	rc = http_call_run(&c);
+	http_easy_free(c.h);
+	http_call_why(&c, why, sizeof(why));
+	if (rc == -PE_NOTFOUND)
 		rc = perr_set(e, PE_NOTFOUND, "%s: HTTP 404: no image %s:%u "
 		    "there", url, d->name, d->version);
-	else if (res != CURLE_OK)
+	else if (rc == -PE_UNAVAIL)
 		rc = perr_set(e, PE_UNAVAIL, "%s: %s (for %u attempts)", url,
-		    err[0] ? err : curl_easy_strerror(res), attempt);
-	else if (status != 200)
-		rc = perr_set(e, give_up(d, status, attempt), "%s: HTTP %ld",
-		    url, status);
+		    why, c.attempts);
+	else if (rc < 0)
+		rc = perr_set(e, -rc, "%s: %s", url, why);
 	else
-		rc = pimg_index_decode(b.p, b.len, url, &d->ix, e);
-	free(b.p);
+		rc = pimg_index_decode((const uint8_t *)b.p, b.len, url,
+		    &d->ix, e);
+	http_body_free(&b);
 	return rc;
 }

@@ -5,25 +5,23 @@
  *
  *   GET  SERVER/agent/order     what to write (retried while pipold is
  *                               away, up to --timeout)
- *   the deployment itself       agent.c's deploy_run, chunks from the
+ *   the deployment itself       deploy.c's deploy_run, chunks from the
  *                               store paths of the same server
- *   POST SERVER/agent/progress  once a second, best effort
+ *   POST SERVER/agent/progress  once a second (the run's on_progress
+ *                               callback), best effort
+ *   post-install                unless bare: mount.c mounts the root
+ *                               partition, postinst.c customises it,
+ *                               POST SERVER/agent/log per script; then
+ *                               the UEFI BootOrder (efiboot.c)
  *   POST SERVER/agent/result    rebooting or failed with the reason,
  *                               retried until pipold has it
  *
  * An order of kind capture reads the disk into a new draft instead
  * (capture.c) and ends ready. The exit status is the deployment's; /init
- * reboots on 0 and keeps a rescue shell otherwise. Post-install comes
- * with the boot path.
+ * reboots on 0 and keeps a rescue shell otherwise. Every request is
+ * made and judged by http.c.
  */
-#include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <linux/fs.h>
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -31,22 +29,25 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "capture.h"
+#include "cmdline.h"
+#include "deploy.h"
 #include "efiboot.h"
 #include "hash.h"
+#include "http.h"
 #include "log.h"
+#include "mount.h"
+#include "node.h"
 #include "parse.h"
 #include "postinst.h"
-#include "progress.h"
-
-#define NODE_REPLY_MAX		(1u << 20)	/* an order is a few KB */
-#define NODE_PROGRESS_TIMEOUT_MS 2000L	/* a report never holds us up */
 
 struct node {
 	char server[512];	/* no trailing '/' */
-	char auth[160];		/* "Authorization: Bearer TOKEN" */
-	int timeout_sec;
+	char token[65];		/* never printed */
+	struct http_away away;	/* pipold's absence */
+	CURL *h;		/* the main thread's handle */
 	CURL *progress;		/* the report thread's own handle */
+	char err[CURL_ERROR_SIZE], progress_err[CURL_ERROR_SIZE];
 };
 
 static const char node_usage[] =
@@ -77,153 +78,102 @@ static const char node_help[] =
 "  pipol-agent capture --server URL --image NAME --source PATH ...\n"
 "('pipol-agent deploy --help', 'pipol-agent capture --help').\n";
 
-struct reply {
-	char *p;
-	size_t len;
-};
-
-static size_t
-on_reply(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *b = arg;
-	size_t len = size * n;
-	char *np;
-
-	if (b->len + len > NODE_REPLY_MAX ||
-	    (np = realloc(b->p, b->len + len + 1)) == NULL)
-		return 0;
-	memcpy(np + b->len, p, len);
-	b->p = np;
-	b->len += len;
-	b->p[b->len] = '\0';
-	return len;
-}
-
 /*
- * One request to pipold; *status the HTTP status (0: no answer), *out
- * the JSON answer when wanted. A body is POSTed when given.
+ * One request to pipold on h: a body is POSTed when given, *out gets
+ * the JSON answer when wanted. With retry, sent until it has a final
+ * answer (http.c's table); else once, best effort. 0 or -code by the
+ * table, with the last attempt in c.
  */
-static CURLcode
-call(struct node *n, CURL *h, const char *path, json_t *body,
-    long timeout_ms, long *status, json_t **out)
+static int
+call(struct node *n, CURL *h, char *err, const char *path, json_t *body,
+    int retry, struct http_call *c, json_t **out)
 {
-	struct curl_slist *hdr = NULL;
-	struct reply b = { NULL, 0 };
+	struct http_body b = { .max = AGENT_ORDER_MAX };
+	struct curl_slist *hdr;
 	char url[700], *text = NULL;
-	CURLcode res;
+	int rc;
 
+	memset(c, 0, sizeof(*c));
+	c->h = h;
+	c->err = err;
+	c->away = &n->away;
+	c->body = &b;
 	snprintf(url, sizeof(url), "%s%s", n->server, path);
-	hdr = curl_slist_append(hdr, n->auth);
-	curl_easy_reset(h);
-	if (body != NULL) {
+	if ((hdr = http_headers(n->token, body ? "application/json" :
+	    NULL)) == NULL)
+		return -PE_FAIL;
+	if (body != NULL)
 		text = json_dumps(body, JSON_COMPACT);
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "{}");
+	http_set_request(h, body ? "POST" : NULL, url, text ? text : "{}",
+	    text ? strlen(text) : 2, hdr);
+	http_set_body(h, &b);
+	if (retry) {
+		rc = http_call_run(c);
+	} else {
+		http_call_once(c);
+		rc = c->res == CURLE_OK && c->status / 100 == 2 ? 0 :
+		    -PE_UNAVAIL;
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "pipol-agent/0.1");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_reply);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	res = curl_easy_perform(h);
-	*status = 0;
-	if (res == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	if (out != NULL)
-		*out = res == CURLE_OK && b.p ? json_loads(b.p, 0, NULL) : NULL;
+		*out = rc == 0 && b.p ? json_loads(b.p, 0, NULL) : NULL;
 	curl_slist_free_all(hdr);
 	free(text);
-	free(b.p);
-	return res;
+	http_body_free(&b);
+	return rc;
 }
 
 /*
- * A call that must get through: retried with backoff while pipold is
- * away (no answer, 5xx) for up to timeout_sec. 0 and *out, or -code.
+ * A call that must get through: retried as http.c's table says (no
+ * answer, 408, 429, 5xx while pipold has been away less than --timeout).
+ * 0 and *out (when asked), or -code with e naming the call.
  */
 static int
 call_until(struct node *n, const char *path, json_t *body, json_t **out,
     struct perr *e)
 {
-	double start = now_sec();
-	unsigned delay_ms = 200;
-	CURLcode res;
-	long status;
-	CURL *h;
+	struct http_call c;
+	char why[CURL_ERROR_SIZE + 32];
+	int rc;
 
-	if ((h = curl_easy_init()) == NULL)
-		return perr_set(e, PE_FAIL, "libcurl: out of memory");
-	for (;;) {
-		res = call(n, h, path, body, 10000L, &status, out);
-		if (res == CURLE_OK && status >= 200 && status < 300)
-			break;
-		if (out != NULL) {
-			json_decref(*out);
-			*out = NULL;
-		}
-		if (status == 401 || status == 403) {
-			curl_easy_cleanup(h);
-			return perr_set(e, PE_DENIED, "%s%s: HTTP %ld: this "
-			    "token opens no deployment in flight", n->server,
-			    path, status);
-		}
-		if (status >= 400 && status < 500) {
-			curl_easy_cleanup(h);
-			return perr_set(e, PE_DATA, "%s%s: HTTP %ld", n->server,
-			    path, status);
-		}
-		if (now_sec() - start >= n->timeout_sec) {
-			curl_easy_cleanup(h);
-			return perr_set(e, PE_UNAVAIL, "%s%s: %s for %d s",
-			    n->server, path, res != CURLE_OK ?
-			    curl_easy_strerror(res) : "server error",
-			    n->timeout_sec);
-		}
-		log_debug("%s%s: %s; again in %u ms", n->server, path,
-		    res != CURLE_OK ? curl_easy_strerror(res) : "5xx",
-		    delay_ms);
-		usleep(delay_ms * 1000u);
-		if (delay_ms < 5000)
-			delay_ms *= 2;
-	}
-	curl_easy_cleanup(h);
+	rc = call(n, n->h, n->err, path, body, 1, &c, out);
+	http_call_why(&c, why, sizeof(why));
+	if (rc == -PE_DENIED)
+		return perr_set(e, PE_DENIED, "%s%s: HTTP %ld: this token "
+		    "opens no deployment in flight", n->server, path,
+		    c.status);
+	if (rc == -PE_UNAVAIL)
+		return perr_set(e, PE_UNAVAIL, "%s%s: unreachable for %.0f s "
+		    "(%u attempts): %s", n->server, path, c.away_sec,
+		    c.attempts, why);
+	if (rc < 0)
+		return perr_set(e, -rc, "%s%s: %s", n->server, path, why);
 	if (out != NULL && *out == NULL)
 		return perr_set(e, PE_DATA, "%s%s: not a JSON answer",
 		    n->server, path);
 	return 0;
 }
 
-/* Called by the report thread once a second: best effort, never waits
- * more than NODE_PROGRESS_TIMEOUT_MS; a lost report is the next one. */
-void
-node_progress(struct deploy *d, const char *state)
+/* The run's on_progress, from the report thread once a second: best
+ * effort, never waits more than AGENT_PROGRESS_MS; a lost report is the
+ * next one. Its own handle: the main thread may be in a call. */
+static void
+node_progress(void *arg, const struct deploy_progress *p)
 {
-	struct node *n = d->node;
-	struct counters c;
+	struct node *n = arg;
+	struct http_call c;
 	json_t *o;
-	long status;
 
-	if (n == NULL || (n->progress == NULL &&
-	    (n->progress = curl_easy_init()) == NULL))
-		return;
-	pthread_mutex_lock(&d->mu);
-	c = d->c;
-	pthread_mutex_unlock(&d->mu);
-	if (strcmp(state, "writing") == 0 && c.written + c.zero + c.reused +
-	    c.resumed == 0)
-		state = "fetching";
-	o = json_pack("{s:s, s:I, s:I, s:I}", "state", state, "fetched",
-	    (json_int_t)c.fetched, "written", (json_int_t)(c.written + c.zero +
-	    c.reused + c.resumed), "total", (json_int_t)(d->ix ?
-	    d->ix->disk_size : 0));
-	if (call(n, n->progress, "/agent/progress", o,
-	    NODE_PROGRESS_TIMEOUT_MS, &status, NULL) != CURLE_OK ||
-	    status != 200)
-		log_debug("progress report lost (HTTP %ld)", status);
+	if (n->progress == NULL) {
+		if ((n->progress = http_easy_new(n->progress_err)) == NULL)
+			return;
+		http_set_timeout_ms(n->progress, AGENT_PROGRESS_MS);
+	}
+	o = json_pack("{s:s, s:I, s:I, s:I}", "state", p->state, "fetched",
+	    (json_int_t)p->fetched, "written", (json_int_t)p->settled,
+	    "total", (json_int_t)p->total);
+	if (call(n, n->progress, n->progress_err, "/agent/progress", o, 0,
+	    &c, NULL) < 0)
+		log_debug("progress report lost (HTTP %ld)", c.status);
 	json_decref(o);
 }
 
@@ -321,22 +271,22 @@ node_efi(struct node *n, struct perr *e)
 
 /*
  * After the disk is written and verified: unless the deployment is bare
- * or the image names no root partition (meta root=N), mount it (the
- * kernel re-reads the partition table first) and run the post-install.
+ * or the image names no root partition (meta root=N), mount it
+ * (mount.c) and run the post-install (postinst.c), then the UEFI
+ * BootOrder; unmounted and synced in any case.
  */
 static int
 node_postinst(struct node *n, struct deploy *d, json_t *order,
-    const char *token, struct perr *e)
+    struct perr *e)
 {
-	static const char *const fstypes[] = { "ext4", "xfs", "btrfs",
-	    "ext3", "ext2", NULL };
-	const char *dir = "/run/pipol/root", *const *fs;
+	const char *dir = "/run/pipol/root";
 	char root[16], fstype[16], part[80], msg[200];
 	struct postinst p = { .root = dir, .order = order, .server =
-	    n->server, .token = token, .timeout_sec = 1800, .log = node_log,
-	    .arg = n };
+	    n->server, .token = n->token, .timeout_sec = AGENT_SCRIPT_SEC,
+	    .log = node_log, .arg = n };
+	struct perr ue;
 	struct stat st;
-	int fd, i, rc, ok;
+	int rc;
 
 	if (json_is_true(json_object_get(order, "bare")))
 		return 0;
@@ -354,43 +304,18 @@ node_postinst(struct node *n, struct deploy *d, json_t *order,
 	if (stat(d->target, &st) < 0 || !S_ISBLK(st.st_mode))
 		return perr_set(e, PE_FAIL, "post-install: %s is not a disk: "
 		    "cannot mount partition %s of it", d->target, root);
-	node_progress(d, "postinstall");
-	if ((fd = open(d->target, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    ioctl(fd, BLKRRPART) < 0)
-		log_warn("re-reading the partition table of %s", d->target);
-	if (fd >= 0)
-		close(fd);
-	/* /dev/vda2, /dev/sda2; /dev/nvme0n1p2, /dev/mmcblk0p2 */
-	snprintf(part, sizeof(part), "%s%s%s", d->target,
-	    isdigit((unsigned char)d->target[strlen(d->target) - 1]) ? "p" :
-	    "", root);
-	for (i = 0; i < 50 && (stat(part, &st) < 0 || !S_ISBLK(st.st_mode));
-	    i++)
-		usleep(100000);
-	if (i == 50)
-		return perr_set(e, PE_DATA, "post-install: %s: no such "
-		    "partition (image metadata root=%s)", part, root);
-	if (mkdir("/run/pipol", 0700) < 0 && errno != EEXIST)
-		return perr_errno(e, PE_FAIL, "/run/pipol");
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return perr_errno(e, PE_FAIL, "%s", dir);
-	ok = *fstype && mount(part, dir, fstype, 0, NULL) == 0;
-	for (fs = fstypes; !*fstype && !ok && *fs != NULL; fs++)
-		ok = mount(part, dir, *fs, 0, NULL) == 0;
-	if (!ok)
-		return perr_errno(e, PE_DATA, "post-install: mount %s (%s)",
-		    part, *fstype ? fstype : "ext4, xfs, btrfs, ext3, ext2");
+	deploy_progress_send(d, "postinstall");
+	if ((rc = mount_root(d->target, root, fstype, dir, part, sizeof(part),
+	    e)) < 0)
+		return rc;
 	p.image = d->name;
 	rc = postinst_run(&p, e);
 	if (rc == 0)
 		rc = node_efi(n, e);
-	if (umount(dir) < 0) {
-		log_warn("umount %s", dir);
-		if (rc == 0)
-			rc = perr_errno(e, PE_FAIL, "post-install: umount %s",
-			    dir);
+	if (mount_root_undo(dir, &ue) < 0 && rc == 0) {
+		*e = ue;
+		rc = -ue.code;
 	}
-	sync();
 	if (rc == 0)
 		log_info("post-install of %s done", part);
 	return rc;
@@ -426,7 +351,8 @@ node_deploy(struct node *n, struct deploy *d, json_t *order, struct perr *e)
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->version = (unsigned)v;
 	d->base = n->server;
-	d->node = n;
+	d->on_progress = node_progress;
+	d->progress_arg = n;
 	log_info("deploying %s:%u onto %s", d->name, d->version, d->target);
 	rc = deploy_run(d, e);
 	if (rc == 0) {
@@ -446,8 +372,8 @@ node_deploy(struct node *n, struct deploy *d, json_t *order, struct perr *e)
  * only). The disk is read, never written; the node then boots it.
  */
 static int
-node_capture(struct node *n, const struct deploy *d, const char *token,
-    const char *source, json_t *order, struct perr *e)
+node_capture(struct node *n, const struct deploy *d, const char *source,
+    json_t *order, struct perr *e)
 {
 	const char *name = json_string_value(json_object_get(
 	    json_object_get(order, "image"), "name"));
@@ -464,7 +390,7 @@ node_capture(struct node *n, const struct deploy *d, const char *token,
 		return rc;
 	}
 	o.server = n->server;
-	o.token = token;
+	o.token = n->token;
 	o.name = name;
 	o.source = source;
 	o.threads = d->threads;
@@ -498,7 +424,6 @@ node_main(int argc, char **argv)
 	struct agent_cmdline cl;
 	struct node n = { .progress = NULL };
 	const char *kind;
-	char tok[65];
 	int capture = 0;
 	struct deploy d;
 	struct perr e, re;
@@ -551,12 +476,13 @@ node_main(int argc, char **argv)
 	snprintf(n.server, sizeof(n.server), "%s", cl.server);
 	while (strlen(n.server) > 0 && n.server[strlen(n.server) - 1] == '/')
 		n.server[strlen(n.server) - 1] = '\0';
-	snprintf(n.auth, sizeof(n.auth), "Authorization: Bearer %s",
-	    cl.token);
-	snprintf(tok, sizeof(tok), "%s", cl.token);
-	memset(cl.token, 0, sizeof(cl.token));
-	n.timeout_sec = d.timeout_sec;
-	if ((rc = fetch_global_init(&e)) < 0 ||
+	snprintf(n.token, sizeof(n.token), "%s", cl.token);
+	explicit_bzero(cl.token, sizeof(cl.token));
+	http_away_init(&n.away, d.timeout_sec);
+	if ((rc = http_global_init(&e)) == 0 &&
+	    (n.h = http_easy_new(n.err)) == NULL)
+		rc = perr_set(&e, PE_FAIL, "libcurl: out of memory");
+	if (rc < 0 ||
 	    (rc = call_until(&n, "/agent/order", NULL, &order, &e)) < 0) {
 		log_warnx("%s", e.msg);
 		goto out;
@@ -564,7 +490,7 @@ node_main(int argc, char **argv)
 	kind = json_string_value(json_object_get(order, "kind"));
 	if (kind != NULL && strcmp(kind, "capture") == 0) {
 		capture = 1;
-		rc = node_capture(&n, &d, tok, pick_target(target, order), order,
+		rc = node_capture(&n, &d, pick_target(target, order), order,
 		    &e);
 	} else if (kind == NULL || strcmp(kind, "deploy") != 0) {
 		rc = perr_set(&e, PE_DATA, "%s/agent/order: an order of a kind "
@@ -573,13 +499,13 @@ node_main(int argc, char **argv)
 	} else {
 		d.target = pick_target(target, order);
 		if ((rc = node_deploy(&n, &d, order, &e)) == 0 &&
-		    (rc = node_postinst(&n, &d, order, tok, &e)) < 0)
+		    (rc = node_postinst(&n, &d, order, &e)) < 0)
 			log_warnx("%s", e.msg);
 	}
 	/* the last counts, then the result, which must reach pipold:
 	 * retried while it is away */
 	if (d.ix != NULL)
-		node_progress(&d, "writing");
+		deploy_progress_send(&d, NULL);
 	res = rc == 0 ? json_pack("{s:s}", "state", capture ? "ready" :
 	    "rebooting") :
 	    json_pack("{s:s, s:s}", "state", "failed", "reason", e.msg);
@@ -589,10 +515,10 @@ node_main(int argc, char **argv)
 			rc = -re.code;
 	}
  out:
-	if (n.progress != NULL)
-		curl_easy_cleanup(n.progress);
-	memset(n.auth, 0, sizeof(n.auth));
-	memset(tok, 0, sizeof(tok));
+	http_easy_free(n.progress);
+	http_easy_free(n.h);
+	http_away_destroy(&n.away);
+	explicit_bzero(n.token, sizeof(n.token));
 	json_decref(order);
 	json_decref(res);
 	json_decref(ack);

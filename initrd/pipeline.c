@@ -1,35 +1,22 @@
 /*
- * pipeline.c -- the workers, and the run that plans, starts and joins
- * every thread (see agent.h for the picture).
+ * pipeline.c -- the workers, and the run that allocates, plans
+ * (plan.c), starts and joins every thread (see deploy.h for the
+ * picture).
  *
  * A worker takes fetched members first (they hold pool buffers that the
- * fetcher waits for), then tasks: zero a chunk's range, or check whether
- * the target already holds a chunk (SHA-256 of what is there against the
- * index -- never a weaker hash: the previous holder of the node had root
- * and could have planted blocks that a fast checksum would let through).
+ * fetcher waits for): decode, CRC32 and SHA-256 against the index, then
+ * pwrite; a member that does not check out goes to refetch.c. Then
+ * tasks: zero a chunk's range, or a reuse check (reuse.c). The
+ * decisions -- what a chunk needs, when to reuse, when to refetch --
+ * are not here.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
 
-#include "agent.h"
+#include "deploy.h"
 #include "log.h"
 #include "progress.h"
-
-/* Under d->mu: chunk ix is written (or known good) on the target. */
-static void
-mark_done(struct deploy *d, uint32_t ix, uint64_t *counter)
-{
-	*counter += d->ix->e[ix].raw_len;
-	d->state[ix] = CS_DONE;
-	d->c.chunks_done++;
-	d->done_log[d->ndone_log++] = ix;
-	if (--d->left == 0) {
-		pthread_cond_broadcast(&d->cv);
-		fetch_wakeup_locked(d);
-	}
-}
 
 static void
 give_back(struct deploy *d, struct cbuf *b)
@@ -38,32 +25,7 @@ give_back(struct deploy *d, struct cbuf *b)
 	b->next = d->freebufs;
 	d->freebufs = b;
 	pthread_mutex_unlock(&d->mu);
-	fetch_wakeup(d);
-}
-
-/* The member did not hold what the index says: fetch it again or fail. */
-static void
-refetch(struct deploy *d, uint32_t ix, const char *why)
-{
-	const struct pimg_entry *c = &d->ix->e[ix];
-	struct perr e;
-	unsigned n;
-
-	pthread_mutex_lock(&d->mu);
-	n = ++d->tries[ix];
-	if (n >= AGENT_REFETCH_MAX) {
-		pthread_mutex_unlock(&d->mu);
-		perr_set(&e, PE_DATA, "chunk %u (offset %llu): %s after %u "
-		    "fetches", ix, (unsigned long long)c->disk_off, why, n);
-		deploy_fail(d, &e);
-		return;
-	}
-	d->c.refetches++;
-	d->state[ix] = CS_QUEUED;
-	ixq_push(&d->fetchq, ix);
-	pthread_mutex_unlock(&d->mu);
-	log_debug("chunk %u: %s, fetching it again", ix, why);
-	fetch_wakeup(d);
+	run_wake_fetcher(d);
 }
 
 static void
@@ -82,57 +44,38 @@ do_decode(struct deploy *d, struct pimg_coder *coder, struct cbuf *b,
 	    &e);
 	give_back(d, b);
 	if (rc < 0)
-		return refetch(d, ix, e.msg);
+		return refetch_chunk(d, ix, e.msg);
 	if (crc != c->crc32)
-		return refetch(d, ix, "CRC mismatch");
+		return refetch_chunk(d, ix, "CRC mismatch");
 	t1 = now_sec();
 	hash_buf(raw, c->raw_len, h);
 	if (memcmp(h, c->hash, HASH_BYTES) != 0)
-		return refetch(d, ix, "hash mismatch");
+		return refetch_chunk(d, ix, "hash mismatch");
 	t2 = now_sec();
 	if (disk_write(d, ix, raw, &e) < 0)
-		return deploy_fail(d, &e);
+		return run_fail(d, &e);
 	t3 = now_sec();
 	pthread_mutex_lock(&d->mu);
 	d->c.busy_decode += t1 - t0;
 	d->c.busy_hash += t2 - t1;
 	d->c.busy_write += t3 - t2;
-	mark_done(d, ix, &d->c.written);
+	plan_mark_done(d, ix, &d->c.written);
 	pthread_mutex_unlock(&d->mu);
 }
 
 static void
 do_task(struct deploy *d, uint32_t ix, uint8_t *raw)
 {
-	const struct pimg_entry *c = &d->ix->e[ix];
-	uint8_t h[HASH_BYTES];
 	struct perr e;
 	int rc;
 
-	if (d->task[ix] == TASK_ZERO) {
-		if ((rc = disk_zero(d, ix, raw, &e)) < 0)
-			return deploy_fail(d, &e);
-		pthread_mutex_lock(&d->mu);
-		mark_done(d, ix, rc == 1 ? &d->c.reused : &d->c.zero);
-		pthread_mutex_unlock(&d->mu);
-		return;
-	}
-	double t0 = now_sec();
-
-	if (disk_read(d, ix, raw, &e) < 0)
-		return deploy_fail(d, &e);
-	hash_buf(raw, c->raw_len, h);
+	if (d->task[ix] != TASK_ZERO)
+		return reuse_check(d, ix, raw);
+	if ((rc = disk_zero(d, ix, raw, &e)) < 0)
+		return run_fail(d, &e);
 	pthread_mutex_lock(&d->mu);
-	d->c.busy_check += now_sec() - t0;
-	if (memcmp(h, c->hash, HASH_BYTES) == 0) {
-		mark_done(d, ix, &d->c.reused);
-		pthread_mutex_unlock(&d->mu);
-		return;
-	}
-	d->state[ix] = CS_QUEUED;
-	ixq_push(&d->fetchq, ix);
+	plan_mark_done(d, ix, rc == 1 ? &d->c.reused : &d->c.zero);
 	pthread_mutex_unlock(&d->mu);
-	fetch_wakeup(d);
 }
 
 static void *
@@ -146,7 +89,7 @@ worker_main(void *arg)
 	uint32_t ix;
 
 	if (coder == NULL || raw == NULL)
-		deploy_fail(d, (perr_set(&e, PE_FAIL, "out of memory"), &e));
+		run_fail(d, (perr_set(&e, PE_FAIL, "out of memory"), &e));
 	pthread_mutex_lock(&d->mu);
 	while (!d->failed && d->left > 0) {
 		if ((b = d->decodeq) != NULL) {
@@ -223,32 +166,6 @@ free_run(struct deploy *d)
 	free(d->done_log);
 }
 
-/* Decide what each chunk needs; chunks recorded as durable are done. */
-static void
-plan(struct deploy *d)
-{
-	const struct pimg_entry *c;
-	uint32_t i;
-
-	for (i = 0; i < d->ix->nchunks; i++) {
-		c = &d->ix->e[i];
-		if (d->state[i] == CS_DONE)
-			continue;
-		d->left++;
-		if (c->flags & PIMG_F_ZERO) {
-			d->task[i] = TASK_ZERO;
-			ixq_push(&d->taskq, i);
-		} else if (d->reuse &&
-		    c->disk_off + c->raw_len <= d->target_size) {
-			d->task[i] = TASK_CHECK;
-			ixq_push(&d->taskq, i);
-		} else {
-			d->state[i] = CS_QUEUED;
-			ixq_push(&d->fetchq, i);
-		}
-	}
-}
-
 int
 pipeline_run(struct deploy *d, struct perr *e)
 {
@@ -258,7 +175,7 @@ pipeline_run(struct deploy *d, struct perr *e)
 
 	if ((rc = alloc_run(d, e)) < 0 || (rc = resume_open(d, e)) < 0)
 		goto out;
-	plan(d);
+	plan_chunks(d);
 	if ((work_th = calloc((size_t)d->threads, sizeof(*work_th))) == NULL) {
 		rc = perr_set(e, PE_FAIL, "out of memory");
 		goto out;
@@ -273,11 +190,11 @@ pipeline_run(struct deploy *d, struct perr *e)
 		started += pthread_create(&work_th[i], NULL, worker_main, d)
 		    == 0;
 	if (started == 0)	/* nobody would ever finish the chunks */
-		deploy_fail(d, (perr_set(&err, PE_FAIL, "cannot start "
+		run_fail(d, (perr_set(&err, PE_FAIL, "cannot start "
 		    "threads"), &err));
 	for (i = 0; i < started; i++)
 		pthread_join(work_th[i], NULL);
-	fetch_wakeup(d);
+	run_wake_fetcher(d);
 	if (have_fetch)
 		pthread_join(fetch_th, NULL);
 	pthread_mutex_lock(&d->mu);
@@ -297,75 +214,3 @@ pipeline_run(struct deploy *d, struct perr *e)
 	return rc;
 }
 
-/* --verify: read the target back from the device and check the disk
- * hash, chunk by chunk on every worker. */
-struct vjob {
-	struct deploy *d;
-	struct pimg_entry *got;
-	uint32_t next;
-	pthread_mutex_t mu;
-	int rc;
-	struct perr e;
-};
-
-static void *
-verify_main(void *arg)
-{
-	struct vjob *v = arg;
-	uint8_t *raw = malloc(v->d->ix->chunk_size);
-	struct perr e;
-	uint32_t ix;
-
-	for (;;) {
-		pthread_mutex_lock(&v->mu);
-		ix = v->next++;
-		pthread_mutex_unlock(&v->mu);
-		if (ix >= v->d->ix->nchunks || raw == NULL)
-			break;
-		if (disk_read(v->d, ix, raw, &e) < 0) {
-			pthread_mutex_lock(&v->mu);
-			v->rc = -e.code;
-			v->e = e;
-			pthread_mutex_unlock(&v->mu);
-			break;
-		}
-		hash_buf(raw, v->d->ix->e[ix].raw_len, v->got[ix].hash);
-	}
-	free(raw);
-	return NULL;
-}
-
-int
-pipeline_verify(struct deploy *d, struct perr *e)
-{
-	struct pimg_index copy = *d->ix;
-	struct vjob v = { .d = d, .mu = PTHREAD_MUTEX_INITIALIZER };
-	pthread_t th[AGENT_THREADS_MAX];
-	uint8_t h[HASH_BYTES];
-	uint32_t i;
-	int k, n = 0;
-
-	/* what the device holds, not what the page cache remembers */
-	posix_fadvise(d->fd, 0, 0, POSIX_FADV_DONTNEED);
-	v.got = calloc(d->ix->nchunks, sizeof(*v.got));
-	if (v.got == NULL)
-		return perr_set(e, PE_FAIL, "out of memory");
-	for (k = 0; k < d->threads; k++)
-		n += pthread_create(&th[n], NULL, verify_main, &v) == 0;
-	for (k = 0; k < n; k++)
-		pthread_join(th[k], NULL);
-	copy.e = v.got;
-	pimg_disk_hash(&copy, h);
-	if (v.rc < 0) {
-		*e = v.e;
-	} else if (memcmp(h, d->ix->disk_hash, HASH_BYTES) != 0) {
-		for (i = 0; i < d->ix->nchunks; i++)
-			if (memcmp(v.got[i].hash, d->ix->e[i].hash, HASH_BYTES))
-				break;
-		v.rc = perr_set(e, PE_DATA, "%s: --verify: chunk %u (offset "
-		    "%llu) does not read back as written", d->target, i,
-		    (unsigned long long)(uint64_t)i * d->ix->chunk_size);
-	}
-	free(v.got);
-	return v.rc;
-}

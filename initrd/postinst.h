@@ -1,6 +1,9 @@
 /*
- * postinst.h -- post-install (postinst.c): the written disk becomes the
- * user's system; pinode.c finds and mounts it on a node.
+ * postinst.h -- post-install: the written disk becomes the user's
+ * system. postinst.c runs it (which scripts, in which order, the
+ * failures), postinst_config.c edits the configuration, chroot.c runs
+ * things inside the system, postinst_cmd.c is "pipol-agent
+ * postinstall". Mounting it on a node is mount.c's.
  */
 #ifndef POSTINST_H
 #define POSTINST_H
@@ -23,9 +26,13 @@ struct postinst {
 	void *arg;
 };
 
+/* Configuration, then the matching scripts; 0 or -code with e. */
 int postinst_run(const struct postinst *p, struct perr *e);
+/* postinst_config.c: the configuration edits; runs chrooted into
+ * p->root (cwd /). 0 or -code with e. */
+int postinst_configure(const struct postinst *p, struct perr *e);
 
-/* "pipol-agent postinstall": the same on a folder, for tests */
+/* postinst_cmd.c: "pipol-agent postinstall", the same on a folder */
 int postinst_main(int argc, char **argv);
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * report.c -- once a second: durability (resume.c), then progress -- a
  * bar on a terminal, and with --progress-json one JSON object per line
- * on stdout, the form pipold will turn into reports. The last line says
- * "done" or "failed" with the error; nothing says done before the final
- * fdatasync.
+ * on stdout, and the run's on_progress callback (node mode: POST
+ * /agent/progress). The last line says "done" or "failed" with the
+ * error; nothing says done before the final fdatasync.
  */
 #include <sys/resource.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent.h"
+#include "deploy.h"
 #include "log.h"
 #include "progress.h"
 
@@ -108,11 +108,29 @@ report_main(void *arg)
 		if (stop)
 			break;
 		if (resume_sync(d, 0, &e) < 0)
-			deploy_fail(d, &e);
+			run_fail(d, &e);
 		report_line(d, "writing", now_sec());
-		node_progress(d, "writing");	/* node mode: to pipold */
+		deploy_progress_send(d, NULL);	/* node mode: to pipold */
 	}
 	return NULL;
+}
+
+void
+deploy_progress_send(struct deploy *d, const char *state)
+{
+	struct deploy_progress p;
+	struct counters c;
+
+	if (d->on_progress == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	c = d->c;
+	pthread_mutex_unlock(&d->mu);
+	p.fetched = c.fetched;
+	p.settled = c.written + c.zero + c.reused + c.resumed;
+	p.total = d->ix ? d->ix->disk_size : 0;
+	p.state = state ? state : p.settled == 0 ? "fetching" : "writing";
+	d->on_progress(d->progress_arg, &p);
 }
 
 void

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "deploy.h"
 #include "atomic.h"
 #include "log.h"
 

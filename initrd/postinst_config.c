@@ -1,0 +1,305 @@
+/*
+ * postinst_config.c -- the configuration edits of post-install, made
+ * inside the deployed system; chroot.c runs them in a child chrooted
+ * into it, so a symbolic link in the image resolves inside the image,
+ * never in the deployment environment. They are: the hostname
+ * (/etc/hostname, the 127.0.1.1 line of /etc/hosts), the user's SSH keys
+ * for root, the user's account (passwd, group, shadow; uid from the
+ * order), home and keys, a password-less sudo rule
+ * (/etc/sudoers.d/pipol-USER), the NFS home line in /etc/fstab when
+ * pipold has --nfs-home, and the first-boot hook that reports "ready"
+ * (a systemd unit, or /etc/local.d/ for BusyBox and OpenRC systems).
+ * Runs no script and mounts nothing.
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "chroot.h"
+#include "log.h"
+#include "postinst.h"
+
+#define POSTINST_FILE_MAX	(1u << 20)	/* passwd, hosts, fstab ... */
+
+
+/* The first-boot hook: posts "ready" with this deployment's token, then
+ * removes itself. curl, else wget (BusyBox's too). */
+static const char ready_script[] =
+"#!/bin/sh\n"
+"# pipol-ready -- written by pipol's post-install: tell pipold that this\n"
+"# system is up (POST /agent/result ready with the deployment's token),\n"
+"# once, then remove this hook and the token.\n"
+". /etc/pipol/ready.env || exit 1\n"
+"body='{\"state\":\"ready\"}'\n"
+"auth=\"Authorization: Bearer $PIPOL_TOKEN\"\n"
+"url=\"$PIPOL_SERVER/agent/result\"\n"
+"i=0\n"
+"while [ $i -lt 150 ]; do\n"
+"\tif command -v curl >/dev/null 2>&1; then\n"
+"\t\tcurl -fsS -m 10 -o /dev/null -H \"$auth\" \\\n"
+"\t\t    -H 'Content-Type: application/json' -d \"$body\" \"$url\" && break\n"
+"\telse\n"
+"\t\t# (no -T: BusyBox 1.35's static wget crashes on it)\n"
+"\t\twget -q -O /dev/null --header \"$auth\" \\\n"
+"\t\t    --header 'Content-Type: application/json' \\\n"
+"\t\t    --post-data \"$body\" \"$url\" && break\n"
+"\tfi\n"
+"\ti=$((i + 1))\n"
+"\tsleep 2\n"
+"done\n"
+"[ $i -lt 150 ] && msg=\"pipol: ready reported to $PIPOL_SERVER\" ||\n"
+"    msg='pipol: could not report ready'\n"
+"echo \"$msg\"\n"
+"echo \"$msg\" > /dev/console 2>/dev/null\n"
+"rm -f /etc/pipol/ready.env /etc/local.d/pipol-ready.start \\\n"
+"    /etc/systemd/system/multi-user.target.wants/pipol-ready.service \\\n"
+"    /etc/systemd/system/pipol-ready.service\n"
+"exit 0\n";
+
+static const char ready_unit[] =
+"# written by pipol's post-install: report ready once, at first boot\n"
+"[Unit]\n"
+"Description=pipol: report this deployment ready\n"
+"Wants=network-online.target\n"
+"After=network-online.target ssh.service sshd.service\n"
+"ConditionPathExists=/etc/pipol/ready.env\n"
+"\n"
+"[Service]\n"
+"Type=oneshot\n"
+"ExecStart=/usr/local/sbin/pipol-ready\n"
+"StandardOutput=journal+console\n"
+"\n"
+"[Install]\n"
+"WantedBy=multi-user.target\n";
+
+/* path's text, "" when it does not exist */
+static int
+get_file(const char *path, char **out, struct perr *e)
+{
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		*out = strdup("");
+		return *out ? 0 : perr_set(e, PE_FAIL, "out of memory");
+	}
+	return read_file(path, POSTINST_FILE_MAX, out, NULL, e);
+}
+
+/* Append line to path unless a line starts with key; keeps the rest. */
+static int
+line_ensure(const char *path, const char *key, const char *line,
+    mode_t mode, struct perr *e)
+{
+	char *old, *p, *buf;
+	size_t klen = strlen(key), n;
+	int rc;
+
+	if ((rc = get_file(path, &old, e)) < 0)
+		return rc;
+	for (p = old; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 :
+	    p + strlen(p))
+		if (strncmp(p, key, klen) == 0) {
+			free(old);
+			return 0;
+		}
+	n = strlen(old);
+	if ((buf = malloc(n + strlen(line) + 3)) == NULL) {
+		free(old);
+		return perr_set(e, PE_FAIL, "out of memory");
+	}
+	sprintf(buf, "%s%s%s\n", old, n && old[n - 1] != '\n' ? "\n" : "",
+	    line);
+	rc = chroot_put_file(path, mode, buf, strlen(buf), e);
+	free(buf);
+	free(old);
+	return rc;
+}
+
+/* /etc/hosts: every line but 127.0.1.1's, then 127.0.1.1 HOSTNAME */
+static int
+hosts_set(const char *host, struct perr *e)
+{
+	char *old, *buf, *p, *q;
+	int rc;
+
+	if ((rc = get_file("/etc/hosts", &old, e)) < 0)
+		return rc;
+	if ((buf = malloc(strlen(old) + strlen(host) + 64)) == NULL) {
+		free(old);
+		return perr_set(e, PE_FAIL, "out of memory");
+	}
+	*buf = '\0';
+	if (*old == '\0')
+		strcat(buf, "127.0.0.1\tlocalhost\n");
+	for (p = old; *p; p = q) {
+		q = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p);
+		if (strncmp(p, "127.0.1.1", 9) != 0)
+			strncat(buf, p, q - p);
+	}
+	if (*buf && buf[strlen(buf) - 1] != '\n')
+		strcat(buf, "\n");
+	sprintf(buf + strlen(buf), "127.0.1.1\t%s\n", host);
+	rc = chroot_put_file("/etc/hosts", 0644, buf, strlen(buf), e);
+	free(buf);
+	free(old);
+	return rc;
+}
+
+/* keys (one per line) into DIR/.ssh/authorized_keys, each once */
+static int
+keys_add(const char *home, uid_t uid, const char *keys, struct perr *e)
+{
+	char dir[300], path[340], *line, *copy, *save = NULL;
+	int rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/.ssh", home);
+	snprintf(path, sizeof(path), "%s/authorized_keys", dir);
+	if ((rc = chroot_mkdirs(dir, 0700, e)) < 0)
+		return rc;
+	if (chown(dir, uid, uid) < 0 || chmod(dir, 0700) < 0)
+		return perr_errno(e, PE_FAIL, "%s", dir);
+	if ((copy = strdup(keys)) == NULL)
+		return perr_set(e, PE_FAIL, "out of memory");
+	for (line = strtok_r(copy, "\n", &save); line && rc == 0;
+	    line = strtok_r(NULL, "\n", &save))
+		if (*line != '\0' && *line != '#')
+			rc = line_ensure(path, line, line, 0600, e);
+	free(copy);
+	if (rc == 0 && access(path, F_OK) == 0 && (chown(path, uid, uid) < 0 ||
+	    chmod(path, 0600) < 0))
+		rc = perr_errno(e, PE_FAIL, "%s", path);
+	return rc;
+}
+
+/* the user: account, home, keys, sudo, NFS home */
+static int
+user_set(json_t *o, const char *nfs, struct perr *e)
+{
+	const char *user = json_string_value(json_object_get(o, "user"));
+	const char *keys = json_string_value(json_object_get(o, "ssh_keys"));
+	long long uid = json_integer_value(json_object_get(o, "uid"));
+	char key[80], line[400], home[300];
+	const char *shell;
+	int rc;
+
+	if (user == NULL)
+		return 0;
+	if (uid < 1000 || uid > 65000)
+		return perr_set(e, PE_DATA, "order: uid %lld for %s", uid,
+		    user);
+	shell = access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+	snprintf(home, sizeof(home), "/home/%s", user);
+	snprintf(key, sizeof(key), "%s:", user);
+	snprintf(line, sizeof(line), "%s:x:%lld:%lld:pipol user %s:%s:%s",
+	    user, uid, uid, user, home, shell);
+	if ((rc = line_ensure("/etc/passwd", key, line, 0644, e)) < 0)
+		return rc;
+	snprintf(line, sizeof(line), "%s:x:%lld:", user, uid);
+	if ((rc = line_ensure("/etc/group", key, line, 0644, e)) < 0)
+		return rc;
+	if (access("/etc/shadow", F_OK) == 0) {
+		snprintf(line, sizeof(line), "%s:!:19000:0:99999:7:::", user);
+		if ((rc = line_ensure("/etc/shadow", key, line, 0640, e)) < 0)
+			return rc;
+	}
+	if (nfs != NULL) {
+		snprintf(line, sizeof(line), "%s %s nfs defaults,_netdev,nofail "
+		    "0 0", nfs, home);
+		snprintf(key, sizeof(key), "%s ", nfs);
+		if ((rc = line_ensure("/etc/fstab", key, line, 0644, e)) < 0 ||
+		    (rc = chroot_mkdirs(home, 0755, e)) < 0)
+			return rc;
+	} else {
+		if ((rc = chroot_mkdirs(home, 0700, e)) < 0)
+			return rc;
+		if (chown(home, (uid_t)uid, (gid_t)uid) < 0)
+			return perr_errno(e, PE_FAIL, "%s", home);
+		if (keys != NULL && (rc = keys_add(home, (uid_t)uid, keys,
+		    e)) < 0)
+			return rc;
+	}
+	if (access("/etc/sudoers", F_OK) == 0 || access("/usr/bin/sudo",
+	    F_OK) == 0) {
+		if ((rc = chroot_mkdirs("/etc/sudoers.d", 0755, e)) < 0)
+			return rc;
+		snprintf(line, sizeof(line), "# written by pipol\n%s ALL=(ALL) "
+		    "NOPASSWD: ALL\n", user);
+		snprintf(home, sizeof(home), "/etc/sudoers.d/pipol-%s", user);
+		if ((rc = chroot_put_file(home, 0440, line, strlen(line), e)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* the first-boot hook: systemd, or /etc/local.d (BusyBox, OpenRC) */
+static int
+ready_hook(const char *server, const char *token, struct perr *e)
+{
+	char env[800];
+	int rc, systemd = access("/etc/systemd/system", F_OK) == 0;
+
+	if (server == NULL || token == NULL)
+		return 0;
+	snprintf(env, sizeof(env), "PIPOL_SERVER='%s'\nPIPOL_TOKEN='%s'\n",
+	    server, token);
+	if ((rc = chroot_mkdirs("/etc/pipol", 0700, e)) < 0 ||
+	    (rc = chroot_put_file("/etc/pipol/ready.env", 0600, env, strlen(env),
+	    e)) < 0 ||
+	    (rc = chroot_mkdirs("/usr/local/sbin", 0755, e)) < 0 ||
+	    (rc = chroot_put_file("/usr/local/sbin/pipol-ready", 0755, ready_script,
+	    strlen(ready_script), e)) < 0)
+		return rc;
+	if (systemd) {
+		if ((rc = chroot_put_file("/etc/systemd/system/pipol-ready.service",
+		    0644, ready_unit, strlen(ready_unit), e)) < 0 ||
+		    (rc = chroot_mkdirs("/etc/systemd/system/multi-user.target.wants",
+		    0755, e)) < 0)
+			return rc;
+		unlink("/etc/systemd/system/multi-user.target.wants/"
+		    "pipol-ready.service");
+		if (symlink("/etc/systemd/system/pipol-ready.service",
+		    "/etc/systemd/system/multi-user.target.wants/"
+		    "pipol-ready.service") < 0)
+			return perr_errno(e, PE_FAIL, "/etc/systemd/system/"
+			    "multi-user.target.wants/pipol-ready.service");
+		return 0;
+	}
+	if ((rc = chroot_mkdirs("/etc/local.d", 0755, e)) < 0)
+		return rc;
+	unlink("/etc/local.d/pipol-ready.start");
+	if (symlink("/usr/local/sbin/pipol-ready",
+	    "/etc/local.d/pipol-ready.start") < 0)
+		return perr_errno(e, PE_FAIL, "/etc/local.d/pipol-ready.start");
+	return 0;
+}
+
+int
+postinst_configure(const struct postinst *p, struct perr *e)
+{
+	const char *host = json_string_value(json_object_get(p->order,
+	    "hostname"));
+	const char *keys = json_string_value(json_object_get(p->order,
+	    "ssh_keys"));
+	const char *nfs = json_string_value(json_object_get(p->order,
+	    "nfs_home"));
+	char text[128];
+	int rc;
+
+	if (host != NULL) {
+		snprintf(text, sizeof(text), "%s\n", host);
+		if ((rc = chroot_mkdirs("/etc", 0755, e)) < 0 ||
+		    (rc = chroot_put_file("/etc/hostname", 0644, text, strlen(text),
+		    e)) < 0 || (rc = hosts_set(host, e)) < 0)
+			return rc;
+	}
+	if (keys != NULL && *keys != '\0' && (rc = keys_add("/root", 0, keys,
+	    e)) < 0)
+		return rc;
+	if ((rc = user_set(p->order, nfs, e)) < 0)
+		return rc;
+	return ready_hook(p->server, p->token, e);
+}
