@@ -9,8 +9,9 @@
  *   2xx                     done
  *   no answer, 408, 429,    the server is away: sent again after a
  *   5xx                     backoff (0.2 s doubling to 10 s) until it
- *                           has been away --timeout seconds or after
- *                           AGENT_HTTP_RETRIES attempts: exit 5
+ *                           has been away --timeout seconds (and, for
+ *                           an answer, after AGENT_HTTP_RETRIES
+ *                           attempts of that request): exit 5
  *   404                     AGENT_NOTFOUND_RETRIES attempts (a store
  *                           being copied), then exit 6
  *   401, 403                at once, exit 4
@@ -118,9 +119,15 @@ http_away_sec(struct http_away *a)
 	return since == 0 ? 0 : now_sec() - since;
 }
 
-/* No answer: start the clock; the time away once it is too long. */
+/*
+ * The server is away: start the clock; the time away once it is too
+ * long. With no answer at all only --timeout ends the wait (a pipold
+ * restarting, its database with it, may take longer than the attempts
+ * of one request last); a server that answers 408, 429 or 5xx to this
+ * request gets AGENT_HTTP_RETRIES attempts at most.
+ */
 static double
-away_too_long(struct http_away *a, unsigned attempt)
+away_too_long(struct http_away *a, long status, unsigned attempt)
 {
 	double now = now_sec(), away;
 
@@ -129,7 +136,8 @@ away_too_long(struct http_away *a, unsigned attempt)
 		a->since = now;
 	away = now - a->since;
 	pthread_mutex_unlock(&a->mu);
-	if (away >= a->timeout_sec || attempt >= AGENT_HTTP_RETRIES)
+	if (away >= a->timeout_sec ||
+	    (status != 0 && attempt >= AGENT_HTTP_RETRIES))
 		return away > 0 ? away : 0.001;
 	return 0;
 }
@@ -143,7 +151,8 @@ http_next(struct http_away *a, CURLcode res, long status, unsigned attempt)
 		status = 0;
 	r = rule_of(status);
 	if (r->away)
-		return away_too_long(a, attempt) > 0 ? -r->code : HTTP_AGAIN;
+		return away_too_long(a, status, attempt) > 0 ? -r->code :
+		    HTTP_AGAIN;
 	http_away_answered(a);
 	if (r->code == PE_OK)
 		return HTTP_DONE;

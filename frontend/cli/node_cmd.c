@@ -1,7 +1,7 @@
 /*
  * node_cmd.c -- "pipol node ...": the machines of the pool, through
- * pipold (add, set: admins; list, show: anyone with a token; power:
- * admins, later also the holders of a reservation on the node).
+ * pipold (add, set, boot: admins; list, show: anyone with a token;
+ * power: admins and the holder of a running reservation of the node).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * pipol.c -- the pipol command line. "pipol image" works on the store
- * directly (admin, on the frontend host); the reservation and deployment
- * commands talk to pipold (frontend issue). This file holds the table
+ * directly (admin, on the frontend host); every other command talks to
+ * pipold (client.c). This file holds the table
  * of commands and groups; each group's table is in its *_cmd.c file,
  * each command's options next to the function that reads them.
  */

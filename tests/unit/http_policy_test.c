@@ -46,6 +46,9 @@ next_by_attempt(void)
 		{ CURLE_OK, 200, 1, HTTP_DONE },
 		{ CURLE_OK, 204, 5, HTTP_DONE },
 		{ CURLE_COULDNT_CONNECT, 0, 1, HTTP_AGAIN },
+		/* no answer at all: only --timeout ends the wait (a pipold
+		 * restarting with its database), not the attempt count */
+		{ CURLE_COULDNT_CONNECT, 0, AGENT_HTTP_RETRIES * 4, HTTP_AGAIN },
 		/* no whole answer, whatever the status line said */
 		{ CURLE_OPERATION_TIMEDOUT, 200, 1, HTTP_AGAIN },
 		{ CURLE_OK, 503, 1, HTTP_AGAIN },
