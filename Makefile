@@ -17,7 +17,7 @@ CPPFLAGS += -D_GNU_SOURCE -Icommon -Iimagestore
 LDFLAGS  += -pthread
 IMG_LIBS  = -ldeflate -lzstd -lz -lcrypto
 
-.PHONY: all test test-e2e bench asan tsan fuzz deps clean demo demo-stop
+.PHONY: all test test-e2e bench asan tsan tsan-build fuzz deps clean demo demo-stop
 all:
 
 include common/build.mk
@@ -55,27 +55,14 @@ asan:
 	@$(MAKE) --no-print-directory B=build-asan OPT='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer' \
 	    LDFLAGS='-pthread -fsanitize=address,undefined' all
 
-# the same binaries with ThreadSanitizer, in build-tsan/; then the unit
-# tests and the agent's threaded shell test under it. A race halts the
-# binary (exit 66) and leaves build-tsan/tsan-report.PID: either fails.
-# tests/tsan.supp: third-party libraries only, a reason per line.
-tsan:
+# the same binaries with ThreadSanitizer, in build-tsan/ (built by
+# tests/run.sh for its tsan group); make tsan runs that group alone
+tsan-build:
 	@$(MAKE) --no-print-directory B=build-tsan OPT='-O1 -g -fsanitize=thread -fno-omit-frame-pointer' \
 	    LDFLAGS='-pthread -fsanitize=thread' all
-	@rm -f build-tsan/tsan-report.*; export TSAN_OPTIONS="halt_on_error=1 \
-	    exitcode=66 log_path=$(CURDIR)/build-tsan/tsan-report \
-	    suppressions=$(CURDIR)/tests/tsan.supp"; fail=0; \
-	for t in build-tsan/tests/*_test; do \
-		$$t > build-tsan/tsan.out 2>&1 && ! grep -q '^not ok' build-tsan/tsan.out && \
-		    echo "PASS tsan/$${t##*/}" || { echo "FAIL tsan/$${t##*/}"; cat build-tsan/tsan.out; fail=1; }; \
-	done; \
-	B=$(CURDIR)/build-tsan bash tests/shell/agent_deploy.sh > build-tsan/tsan.out 2>&1; \
-	grep -q '^ok' build-tsan/tsan.out && ! grep -q '^not ok' build-tsan/tsan.out && \
-	    echo "PASS tsan/shell/agent_deploy ($$(grep -c '^ok' build-tsan/tsan.out) ok)" || \
-	    { echo "FAIL tsan/shell/agent_deploy"; grep -A3 '^not ok' build-tsan/tsan.out; fail=1; }; \
-	for r in build-tsan/tsan-report.*; do [ -e "$$r" ] || continue; \
-		echo "FAIL tsan: $$r"; head -40 "$$r"; fail=1; done; \
-	exit $$fail
+
+tsan:
+	@tests/run.sh tsan
 
 # the whole path on this machine: QEMU nodes PXE-boot, deploy the Debian
 # reference images, come up ready (demo/demo.sh; Ctrl-C or demo-stop)
@@ -88,4 +75,4 @@ demo-stop:
 	@demo/demo.sh stop
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz

@@ -384,8 +384,14 @@ api_queue_add(struct http_req *rq)
  */
 #define RESERVATION_TICK_SEC	10
 
-static volatile sig_atomic_t tick_stop;
+static int tick_stop;		/* set by resv_tick_stop (__atomic) */
 static pthread_t tick_thread;
+
+static int
+tick_stopped(void)
+{
+	return __atomic_load_n(&tick_stop, __ATOMIC_ACQUIRE);
+}
 
 static void *
 tick_main(void *arg)
@@ -395,7 +401,7 @@ tick_main(void *arg)
 	PGconn *db;
 	int i;
 
-	while (!tick_stop) {
+	while (!tick_stopped()) {
 		if ((db = db_get(pd)) != NULL) {
 			r = db_query(db, "SELECT reservations_expire()", 0,
 			    NULL);
@@ -406,7 +412,7 @@ tick_main(void *arg)
 			PQclear(r);
 			db_put(pd, db);
 		}
-		for (i = 0; i < RESERVATION_TICK_SEC * 10 && !tick_stop; i++)
+		for (i = 0; i < RESERVATION_TICK_SEC * 10 && !tick_stopped(); i++)
 			usleep(100000);
 	}
 	return NULL;
@@ -424,6 +430,6 @@ resv_tick_start(struct pipold *pd, struct perr *e)
 void
 resv_tick_stop(void)
 {
-	tick_stop = 1;
+	__atomic_store_n(&tick_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(tick_thread, NULL);
 }

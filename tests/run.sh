@@ -1,12 +1,14 @@
 #!/bin/bash
 # run.sh -- the default suite: unit tests, shell tests (with the BIOS
 # boot cycle), the longer boot tests of tests/e2e (the UEFI cycle, the
-# failure cycles), lint, a bounded fuzz of the parsers, the ASan pass.
+# failure cycles), lint, a bounded fuzz of the parsers, the ASan pass,
+# the agent's threads under ThreadSanitizer.
 #   run.sh               everything (make test, .ci/run)
 #   run.sh NAME...       only the named tests: "deploy" names every test
 #                        of that name (shell/deploy and asan/shell/deploy),
 #                        "shell/deploy" only that one; "unit", "shell",
-#                        "e2e", "lint", "fuzz", "asan" name a whole group
+#                        "e2e", "lint", "fuzz", "asan", "tsan" name a whole
+#                        group
 #   run.sh --e2e         only tests/e2e (make test-e2e)
 #   run.sh --list [NAME...]  the names, one a line
 # Each check prints "ok - ..." or "not ok - ..."; a test program that
@@ -124,6 +126,40 @@ elif wanted_any "${asan[@]}"; then
 		done
 	else
 		fail=$((fail + 1)); echo "FAIL asan build"; tail -20 "$LOG/asan.log"
+	fi
+fi
+
+# the agent's threads under ThreadSanitizer: every unit test and the
+# agent's shell test; a race halts the binary (exit 66) and leaves a
+# report in build-tsan/tsan-report.PID, which fails the group too.
+# tests/tsan.supp: third-party libraries only, a reason per line.
+tsan=()
+for t in "$B"/tests/*_test; do tsan+=("tsan/unit/${t##*/}"); done
+tsan+=(tsan/shell/agent_deploy tsan/reports)
+tsan_reports() {
+	local r bad=0
+	for r in build-tsan/tsan-report.*; do
+		[ -e "$r" ] || continue
+		echo "not ok - ThreadSanitizer: $r"; head -40 "$r" >&2; bad=1
+	done
+	[ $bad -eq 1 ] || echo "ok - no ThreadSanitizer report"
+}
+if [ "$list" -eq 1 ]; then
+	for t in "${tsan[@]}"; do want "$t" && echo "$t"; done
+elif wanted_any "${tsan[@]}"; then
+	if make -s tsan-build > "$LOG/tsan.log" 2>&1; then
+		rm -f build-tsan/tsan-report.*
+		export TSAN_OPTIONS="halt_on_error=1 exitcode=66 \
+log_path=$PWD/build-tsan/tsan-report suppressions=$PWD/tests/tsan.supp"
+		for t in build-tsan/tests/*_test; do
+			run "tsan/unit/${t##*/}" "$t"
+		done
+		B=$PWD/build-tsan run tsan/shell/agent_deploy \
+		    bash tests/shell/agent_deploy.sh
+		run tsan/reports tsan_reports
+		unset TSAN_OPTIONS
+	else
+		fail=$((fail + 1)); echo "FAIL tsan build"; tail -20 "$LOG/tsan.log"
 	fi
 fi
 
