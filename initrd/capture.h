@@ -29,6 +29,8 @@ struct capture_opts {
  * Prints only progress, as asked; the caller reports the outcome. */
 int capture_run(const struct capture_opts *o, unsigned *version,
     struct perr *e);
-int capture_main(int argc, char **argv);	/* capture_cmd.c */
+/* capture_cmd.c: "pipol-agent capture", its options and what it runs */
+struct cmd;
+extern const struct cmd capture_cmd;
 
 #endif

@@ -88,7 +88,8 @@ int efi_network_first(const char *efivars, int *changed, struct perr *e);
  */
 int efi_vars_mount(struct perr *e);
 
-/* "pipol-agent efiboot": efiboot_cmd.c */
-int efiboot_main(int argc, char **argv);
+/* "pipol-agent efiboot": efiboot_cmd.c, its options and what it runs */
+struct cmd;
+extern const struct cmd efiboot_cmd;
 
 #endif

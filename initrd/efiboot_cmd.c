@@ -4,35 +4,39 @@
  * node's rescue shell and for tests; the deployment calls
  * efi_network_first() itself.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "efiboot.h"
 #include "log.h"
 
-static const char efiboot_usage[] =
-"usage: pipol-agent efiboot [--efivars DIR] [--dry-run]\n";
+static int efiboot_main(const struct cmd *, const struct cmd_args *);
 
-static const char efiboot_help[] =
-"\n"
-"Put the network boot options (PXE, HTTP boot; IPv4 before IPv6) first\n"
-"in the UEFI BootOrder, the others after in their order, so that the\n"
-"next boots go through pipold again. Prints BootOrder before and after.\n"
-"Changes nothing on a BIOS machine, when the network is already first,\n"
-"or when there is no network boot option (with a warning).\n"
-"\n"
-"options:\n"
-"  --efivars DIR       where efivarfs is mounted (default\n"
-"                      " EFI_VARS_DIR ", mounted if needed)\n"
-"  --dry-run           show the new order, write nothing\n"
-"\n"
-"Exit status: 0 done or nothing to do, 1 failed, 2 usage, 3 BootOrder\n"
-"does not parse.\n";
+/* The command line: options, usage and --help (cmd.h) */
+enum { O_EFIVARS, O_DRY_RUN, O_END };
 
-enum { O_EFIVARS = 256, O_DRYRUN, O_HELP };
+static const struct cmd_opt efiboot_opts[] = {
+	[O_EFIVARS] = { "efivars", 0, CMD_VALUE, "DIR",
+	    "where efivarfs is mounted (default\n" EFI_VARS_DIR
+	    ", mounted if needed)" },
+	[O_DRY_RUN] = { "dry-run", 0, CMD_FLAG, NULL,
+	    "show the new order, write nothing" },
+	[O_END] = CMD_OPT_END
+};
+
+const struct cmd efiboot_cmd = { "efiboot", efiboot_main,
+    "[--efivars DIR] [--dry-run]",
+    "Put the network boot options (PXE, HTTP boot; IPv4 before IPv6) first\n"
+    "in the UEFI BootOrder, the others after in their order, so that the\n"
+    "next boots go through pipold again. Prints BootOrder before and after.\n"
+    "Changes nothing on a BIOS machine, when the network is already first,\n"
+    "or when there is no network boot option (with a warning).\n\n"
+    "Exit status: 0 done or nothing to do, 1 failed, 2 usage, 3 BootOrder\n"
+    "does not parse",
+    efiboot_opts, 0, 0, NULL };
 
 static const char *
 kind_name(int kind)
@@ -76,54 +80,15 @@ plan_print(const struct efi_bootorder *bo, int dry_run)
 		    "new BootOrder:", bo->after, bo->n);
 }
 
-/* 0 to go on, -1 after --help, else an exit status. */
 static int
-parse_efiboot(int argc, char **argv, const char **dir, int *dry_run)
-{
-	static const struct option opts[] = {
-		{ "efivars", required_argument, NULL, O_EFIVARS },
-		{ "dry-run", no_argument, NULL, O_DRYRUN },
-		{ "help", no_argument, NULL, O_HELP },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *bad = NULL;
-	int ch;
-
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (ch == O_HELP)
-			return printf("%s%s", efiboot_usage, efiboot_help), -1;
-		if (ch == O_EFIVARS)
-			*dir = optarg;
-		else if (ch == O_DRYRUN)
-			*dry_run = 1;
-		else
-			bad = ch == ':' ? ": needs a value" :
-			    ": unknown option";
-		if (bad != NULL) {
-			fprintf(stderr, "pipol-agent: %s%s\n%s",
-			    argv[optind - 1], bad, efiboot_usage);
-			return PE_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "pipol-agent: %s: unexpected argument\n%s",
-		    argv[optind], efiboot_usage);
-		return PE_USAGE;
-	}
-	return 0;
-}
-
-int
-efiboot_main(int argc, char **argv)
+efiboot_main(const struct cmd *c, const struct cmd_args *a)
 {
 	struct efi_bootorder *bo;
-	const char *dir = NULL;
+	const char *dir = cmd_str(a, O_EFIVARS);
+	int dry_run = cmd_count(a, O_DRY_RUN) > 0, rc;
 	struct perr e;
-	int dry_run = 0, rc;
 
-	if ((rc = parse_efiboot(argc, argv, &dir, &dry_run)) != 0)
-		return rc < 0 ? 0 : rc;
+	(void)c;
 	if (dir == NULL && (rc = efi_vars_mount(&e)) < 0) {
 		log_warnx("%s", e.msg);
 		return -rc;

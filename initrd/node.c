@@ -22,7 +22,6 @@
  * made and judged by http.c.
  */
 #include <sys/stat.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "cmd.h"
 #include "cmdline.h"
 #include "deploy.h"
 #include "efiboot.h"
@@ -50,33 +50,45 @@ struct node {
 	char err[CURL_ERROR_SIZE], progress_err[CURL_ERROR_SIZE];
 };
 
-static const char node_usage[] =
-"usage: pipol-agent [--cmdline FILE] [--target PATH] [--connections N]\n"
-"           [--threads N] [--resume-file FILE] [--max-rate BYTES]\n"
-"           [--timeout SEC] [--verbose]\n";
+static int node_main(const struct cmd *, const struct cmd_args *);
 
-static const char node_help[] =
-"\n"
-"Node mode, as the deployment environment runs it: read pipol.server= and\n"
-"pipol.token= from the kernel command line, fetch this node's order from\n"
-"pipold, write the image, report progress each second and the result.\n"
-"\n"
-"options:\n"
-"  --cmdline FILE      read FILE instead of /proc/cmdline\n"
-"  --target PATH       write there instead of the order's disk (else the\n"
-"                      first of /dev/vda, /dev/sda, /dev/nvme0n1, /dev/xvda)\n"
-"  --connections N, --threads N, --resume-file FILE, --max-rate BYTES,\n"
-"  --timeout SEC, --verbose\n"
-"                      as for 'pipol-agent deploy'\n"
-"\n"
-"Exit status: 0 deployed and reported, else as 'pipol-agent deploy'\n"
-"(4: the token opens no deployment).\n"
-"\n"
-"Host mode, any store and any target, no pipold:\n"
-"  pipol-agent deploy --base URL --image NAME:VERSION --target PATH ...\n"
-"A disk into pipold's store, as a new draft image version:\n"
-"  pipol-agent capture --server URL --image NAME --source PATH ...\n"
-"('pipol-agent deploy --help', 'pipol-agent capture --help').\n";
+/* The command line: options, usage and --help (cmd.h); the name is the
+ * program's, as node mode has no command word */
+enum { O_CMDLINE, O_TARGET, O_CONNECTIONS, O_THREADS, O_RESUME_FILE,
+    O_MAX_RATE, O_TIMEOUT, O_VERBOSE, O_END };
+
+static const struct cmd_opt node_opts[] = {
+	[O_CMDLINE] = { "cmdline", 0, CMD_VALUE, "FILE",
+	    "read FILE instead of /proc/cmdline" },
+	[O_TARGET] = { "target", 0, CMD_VALUE, "PATH",
+	    "write there instead of the order's disk (else the\n"
+	    "first of /dev/vda, /dev/sda, /dev/nvme0n1, /dev/xvda)" },
+	[O_CONNECTIONS] = { "connections", 0, CMD_VALUE, "N",
+	    "parallel HTTP connections (default 4)" },
+	[O_THREADS] = { "threads", 0, CMD_VALUE, "N",
+	    "decode/verify/write workers (default: one per core)" },
+	[O_RESUME_FILE] = { "resume-file", 0, CMD_VALUE, "FILE",
+	    "record durable chunks there; a run with the same\n"
+	    "FILE continues after a cut (removed on success)" },
+	[O_MAX_RATE] = { "max-rate", 0, CMD_VALUE, "BYTES",
+	    "cap the download at BYTES per second (e.g. 50M)" },
+	[O_TIMEOUT] = { "timeout", 0, CMD_VALUE, "SEC",
+	    "give up when pipold has been unreachable for SEC\n"
+	    "seconds (default 120)" },
+	[O_VERBOSE] = { "verbose", 0, CMD_FLAG, NULL, "say more" },
+	[O_END] = CMD_OPT_END
+};
+
+const struct cmd node_cmd = { "pipol-agent", node_main,
+    "[--cmdline FILE] [--target PATH] [--connections N]\n"
+    "           [--threads N] [--resume-file FILE] [--max-rate BYTES]\n"
+    "           [--timeout SEC] [--verbose]",
+    "Node mode, as the deployment environment runs it: read pipol.server= and\n"
+    "pipol.token= from the kernel command line, fetch this node's order from\n"
+    "pipold, write the image, report progress each second and the result.\n\n"
+    "Exit status: 0 deployed and reported, else as 'pipol-agent deploy'\n"
+    "(4: the token opens no deployment)",
+    node_opts, 0, 0, NULL };
 
 /*
  * One request to pipold on h: a body is POSTed when given, *out gets
@@ -404,69 +416,42 @@ node_capture(struct node *n, const struct deploy *d, const char *source,
 	return rc;
 }
 
-int
-node_main(int argc, char **argv)
+static int
+node_main(const struct cmd *c, const struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{ "cmdline", required_argument, NULL, 'c' },
-		{ "target", required_argument, NULL, 't' },
-		{ "connections", required_argument, NULL, 'n' },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "resume-file", required_argument, NULL, 'r' },
-		{ "max-rate", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *path = "/proc/cmdline", *target = NULL;
+	const char *path = "/proc/cmdline", *target = cmd_str(a, O_TARGET);
 	json_t *order = NULL, *res = NULL, *ack = NULL;
 	struct agent_cmdline cl;
 	struct node n = { .progress = NULL };
-	const char *kind;
+	const char *kind, *v;
 	int capture = 0;
 	struct deploy d;
 	struct perr e, re;
-	long long v;
-	int ch, rc;
+	long long num;
+	int rc = 0;
 
+	(void)c;
 	deploy_init(&d);
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		rc = 0;
-		switch (ch) {
-		case 'c': path = optarg; break;
-		case 't': target = optarg; break;
-		case 'r': d.resume_path = optarg; break;
-		case 'v': log_verbose = 1; break;
-		case 'n': rc = parse_count("--connections", optarg, 1,
-		    AGENT_CONNECTIONS_MAX, &v, &e); d.connections = (int)v;
-		    break;
-		case 'j': rc = parse_count("--threads", optarg, 1,
-		    AGENT_THREADS_MAX, &v, &e); d.threads = (int)v; break;
-		case 'T': rc = parse_count("--timeout", optarg, 1, 86400, &v,
-		    &e); d.timeout_sec = (int)v; break;
-		case 'm':
-			if ((rc = parse_size(optarg, &d.max_rate, &e)) == 0 &&
-			    d.max_rate == 0)
-				rc = perr_set(&e, PE_USAGE, "--max-rate 0: "
-				    "not a rate");
-			break;
-		case 'h': printf("%s%s", node_usage, node_help); return 0;
-		default:
-			fprintf(stderr, "pipol-agent: %s: %s\n%s",
-			    argv[optind - 1], ch == ':' ? "needs a value" :
-			    "unknown option", node_usage);
-			return PE_USAGE;
-		}
-		if (rc < 0) {
-			log_warnx("%s", e.msg);
-			return PE_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "pipol-agent: %s: unexpected argument\n%s",
-		    argv[optind], node_usage);
+	if (cmd_str(a, O_CMDLINE) != NULL)
+		path = cmd_str(a, O_CMDLINE);
+	d.resume_path = cmd_str(a, O_RESUME_FILE);
+	log_verbose |= cmd_count(a, O_VERBOSE) > 0;
+	if ((v = cmd_str(a, O_CONNECTIONS)) != NULL &&
+	    (rc = parse_count("--connections", v, 1, AGENT_CONNECTIONS_MAX,
+	    &num, &e)) == 0)
+		d.connections = (int)num;
+	if (rc == 0 && (v = cmd_str(a, O_THREADS)) != NULL &&
+	    (rc = parse_count("--threads", v, 1, AGENT_THREADS_MAX, &num,
+	    &e)) == 0)
+		d.threads = (int)num;
+	if (rc == 0 && (v = cmd_str(a, O_TIMEOUT)) != NULL &&
+	    (rc = parse_count("--timeout", v, 1, 86400, &num, &e)) == 0)
+		d.timeout_sec = (int)num;
+	if (rc == 0 && (v = cmd_str(a, O_MAX_RATE)) != NULL &&
+	    (rc = parse_size(v, &d.max_rate, &e)) == 0 && d.max_rate == 0)
+		rc = perr_set(&e, PE_USAGE, "--max-rate 0: not a rate");
+	if (rc < 0) {
+		log_warnx("%s", e.msg);
 		return PE_USAGE;
 	}
 	if (cmdline_read(path, &cl, &e) < 0) {

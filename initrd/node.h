@@ -7,6 +7,9 @@
 #ifndef AGENT_NODE_H
 #define AGENT_NODE_H
 
-int node_main(int argc, char **argv);
+/* Node mode's command line and what runs it: its name is the
+ * program's, as node mode has no command word (cmd.h) */
+struct cmd;
+extern const struct cmd node_cmd;
 
 #endif

@@ -32,7 +32,9 @@ int postinst_run(const struct postinst *p, struct perr *e);
  * p->root (cwd /). 0 or -code with e. */
 int postinst_configure(const struct postinst *p, struct perr *e);
 
-/* postinst_cmd.c: "pipol-agent postinstall", the same on a folder */
-int postinst_main(int argc, char **argv);
+/* postinst_cmd.c: "pipol-agent postinstall", the same on a folder: its
+ * options and what it runs */
+struct cmd;
+extern const struct cmd postinst_cmd;
 
 #endif

@@ -1,41 +1,51 @@
 /*
  * postinst_cmd.c -- "pipol-agent postinstall": the post-install of an
  * order (postinst.c) on a folder or a mounted system, for tests and by
- * hand. Parses argv, loads the order, calls postinst_run; each script's
- * output goes to standard output.
+ * hand. Its options (a cmd.h table), then it loads the order and calls
+ * postinst_run; each script's output goes to standard output.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "limits.h"
 #include "log.h"
 #include "parse.h"
 #include "postinst.h"
 
-static const char pi_usage[] =
-"usage: pipol-agent postinstall --root DIR --order FILE [options]\n";
+static int postinst_main(const struct cmd *, const struct cmd_args *);
 
-static const char pi_help[] =
-"\n"
-"Run the post-install of an order (hostname, the user's account, SSH keys\n"
-"and sudo rule, NFS home line, first-boot hook, matching post-install and\n"
-"rc scripts) on a system unpacked or mounted at DIR, as node mode does\n"
-"after writing a disk. Each script's output goes to standard output.\n"
-"\n"
-"options (--root and --order are needed):\n"
-"  --root DIR      the system's root folder (chroot: needs root)\n"
-"  --order FILE    the order, as GET /agent/order answers it (JSON)\n"
-"  --image NAME    the image name the scripts are filtered by (default:\n"
-"                  the order's)\n"
-"  --server URL    write the first-boot hook that reports ready to URL,\n"
-"                  with the token in $PIPOL_TOKEN\n"
-"  --timeout SEC   one script's limit (default 1800)\n"
-"  --verbose       say more\n"
-"\n"
-"Exit status: 0 done; 1 a script or a step failed; 2 usage; 3 a bad order.\n";
+/* The command line: options, usage and --help (cmd.h) */
+enum { O_ROOT, O_ORDER, O_IMAGE, O_SERVER, O_TIMEOUT, O_VERBOSE, O_END };
+
+static const struct cmd_opt pi_opts[] = {
+	[O_ROOT] = { "root", 0, CMD_VALUE, "DIR",
+	    "the system's root folder (chroot: needs root)" },
+	[O_ORDER] = { "order", 0, CMD_VALUE, "FILE",
+	    "the order, as GET /agent/order answers it (JSON)" },
+	[O_IMAGE] = { "image", 0, CMD_VALUE, "NAME",
+	    "the image name the scripts are filtered by (default:\n"
+	    "the order's)" },
+	[O_SERVER] = { "server", 0, CMD_VALUE, "URL",
+	    "write the first-boot hook that reports ready to URL,\n"
+	    "with the token in $PIPOL_TOKEN" },
+	[O_TIMEOUT] = { "timeout", 0, CMD_VALUE, "SEC",
+	    "one script's limit (default 1800)" },
+	[O_VERBOSE] = { "verbose", 0, CMD_FLAG, NULL, "say more" },
+	[O_END] = CMD_OPT_END
+};
+
+const struct cmd postinst_cmd = { "postinstall", postinst_main,
+    "--root DIR --order FILE [options]",
+    "Run the post-install of an order (hostname, the user's account, SSH keys\n"
+    "and sudo rule, NFS home line, first-boot hook, matching post-install and\n"
+    "rc scripts) on a system unpacked or mounted at DIR, as node mode does\n"
+    "after writing a disk. Each script's output goes to standard output.\n"
+    "--root and --order are needed.\n\n"
+    "Exit status: 0 done; 1 a script or a step failed; 2 usage; 3 a bad order",
+    pi_opts, 0, 0, NULL };
 
 static void
 pi_log(void *arg, const char *script, int status, const char *out)
@@ -46,57 +56,30 @@ pi_log(void *arg, const char *script, int status, const char *out)
 	fflush(stdout);
 }
 
-int
-postinst_main(int argc, char **argv)
+static int
+postinst_main(const struct cmd *c, const struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{ "root", required_argument, NULL, 'r' },
-		{ "order", required_argument, NULL, 'o' },
-		{ "image", required_argument, NULL, 'i' },
-		{ "server", required_argument, NULL, 's' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct postinst p = { .timeout_sec = AGENT_SCRIPT_SEC, .log = pi_log };
-	const char *orderfile = NULL;
+	const char *orderfile = cmd_str(a, O_ORDER);
 	json_error_t je;
 	struct perr e;
 	long long v;
-	int ch, rc;
+	int rc;
 
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'r': p.root = optarg; break;
-		case 'o': orderfile = optarg; break;
-		case 'i': p.image = optarg; break;
-		case 's': p.server = optarg; break;
-		case 'v': log_verbose = 1; break;
-		case 'T':
-			if (parse_count("--timeout", optarg, 1, 86400, &v,
-			    &e) < 0) {
-				log_warnx("%s", e.msg);
-				return PE_USAGE;
-			}
-			p.timeout_sec = (int)v;
-			break;
-		case 'h': printf("%s%s", pi_usage, pi_help); return 0;
-		default:
-			fprintf(stderr, "pipol-agent: %s: %s\n%s",
-			    argv[optind - 1], ch == ':' ? "needs a value" :
-			    "unknown option", pi_usage);
+	p.root = cmd_str(a, O_ROOT);
+	p.image = cmd_str(a, O_IMAGE);
+	p.server = cmd_str(a, O_SERVER);
+	log_verbose |= cmd_count(a, O_VERBOSE) > 0;
+	if (cmd_str(a, O_TIMEOUT) != NULL) {
+		if (parse_count("--timeout", cmd_str(a, O_TIMEOUT), 1, 86400,
+		    &v, &e) < 0) {
+			log_warnx("%s", e.msg);
 			return PE_USAGE;
 		}
+		p.timeout_sec = (int)v;
 	}
-	if (optind < argc || p.root == NULL || orderfile == NULL) {
-		fprintf(stderr, "pipol-agent: %s\n%s", optind < argc ?
-		    "unexpected argument" : "--root and --order are needed",
-		    pi_usage);
-		return PE_USAGE;
-	}
+	if (p.root == NULL || orderfile == NULL)
+		return cmd_usage_error(c, "--root and --order are needed");
 	if (p.server != NULL && ((p.token = getenv("PIPOL_TOKEN")) == NULL ||
 	    strspn(p.token, "0123456789abcdef") != strlen(p.token) ||
 	    strchr(p.server, '\'') != NULL)) {

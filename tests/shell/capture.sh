@@ -176,7 +176,8 @@ expect_fail 5 "http://127.0.0.1:1: unreachable for" \
 expect_fail 6 "$T/nope: No such file or directory" cap --image os --source "$T/nope"
 expect_fail 2 "--chunk-size 3M: not a power of two in 1M..64M" cap --image os --source "$T/d" --chunk-size 3M
 expect_fail 2 "--codec xz: not one of gzip, zstd" cap --image os --source "$T/d" --codec xz
-expect_fail 2 "--server ftp://x: not an http:// or https:// URL" cap --image os --source "$T/d" --server ftp://x
+expect_fail 2 "--server ftp://x: not an http:// or https:// URL" \
+    env PIPOL_TOKEN="$tok" "$A" capture --server ftp://x --image os --source "$T/d"
 expect_fail 2 'image name "OS": only a-z' cap --image OS --source "$T/d"
 "$A" capture --image os > /dev/null 2> "$T/usage"; rc=$?
 equal "missing options: exit 2, one line, then the usage" "$rc $(head -1 "$T/usage" | cut -d: -f2-) $(sed -n 2p "$T/usage" | cut -c1-26)" \
