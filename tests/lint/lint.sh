@@ -33,11 +33,14 @@ walk
 [ "$($P --help | awk '/^  [a-z]/' | wc -l)" -ge 8 ] && ok "commands listed" || notok "commands listed"
 # pipol-agent: --help answers, every option is in its man page
 A=$B/pipol-agent
-for args in "--help" "deploy --help" "capture --help" "efiboot --help"; do
+for args in "--help" "deploy --help" "capture --help" "efiboot --help" \
+    "postinstall --help"; do
 	# shellcheck disable=SC2086
 	if "$A" $args | grep -q '^usage: '; then ok "pipol-agent $args"; else notok "pipol-agent $args"; fi
 done
-for mode in deploy capture efiboot; do
+# node mode's own options (the first "--help"), then each command's
+for mode in "" deploy capture efiboot postinstall; do
+	# shellcheck disable=SC2086
 	for o in $("$A" $mode --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
 		grep -qF -- "${o//-/\\-}" docs/pipol-agent.8 ||
 		    notok "pipol-agent $mode $o is in docs/pipol-agent.8"
