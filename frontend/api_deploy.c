@@ -75,6 +75,36 @@ struct deploy {
 };
 
 /*
+ * Reservation id, now locked (FOR UPDATE: a release or an expiry waits
+ * for this transaction, or went first), looked at again with what is
+ * committed now: still running, still holding all nnodes of arr. 1
+ * when it is, 0 when not, -1 or DB_TX_RETRY with *f saying why.
+ * Without the lock a release committed between the check and the
+ * insert left a deployment in flight under a released reservation,
+ * which the next holder's node then installed.
+ */
+static int
+resv_recheck(PGconn *db, const char *id, const char *arr, const char *n,
+    struct http_fail *f)
+{
+	const char *params[3] = { id, arr, n };
+	PGresult *r;
+	int rc;
+
+	r = db_query(db, "SELECT 1 FROM reservations r WHERE r.id = $1 AND "
+	    "reservation_state(r) = 'running' AND (SELECT count(*) FROM "
+	    "reservation_nodes rn JOIN nodes nd ON nd.id = rn.node_id WHERE "
+	    "rn.reservation_id = r.id AND rn.live AND nd.name = ANY "
+	    "($2::text[])) = $3", 3, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = http_fail_sql(f, r, "deploy");
+	else
+		rc = PQntuples(r) == 1;
+	PQclear(r);
+	return rc;
+}
+
+/*
  * The reservation these nodes (a PostgreSQL array literal) are deployed
  * under: the one given, which must be the caller's, running, and hold
  * them all; else a running one of the caller's that holds them all.
@@ -99,8 +129,8 @@ resv_for(PGconn *db, const struct caller *who, const char *arr, int nnodes,
 	    "AND ($4 = 0 OR r.id = $4) AND reservation_state(r) = 'running' "
 	    "AND (SELECT count(*) FROM reservation_nodes rn JOIN nodes nd ON "
 	    "nd.id = rn.node_id WHERE rn.reservation_id = r.id AND rn.live "
-	    "AND nd.name = ANY ($2::text[])) = $3 ORDER BY r.id LIMIT 1", 4,
-	    params);
+	    "AND nd.name = ANY ($2::text[])) = $3 ORDER BY r.id LIMIT 1 "
+	    "FOR UPDATE OF r", 4, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		found = http_fail_sql(f, r, "deploy");
 		PQclear(r);
@@ -110,6 +140,8 @@ resv_for(PGconn *db, const struct caller *who, const char *arr, int nnodes,
 	if (found)
 		snprintf(id, idlen, "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
+	if (found && (found = resv_recheck(db, id, arr, n, f)) < 0)
+		return found;
 	if (found)
 		return 0;
 	if (given == NULL)
