@@ -356,6 +356,7 @@ api_deploy_list(struct http_req *rq)
 }
 
 struct power_job {
+	struct pipold *pd;
 	char *names;		/* for the log */
 	json_t *nodes;		/* [{"name", "driver", "params"}] */
 };
@@ -366,6 +367,7 @@ power_job_main(void *arg)
 	struct power_job *j = arg;
 	char msg[POWER_MSG_MAX];
 	struct perr e;
+	PGconn *db;
 	json_t *n;
 	size_t i;
 
@@ -380,6 +382,15 @@ power_job_main(void *arg)
 			    "its next network boot deploys it", name, e.msg);
 		else
 			log_info("deploy: node %s: %s", name, msg);
+		/* armed once the cycle is under way, so that the boot it
+		 * cut short cannot take the token; a node that asked too
+		 * early waits and asks again (wait.ipxe) */
+		if ((db = db_get(j->pd)) != NULL)
+			boot_arm(db, name);
+		else
+			log_warnx("deploy: node %s: boot cycle not armed: "
+			    "database unavailable", name);
+		db_put(j->pd, db);
 	}
 	json_decref(j->nodes);
 	free(j->names);
@@ -390,7 +401,8 @@ power_job_main(void *arg)
 /*
  * Start the deployment of the nodes named (a PostgreSQL array literal):
  * a power cycle through each node's driver, in a thread of its own so
- * that the answer does not wait for slow controllers. A node whose
+ * that the answer does not wait for slow controllers, then its boot
+ * cycle armed (boot_arm): the next boot takes the token. A node whose
  * driver fails (or is manual) deploys at its next network boot.
  */
 void
@@ -402,7 +414,6 @@ power_deploy(struct pipold *pd, PGconn *db, const char *names)
 	pthread_t t;
 	PGresult *r;
 
-	(void)pd;
 	r = db_query(db, "SELECT coalesce(json_agg(json_build_object("
 	    "'name', name, 'driver', power_driver, 'params', power_params) "
 	    "ORDER BY name), '[]') FROM nodes WHERE name = ANY ($1::text[])",
@@ -414,6 +425,7 @@ power_deploy(struct pipold *pd, PGconn *db, const char *names)
 		PQclear(r);
 		return;
 	}
+	j->pd = pd;
 	j->nodes = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
 	j->names = strdup(names);
 	PQclear(r);
