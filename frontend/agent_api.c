@@ -7,11 +7,14 @@
  *   POST /agent/result    {"state": "rebooting"|"ready"|"failed",
  *                          "reason": "..."}
  *
- * A token is good while its deployment is in flight: once ready or
- * failed, it opens nothing (auth.c looks it up; http.c lets only such
- * a token through to these routes). States only move forward
- * (deploy_advance in the schema), so a report sent twice -- an agent
- * retrying across a pipold restart -- is recorded once.
+ * A token is good while its deployment is in flight, from the address
+ * that fetched it: once ready or failed, or from elsewhere, it opens
+ * nothing (auth.c looks it up; http.c lets only such a token through
+ * to these routes). States only move forward, and only as the state
+ * machine allows from where the deployment is (agent_advance, schema
+ * 005: ready only after rebooting; anything else is a 409 that changes
+ * nothing), so a report sent twice -- an agent retrying across a
+ * pipold restart -- is recorded once.
  */
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -134,7 +137,7 @@ agent_report(struct http_req *rq, int final)
 	    "bytes_written ELSE $3 END, bytes_total = CASE WHEN $4::bigint < 0 "
 	    "THEN bytes_total ELSE $4 END, "
 	    "updated = clock_timestamp() WHERE id = $1 RETURNING id) SELECT "
-	    "CASE WHEN $5::text IS NULL THEN false ELSE deploy_advance($1, $5, "
+	    "CASE WHEN $5::text IS NULL THEN false ELSE agent_advance($1, $5, "
 	    "$6) END, (SELECT state FROM deployments WHERE id = $1), "
 	    "set_config('synchronous_commit', coalesce($7, current_setting("
 	    "'synchronous_commit')), true) FROM u", 7, params, NULL, NULL);

@@ -46,6 +46,8 @@ route_fn api_deploy_add, api_deploy_list;
 /* Power-cycle the nodes named (a PostgreSQL array literal) into their
  * deployment, in a thread of its own; failures are logged only. */
 void power_deploy(struct pipold *pd, struct pg_conn *db, const char *names);
+/* boot.c: a boot cycle pipold started on node name may take a token. */
+void boot_arm(struct pg_conn *db, const char *name);
 /* agent_api.c: what a deployment's agent may ask */
 route_fn agent_order, agent_progress, agent_result, agent_log;
 /* api_script.c: scripts and the logs of their runs */

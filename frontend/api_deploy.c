@@ -75,6 +75,36 @@ struct deploy {
 };
 
 /*
+ * Reservation id, now locked (FOR UPDATE: a release or an expiry waits
+ * for this transaction, or went first), looked at again with what is
+ * committed now: still running, still holding all nnodes of arr. 1
+ * when it is, 0 when not, -1 or DB_TX_RETRY with *f saying why.
+ * Without the lock a release committed between the check and the
+ * insert left a deployment in flight under a released reservation,
+ * which the next holder's node then installed.
+ */
+static int
+resv_recheck(PGconn *db, const char *id, const char *arr, const char *n,
+    struct http_fail *f)
+{
+	const char *params[3] = { id, arr, n };
+	PGresult *r;
+	int rc;
+
+	r = db_query(db, "SELECT 1 FROM reservations r WHERE r.id = $1 AND "
+	    "reservation_state(r) = 'running' AND (SELECT count(*) FROM "
+	    "reservation_nodes rn JOIN nodes nd ON nd.id = rn.node_id WHERE "
+	    "rn.reservation_id = r.id AND rn.live AND nd.name = ANY "
+	    "($2::text[])) = $3", 3, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = http_fail_sql(f, r, "deploy");
+	else
+		rc = PQntuples(r) == 1;
+	PQclear(r);
+	return rc;
+}
+
+/*
  * The reservation these nodes (a PostgreSQL array literal) are deployed
  * under: the one given, which must be the caller's, running, and hold
  * them all; else a running one of the caller's that holds them all.
@@ -99,8 +129,8 @@ resv_for(PGconn *db, const struct caller *who, const char *arr, int nnodes,
 	    "AND ($4 = 0 OR r.id = $4) AND reservation_state(r) = 'running' "
 	    "AND (SELECT count(*) FROM reservation_nodes rn JOIN nodes nd ON "
 	    "nd.id = rn.node_id WHERE rn.reservation_id = r.id AND rn.live "
-	    "AND nd.name = ANY ($2::text[])) = $3 ORDER BY r.id LIMIT 1", 4,
-	    params);
+	    "AND nd.name = ANY ($2::text[])) = $3 ORDER BY r.id LIMIT 1 "
+	    "FOR UPDATE OF r", 4, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		found = http_fail_sql(f, r, "deploy");
 		PQclear(r);
@@ -110,6 +140,8 @@ resv_for(PGconn *db, const struct caller *who, const char *arr, int nnodes,
 	if (found)
 		snprintf(id, idlen, "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
+	if (found && (found = resv_recheck(db, id, arr, n, f)) < 0)
+		return found;
 	if (found)
 		return 0;
 	if (given == NULL)
@@ -324,6 +356,7 @@ api_deploy_list(struct http_req *rq)
 }
 
 struct power_job {
+	struct pipold *pd;
 	char *names;		/* for the log */
 	json_t *nodes;		/* [{"name", "driver", "params"}] */
 };
@@ -334,6 +367,7 @@ power_job_main(void *arg)
 	struct power_job *j = arg;
 	char msg[POWER_MSG_MAX];
 	struct perr e;
+	PGconn *db;
 	json_t *n;
 	size_t i;
 
@@ -348,6 +382,15 @@ power_job_main(void *arg)
 			    "its next network boot deploys it", name, e.msg);
 		else
 			log_info("deploy: node %s: %s", name, msg);
+		/* armed once the cycle is under way, so that the boot it
+		 * cut short cannot take the token; a node that asked too
+		 * early waits and asks again (wait.ipxe) */
+		if ((db = db_get(j->pd)) != NULL)
+			boot_arm(db, name);
+		else
+			log_warnx("deploy: node %s: boot cycle not armed: "
+			    "database unavailable", name);
+		db_put(j->pd, db);
 	}
 	json_decref(j->nodes);
 	free(j->names);
@@ -358,7 +401,8 @@ power_job_main(void *arg)
 /*
  * Start the deployment of the nodes named (a PostgreSQL array literal):
  * a power cycle through each node's driver, in a thread of its own so
- * that the answer does not wait for slow controllers. A node whose
+ * that the answer does not wait for slow controllers, then its boot
+ * cycle armed (boot_arm): the next boot takes the token. A node whose
  * driver fails (or is manual) deploys at its next network boot.
  */
 void
@@ -370,7 +414,6 @@ power_deploy(struct pipold *pd, PGconn *db, const char *names)
 	pthread_t t;
 	PGresult *r;
 
-	(void)pd;
 	r = db_query(db, "SELECT coalesce(json_agg(json_build_object("
 	    "'name', name, 'driver', power_driver, 'params', power_params) "
 	    "ORDER BY name), '[]') FROM nodes WHERE name = ANY ($1::text[])",
@@ -382,6 +425,7 @@ power_deploy(struct pipold *pd, PGconn *db, const char *names)
 		PQclear(r);
 		return;
 	}
+	j->pd = pd;
 	j->nodes = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
 	j->names = strdup(names);
 	PQclear(r);

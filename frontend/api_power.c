@@ -1,7 +1,9 @@
 /*
  * api_power.c -- POST /api/nodes/NAME/power {"action": "on" | "off" |
  * "reset" | "cycle" | "status"}: runs the node's power driver (power.h).
- * Every action but status goes to the event log, done or failed.
+ * Every action but status goes to the event log, done or failed. On,
+ * reset and cycle, done, start a boot cycle: a deployment in flight on
+ * the node may then take a new token at its next boot (boot.c).
  *
  *   200 {"node", "action", "message"}   done (manual: what to do by hand)
  *   400 bad body or action · 403 not allowed · 404 no such node
@@ -93,7 +95,9 @@ power_act(struct pipold *pd, struct MHD_Connection *c, const char *name,
 	if (action != POWER_STATUS) {
 		log_info("node %s: power %s by %s: %s", name,
 		    power_action_name(action), who->name, ok ? msg : e.msg);
-		if ((db = db_get(pd)) != NULL)
+		if ((db = db_get(pd)) != NULL && ok && action != POWER_OFF)
+			boot_arm(db, name);	/* a cycle pipold started */
+		if (db != NULL)
 			db_event(db, who->name, "node.power", json_pack(
 			    "{s:s, s:s, s:b, s:s}", "node", name, "action",
 			    power_action_name(action), "ok", ok, "message",

@@ -17,6 +17,7 @@
 
 #include "auth.h"
 #include "hash.h"
+#include "http.h"
 #include "pipold.h"
 
 int
@@ -64,27 +65,33 @@ auth_same(const uint8_t a[32], const uint8_t b[32])
 
 /*
  * A user's token, else a deployment's in flight (boot.c mints those:
- * its agent's, for that deployment only, until it ends). Prepared: the
- * agents' progress reports run it every second.
+ * its agent's, for that deployment only, until it ends), sent from the
+ * address that fetched it (a token copied off the node opens nothing
+ * elsewhere). Prepared: the agents' progress reports run it every
+ * second.
  */
 int
 auth_lookup(PGconn *db, struct MHD_Connection *c, struct caller *who)
 {
 	uint8_t want[32], got[32];
-	const char *params[1] = { (const char *)want };
-	int lens[1] = { 32 }, fmts[1] = { 1 }, rc = 0;
+	char addr[HTTP_ADDR_MAX];
+	const char *params[2] = { (const char *)want, addr };
+	int lens[2] = { 32, 0 }, fmts[2] = { 1, 0 }, rc = 0;
 	PGresult *r;
 
 	memset(who, 0, sizeof(*who));
 	if (auth_bearer_hash(c, want) < 0)
 		return 0;
+	if (http_peer_addr(c, addr) < 0)
+		params[1] = NULL;	/* no agent token matches */
 	r = db_exec_prepared(db, "auth_lookup", "SELECT 'u', u.id, "
 	    "u.is_admin::text, u.name, encode(t.hash, 'hex'), 0, '', '' FROM "
 	    "tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1 "
 	    "UNION ALL SELECT 'a', coalesce(d.user_id, 0), 'f', '', "
 	    "encode(d.token_hash, 'hex'), d.id, d.kind, coalesce("
 	    "d.image_name, '') FROM deployments d WHERE d.token_hash = $1 AND "
-	    "d.state NOT IN ('ready', 'failed')", 1, params, lens, fmts);
+	    "d.token_addr = $2::inet AND d.state NOT IN ('ready', 'failed')",
+	    2, params, lens, fmts);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		rc = -1;
 	else if (PQntuples(r) == 1 &&

@@ -2,12 +2,19 @@
  * boot.c -- GET /boot/MAC: the iPXE script of the node with that MAC,
  * rendered from its state (ipxe/README.md has the table). A node with a
  * deployment in flight, not yet past writing, gets the deploy script
- * with a fresh token: its hash replaces the previous one, which dies.
- * That is the moment a deployment moves from pending to booting.
+ * with a fresh token once per boot cycle pipold started (boot_arm: the
+ * power cycle of a deploy, a power on, reset or cycle through the API),
+ * and only from its leased address when it has one: its hash, bound to
+ * the address that asked, replaces the previous one, which dies. That
+ * is the moment a deployment moves from pending to booting. Any other
+ * ask -- a second one in the cycle, a node that rebooted by itself,
+ * another address -- gets the wait script, then the rescue environment:
+ * never a token, and nothing changes.
  *
  * Anyone on the boot network can ask for any MAC, as with every PXE
- * setup; what a token grants is bounded by its deployment: that node's
- * order, progress and result, nothing else, until it ends.
+ * setup; what a token grants is bounded by its deployment and its
+ * address: that node's order, progress and result, nothing else, until
+ * it ends (docs/protocol.md, "Trust").
  *
  * Also the renderer of the templates (boot.h), and POST
  * /api/nodes/NAME/boot, an admin's choice of what a node boots when it
@@ -157,36 +164,82 @@ answer_script(struct MHD_Connection *c, const char *tname,
 }
 
 /*
- * A fresh token for the node's deployment in flight, when it is not yet
- * past writing; 0 and the deployment id, 1 when there is none, -1 on a
- * database error.
+ * A fresh token for the node's deployment in flight, when a boot cycle
+ * pipold started is armed and addr may have it (boot_mint, schema 005):
+ * 0 and the deployment id; 1 when no deployment needs one; 2 when one
+ * does but gets none now (the wait script); -1 on a database error.
  */
 static int
-mint(PGconn *db, const char *node_id, char dep[24], char hex[65])
+mint(PGconn *db, const char *node_id, const char *addr, char dep[24],
+    char hex[65])
 {
 	uint8_t hash[32];
-	const char *params[2];
-	int lens[2] = { 0, 32 }, fmts[2] = { 0, 1 }, rc;
+	const char *params[3];
+	int lens[3] = { 0, 32, 0 }, fmts[3] = { 0, 1, 0 }, rc;
+	long long id;
 	PGresult *r;
 
 	if (auth_token_new(hex, hash, NULL) < 0)
 		return -1;
 	params[0] = node_id;
 	params[1] = (const char *)hash;
-	r = db_query_bin(db, "UPDATE deployments SET token_hash = $2, "
-	    "updated = clock_timestamp() WHERE node_id = $1 AND state IN "
-	    "('pending', 'booting', 'fetching', 'writing') RETURNING id, "
-	    "deploy_advance(id, 'booting', NULL)", 2, params, lens, fmts);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+	params[2] = addr;
+	r = db_query_bin(db, "SELECT boot_mint($1, $2, $3::inet)", 3, params,
+	    lens, fmts);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
 		rc = -1;
-	else if (PQntuples(r) == 0)
+	else if ((id = atoll(PQgetvalue(r, 0, 0))) == 0)
 		rc = 1;
+	else if (id < 0)
+		rc = 2;
 	else {
-		snprintf(dep, 24, "%s", PQgetvalue(r, 0, 0));
+		snprintf(dep, 24, "%lld", id);
 		rc = 0;
 	}
 	PQclear(r);
 	return rc;
+}
+
+/*
+ * A node that must wait (ipxe/wait.ipxe): it asks again every
+ * BOOT_WAIT_SEC, BOOT_WAIT_ROUNDS times, then gets the rescue
+ * environment, which touches no disk. Its ?wait=N counts the rounds.
+ */
+#define BOOT_WAIT_SEC		10	/* in the template */
+#define BOOT_WAIT_ROUNDS	60	/* 10 min: then rescue */
+
+static int
+wait_round(struct MHD_Connection *c)
+{
+	const char *w = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "wait");
+
+	if (w == NULL || strlen(w) == 0 || strlen(w) > 3 ||
+	    strspn(w, "0123456789") != strlen(w))
+		return 0;
+	return atoi(w);
+}
+
+/*
+ * Arm the deployment in flight on node name (boot_arm, schema 005): the
+ * boot cycle pipold just started may take a token. Logged; a database
+ * error leaves the node waiting until the next reset.
+ */
+void
+boot_arm(PGconn *db, const char *name)
+{
+	const char *params[1] = { name };
+	PGresult *r;
+
+	r = db_query(db, "SELECT boot_arm(id) FROM nodes WHERE name = $1", 1,
+	    params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		log_warnx("node %s: boot cycle not armed: database error; "
+		    "its deployment waits for the next reset", name);
+	else if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't')
+		log_info("node %s: boot cycle armed: its next boot takes a "
+		    "token", name);
+	PQclear(r);
 }
 
 enum MHD_Result
@@ -195,7 +248,8 @@ boot_script(struct http_req *rq)
 	struct MHD_Connection *c = rq->c;
 	struct pipold *pd = rq->pd;
 	struct boot_var v[BOOT_VARS];
-	char mac[18], server[300], dep[24], hex[65];
+	char mac[18], server[300], dep[24], hex[65], addr[HTTP_ADDR_MAX];
+	char next[8];
 	const char *params[1] = { mac }, *profile, *bp, *tname;
 	const char *rescue = MHD_lookup_connection_value(c,
 	    MHD_GET_ARGUMENT_KIND, "rescue");
@@ -247,7 +301,8 @@ boot_script(struct http_req *rq)
 	else if (local != NULL)
 		;
 	else if (strcmp(bp, "deploy") == 0) {
-		if ((m = mint(db, PQgetvalue(r, 0, 0), dep, hex)) < 0) {
+		if ((m = mint(db, PQgetvalue(r, 0, 0), http_peer_addr(c,
+		    addr) == 0 ? addr : NULL, dep, hex)) < 0) {
 			rc = http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "#!ipxe\necho pipol: database error\n");
 			goto out;
@@ -256,7 +311,12 @@ boot_script(struct http_req *rq)
 			var_set(v, &nv, "DEPLOYMENT", dep);
 			var_set(v, &nv, "TOKEN", hex);
 			tname = "deploy";
-		}
+		} else if (m == 2 && wait_round(c) < BOOT_WAIT_ROUNDS) {
+			snprintf(next, sizeof(next), "%d", wait_round(c) + 1);
+			var_set(v, &nv, "NEXT", next);
+			tname = "wait";
+		} else if (m == 2)
+			tname = "rescue";
 	} else if (strcmp(bp, "kernel") == 0) {
 		const char *k = json_string_value(json_object_get(params_j,
 		    "kernel"));

@@ -14,6 +14,7 @@
  * keys when the route lists them (400); and the handler, which answers.
  */
 #include <sys/resource.h>
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -471,6 +472,26 @@ http_stop(struct pipold *pd)
 }
 
 /* The replies. */
+
+int
+http_peer_addr(struct MHD_Connection *c, char buf[HTTP_ADDR_MAX])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+	const void *a;
+
+	if (sa == NULL)
+		return -1;
+	if (sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	else
+		return -1;
+	return inet_ntop(sa->sa_family, a, buf, HTTP_ADDR_MAX) != NULL ? 0 :
+	    -1;
+}
 
 enum MHD_Result
 http_reply(struct MHD_Connection *c, unsigned status, const char *type,

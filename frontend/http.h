@@ -86,6 +86,11 @@ int http_start(struct pipold *pd, const struct sockaddr_in *sa,
     struct perr *e);
 void http_stop(struct pipold *pd);
 
+/* The address c comes from, as text ("127.0.0.2", "fe80::1"); 0, or
+ * -1 when libmicrohttpd does not say. */
+#define HTTP_ADDR_MAX	46	/* INET6_ADDRSTRLEN */
+int http_peer_addr(struct MHD_Connection *c, char buf[HTTP_ADDR_MAX]);
+
 /* Replies. Each queues one response on c; MHD_NO drops the connection. */
 /* A short answer of that type (the text is copied). */
 enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,

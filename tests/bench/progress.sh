@@ -91,6 +91,13 @@ api "$adm" POST /api/queues "{\"name\": \"bench\", \"max_nodes\": $N}" > /dev/nu
 rid=$(api "$usr" POST /api/reservations "{\"nodes\": [$list], \"queue\": \"bench\", \"seconds\": 7200}" |
     grep -o '"id" *: *[0-9]*' | head -1 | grep -o '[0-9]*$')
 api "$usr" POST /api/deployments "{\"nodes\": [$list], \"image\": \"p:1\", \"reservation\": $rid}" > "$W/deps.json"
+# a token comes once the deploy's power thread armed each node's boot
+# cycle (manual driver: at once, one node after the other)
+for _ in $(seq 600); do
+	[ "$(psql -X -q -t -A -h "$W/state/pg" -U pipol -d pipol -c \
+	    "select count(*) from deployments where boot_armed")" = "$N" ] && break
+	sleep 0.1
+done
 for ((i = 0; i < N; i++)); do echo "$U/boot/$(mac "$i")"; done > "$W/urls"
 xargs curl -s < "$W/urls" | grep -o 'pipol\.token=[0-9a-f]*' | cut -d= -f2 > "$W/tokens"
 [ "$(sort -u "$W/tokens" | wc -l)" = "$N" ] ||

@@ -2,9 +2,11 @@
 # e2e failures: a node never boots a system that was not wholly
 # deployed. On a QEMU BIOS node (tests/net/e2e_lib.sh):
 #   1. the power is cut while the agent writes (it dies with the
-#      machine): the next boot still gets the deploy script, with a fresh
-#      token; the deployment ends ready and every byte of the image is on
-#      the disk;
+#      machine) by a reset through pipold (pipol node power n1 reset),
+#      which starts a boot cycle: the next boot still gets the deploy
+#      script, with a fresh token (a node that rebooted by itself would
+#      wait for such a reset); the deployment ends ready and every byte
+#      of the image is on the disk;
 #   2. a chunk corrupt in the store: the deployment fails naming it, the
 #      node keeps the rescue shell (no reboot), and at its next boot
 #      pipold gives it the rescue environment, never its disk.

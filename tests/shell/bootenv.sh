@@ -104,11 +104,19 @@ head -c $((12 << 20)) /dev/urandom > "$T/vm1.raw"
 head -c $((12 << 20)) /dev/urandom > "$T/vm2.raw"
 # the node reaches pipold at 10.0.2.2: its boot script names that server
 script() { curl -s -H "Host: 10.0.2.2:$PORT" "$U/boot/$1"; }
+# deploy_script MAC FILE: the deploy script, once the deploy's power
+# cycle armed the boot cycle (before, the wait script: no token)
+deploy_script() {
+	for _ in $(seq 100); do
+		script "$1" > "$2"; grep -q 'pipol\.token=' "$2" && return 0; sleep 0.1
+	done
+	return 1
+}
 
 # --- a deployment: boot, write, report, reboot (QEMU exits by itself)
 as "$al" deploy -n vm1 -i os > "$T/dep.out"
 dep=$(grep -o 'deployment [0-9]*' "$T/dep.out" | cut -d' ' -f2)
-script 52:54:00:00:0b:01 > "$T/vm1.ipxe"
+deploy_script 52:54:00:00:0b:01 "$T/vm1.ipxe"
 cl=$(kernel_line "$T/vm1.ipxe")
 equal "the deploy script loads /bootenv/cloud/vmlinuz from 10.0.2.2" "$(kernel_url "$T/vm1.ipxe")" "http://10.0.2.2:$PORT/bootenv/cloud/vmlinuz"
 grep -qx "initrd --name initrd.img http://10.0.2.2:$PORT/bootenv/cloud/initrd.img || goto failed" "$T/vm1.ipxe" &&
@@ -164,7 +172,7 @@ ch=$(ls -S "$PIPOL_STATE/store/chunks" | grep -vxFf "$T/before" | head -1)
 flip_byte "$PIPOL_STATE/store/chunks/$ch" $(($(stat -c %s "$PIPOL_STATE/store/chunks/$ch") / 2))
 as "$al" deploy -n vm2 -i "$v" > "$T/dep2.out"
 dep2=$(grep -o 'deployment [0-9]*' "$T/dep2.out" | cut -d' ' -f2)
-script 52:54:00:00:0b:02 > "$T/vm2.ipxe"
+deploy_script 52:54:00:00:0b:02 "$T/vm2.ipxe"
 boot vm2 52:54:00:00:0b:02 "$(kernel_line "$T/vm2.ipxe")"
 msg="pipol: deployment failed (exit 3); rescue shell on the console"
 console_wait vm2 "$msg" 240 && ok "console: $msg" ||

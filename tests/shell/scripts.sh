@@ -47,7 +47,11 @@ equal "one rc for alice" "$(sql "select count(*) from scripts s join users u on 
 
 # the order carries the site's and the deploying user's scripts
 as "$al" deploy -n n1 -i os > /dev/null
-tok=$(curl -s "$U/boot/52:54:00:00:05:01" | grep -o 'pipol\.token=[0-9a-f]*' | cut -d= -f2)
+# the token comes once the deploy's power cycle armed the boot cycle
+for _ in $(seq 100); do
+	tok=$(curl -s "$U/boot/52:54:00:00:05:01" | grep -o 'pipol\.token=[0-9a-f]*' | cut -d= -f2)
+	[ -n "$tok" ] && break; sleep 0.1
+done
 curl -s -H "Authorization: Bearer $tok" "$U/agent/order" > "$T/order"
 equal "order: site first, then alice's, in name order" \
     "$(jq -r '[.scripts[] | .kind + ":" + .name] | join(" ")' "$T/order")" "postinstall:10-site rc:rc rc:rc.debian"
@@ -83,6 +87,8 @@ mknod -m 666 "$R/dev/null" c 1 3; mknod -m 600 "$R/dev/console" c 5 1
 jq '.scripts = []' "$T/order" > "$T/order.noscripts"
 PIPOL_TOKEN=$tok "$B/pipol-agent" postinstall --root "$R" --order "$T/order.noscripts" --server "$U" > /dev/null 2>&1
 equal "post-install with the hook: exit 0" $? 0
+# ready comes only after rebooting: the agent's result first
+curl -s -H "Authorization: Bearer $tok" -d '{"state":"rebooting"}' "$U/agent/result" > /dev/null
 chroot "$R" /etc/local.d/pipol-ready.start > "$T/ready.out" 2>&1
 equal "the hook (BusyBox wget) reports ready" "$(sql "select state from deployments where id = $dep")" ready
 equal "... says so" "$(cat "$T/ready.out")" "pipol: ready reported to $U"
