@@ -37,10 +37,17 @@
 #define HTTP_FDS_SPARE		256
 #define HTTP_TIMEOUT_SEC	120	/* an idle connection is closed */
 
+/* GET /health: 200 while the database answers db.c's watch, else 503
+ * with a body naming it. */
 static enum MHD_Result
 http_health(struct http_req *rq)
 {
-	return http_text(rq->c, MHD_HTTP_OK, "ok\n");
+	if (atomic_load(&rq->pd->db_down))
+		return http_reply(rq->c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "application/json", "{\"error\":\"database unavailable\","
+		    "\"database\":\"down\"}");
+	return http_reply(rq->c, MHD_HTTP_OK, "application/json",
+	    "{\"database\":\"up\"}");
 }
 
 #define KEYS(...)	((const char *const []){ __VA_ARGS__, NULL })

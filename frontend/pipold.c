@@ -150,6 +150,7 @@ main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);	/* db.c's watch: the database is gone */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((pd.conninfo == NULL || *pd.conninfo == '\0') &&
@@ -170,12 +171,21 @@ main(int argc, char **argv)
 		http_stop(&pd);
 		goto fail;
 	}
+	if (db_watch_start(&pd, &e) < 0) {
+		resv_tick_stop();
+		http_stop(&pd);
+		goto fail;
+	}
 	log_info("listening on %s, store %s, schema version %d%s", pd.listen,
 	    pd.store_root, version, pd.embedded ? ", embedded database" : "");
 	sigwait(&set, &sig);
-	log_info("%s: stopping", strsignal(sig));
+	if (sig != SIGUSR1)
+		log_info("%s: stopping", strsignal(sig));
+	db_watch_stop();
 	resv_tick_stop();
 	http_stop(&pd);
+	if (sig == SIGUSR1)
+		rc = PE_UNAVAIL;	/* the watch said why */
 	goto out;
  fail:
 	log_warnx("%s", e.msg);
