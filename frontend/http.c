@@ -35,7 +35,8 @@
  */
 #define HTTP_CONNECTIONS_MAX	16384
 #define HTTP_FDS_SPARE		256
-#define HTTP_TIMEOUT_SEC	120	/* an idle connection is closed */
+#define HTTP_TIMEOUT_SEC	60	/* an idle connection is closed (an
+				 * agent speaks each second) */
 
 /* GET /health: 200 while the database answers db.c's watch, else 503
  * with a body naming it. */
@@ -235,7 +236,6 @@ struct req {
 	const struct route *rt;
 	char *body;
 	size_t len, cap;
-	int too_big;
 };
 
 /*
@@ -253,7 +253,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
 	struct req *rq = *req_cls;
 
-	(void)cls, (void)c, (void)toe;
+	(void)cls, (void)toe;
+	http_guard_done(c);
 	if (rq != NULL && rq != &store_req) {
 		free(rq->body);
 		free(rq);
@@ -261,14 +262,16 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	}
 }
 
-static void
+/* 0, or -1 when the body passes the route's limit (or memory ran out):
+ * the connection is then dropped, since libmicrohttpd 0.9.75 queues no
+ * answer in the middle of a body, and reading on would let a chunked
+ * body that never ends hold a thread for ever. */
+static int
 gather(struct req *rq, const char *data, size_t len)
 {
 	size_t cap = rq->cap;
 	char *nb = rq->body;
 
-	if (rq->too_big)
-		return;
 	/* the buffer doubles: grown by each piece (~32 KiB), a 64 MiB
 	 * chunk upload was copied ~2000 times (1.8 s instead of 0.2 s) */
 	while (cap < rq->len + len + 1)
@@ -276,17 +279,14 @@ gather(struct req *rq, const char *data, size_t len)
 	if (cap > rq->rt->body_max + 1)
 		cap = rq->rt->body_max + 1;
 	if (!http_body_fits(rq->rt, rq->len + len) ||
-	    (cap != rq->cap && (nb = realloc(rq->body, cap)) == NULL)) {
-		rq->too_big = 1;	/* read to the end, answer 413 */
-		free(rq->body);
-		rq->body = NULL;
-		return;
-	}
+	    (cap != rq->cap && (nb = realloc(rq->body, cap)) == NULL))
+		return -1;
 	memcpy(nb + rq->len, data, len);
 	rq->body = nb;
 	rq->cap = cap;
 	rq->len += len;
 	rq->body[rq->len] = '\0';
+	return 0;
 }
 
 json_t *
@@ -337,9 +337,6 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	unsigned status;
 	char err[128];
 
-	if (q->too_big)
-		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
-		    "body too large\n");
 	/* an upload's caller was checked before its body too: once more
 	 * now, since the body may have taken minutes (a capture ended) */
 	if (rt->level != HTTP_PUBLIC) {
@@ -365,11 +362,25 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	return rc;
 }
 
-/* A new request: its route, and an upload's caller before its body. */
+/* The body's length as the client declared it (Content-Length); 0
+ * when none (no body, or a chunked one: gather checks as it comes). */
+static uint64_t
+declared_len(struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return v != NULL ? strtoull(v, NULL, 10) : 0;
+}
+
+/* A new request: its route, a body too large refused before it is
+ * read (libmicrohttpd closes the connection after such an early
+ * answer), and an upload's caller before its body. */
 static enum MHD_Result
 begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
     const char *method, void **req_cls)
 {
+	uint64_t len = declared_len(c);
 	const struct route *rt;
 	struct caller who;
 	struct req *rq;
@@ -377,7 +388,11 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	PGconn *db = NULL;
 	int known;
 
+	http_guard_body(c, len);
 	if (http_store_path_ok(url)) {
+		if (len > 0)
+			return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "body too large\n");
 		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 			return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -389,6 +404,9 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		return known ? http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n") :
 		    http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (len > rt->body_max)
+		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "body too large\n");
 	memset(&who, 0, sizeof(who));
 	if (rt->level == HTTP_UPLOAD) {
 		if ((status = identify(pd, c, &db, &who)) == 0)
@@ -418,18 +436,19 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (rq == NULL)
 		return begin(pd, c, url, method, req_cls);
 	if (rq == &store_req) {
-		if (*upload_len != 0) {	/* a GET's body means nothing */
-			*upload_len = 0;
-			return MHD_YES;
-		}
+		if (*upload_len != 0)	/* a chunked body on a GET */
+			return MHD_NO;
+		http_guard_serving(c);
 		return http_store(pd, c, url,
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	}
 	if (*upload_len != 0) {
-		gather(rq, upload, *upload_len);
+		if (gather(rq, upload, *upload_len) < 0)
+			return MHD_NO;
 		*upload_len = 0;
 		return MHD_YES;
 	}
+	http_guard_serving(c);
 	return dispatch(pd, c, url, rq);
 }
 
@@ -463,15 +482,22 @@ http_start(struct pipold *pd, const struct sockaddr_in *sa, struct perr *e)
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_CONNECTION_LIMIT, connections_max(),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_SEC,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, pd->ip_connections,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, NULL,
 	    MHD_OPTION_END);
 	if (pd->mhd == NULL)
 		return perr_errno(e, PE_FAIL, "--listen %s", pd->listen);
+	if (http_guard_start(e) < 0) {
+		http_stop(pd);
+		return -PE_FAIL;
+	}
 	return 0;
 }
 
 void
 http_stop(struct pipold *pd)
 {
+	http_guard_stop();
 	if (pd->mhd != NULL)
 		MHD_stop_daemon(pd->mhd);
 	pd->mhd = NULL;

@@ -27,7 +27,12 @@
 
 /* The command line: the options, the usage line and --help (cmd.h). */
 enum { O_STATE, O_DB, O_LISTEN, O_ADD_USER, O_ADMIN, O_DNSMASQ_DIR,
-    O_PUBLIC_URL, O_TFTP_ROOT, O_NFS_HOME, O_END };
+    O_PUBLIC_URL, O_TFTP_ROOT, O_NFS_HOME, O_IP_CONNECTIONS, O_END };
+
+/* One address's connections at once: a node's agent holds its progress
+ * connection and up to 64 fetch connections (AGENT_CONNECTIONS_MAX);
+ * more from one address is a client hoarding threads. */
+#define IP_CONNECTIONS_DEFAULT	128
 
 static const struct cmd_opt options[] = {
 	[O_STATE] = { "state", 0, CMD_VALUE, "DIR",
@@ -55,13 +60,16 @@ static const struct cmd_opt options[] = {
 	[O_NFS_HOME] = { "nfs-home", 0, CMD_VALUE, "SERVER:/PATH",
 	    "deployed systems mount SERVER:/PATH/USER on\n"
 	    "/home/USER (NFS, at boot); default: a local home" },
+	[O_IP_CONNECTIONS] = { "ip-connections", 0, CMD_VALUE, "N",
+	    "connections at once from one client address, then\n"
+	    "refused (default 128; 1..65535)" },
 	[O_END] = CMD_OPT_END
 };
 
 static const struct cmd pipold_cmd = { "pipold", NULL,
     "[--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n"
     "              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]]\n"
-    "              [--nfs-home SERVER:/PATH]\n"
+    "              [--nfs-home SERVER:/PATH] [--ip-connections N]\n"
     "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]",
     "The pipol frontend: serves the image store to the node agents over\n"
     "HTTP (docs/protocol.md) and keeps the pool's state in PostgreSQL",
@@ -141,6 +149,17 @@ main(int argc, char **argv)
 		log_warnx("--nfs-home %s: not SERVER:/PATH (letters, digits, "
 		    "'.', '-', '_', '/')", pd.nfs_home);
 		return PE_USAGE;
+	}
+	pd.ip_connections = IP_CONNECTIONS_DEFAULT;
+	if (cmd_str(&a, O_IP_CONNECTIONS) != NULL) {
+		long long n;
+
+		if (parse_count("--ip-connections", cmd_str(&a,
+		    O_IP_CONNECTIONS), 1, 65535, &n, &e) < 0) {
+			log_warnx("%s", e.msg);
+			return PE_USAGE;
+		}
+		pd.ip_connections = (unsigned)n;
 	}
 	if (listen_parse(pd.listen, &sa, &e) < 0) {
 		log_warnx("%s", e.msg);

@@ -47,6 +47,7 @@ struct pipold {
 	const char *state;	/* --state, $PIPOL_STATE, /var/lib/pipol */
 	char store_root[3072];	/* STATE/store */
 	const char *listen;	/* ADDR:PORT */
+	unsigned ip_connections;	/* --ip-connections: per client address */
 	char *conninfo;		/* --db, $PIPOL_DB, or the embedded one */
 	int embedded;		/* the database is the one under STATE/pg */
 	int started_pg;		/* this process started it (not reused) */

@@ -95,3 +95,90 @@ grep -q 'database: not answering: restarting the embedded PostgreSQL' "$T/pipold
 tok=$(new_user boss --admin)
 equal "requests served again" "$(curl -s -H "Authorization: Bearer $tok" "$U/api/whoami")" \
     '{"user":"boss","admin":true}'
+
+# hostile clients, from addresses of their own on loopback (127.0.0.2,
+# .3): the per-address limit must not refuse the nodes on 127.0.0.1
+cat > "$T/hostile.py" <<'PY'
+import socket, sys, time
+mode, port, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def conn():
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+def alive(s):
+    s.setblocking(False)
+    try:
+        return s.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.setblocking(True)
+if mode == "slowloris":		# N sockets, a header byte each second
+    n, secs = int(sys.argv[4]), float(sys.argv[5])
+    socks = [conn() for _ in range(n)]
+    req = b"GET /boot/52-54-00-00-00-09 HTTP/1.1\r\nHost: x\r\nX-a: "
+    t0, i = time.time(), 0
+    time.sleep(0.5)
+    print("open after 0.5 s:", sum(alive(s) for s in socks), flush=True)
+    while time.time() - t0 < secs:
+        for s in socks:
+            try:
+                s.send(req[i:i + 1] if i < len(req) else b"a")
+            except OSError:
+                pass
+        i += 1
+        time.sleep(1)
+    print("open after %d s:" % secs, sum(alive(s) for s in socks))
+elif mode == "chunked":		# an endless chunked body, until cut
+    path, limit = sys.argv[4], int(sys.argv[5])
+    s = conn()
+    s.send(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+            "\r\nTransfer-Encoding: chunked\r\n\r\n" % path).encode())
+    sent, t0, piece = 0, time.time(), b"1000\r\n" + b"x" * 4096 + b"\r\n"
+    try:
+        while sent < limit and time.time() - t0 < 10:
+            s.send(piece)
+            sent += 4096
+    except OSError:
+        pass
+    print("cut" if sent < limit else "not cut", sent)
+PY
+
+kill "$DPID" && wait "$DPID"; DPID=
+check "pipold --ip-connections 16" start_pipold --ip-connections 16
+timed() {	# timed URL [CURL ARGS]: "STATUS SECONDS<1"
+	curl -s -o /dev/null -w '%{http_code} %{time_total}' "${@:2}" "$U$1" |
+	    awk '{ print $1, ($2 < 1 ? "fast" : "slow " $2) }'
+}
+python3 "$T/hostile.py" slowloris $PORT 127.0.0.2 32 13 > "$T/slow.out" 2>&1 &
+SPID=$!
+for _ in $(seq 50); do [ -s "$T/slow.out" ] && break; sleep 0.1; done
+equal "2x the per-address limit: half refused at once" "$(head -1 "$T/slow.out")" "open after 0.5 s: 16"
+equal "meanwhile /boot/MAC answers in under a second" "$(timed /boot/52-54-00-00-00-01)" "200 fast"
+equal "meanwhile /agent/order answers in under a second" \
+    "$(timed /agent/order -H 'Authorization: Bearer 0000')" "401 fast"
+equal "the slow address gets no more" \
+    "$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$U/boot/52-54-00-00-00-01")" 000
+python3 "$T/hostile.py" chunked $PORT 127.0.0.3 /api/users 67108864 > "$T/chunk.out" 2>&1
+# what the kernel took: socket buffers on loopback hold a few MiB
+grep -qE '^cut [0-9]+$' "$T/chunk.out" && [ "$(cut -d' ' -f2 "$T/chunk.out")" -lt 16777216 ] &&
+    ok "an endless chunked body is cut at the route's limit" ||
+    { notok "an endless chunked body is cut at the route's limit"; cat "$T/chunk.out" >&2; }
+python3 "$T/hostile.py" chunked $PORT 127.0.0.3 /boot/52-54-00-00-00-01 67108864 > "$T/chunk.out" 2>&1
+grep -qE '^cut [0-9]+$' "$T/chunk.out" && ok "a chunked body to a GET is cut" ||
+    { notok "a chunked body to a GET is cut"; cat "$T/chunk.out" >&2; }
+head -c 33554432 /dev/zero > "$T/big"
+curl -s -o /dev/null -w '%{http_code} %{size_upload}\n' -H 'Expect:' \
+    --data-binary @"$T/big" "$U/api/users" > "$T/big.out"
+[ "$(cut -d' ' -f1 "$T/big.out")" = 413 ] && [ "$(cut -d' ' -f2 "$T/big.out")" -lt 33554432 ] &&
+    ok "a 32 MiB body: 413 before it is read whole" ||
+    { notok "a 32 MiB body: 413 before it is read whole"; cat "$T/big.out" >&2; }
+rm -f "$T/big"
+wait "$SPID"
+equal "slow headers cut at the deadline (10 s)" "$(tail -1 "$T/slow.out")" "open after 13 s: 0"
+grep -q 'closed 16 connections whose request was not whole in time' "$T/pipold.log" &&
+    ok "the cut is logged" || notok "the cut is logged"
+equal "and /boot/MAC answers" "$(timed /boot/52-54-00-00-00-01)" "200 fast"
