@@ -14,11 +14,13 @@
  * keys when the route lists them (400); and the handler, which answers.
  */
 #include <sys/resource.h>
+#include <pthread.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -231,6 +233,58 @@ identify(struct pipold *pd, struct MHD_Connection *c, PGconn **db,
 	    MHD_HTTP_SERVICE_UNAVAILABLE;
 }
 
+/*
+ * Capacity kept for the nodes: the requests of users and admins (and
+ * an upload's check of its caller) hold at most HTTP_API_DB_MAX of the
+ * pool's DB_POOL_MAX connections at once; /boot and /agent may use them
+ * all. A user's slow requests (a table locked, a statement that takes
+ * long) then cost the nodes nothing: with the whole pool theirs, /boot
+ * waited DB_WAIT_SEC and answered 503.
+ */
+#define HTTP_API_DB_MAX	(DB_POOL_MAX * 3 / 4)
+_Static_assert(HTTP_API_DB_MAX < DB_POOL_MAX, "some kept for the nodes");
+
+static pthread_mutex_t api_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t api_freed = PTHREAD_COND_INITIALIZER;
+static int api_busy;
+
+/* A slot for an API request (waiting DB_WAIT_SEC at most); 0 or -1. */
+static int
+api_slot_take(void)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += DB_WAIT_SEC;
+	pthread_mutex_lock(&api_mu);
+	while (api_busy >= HTTP_API_DB_MAX && rc == 0)
+		rc = pthread_cond_timedwait(&api_freed, &api_mu, &until);
+	if (api_busy < HTTP_API_DB_MAX) {
+		api_busy++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&api_mu);
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+api_slot_give(void)
+{
+	pthread_mutex_lock(&api_mu);
+	api_busy--;
+	pthread_cond_signal(&api_freed);
+	pthread_mutex_unlock(&api_mu);
+}
+
+/* Does a route of this level take an API slot? */
+static int
+takes_api_slot(enum http_level level)
+{
+	return level == HTTP_USER || level == HTTP_ADMIN ||
+	    level == HTTP_UPLOAD;
+}
+
 /* One request: its route, its body. */
 struct req {
 	const struct route *rt;
@@ -337,6 +391,9 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	unsigned status;
 	char err[128];
 
+	if (takes_api_slot(rt->level) && api_slot_take() < 0)
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "server busy, try again");
 	/* an upload's caller was checked before its body too: once more
 	 * now, since the body may have taken minutes (a capture ended) */
 	if (rt->level != HTTP_PUBLIC) {
@@ -344,12 +401,14 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 			status = http_allows(rt->level, &rq.who);
 		if (status != 0) {
 			db_put(pd, db);
-			return refuse(c, rt->level, status);
+			rc = refuse(c, rt->level, status);
+			goto out;
 		}
 	}
 	if (rt->level == HTTP_UPLOAD) {
 		db_put(pd, db);	/* not held while a chunk is decoded */
 		db = NULL;
+		api_slot_give();
 	}
 	rq.db = db;
 	if (rt->keys != NULL && (rq.o = http_body_object(q->body, q->len,
@@ -359,6 +418,11 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		rc = rt->fn(&rq);
 	json_decref(rq.o);
 	db_put(pd, rq.db);
+	if (rt->level == HTTP_UPLOAD)
+		return rc;
+ out:
+	if (takes_api_slot(rt->level))
+		api_slot_give();
 	return rc;
 }
 
@@ -409,9 +473,13 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		    "body too large\n");
 	memset(&who, 0, sizeof(who));
 	if (rt->level == HTTP_UPLOAD) {
+		if (api_slot_take() < 0)
+			return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "server busy, try again");
 		if ((status = identify(pd, c, &db, &who)) == 0)
 			status = http_allows(rt->level, &who);
 		db_put(pd, db);		/* not held while the body comes */
+		api_slot_give();
 		if (status != 0)
 			return refuse(c, rt->level, status);
 	}

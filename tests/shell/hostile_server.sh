@@ -182,3 +182,36 @@ equal "slow headers cut at the deadline (10 s)" "$(tail -1 "$T/slow.out")" "open
 grep -q 'closed 16 connections whose request was not whole in time' "$T/pipold.log" &&
     ok "the cut is logged" || notok "the cut is logged"
 equal "and /boot/MAC answers" "$(timed /boot/52-54-00-00-00-01)" "200 fast"
+
+# capacity kept for the nodes: users' requests stuck on a locked table
+# hold at most 24 of the 32 pooled connections; /boot and /agent use the
+# rest. 40 of them, from four addresses (10 each, under the limit).
+sql "begin; lock table queues in access exclusive mode; select pg_sleep(8); commit" > /dev/null &
+LPID=$!
+sleep 0.5
+pids=()
+for i in $(seq 40); do
+	curl -s -o /dev/null --max-time 30 --interface 127.0.0.$((10 + i % 4)) \
+	    -H "Authorization: Bearer $tok" "$U/api/queues" &
+	pids+=($!)
+done
+sleep 1.5
+timed /boot/52-54-00-00-00-01 > "$T/t.boot" & b=$!
+timed /agent/order -H 'Authorization: Bearer 0000' > "$T/t.agent" & a=$!
+wait $b $a
+equal "40 stuck API requests: /boot/MAC answers in under a second" "$(cat "$T/t.boot")" "200 fast"
+equal "40 stuck API requests: /agent/order answers in under a second" "$(cat "$T/t.agent")" "401 fast"
+wait "${pids[@]}" "$LPID"
+
+# the store's lock, held (as by pipol image gc): a request that needs it
+# does not wait on it with a database connection in hand
+mkdir -p "$PIPOL_STATE/store"
+flock -x "$PIPOL_STATE/store/lock" sleep 5 &
+FPID=$!
+sleep 0.3
+out=$(curl -s -w ' %{http_code} %{time_total}' -H "Authorization: Bearer $tok" \
+    --data-binary '{"nodes": ["n1"], "image": "os"}' "$U/api/deployments")
+equal "store locked: deploy refused at once" "$(echo "$out" | awk '{ $NF = ($NF < 3 ? "fast" : "slow " $NF); print }')" \
+    '{"error":"store busy (image gc running?), try again"} 503 fast'
+equal "store locked: /boot/MAC answers in under a second" "$(timed /boot/52-54-00-00-00-01)" "200 fast"
+wait "$FPID"
