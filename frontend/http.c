@@ -37,6 +37,9 @@
  */
 #define HTTP_CONNECTIONS_MAX	16384
 #define HTTP_FDS_SPARE		256
+#define HTTP_DRAIN_MAX		(1024 * 1024)	/* a body past its route's
+				 * limit read and dropped (then 413) up to
+				 * this, else refused unread */
 #define HTTP_TIMEOUT_SEC	60	/* an idle connection is closed (an
 				 * agent speaks each second) */
 
@@ -290,6 +293,7 @@ struct req {
 	const struct route *rt;
 	char *body;
 	size_t len, cap;
+	int too_big;		/* past the limit: drained, then 413 */
 };
 
 /*
@@ -316,24 +320,39 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	}
 }
 
-/* 0, or -1 when the body passes the route's limit (or memory ran out):
- * the connection is then dropped, since libmicrohttpd 0.9.75 queues no
- * answer in the middle of a body, and reading on would let a chunked
- * body that never ends hold a thread for ever. */
+/*
+ * 0, or -1 to drop the connection. A body past the route's limit is
+ * read on and dropped up to HTTP_DRAIN_MAX, then answered 413: a client
+ * that sent a little too much gets its answer (a connection closed
+ * with unread bytes is reset, and the answer with it). Past that, and
+ * when memory runs out, the connection is dropped: libmicrohttpd 0.9.75
+ * queues no answer in the middle of a body, and reading on would let a
+ * chunked body that never ends hold a thread for ever.
+ */
 static int
 gather(struct req *rq, const char *data, size_t len)
 {
 	size_t cap = rq->cap;
 	char *nb = rq->body;
 
+	if (rq->too_big) {
+		rq->len += len;
+		return rq->len > HTTP_DRAIN_MAX ? -1 : 0;
+	}
 	/* the buffer doubles: grown by each piece (~32 KiB), a 64 MiB
 	 * chunk upload was copied ~2000 times (1.8 s instead of 0.2 s) */
 	while (cap < rq->len + len + 1)
 		cap = cap ? cap * 2 : 4096;
 	if (cap > rq->rt->body_max + 1)
 		cap = rq->rt->body_max + 1;
-	if (!http_body_fits(rq->rt, rq->len + len) ||
-	    (cap != rq->cap && (nb = realloc(rq->body, cap)) == NULL))
+	if (!http_body_fits(rq->rt, rq->len + len)) {
+		rq->too_big = 1;
+		free(rq->body);
+		rq->body = NULL;
+		rq->len += len;
+		return rq->len > HTTP_DRAIN_MAX ? -1 : 0;
+	}
+	if (cap != rq->cap && (nb = realloc(rq->body, cap)) == NULL)
 		return -1;
 	memcpy(nb + rq->len, data, len);
 	rq->body = nb;
@@ -391,6 +410,9 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	unsigned status;
 	char err[128];
 
+	if (q->too_big)
+		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "body too large\n");
 	if (takes_api_slot(rt->level) && api_slot_take() < 0)
 		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "server busy, try again");
@@ -468,7 +490,7 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		return known ? http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n") :
 		    http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-	if (len > rt->body_max)
+	if (len > rt->body_max && len > HTTP_DRAIN_MAX)
 		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "body too large\n");
 	memset(&who, 0, sizeof(who));

@@ -215,3 +215,23 @@ equal "store locked: deploy refused at once" "$(echo "$out" | awk '{ $NF = ($NF 
     '{"error":"store busy (image gc running?), try again"} 503 fast'
 equal "store locked: /boot/MAC answers in under a second" "$(timed /boot/52-54-00-00-00-01)" "200 fast"
 wait "$FPID"
+
+# scripts: an order carries the site's post-install scripts and its
+# user's rc scripts, and the agent reads 1 MiB at most: each kind has a
+# count (32) and a total (384 KiB post-install, 256 KiB rc per user)
+utok=$(new_user carl)
+printf '#!/bin/sh\ntrue\n' > "$T/s"
+n=0
+for i in $(seq 32); do as "$tok" script add "$T/s" --postinstall --name "p$i" >/dev/null && n=$((n + 1)); done
+equal "32 post-install scripts taken" $n 32
+expect_fail 7 "postinstall scripts: at most 32, 384 KiB in all (every deployment's order carries them); remove one first" \
+    as "$tok" script add "$T/s" --postinstall --name p33
+check "replacing one is no new one" as "$tok" script add "$T/s" --postinstall --name p32
+head -c 40960 /dev/urandom > "$T/big"
+n=0
+for i in 1 2 3 4 5 6 7; do as "$utok" script add "$T/big" --name "rc$i" >/dev/null 2>&1 && n=$((n + 1)); done
+equal "6 rc scripts of 40 KiB taken, not a 7th" $n 6
+expect_fail 7 "rc scripts: at most 32 per user, 256 KiB in all" as "$utok" script add "$T/big" --name rc7
+check "another user's rc scripts count apart" as "$tok" script add "$T/big" --name rc1
+equal "nothing half-added" "$(sql "select count(*) from scripts where kind = 'rc' and owner_id = (select id from users where name = 'carl')")" 6
+stop_pipold
