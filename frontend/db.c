@@ -318,7 +318,8 @@ pg_embedded_stop(struct pipold *pd)
 /*
  * The watch: every DB_WATCH_SEC a ping (no login, no pool connection).
  * When the server does not answer, /health says so (pd->db_down), the
- * pool is flushed, and the embedded cluster is started again, at most
+ * pool is flushed, and at the next look the embedded cluster is
+ * started again, at most
  * PG_RESTARTS_MAX times in a row; then pipold exits (SIGUSR1 to main)
  * for its service manager to start it afresh. An external server is
  * only reported.
@@ -346,34 +347,48 @@ pg_reap(void)
 	fclose(f);
 }
 
-static int
-db_answers(const struct pipold *pd)
+static PGPing
+db_ping(const struct pipold *pd)
 {
 	const char *const keys[] = { "dbname", "connect_timeout", NULL };
 	const char *const vals[] = { pd->conninfo, DB_PING_TIMEOUT, NULL };
 
-	return PQpingParams(keys, vals, 1) != PQPING_NO_RESPONSE;
+	return PQpingParams(keys, vals, 1);
+}
+
+int
+db_answers(const struct pipold *pd)
+{
+	return db_ping(pd) == PQPING_OK;
 }
 
 /* One look; 0, or -1 when the restarts ran out. */
 static int
 watch_once(struct pipold *pd, int *tries)
 {
+	PGPing ping;
+
 	if (pd->embedded)
 		pg_reap();
-	if (db_answers(pd)) {
+	if ((ping = db_ping(pd)) == PQPING_OK) {
 		if (pd->db_down)
 			log_info("database: answering again");
 		pd->db_down = 0;
 		*tries = 0;
 		return 0;
 	}
-	if (!pd->db_down)
-		log_warnx("database: not answering%s", pd->embedded ?
-		    ": restarting the embedded PostgreSQL" : "");
-	pd->db_down = 1;
 	db_pool_flush(pd);
-	if (!pd->embedded)
+	/* the first look only reports it: a restart by hand (pg_ctl
+	 * restart) is over by the next */
+	if (!pd->db_down) {
+		log_warnx("database: not answering%s", pd->embedded &&
+		    ping == PQPING_NO_RESPONSE ? ": restarting the embedded "
+		    "PostgreSQL" : "");
+		pd->db_down = 1;
+		return 0;
+	}
+	/* starting up, recovering, stopping: a postmaster is there */
+	if (!pd->embedded || ping != PQPING_NO_RESPONSE)
 		return 0;
 	if (++*tries > PG_RESTARTS_MAX) {
 		log_warnx("%s: PostgreSQL did not start again after %d tries "

@@ -43,12 +43,13 @@
 #define HTTP_TIMEOUT_SEC	60	/* an idle connection is closed (an
 				 * agent speaks each second) */
 
-/* GET /health: 200 while the database answers db.c's watch, else 503
- * with a body naming it. */
+/* GET /health: 200 while the database answers, else 503 with a body
+ * naming it. The watch's word, checked again when it says down (it
+ * looks once a second): pinged only then. */
 static enum MHD_Result
 http_health(struct http_req *rq)
 {
-	if (atomic_load(&rq->pd->db_down))
+	if (atomic_load(&rq->pd->db_down) && !db_answers(rq->pd))
 		return http_reply(rq->c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "application/json", "{\"error\":\"database unavailable\","
 		    "\"database\":\"down\"}");

@@ -66,6 +66,8 @@ int db_migrate(struct pipold *pd, int *version, struct perr *e);
  * starts a dead embedded PostgreSQL again (PG_RESTARTS_MAX times, then
  * sends SIGUSR1 to the process: main exits 5). */
 int db_watch_start(struct pipold *pd, struct perr *e);
+/* Does the database answer a ping now (connect_timeout 2 s)? */
+int db_answers(const struct pipold *pd);
 void db_watch_stop(void);
 /* A connection from the pool (NULL: the database is unreachable, or
  * none came free within DB_WAIT_SEC); give it back with db_put, which

@@ -94,6 +94,8 @@ done
 pm2=$(head -1 "$T/state/pg/data/postmaster.pid")
 [ -n "$pm2" ] && [ "$pm2" != "$pm" ] && kill -0 "$pm2" &&
     ok "a new postmaster runs" || notok "a new postmaster runs"
+# /health may say 200 a moment before pg_ctl -w returns and it is logged
+for _ in $(seq 30); do grep -q 'PostgreSQL started again' "$T/pipold.log" && break; sleep 0.1; done
 grep -q 'database: not answering: restarting the embedded PostgreSQL' "$T/pipold.log" &&
     grep -q 'PostgreSQL started again' "$T/pipold.log" &&
     ok "the death and the restart are logged" || notok "the death and the restart are logged"
@@ -176,11 +178,16 @@ python3 "$T/hostile.py" chunked $PORT 127.0.0.3 /boot/52-54-00-00-00-01 67108864
 grep -qE '^cut [0-9]+$' "$T/chunk.out" && ok "a chunked body to a GET is cut" ||
     { notok "a chunked body to a GET is cut"; cat "$T/chunk.out" >&2; }
 head -c 33554432 /dev/zero > "$T/big"
+equal "a 32 MiB body (Expect: 100-continue): 413, not a byte sent" "$(curl -s -o /dev/null \
+    -w '%{http_code} %{size_upload}' --data-binary @"$T/big" "$U/api/users")" "413 0"
+# sent without waiting: the 413 comes as soon as the header is read and
+# the connection is closed; a close with unread bytes may reset it
+# before curl reads the 413 (000)
 curl -s -o /dev/null -w '%{http_code} %{size_upload}\n' -H 'Expect:' \
     --data-binary @"$T/big" "$U/api/users" > "$T/big.out"
-[ "$(cut -d' ' -f1 "$T/big.out")" = 413 ] && [ "$(cut -d' ' -f2 "$T/big.out")" -lt 33554432 ] &&
-    ok "a 32 MiB body: 413 before it is read whole" ||
-    { notok "a 32 MiB body: 413 before it is read whole"; cat "$T/big.out" >&2; }
+grep -qE '^(413|000) ' "$T/big.out" && [ "$(cut -d' ' -f2 "$T/big.out")" -lt 33554432 ] &&
+    ok "a 32 MiB body sent at once: refused before it is read whole" ||
+    { notok "a 32 MiB body sent at once: refused before it is read whole"; cat "$T/big.out" >&2; }
 rm -f "$T/big"
 wait "$SPID"
 equal "slow headers cut at the deadline (10 s)" "$(tail -1 "$T/slow.out")" "open after 13 s: 0"
