@@ -251,7 +251,7 @@ capture_index(struct pipold *pd, struct MHD_Connection *c, PGconn *db,
 	struct perr e;
 
 	if (pimg_index_decode((const uint8_t *)body, len, name, &ix, &e) < 0 ||
-	    store_open(pd->state, STORE_SHARED, &s, &e) < 0 ||
+	    store_open(pd->state, STORE_SHARED_NOWAIT, &s, &e) < 0 ||
 	    chunks_present(s, ix, &e) < 0 ||
 	    store_commit(s, name, ix, &version, &e) < 0) {
 		rc = http_perr(c, &e);

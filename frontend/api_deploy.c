@@ -50,7 +50,7 @@ image_lookup(struct pipold *pd, const char *ref, struct image_ref *im,
 
 	if ((rc = store_ref_parse(ref, im->name, &im->version, e)) < 0)
 		return rc;
-	if ((rc = store_open(pd->state, STORE_SHARED, &s, e)) < 0)
+	if ((rc = store_open(pd->state, STORE_SHARED_NOWAIT, &s, e)) < 0)
 		return rc;
 	if ((rc = store_resolve(s, im->name, &im->version, e)) == 0 &&
 	    (rc = store_load(s, im->name, im->version, &ix, e)) == 0) {

@@ -17,7 +17,11 @@
  *
  * Naming (schema 004): NAME or NAME.FILTER; rc names begin with "rc".
  * Bodies travel as base64 (a script may be a binary), at most 48 KiB:
- * larger things belong in a package the script installs.
+ * larger things belong in a package the script installs. Every order
+ * carries the site's post-install scripts and its user's rc scripts, in
+ * base64, and the agent reads an order of 1 MiB at most; so each kind
+ * has a count and a total size (per user for rc) past which an add is
+ * refused (409), rather than a deployment stalling in fetching.
  */
 #include <ctype.h>
 #include <jansson.h>
@@ -30,6 +34,19 @@
 #include "pipold.h"
 
 #define SCRIPT_MAX	49152	/* decoded; the schema checks it too */
+#define SCRIPTS_KIND_MAX	32	/* per kind (rc: per user) */
+#define POSTINSTALL_BYTES_MAX	(384 * 1024)	/* decoded, all of them */
+#define RC_BYTES_MAX		(256 * 1024)	/* decoded, one user's */
+#define STR_(x)			#x
+#define STR(x)			STR_(x)
+#define ORDER_MAX		(1 << 20)	/* the agent's NODE_REPLY_MAX */
+#define SCRIPT_LOCK		4243	/* pg_advisory_xact_lock: one add at
+					 * a time per kind and owner */
+/* in base64 (4/3), with 2 x 32 names and the order's own fields (a few
+ * KB), both kinds fit an order with room to spare: 853 KiB */
+_Static_assert((POSTINSTALL_BYTES_MAX + RC_BYTES_MAX) / 3 * 4 +
+    2 * SCRIPTS_KIND_MAX * 256 + 16384 < ORDER_MAX,
+    "an order of every script fits the agent's answer limit");
 
 /* kind and name from /api/scripts/KIND/NAME; 0, or -1 */
 static int
@@ -67,14 +84,70 @@ script_kind_ok(const char *k)
 	    strcmp(k, "postinstall") == 0);
 }
 
+/* One add: the limits of its kind checked and the row written in one
+ * transaction (db_tx), under a lock per kind and owner. */
+struct script_add {
+	const char *params[4];	/* kind, owner (NULL: the site's), name,
+				 * body in base64 */
+	char *reply;		/* committed: the answer */
+	struct http_fail f;	/* refused: why */
+};
+
+static int
+script_add_tx(PGconn *db, void *arg)
+{
+	struct script_add *a = arg;
+	const char *kind = a->params[0];
+	long long n, bytes, max = strcmp(kind, "rc") == 0 ? RC_BYTES_MAX :
+	    POSTINSTALL_BYTES_MAX;
+	char msg[200];
+	PGresult *r;
+	int rc = 0;
+
+	r = db_query(db, "SELECT pg_advisory_xact_lock(" STR(SCRIPT_LOCK)
+	    ", coalesce($2::integer, 0)), count(*) FILTER (WHERE name <> "
+	    "$3), coalesce(sum(length(body)) FILTER (WHERE name <> $3), 0) + "
+	    "length(decode($4, 'base64')) FROM scripts WHERE kind = $1 AND "
+	    "coalesce(owner_id, 0) = coalesce($2::bigint, 0)", 4, a->params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = http_fail_sql(&a->f, r, "script");
+		PQclear(r);
+		return rc;
+	}
+	n = atoll(PQgetvalue(r, 0, 1));
+	bytes = atoll(PQgetvalue(r, 0, 2));
+	PQclear(r);
+	if (n + 1 > SCRIPTS_KIND_MAX || bytes > max) {
+		snprintf(msg, sizeof(msg), "%s scripts: at most %d%s, %lld KiB "
+		    "in all (every deployment's order carries them); remove "
+		    "one first", kind, SCRIPTS_KIND_MAX, strcmp(kind, "rc") ==
+		    0 ? " per user" : "", max / 1024);
+		return http_fail_set(&a->f, MHD_HTTP_CONFLICT, msg);
+	}
+	r = db_query(db, "INSERT INTO scripts (kind, owner_id, name, body) "
+	    "VALUES ($1, $2, $3, decode($4, 'base64')) ON CONFLICT (kind, "
+	    "coalesce(owner_id, 0), name) DO UPDATE SET body = EXCLUDED.body, "
+	    "updated = now() RETURNING json_build_object('kind', "
+	    "kind, 'name', name, 'size', length(body), 'sha256', "
+	    "encode(sha256(body), 'hex'))", 4, a->params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		rc = http_fail_sql(&a->f, r, "script");
+	else if ((a->reply = strdup(PQgetvalue(r, 0, 0))) == NULL)
+		rc = http_fail_set(&a->f, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "script: out of memory");
+	PQclear(r);
+	return rc;
+}
+
 enum MHD_Result
 api_script_add(struct http_req *rq)
 {
 	struct MHD_Connection *c = rq->c;
-	const char *kind, *name, *b64, *params[4];
+	const char *kind, *name, *b64;
+	struct script_add a = { .reply = NULL };
 	char err[200], owner[24];
 	enum MHD_Result rc;
-	PGresult *r;
+	int tx;
 
 	kind = json_string_value(json_object_get(rq->o, "kind"));
 	name = json_string_value(json_object_get(rq->o, "name"));
@@ -95,21 +168,23 @@ api_script_add(struct http_req *rq)
 		return http_error(c, MHD_HTTP_FORBIDDEN, "post-install scripts "
 		    "are the admins'; yours are rc scripts");
 	snprintf(owner, sizeof(owner), "%lld", rq->who.id);
-	params[0] = kind;
-	params[1] = strcmp(kind, "rc") == 0 ? owner : NULL;
-	params[2] = name;
-	params[3] = b64;
-	r = db_query(rq->db, "INSERT INTO scripts (kind, owner_id, name, body) "
-	    "VALUES ($1, $2, $3, decode($4, 'base64')) ON CONFLICT (kind, "
-	    "coalesce(owner_id, 0), name) DO UPDATE SET body = EXCLUDED.body, "
-	    "updated = now() RETURNING json_build_object('kind', "
-	    "kind, 'name', name, 'size', length(body), 'sha256', "
-	    "encode(sha256(body), 'hex'))", 4, params);
-	if (PQresultStatus(r) == PGRES_TUPLES_OK)
-		db_event(rq->db, rq->who.name, "script.add", json_pack(
-		    "{s:s, s:s}", "kind", kind, "name", name));
-	rc = http_pgjson(c, r, MHD_HTTP_CREATED, "script");
-	PQclear(r);
+	a.params[0] = kind;
+	a.params[1] = strcmp(kind, "rc") == 0 ? owner : NULL;
+	a.params[2] = name;
+	a.params[3] = b64;
+	http_fail_set(&a.f, MHD_HTTP_CONFLICT, "script: conflicts with "
+	    "another request, try again");
+	if ((tx = db_tx(rq->db, script_add_tx, &a)) < 0) {
+		if (tx == DB_TX_FAILED)
+			http_fail_set(&a.f, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "script: database error");
+		free(a.reply);
+		return http_fail_send(c, &a.f);
+	}
+	db_event(rq->db, rq->who.name, "script.add", json_pack("{s:s, s:s}",
+	    "kind", kind, "name", name));
+	rc = http_reply(c, MHD_HTTP_CREATED, "application/json", a.reply);
+	free(a.reply);
 	return rc;
 }
 

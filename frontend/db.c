@@ -5,12 +5,16 @@
  * COMMIT checked, run again after a serialisation failure), the event
  * log, the migrations. With no --db (nor $PIPOL_DB) pipold runs its
  * own PostgreSQL under STATE/pg: initdb on first start, Unix socket only
- * (listen_addresses = ''), started and stopped with pipold, run as the
- * postgres user when pipold is root (PostgreSQL refuses root). Every
+ * (listen_addresses = ''), private to pipold (STATE/pg and its socket
+ * 0700, peer authentication of pipold's own system user), started and
+ * stopped with pipold, watched (db_watch: started again when it dies),
+ * run as the postgres user when pipold is root (PostgreSQL refuses
+ * root). Every
  * program is started with an argument vector, never through a shell.
  * Migrations are applied in order, each in its own transaction, under
  * an advisory lock so that several pipold sharing one server agree.
  */
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <ctype.h>
@@ -22,6 +26,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +41,11 @@
 #define PG_USER		"postgres"	/* who runs the cluster when we are root */
 #define PG_START_SEC	"60"		/* pg_ctl -w waits that long at most */
 #define MIGRATE_LOCK	4242		/* pg_advisory_lock key */
+#define PG_CONF		"pipold.conf"	/* our settings, in the data folder */
+#define PG_INCLUDE	"include = '" PG_CONF "'\n"
+#define PG_RESTARTS_MAX	3	/* a dead postmaster started again, then exit */
+#define DB_WATCH_SEC	1	/* how often the database is pinged */
+#define DB_PING_TIMEOUT	"2"	/* seconds: an external server's answer */
 
 static char pg_bin[PATH_MAX];
 
@@ -103,24 +113,88 @@ path_is_plain(const char *p)
 	return 1;
 }
 
+/*
+ * The cluster is private to pipold: STATE/pg is 0700 and so is its
+ * socket; the only client it admits is the system user pipold runs as
+ * (peer authentication, mapped to the superuser role pipol). Written on
+ * every start, so that a cluster made by an earlier pipold (trust, a
+ * folder any local user could enter) is tightened too.
+ */
 static int
-pg_init(const char *dir, char *data, const char *log, struct perr *e)
+pg_conf_write(const char *path, const char *text, const struct passwd *pw,
+    struct perr *e)
 {
-	char initdb[PATH_MAX + 16], conf[PATH_MAX + 32], lines[PATH_MAX + 96];
-	char *argv[] = { initdb, "-D", data, "-A", "trust", "-U",
-	    "pipol", "-E", "UTF8", "--locale=C.UTF-8", NULL };
+	int rc;
+
+	if ((rc = atomic_write(path, text, strlen(text), e)) < 0)
+		return rc;
+	if (pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) == -1)
+		return perr_errno(e, PE_FAIL, "%s", path);
+	if (chmod(path, 0600) == -1)
+		return perr_errno(e, PE_FAIL, "%s", path);
+	return 0;
+}
+
+/* pw: the cluster's owner when it is not us (we are root), else NULL */
+static int
+pg_private(const char *dir, const char *data, const struct passwd *pw,
+    struct perr *e)
+{
+	char path[PATH_MAX + 32], text[PATH_MAX + 256], line[256];
+	struct passwd *me = getpwuid(geteuid());
 	FILE *f;
+	int rc, found = 0;
+
+	if (me == NULL || !path_is_plain(me->pw_name))
+		return perr_set(e, PE_FAIL, "uid %u: no plain user name for "
+		    "the database's peer authentication", (unsigned)geteuid());
+	if (chmod(dir, 0700) == -1)
+		return perr_errno(e, PE_FAIL, "%s", dir);
+	snprintf(path, sizeof(path), "%s/pg_hba.conf", data);
+	if ((rc = pg_conf_write(path, "# written by pipold on every start: "
+	    "its own system user only\nlocal all all peer map=pipold\n", pw,
+	    e)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/pg_ident.conf", data);
+	snprintf(text, sizeof(text), "# written by pipold on every start\n"
+	    "pipold %s pipol\n", me->pw_name);
+	if ((rc = pg_conf_write(path, text, pw, e)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/" PG_CONF, data);
+	snprintf(text, sizeof(text), "# written by pipold on every start: "
+	    "Unix socket only, 0700\nlisten_addresses = ''\n"
+	    "unix_socket_directories = '%s'\nunix_socket_permissions = 0700\n",
+	    dir);
+	if ((rc = pg_conf_write(path, text, pw, e)) < 0)
+		return rc;
+	/* postgresql.conf includes ours last: it wins over earlier lines */
+	snprintf(path, sizeof(path), "%s/postgresql.conf", data);
+	if ((f = fopen(path, "a+")) == NULL)
+		return perr_errno(e, PE_FAIL, "%s", path);
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		found |= strcmp(line, PG_INCLUDE) == 0;
+	if ((!found && fputs("\n" PG_INCLUDE, f) == EOF) || fclose(f) == EOF)
+		return perr_errno(e, PE_FAIL, "%s", path);
+	return 0;
+}
+
+/* The embedded cluster's paths, set once by pg_embedded_start. */
+static char pg_dir[PATH_MAX], pg_data[PATH_MAX], pg_log[PATH_MAX];
+static char pg_ctl_log[PATH_MAX], pg_ctl[PATH_MAX + 16];
+
+static int
+pg_init(const char *log, struct perr *e)
+{
+	char initdb[PATH_MAX + 16];
+	char *argv[] = { initdb, "-D", pg_data, "--auth-local=peer",
+	    "--auth-host=reject", "-U", "pipol", "-E", "UTF8",
+	    "--locale=C.UTF-8", NULL };
 
 	snprintf(initdb, sizeof(initdb), "%s/initdb", pg_bin);
 	if (run(argv, log) != 0)
-		return perr_set(e, PE_FAIL, "%s: initdb failed (see %s)", data,
-		    log);
-	snprintf(conf, sizeof(conf), "%s/postgresql.conf", data);
-	snprintf(lines, sizeof(lines), "\n# pipold: Unix socket only\n"
-	    "listen_addresses = ''\nunix_socket_directories = '%s'\n", dir);
-	if ((f = fopen(conf, "a")) == NULL || fputs(lines, f) == EOF ||
-	    fclose(f) == EOF)
-		return perr_errno(e, PE_FAIL, "%s", conf);
+		return perr_set(e, PE_FAIL, "%s: initdb failed (see %s)",
+		    pg_data, log);
 	return 0;
 }
 
@@ -153,15 +227,23 @@ create_db(const char *dir, struct perr *e)
 	return rc;
 }
 
+/* pg_ctl start, waiting until it accepts connections; 0 or -1. */
+static int
+pg_start(void)
+{
+	char *start[] = { pg_ctl, "-D", pg_data, "-l", pg_log, "-w", "-t",
+	    PG_START_SEC, "start", NULL };
+
+	return run(start, pg_ctl_log) == 0 ? 0 : -1;
+}
+
 int
 pg_embedded_start(struct pipold *pd, struct perr *e)
 {
-	char dir[PATH_MAX], data[PATH_MAX], log[PATH_MAX], ver[PATH_MAX];
-	char pg_ctl[PATH_MAX + 16], ilog[PATH_MAX];
-	char *status[] = { pg_ctl, "-D", data, "status", NULL };
-	char *start[] = { pg_ctl, "-D", data, "-l", log, "-w", "-t",
-	    PG_START_SEC, "start", NULL };
-	struct passwd *pw;
+	char ver[PATH_MAX + 16], ilog[PATH_MAX + 16], sock[PATH_MAX + 16];
+	char *status[] = { pg_ctl, "-D", pg_data, "status", NULL };
+	char *reload[] = { pg_ctl, "-D", pg_data, "reload", NULL };
+	struct passwd *pw = NULL;
 	struct stat st;
 	int rc;
 
@@ -170,39 +252,52 @@ pg_embedded_start(struct pipold *pd, struct perr *e)
 	if (!path_is_plain(pd->state))
 		return perr_set(e, PE_USAGE, "--state %s: the embedded database "
 		    "needs a path of letters, digits and / . _ -", pd->state);
-	snprintf(dir, sizeof(dir), "%s/pg", pd->state);
-	snprintf(data, sizeof(data), "%s/data", dir);
-	snprintf(log, sizeof(log), "%s/log", dir);
-	snprintf(ver, sizeof(ver), "%s/PG_VERSION", data);
+	snprintf(pg_dir, sizeof(pg_dir), "%s/pg", pd->state);
+	snprintf(pg_data, sizeof(pg_data), "%s/data", pg_dir);
+	snprintf(pg_log, sizeof(pg_log), "%s/log", pg_dir);
+	snprintf(pg_ctl_log, sizeof(pg_ctl_log), "%s/pg_ctl.log", pg_dir);
 	snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", pg_bin);
-	if ((rc = mkdir_one(pd->state, e)) < 0 || (rc = mkdir_one(dir, e)) < 0)
+	snprintf(ver, sizeof(ver), "%s/PG_VERSION", pg_data);
+	snprintf(sock, sizeof(sock), "%s/.s.PGSQL.5432", pg_dir);
+	if ((rc = mkdir_one(pd->state, e)) < 0 || (rc = mkdir_one(pg_dir, e)) < 0)
 		return rc;
+	if (chmod(pg_dir, 0700) == -1)	/* before anything is in it */
+		return perr_errno(e, PE_FAIL, "%s", pg_dir);
 	if (geteuid() == 0) {
 		if ((pw = getpwnam(PG_USER)) == NULL)
 			return perr_set(e, PE_FAIL, "no %s user: install "
 			    "postgresql", PG_USER);
-		if (chown(dir, pw->pw_uid, pw->pw_gid) == -1)
-			return perr_errno(e, PE_FAIL, "%s", dir);
-		chmod(dir, 0700);
+		if (chown(pg_dir, pw->pw_uid, pw->pw_gid) == -1)
+			return perr_errno(e, PE_FAIL, "%s", pg_dir);
 	}
 	if (stat(ver, &st) == -1) {
 		/* initdb's own log: pg_ctl's is made by the postgres user */
-		snprintf(ilog, sizeof(ilog), "%s/initdb.log", dir);
-		if ((rc = pg_init(dir, data, ilog, e)) < 0)
+		snprintf(ilog, sizeof(ilog), "%s/initdb.log", pg_dir);
+		if ((rc = pg_init(ilog, e)) < 0)
 			return rc;
 	}
-	/* a cluster left running by a pipold that was killed is reused */
-	snprintf(ilog, sizeof(ilog), "%s/pg_ctl.log", dir);
-	if (run(status, "/dev/null") != 0) {
-		if (run(start, ilog) != 0)
+	if ((rc = pg_private(pg_dir, pg_data, pw, e)) < 0)
+		return rc;
+	/* the postmaster, orphaned by pg_ctl, becomes our child: reaped by
+	 * db_watch, not left a zombie that blocks its own restart */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* a cluster left running by a pipold that was killed is reused,
+	 * its authentication reloaded and its socket closed to others */
+	if (run(status, "/dev/null") == 0) {
+		if (run(reload, "/dev/null") != 0 ||
+		    (chmod(sock, 0700) == -1 && errno != ENOENT))
+			return perr_set(e, PE_FAIL, "%s: could not make the "
+			    "running PostgreSQL private", pg_data);
+	} else {
+		if (pg_start() < 0)
 			return perr_set(e, PE_UNAVAIL, "%s: PostgreSQL did not "
-			    "start (see %s)", data, log);
+			    "start (see %s)", pg_data, pg_log);
 		pd->started_pg = 1;
 	}
 	pd->embedded = 1;
-	if ((rc = create_db(dir, e)) < 0)
+	if ((rc = create_db(pg_dir, e)) < 0)
 		return rc;
-	if (asprintf(&pd->conninfo, "host=%s user=pipol dbname=pipol", dir)
+	if (asprintf(&pd->conninfo, "host=%s user=pipol dbname=pipol", pg_dir)
 	    == -1)
 		return perr_set(e, PE_FAIL, "out of memory");
 	return 0;
@@ -211,15 +306,147 @@ pg_embedded_start(struct pipold *pd, struct perr *e)
 void
 pg_embedded_stop(struct pipold *pd)
 {
-	char data[PATH_MAX], pg_ctl[PATH_MAX + 16];
-	char *stop[] = { pg_ctl, "-D", data, "-m", "fast", "-w", "stop", NULL };
+	char *stop[] = { pg_ctl, "-D", pg_data, "-m", "fast", "-w", "stop",
+	    NULL };
 
 	if (!pd->embedded)
 		return;
-	snprintf(data, sizeof(data), "%s/pg/data", pd->state);
-	snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", pg_bin);
 	if (run(stop, "/dev/null") != 0)
-		log_warnx("%s: PostgreSQL did not stop cleanly", data);
+		log_warnx("%s: PostgreSQL did not stop cleanly", pg_data);
+}
+
+/*
+ * The watch: every DB_WATCH_SEC a ping (no login, no pool connection).
+ * When the server does not answer, /health says so (pd->db_down), the
+ * pool is flushed, and at the next look the embedded cluster is
+ * started again, at most
+ * PG_RESTARTS_MAX times in a row; then pipold exits (SIGUSR1 to main)
+ * for its service manager to start it afresh. An external server is
+ * only reported.
+ */
+static pthread_t watch_thread;
+static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cv = PTHREAD_COND_INITIALIZER;
+static int watch_stop, watch_running;
+
+/* A dead postmaster that is our child is reaped, else it stays a
+ * zombie and its lock file seems held. */
+static void
+pg_reap(void)
+{
+	char path[PATH_MAX + 32], buf[32];
+	FILE *f;
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/postmaster.pid", pg_data);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	if (fgets(buf, sizeof(buf), f) != NULL &&
+	    (pid = strtol(buf, NULL, 10)) > 1)
+		waitpid((pid_t)pid, NULL, WNOHANG);
+	fclose(f);
+}
+
+static PGPing
+db_ping(const struct pipold *pd)
+{
+	const char *const keys[] = { "dbname", "connect_timeout", NULL };
+	const char *const vals[] = { pd->conninfo, DB_PING_TIMEOUT, NULL };
+
+	return PQpingParams(keys, vals, 1);
+}
+
+int
+db_answers(const struct pipold *pd)
+{
+	return db_ping(pd) == PQPING_OK;
+}
+
+/* One look; 0, or -1 when the restarts ran out. */
+static int
+watch_once(struct pipold *pd, int *tries)
+{
+	PGPing ping;
+
+	if (pd->embedded)
+		pg_reap();
+	if ((ping = db_ping(pd)) == PQPING_OK) {
+		if (pd->db_down)
+			log_info("database: answering again");
+		pd->db_down = 0;
+		*tries = 0;
+		return 0;
+	}
+	db_pool_flush(pd);
+	/* the first look only reports it: a restart by hand (pg_ctl
+	 * restart) is over by the next */
+	if (!pd->db_down) {
+		log_warnx("database: not answering%s", pd->embedded &&
+		    ping == PQPING_NO_RESPONSE ? ": restarting the embedded "
+		    "PostgreSQL" : "");
+		pd->db_down = 1;
+		return 0;
+	}
+	/* starting up, recovering, stopping: a postmaster is there */
+	if (!pd->embedded || ping != PQPING_NO_RESPONSE)
+		return 0;
+	if (++*tries > PG_RESTARTS_MAX) {
+		log_warnx("%s: PostgreSQL did not start again after %d tries "
+		    "(see %s): exiting", pg_data, PG_RESTARTS_MAX, pg_log);
+		return -1;
+	}
+	if (pg_start() == 0) {
+		log_info("%s: PostgreSQL started again", pg_data);
+		pd->db_down = 0;
+		*tries = 0;
+	}
+	return 0;
+}
+
+static void *
+watch_main(void *arg)
+{
+	struct pipold *pd = arg;
+	struct timespec until;
+	int tries = 0;
+
+	pthread_mutex_lock(&watch_mu);
+	while (!watch_stop) {
+		pthread_mutex_unlock(&watch_mu);
+		if (watch_once(pd, &tries) < 0) {
+			kill(getpid(), SIGUSR1);
+			return NULL;
+		}
+		pthread_mutex_lock(&watch_mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += DB_WATCH_SEC;
+		if (!watch_stop)
+			pthread_cond_timedwait(&watch_cv, &watch_mu, &until);
+	}
+	pthread_mutex_unlock(&watch_mu);
+	return NULL;
+}
+
+int
+db_watch_start(struct pipold *pd, struct perr *e)
+{
+	if ((errno = pthread_create(&watch_thread, NULL, watch_main, pd)) != 0)
+		return perr_errno(e, PE_FAIL, "database watch: thread");
+	watch_running = 1;
+	return 0;
+}
+
+void
+db_watch_stop(void)
+{
+	if (!watch_running)
+		return;
+	pthread_mutex_lock(&watch_mu);
+	watch_stop = 1;
+	pthread_cond_signal(&watch_cv);
+	pthread_mutex_unlock(&watch_mu);
+	pthread_join(watch_thread, NULL);
+	watch_running = 0;
 }
 
 static int

@@ -15,11 +15,13 @@
  */
 #include <sys/resource.h>
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -36,12 +38,24 @@
  */
 #define HTTP_CONNECTIONS_MAX	16384
 #define HTTP_FDS_SPARE		256
-#define HTTP_TIMEOUT_SEC	120	/* an idle connection is closed */
+#define HTTP_DRAIN_MAX		(1024 * 1024)	/* a body past its route's
+				 * limit read and dropped (then 413) up to
+				 * this, else refused unread */
+#define HTTP_TIMEOUT_SEC	60	/* an idle connection is closed (an
+				 * agent speaks each second) */
 
+/* GET /health: 200 while the database answers, else 503 with a body
+ * naming it. The watch's word, checked again when it says down (it
+ * looks once a second): pinged only then. */
 static enum MHD_Result
 http_health(struct http_req *rq)
 {
-	return http_text(rq->c, MHD_HTTP_OK, "ok\n");
+	if (atomic_load(&rq->pd->db_down) && !db_answers(rq->pd))
+		return http_reply(rq->c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "application/json", "{\"error\":\"database unavailable\","
+		    "\"database\":\"down\"}");
+	return http_reply(rq->c, MHD_HTTP_OK, "application/json",
+	    "{\"database\":\"up\"}");
 }
 
 #define KEYS(...)	((const char *const []){ __VA_ARGS__, NULL })
@@ -224,12 +238,64 @@ identify(struct pipold *pd, struct MHD_Connection *c, PGconn **db,
 	    MHD_HTTP_SERVICE_UNAVAILABLE;
 }
 
+/*
+ * Capacity kept for the nodes: the requests of users and admins (and
+ * an upload's check of its caller) hold at most HTTP_API_DB_MAX of the
+ * pool's DB_POOL_MAX connections at once; /boot and /agent may use them
+ * all. A user's slow requests (a table locked, a statement that takes
+ * long) then cost the nodes nothing: with the whole pool theirs, /boot
+ * waited DB_WAIT_SEC and answered 503.
+ */
+#define HTTP_API_DB_MAX	(DB_POOL_MAX * 3 / 4)
+_Static_assert(HTTP_API_DB_MAX < DB_POOL_MAX, "some kept for the nodes");
+
+static pthread_mutex_t api_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t api_freed = PTHREAD_COND_INITIALIZER;
+static int api_busy;
+
+/* A slot for an API request (waiting DB_WAIT_SEC at most); 0 or -1. */
+static int
+api_slot_take(void)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += DB_WAIT_SEC;
+	pthread_mutex_lock(&api_mu);
+	while (api_busy >= HTTP_API_DB_MAX && rc == 0)
+		rc = pthread_cond_timedwait(&api_freed, &api_mu, &until);
+	if (api_busy < HTTP_API_DB_MAX) {
+		api_busy++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&api_mu);
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+api_slot_give(void)
+{
+	pthread_mutex_lock(&api_mu);
+	api_busy--;
+	pthread_cond_signal(&api_freed);
+	pthread_mutex_unlock(&api_mu);
+}
+
+/* Does a route of this level take an API slot? */
+static int
+takes_api_slot(enum http_level level)
+{
+	return level == HTTP_USER || level == HTTP_ADMIN ||
+	    level == HTTP_UPLOAD;
+}
+
 /* One request: its route, its body. */
 struct req {
 	const struct route *rt;
 	char *body;
 	size_t len, cap;
-	int too_big;
+	int too_big;		/* past the limit: drained, then 413 */
 };
 
 /*
@@ -247,7 +313,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
 	struct req *rq = *req_cls;
 
-	(void)cls, (void)c, (void)toe;
+	(void)cls, (void)toe;
+	http_guard_done(c);
 	if (rq != NULL && rq != &store_req) {
 		free(rq->body);
 		free(rq);
@@ -255,32 +322,46 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	}
 }
 
-static void
+/*
+ * 0, or -1 to drop the connection. A body past the route's limit is
+ * read on and dropped up to HTTP_DRAIN_MAX, then answered 413: a client
+ * that sent a little too much gets its answer (a connection closed
+ * with unread bytes is reset, and the answer with it). Past that, and
+ * when memory runs out, the connection is dropped: libmicrohttpd 0.9.75
+ * queues no answer in the middle of a body, and reading on would let a
+ * chunked body that never ends hold a thread for ever.
+ */
+static int
 gather(struct req *rq, const char *data, size_t len)
 {
 	size_t cap = rq->cap;
 	char *nb = rq->body;
 
-	if (rq->too_big)
-		return;
+	if (rq->too_big) {
+		rq->len += len;
+		return rq->len > HTTP_DRAIN_MAX ? -1 : 0;
+	}
 	/* the buffer doubles: grown by each piece (~32 KiB), a 64 MiB
 	 * chunk upload was copied ~2000 times (1.8 s instead of 0.2 s) */
 	while (cap < rq->len + len + 1)
 		cap = cap ? cap * 2 : 4096;
 	if (cap > rq->rt->body_max + 1)
 		cap = rq->rt->body_max + 1;
-	if (!http_body_fits(rq->rt, rq->len + len) ||
-	    (cap != rq->cap && (nb = realloc(rq->body, cap)) == NULL)) {
-		rq->too_big = 1;	/* read to the end, answer 413 */
+	if (!http_body_fits(rq->rt, rq->len + len)) {
+		rq->too_big = 1;
 		free(rq->body);
 		rq->body = NULL;
-		return;
+		rq->len += len;
+		return rq->len > HTTP_DRAIN_MAX ? -1 : 0;
 	}
+	if (cap != rq->cap && (nb = realloc(rq->body, cap)) == NULL)
+		return -1;
 	memcpy(nb + rq->len, data, len);
 	rq->body = nb;
 	rq->cap = cap;
 	rq->len += len;
 	rq->body[rq->len] = '\0';
+	return 0;
 }
 
 json_t *
@@ -334,6 +415,9 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	if (q->too_big)
 		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "body too large\n");
+	if (takes_api_slot(rt->level) && api_slot_take() < 0)
+		return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "server busy, try again");
 	/* an upload's caller was checked before its body too: once more
 	 * now, since the body may have taken minutes (a capture ended) */
 	if (rt->level != HTTP_PUBLIC) {
@@ -341,12 +425,14 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 			status = http_allows(rt->level, &rq.who);
 		if (status != 0) {
 			db_put(pd, db);
-			return refuse(c, rt->level, status);
+			rc = refuse(c, rt->level, status);
+			goto out;
 		}
 	}
 	if (rt->level == HTTP_UPLOAD) {
 		db_put(pd, db);	/* not held while a chunk is decoded */
 		db = NULL;
+		api_slot_give();
 	}
 	rq.db = db;
 	if (rt->keys != NULL && (rq.o = http_body_object(q->body, q->len,
@@ -356,14 +442,33 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		rc = rt->fn(&rq);
 	json_decref(rq.o);
 	db_put(pd, rq.db);
+	if (rt->level == HTTP_UPLOAD)
+		return rc;
+ out:
+	if (takes_api_slot(rt->level))
+		api_slot_give();
 	return rc;
 }
 
-/* A new request: its route, and an upload's caller before its body. */
+/* The body's length as the client declared it (Content-Length); 0
+ * when none (no body, or a chunked one: gather checks as it comes). */
+static uint64_t
+declared_len(struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return v != NULL ? strtoull(v, NULL, 10) : 0;
+}
+
+/* A new request: its route, a body too large refused before it is
+ * read (libmicrohttpd closes the connection after such an early
+ * answer), and an upload's caller before its body. */
 static enum MHD_Result
 begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
     const char *method, void **req_cls)
 {
+	uint64_t len = declared_len(c);
 	const struct route *rt;
 	struct caller who;
 	struct req *rq;
@@ -371,7 +476,11 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	PGconn *db = NULL;
 	int known;
 
+	http_guard_body(c, len);
 	if (http_store_path_ok(url)) {
+		if (len > 0)
+			return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "body too large\n");
 		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 			return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -383,11 +492,18 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		return known ? http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n") :
 		    http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (len > rt->body_max && len > HTTP_DRAIN_MAX)
+		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "body too large\n");
 	memset(&who, 0, sizeof(who));
 	if (rt->level == HTTP_UPLOAD) {
+		if (api_slot_take() < 0)
+			return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "server busy, try again");
 		if ((status = identify(pd, c, &db, &who)) == 0)
 			status = http_allows(rt->level, &who);
 		db_put(pd, db);		/* not held while the body comes */
+		api_slot_give();
 		if (status != 0)
 			return refuse(c, rt->level, status);
 	}
@@ -412,18 +528,19 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (rq == NULL)
 		return begin(pd, c, url, method, req_cls);
 	if (rq == &store_req) {
-		if (*upload_len != 0) {	/* a GET's body means nothing */
-			*upload_len = 0;
-			return MHD_YES;
-		}
+		if (*upload_len != 0)	/* a chunked body on a GET */
+			return MHD_NO;
+		http_guard_serving(c);
 		return http_store(pd, c, url,
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	}
 	if (*upload_len != 0) {
-		gather(rq, upload, *upload_len);
+		if (gather(rq, upload, *upload_len) < 0)
+			return MHD_NO;
 		*upload_len = 0;
 		return MHD_YES;
 	}
+	http_guard_serving(c);
 	return dispatch(pd, c, url, rq);
 }
 
@@ -457,15 +574,22 @@ http_start(struct pipold *pd, const struct sockaddr_in *sa, struct perr *e)
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_CONNECTION_LIMIT, connections_max(),
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_SEC,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, pd->ip_connections,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, NULL,
 	    MHD_OPTION_END);
 	if (pd->mhd == NULL)
 		return perr_errno(e, PE_FAIL, "--listen %s", pd->listen);
+	if (http_guard_start(e) < 0) {
+		http_stop(pd);
+		return -PE_FAIL;
+	}
 	return 0;
 }
 
 void
 http_stop(struct pipold *pd)
 {
+	http_guard_stop();
 	if (pd->mhd != NULL)
 		MHD_stop_daemon(pd->mhd);
 	pd->mhd = NULL;

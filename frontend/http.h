@@ -80,6 +80,25 @@ int http_body_fits(const struct route *rt, size_t len);
 json_t *http_body_object(const char *body, size_t len,
     const char *const *keys, char *err, size_t errlen);
 
+/*
+ * http_guard.c: deadlines on what a client sends (what each phase may
+ * take is said there). libmicrohttpd's connection notifications feed it;
+ * the dispatcher says when a body begins, when the request is being
+ * served, and when it is done.
+ */
+#define HTTP_HEADER_SEC		10	/* a request's first byte to its
+					 * whole header */
+#define HTTP_BODY_SEC		10	/* a body, plus its length at: */
+#define HTTP_BODY_RATE_MIN	(64 * 1024)	/* bytes/s: a chunk upload of
+					 * 64 MiB may take 17 min */
+void http_guard_notify(void *cls, struct MHD_Connection *c,
+    void **socket_ctx, enum MHD_ConnectionNotificationCode toe);
+void http_guard_body(struct MHD_Connection *c, uint64_t len);
+void http_guard_serving(struct MHD_Connection *c);
+void http_guard_done(struct MHD_Connection *c);
+int http_guard_start(struct perr *e);
+void http_guard_stop(void);
+
 /* Serve HTTP on sa for pd (threads of libmicrohttpd); stop it. */
 struct sockaddr_in;
 int http_start(struct pipold *pd, const struct sockaddr_in *sa,

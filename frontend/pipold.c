@@ -27,7 +27,12 @@
 
 /* The command line: the options, the usage line and --help (cmd.h). */
 enum { O_STATE, O_DB, O_LISTEN, O_ADD_USER, O_ADMIN, O_DNSMASQ_DIR,
-    O_PUBLIC_URL, O_TFTP_ROOT, O_NFS_HOME, O_END };
+    O_PUBLIC_URL, O_TFTP_ROOT, O_NFS_HOME, O_IP_CONNECTIONS, O_END };
+
+/* One address's connections at once: a node's agent holds its progress
+ * connection and up to 64 fetch connections (AGENT_CONNECTIONS_MAX);
+ * more from one address is a client hoarding threads. */
+#define IP_CONNECTIONS_DEFAULT	128
 
 static const struct cmd_opt options[] = {
 	[O_STATE] = { "state", 0, CMD_VALUE, "DIR",
@@ -55,13 +60,16 @@ static const struct cmd_opt options[] = {
 	[O_NFS_HOME] = { "nfs-home", 0, CMD_VALUE, "SERVER:/PATH",
 	    "deployed systems mount SERVER:/PATH/USER on\n"
 	    "/home/USER (NFS, at boot); default: a local home" },
+	[O_IP_CONNECTIONS] = { "ip-connections", 0, CMD_VALUE, "N",
+	    "connections at once from one client address, then\n"
+	    "refused (default 128; 1..65535)" },
 	[O_END] = CMD_OPT_END
 };
 
 static const struct cmd pipold_cmd = { "pipold", NULL,
     "[--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n"
     "              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]]\n"
-    "              [--nfs-home SERVER:/PATH]\n"
+    "              [--nfs-home SERVER:/PATH] [--ip-connections N]\n"
     "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]",
     "The pipol frontend: serves the image store to the node agents over\n"
     "HTTP (docs/protocol.md) and keeps the pool's state in PostgreSQL",
@@ -142,6 +150,17 @@ main(int argc, char **argv)
 		    "'.', '-', '_', '/')", pd.nfs_home);
 		return PE_USAGE;
 	}
+	pd.ip_connections = IP_CONNECTIONS_DEFAULT;
+	if (cmd_str(&a, O_IP_CONNECTIONS) != NULL) {
+		long long n;
+
+		if (parse_count("--ip-connections", cmd_str(&a,
+		    O_IP_CONNECTIONS), 1, 65535, &n, &e) < 0) {
+			log_warnx("%s", e.msg);
+			return PE_USAGE;
+		}
+		pd.ip_connections = (unsigned)n;
+	}
 	if (listen_parse(pd.listen, &sa, &e) < 0) {
 		log_warnx("%s", e.msg);
 		return PE_USAGE;
@@ -150,6 +169,7 @@ main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);	/* db.c's watch: the database is gone */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((pd.conninfo == NULL || *pd.conninfo == '\0') &&
@@ -170,12 +190,21 @@ main(int argc, char **argv)
 		http_stop(&pd);
 		goto fail;
 	}
+	if (db_watch_start(&pd, &e) < 0) {
+		resv_tick_stop();
+		http_stop(&pd);
+		goto fail;
+	}
 	log_info("listening on %s, store %s, schema version %d%s", pd.listen,
 	    pd.store_root, version, pd.embedded ? ", embedded database" : "");
 	sigwait(&set, &sig);
-	log_info("%s: stopping", strsignal(sig));
+	if (sig != SIGUSR1)
+		log_info("%s: stopping", strsignal(sig));
+	db_watch_stop();
 	resv_tick_stop();
 	http_stop(&pd);
+	if (sig == SIGUSR1)
+		rc = PE_UNAVAIL;	/* the watch said why */
 	goto out;
  fail:
 	log_warnx("%s", e.msg);

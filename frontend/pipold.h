@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "perr.h"
@@ -46,9 +47,11 @@ struct pipold {
 	const char *state;	/* --state, $PIPOL_STATE, /var/lib/pipol */
 	char store_root[3072];	/* STATE/store */
 	const char *listen;	/* ADDR:PORT */
+	unsigned ip_connections;	/* --ip-connections: per client address */
 	char *conninfo;		/* --db, $PIPOL_DB, or the embedded one */
 	int embedded;		/* the database is the one under STATE/pg */
 	int started_pg;		/* this process started it (not reused) */
+	atomic_int db_down;	/* db.c's watch found it not answering */
 	struct MHD_Daemon *mhd;
 	struct db_pool pool;
 	struct dnsmasq_opts dnsmasq;
@@ -59,6 +62,13 @@ struct pipold {
 int pg_embedded_start(struct pipold *pd, struct perr *e);
 void pg_embedded_stop(struct pipold *pd);
 int db_migrate(struct pipold *pd, int *version, struct perr *e);
+/* A thread that pings the database each second, sets pd->db_down, and
+ * starts a dead embedded PostgreSQL again (PG_RESTARTS_MAX times, then
+ * sends SIGUSR1 to the process: main exits 5). */
+int db_watch_start(struct pipold *pd, struct perr *e);
+/* Does the database answer a ping now (connect_timeout 2 s)? */
+int db_answers(const struct pipold *pd);
+void db_watch_stop(void);
 /* A connection from the pool (NULL: the database is unreachable, or
  * none came free within DB_WAIT_SEC); give it back with db_put, which
  * drops it when broken or mid-transaction. */

@@ -21,7 +21,13 @@ struct perr;
 
 #define STORE_NAME_MAX	64
 
-enum { STORE_SHARED = 1, STORE_EXCLUSIVE = 2 };
+/* STORE_SHARED_NOWAIT: shared, but an exclusive holder (gc) is waited
+ * on STORE_NOWAIT_TRIES x STORE_NOWAIT_MS at most, then -PE_UNAVAIL
+ * "store busy": for pipold, which must not hold a database connection
+ * for as long as a gc runs. */
+enum { STORE_SHARED = 1, STORE_EXCLUSIVE = 2, STORE_SHARED_NOWAIT = 3 };
+#define STORE_NOWAIT_TRIES	10
+#define STORE_NOWAIT_MS		100
 enum store_vstate { VS_DRAFT = 0, VS_VALIDATED = 1 };
 
 struct store_added {
@@ -55,7 +61,8 @@ struct store_image {
 
 /* STATE: the --state value, else $PIPOL_STATE, else /var/lib/pipol. */
 const char *store_state_dir(const char *opt);
-/* Creates the layout when missing; how is STORE_SHARED/STORE_EXCLUSIVE. */
+/* Creates the layout when missing; how is STORE_SHARED, _EXCLUSIVE or
+ * _SHARED_NOWAIT. */
 int store_open(const char *state_dir, int how, struct store **out,
     struct perr *e);
 void store_close(struct store *s);

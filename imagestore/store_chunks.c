@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -30,6 +31,33 @@ store_state_dir(const char *opt)
 	if (env != NULL && *env != '\0')
 		return env;
 	return "/var/lib/pipol";
+}
+
+/* The shared lock, with a bounded wait: STORE_SHARED_NOWAIT. */
+static int
+lock_try_shared(const char *path, struct perr *e)
+{
+	const struct timespec pause = { 0, STORE_NOWAIT_MS * 1000000L };
+	int fd, tries = 0;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1)
+		return perr_errno(e, PE_FAIL, "%s", path);
+	while (flock(fd, LOCK_SH | LOCK_NB) == -1) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			perr_errno(e, PE_FAIL, "%s: lock", path);
+			close(fd);
+			return -PE_FAIL;
+		}
+		if (++tries >= STORE_NOWAIT_TRIES) {
+			close(fd);
+			return perr_set(e, PE_UNAVAIL, "store busy (image gc "
+			    "running?), try again");
+		}
+		nanosleep(&pause, NULL);
+	}
+	return fd;
 }
 
 int
@@ -59,7 +87,11 @@ store_open(const char *state_dir, int how, struct store **out,
 			goto err;
 	}
 	snprintf(path, sizeof(path), "%s/lock", s->root);
-	rc = lock_take(path, how == STORE_EXCLUSIVE ? LOCK_EX : LOCK_SH, e);
+	if (how == STORE_SHARED_NOWAIT)
+		rc = lock_try_shared(path, e);
+	else
+		rc = lock_take(path, how == STORE_EXCLUSIVE ? LOCK_EX : LOCK_SH,
+		    e);
 	if (rc < 0)
 		goto err;
 	s->lock_fd = rc;
