@@ -58,7 +58,8 @@ api() {		# api TOKEN METHOD PATH BODY: the body of a 2xx answer
 # a port below the ephemeral range (32768-), tried again when taken
 for _ in 1 2 3 4 5; do
 	PORT=$((20000 + RANDOM % 12000)) U=http://127.0.0.1:$PORT
-	"$D" --listen 127.0.0.1:$PORT >> "$W/pipold.log" 2>&1 &
+	# 1,000 agents from 127.0.0.1: the per-address limit raised to that
+	"$D" --listen 127.0.0.1:$PORT --ip-connections 4096 >> "$W/pipold.log" 2>&1 &
 	DPID=$!
 	for _ in $(seq 300); do
 		curl -sf "$U/health" > /dev/null && break 2
