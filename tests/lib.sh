@@ -93,13 +93,15 @@ served_bytes() { awk '{print $4}' "$T/stats" 2>/dev/null; }
 # json_field FILE KEY: KEY of the last JSON line of FILE
 json_field() { tail -1 "$1" | grep -o "\"$2\":[^,}]*" | cut -d: -f2 | tr -d '"'; }
 
-# free_port: a TCP port nothing listens on now (another test, another
-# session's server), in 30000-49999
+# free_port: a TCP port no socket uses now (another test's server, a
+# client's connection), in 20000-31999: below the kernel's ephemeral
+# range (32768-60999), so an outgoing connection never takes it between
+# the pick and the bind
 free_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((30000 + RANDOM % 20000))
-		[ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
+		p=$((20000 + RANDOM % 12000))
+		[ -z "$(ss -Hatn "( sport = :$p or dport = :$p )" 2>/dev/null)" ] && { echo "$p"; return 0; }
 	done
 	echo "$p"
 }
