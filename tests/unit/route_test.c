@@ -69,7 +69,7 @@ static const struct {
 static void
 route_levels(void)
 {
-	const struct route *rt, *seen[64] = { NULL };
+	const struct route *rt, *seen[128] = { NULL };
 	size_t i, n = 0, k;
 	int known;
 
@@ -92,7 +92,7 @@ route_levels(void)
 		CHECK(cases[i].fn == NULL || rt->fn == cases[i].fn);
 		for (k = 0; k < n && seen[k] != rt; k++)
 			;
-		if (k == n && n < 64)
+		if (k == n && n < 128)
 			seen[n++] = rt;
 	}
 	for (k = 0; http_routes[k].path != NULL; k++)
