@@ -28,6 +28,7 @@
 #include "perr.h"
 #include "pipold.h"
 #include "power.h"
+#include "resv_end.h"
 #include "store.h"
 
 #define DEPLOY_DEFAULT_SECS	3600
@@ -215,6 +216,9 @@ deploy_tx(PGconn *db, void *arg)
 		if (k < 0)
 			return k;
 	}
+	/* a previous holder's power-off still queued: dropped, or wait */
+	if ((k = resv_end_deploy(db, d->arr, &d->f)) < 0)
+		return k;
 	snprintf(uid, sizeof(uid), "%lld", d->who->id);
 	snprintf(ver, sizeof(ver), "%u", d->im.version);
 	snprintf(size, sizeof(size), "%llu",

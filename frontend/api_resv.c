@@ -27,6 +27,7 @@
 #include "api.h"
 #include "log.h"
 #include "pipold.h"
+#include "resv_end.h"
 
 #define RESV_NODES_MAX	1024	/* names in one request */
 
@@ -379,8 +380,9 @@ api_queue_add(struct http_req *rq)
 /*
  * The expiry tick: every RESERVATION_TICK_SEC, reservations whose time
  * is over expire (reservations_expire(), schema 003), with what was in
- * flight under them. Any pipold sharing the database may run it; the
- * function is idempotent.
+ * flight under them; then the end actions queued (resv_end.c). Any
+ * pipold sharing the database may run it; the function is idempotent,
+ * the queue leased.
  */
 #define RESERVATION_TICK_SEC	10
 
@@ -411,6 +413,7 @@ tick_main(void *arg)
 				    PQgetvalue(r, 0, 0));
 			PQclear(r);
 			db_put(pd, db);
+			resv_end_tick(pd);	/* what the ends queued */
 		}
 		for (i = 0; i < RESERVATION_TICK_SEC * 10 && !tick_stopped(); i++)
 			usleep(100000);
