@@ -13,7 +13,9 @@
  * default an hour). The deployments are created in one transaction, the
  * nodes switched to boot_mode deploy, then power-cycled (power_deploy,
  * which a capture uses too); from there the node's agent drives the
- * state (agent_api.c).
+ * state (agent_api.c). Users deploy validated image versions only, and
+ * never --bare (no post-install): both are admins' (docs/admin.md, "Who
+ * may use what").
  */
 #include <jansson.h>
 #include <libpq-fe.h>

@@ -4,6 +4,9 @@
  * exclusion constraint on reservation_nodes, which makes overlapping
  * reservations of a node impossible, is 001_init.sql's); this file
  * checks the request's shape, calls them with parameters, and answers.
+ * Who may reserve what (grants, horizon, limits) is schema 009's, in
+ * the same functions. A reservation's change and its event are one
+ * transaction.
  *
  *   POST /api/reservations            reserve (now or at a date)
  *   GET  /api/reservations[?all=1]    yours (all: admins see everyone's)
