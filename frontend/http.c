@@ -131,6 +131,20 @@ const struct route http_routes[] = {
 	    api_capture_post },
 	{ "PUT", "/api/capture/chunks/", HTTP_UPLOAD, CAPTURE_PUT_MAX, NULL,
 	    api_capture_put },
+	/* policy (api_policy.c): groups, queue grants, horizon, limits */
+	{ "GET", "/api/groups", HTTP_ADMIN, 0, NULL, api_group_list },
+	{ "POST", "/api/groups", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("name", "remove"), api_group_set },
+	{ "POST", "/api/groups/members", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("group", "user", "remove"), api_group_member },
+	{ "GET", "/api/grants", HTTP_ADMIN, 0, NULL, api_grant_list },
+	{ "POST", "/api/grants", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("queue", "user", "group", "remove"), api_grant_set },
+	{ "GET", "/api/site", HTTP_USER, 0, NULL, api_site_show },
+	{ "POST", "/api/site", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("horizon_days"), api_site_set },
+	{ "POST", "/api/users/*/limits", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("max_reservations", "max_node_hours"), api_user_limits },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 

@@ -429,5 +429,14 @@ const struct cmd queue_cmds[] = {
 	  queue_add_opts, 1, 1, NULL },
 	{ "list", cmd_queue_list, "", "queues and their admission rules",
 	  NULL, 0, 0, NULL },
+	/* policy_cmd.c */
+	{ "grant", cmd_queue_grant, "QUEUE USER|@GROUP",
+	  "only those granted (and admins) may use a queue with grants "
+	  "(admin)", NULL, 2, 2, NULL },
+	{ "revoke", cmd_queue_revoke, "QUEUE USER|@GROUP",
+	  "take a grant back; a queue with none is open to all (admin)",
+	  NULL, 2, 2, NULL },
+	{ "grants", cmd_queue_grants, "", "every queue's grants (admin)",
+	  NULL, 0, 0, NULL },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
 };
