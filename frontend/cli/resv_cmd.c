@@ -17,7 +17,7 @@
 
 #define RESV_DEFAULT_SECS	3600	/* --for when not given */
 
-/* "2030-01-01T10:00:00+00:00" -> "2030-01-01 10:00:00+00:00" */
+/* "2030-01-01T10:00:00+00:00" -> "2027-01-15 10:00:00+00:00" */
 static const char *
 when(json_t *o, const char *k, char *buf, size_t len)
 {
@@ -115,7 +115,7 @@ const struct cmd_opt reserve_opts[] = {
 	[R_FOR] = { "for", 0, CMD_VALUE, "DURATION",
 	    "how long: 90m, 2h, 1d12h (default 1h)" },
 	[R_AT] = { "at", 0, CMD_VALUE, "TIME",
-	    "start then, e.g. \"2030-01-01 10:00\" (default now)" },
+	    "start then, e.g. \"2027-01-15 10:00\" (default now)" },
 	[R_QUEUE] = { "queue", 0, CMD_VALUE, "Q",
 	    "whose admission rules apply (default \"default\")" },
 	[R_QUIET] = { "quiet", 'q', CMD_FLAG, NULL,
