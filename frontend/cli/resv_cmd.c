@@ -17,7 +17,7 @@
 
 #define RESV_DEFAULT_SECS	3600	/* --for when not given */
 
-/* "2030-01-01T10:00:00+00:00" -> "2027-01-15 10:00:00+00:00" */
+/* "2027-01-15T10:00:00+00:00" -> "2027-01-15 10:00:00+00:00" */
 static const char *
 when(json_t *o, const char *k, char *buf, size_t len)
 {
