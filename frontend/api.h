@@ -66,4 +66,14 @@ enum MHD_Result http_store(struct pipold *pd, struct MHD_Connection *c,
     const char *url, int head);
 route_fn http_bootenv;
 
+/* api_token.c: a user's API tokens (schema 008) */
+#define TOKEN_DAYS_DEFAULT	90	/* pipold --token-days: a token's
+				 * lifetime and the longest asked; 0: never */
+route_fn api_token_list, api_token_add, api_token_revoke, api_token_rotate;
+/* pipold --token-days, before the server starts; and its value */
+void api_token_days_set(int days);
+int api_token_days(void);
+/* From the expiry tick: tokens_purge() (schema 008) once an hour. */
+void tokens_tick(struct pg_conn *db);
+
 #endif

@@ -410,6 +410,7 @@ tick_main(void *arg)
 				log_info("%s reservation(s) ended",
 				    PQgetvalue(r, 0, 0));
 			PQclear(r);
+			tokens_tick(db);	/* api_token.c: hourly */
 			db_put(pd, db);
 		}
 		for (i = 0; i < RESERVATION_TICK_SEC * 10 && !tick_stopped(); i++)
