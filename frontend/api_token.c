@@ -178,9 +178,8 @@ rotate_tx(PGconn *db, void *arg)
 	int lens[4] = { 0, 0, 32, 0 }, fmts[4] = { 0, 0, 1, 0 }, rc;
 
 	snprintf(max, sizeof(max), "%d", token_days_max);
-	rc = token_made(db, t, "SELECT t.id, t.name, coalesce(t.expires::text, "
-	    "'') FROM tokens t WHERE t.id = token_rotate($1, $2, $3, $4)", 4,
-	    params, lens, fmts);
+	rc = token_made(db, t, "SELECT id, name, coalesce(expires::text, '') "
+	    "FROM token_rotate($1, $2, $3, $4)", 4, params, lens, fmts);
 	if (rc < 0)
 		return rc;
 	db_event(db, t->who->name, "token.rotate", json_pack("{s:s, s:I, s:I, "

@@ -54,13 +54,12 @@ END $$;
 
 -- Rotate token tid of user uid: a new token (newhash) of the same name
 -- and lifetime (no longer than maxdays, 0: no limit), the old one
--- revoked, in the caller's transaction. Returns the new token's id.
+-- revoked, in the caller's transaction. Returns the new token.
 CREATE FUNCTION token_rotate(tid bigint, uid bigint, newhash bytea,
-    maxdays integer) RETURNS bigint LANGUAGE plpgsql AS $$
+    maxdays integer) RETURNS tokens LANGUAGE plpgsql AS $$
 DECLARE
 	t tokens;
 	life interval;
-	nid bigint;
 BEGIN
 	t := token_mine(tid, uid);
 	life := t.expires - t.created;
@@ -70,8 +69,8 @@ BEGIN
 	END IF;
 	UPDATE tokens SET revoked = now() WHERE id = tid;
 	INSERT INTO tokens (hash, user_id, name, expires)
-	    VALUES (newhash, uid, t.name, now() + life) RETURNING id INTO nid;
-	RETURN nid;
+	    VALUES (newhash, uid, t.name, now() + life) RETURNING * INTO t;
+	RETURN t;
 END $$;
 
 -- The tokens expired or revoked more than 30 days ago are dropped
