@@ -214,7 +214,9 @@ link_noreplace(const char *tmp, const char *path)
 }
 
 /* Keep a copy of the bad chunk at path for the admin, in
- * STATE/store/quarantine; best effort (the replacement goes on). */
+ * STATE/store/quarantine; best effort (the replacement goes on). A
+ * copy already there stays: of two writers that found the chunk bad,
+ * the second may link the first's good replacement. */
 static void
 quarantine(const struct store *s, int codec, const uint8_t h[HASH_BYTES],
     const char *path)
@@ -226,7 +228,6 @@ quarantine(const struct store *s, int codec, const uint8_t h[HASH_BYTES],
 	mkdir(to, 0755);
 	snprintf(to, sizeof(to), "%s/quarantine/%s.%s", s->root, hex,
 	    pimg_codec_ext(codec));
-	unlink(to);
 	link(path, to);
 }
 
