@@ -63,6 +63,11 @@ static const struct {
 	{ "PUT", "/api/capture/chunks/" "0123456789abcdef0123456789abcdef"
 	    "0123456789abcdef0123456789abcdef.zst", HTTP_UPLOAD,
 	    CAPTURE_PUT_MAX, api_capture_put },
+	/* api_token.c */
+	{ "GET", "/api/tokens", HTTP_USER, 0, api_token_list },
+	{ "POST", "/api/tokens", HTTP_USER, API_BODY_MAX, api_token_add },
+	{ "DELETE", "/api/tokens/12", HTTP_USER, 0, api_token_revoke },
+	{ "POST", "/api/tokens/12/rotate", HTTP_USER, 0, api_token_rotate },
 };
 
 /* Every route as declared, and every route of the table met above. */
