@@ -69,6 +69,7 @@ route_fn http_bootenv;
 /* api_token.c: a user's API tokens (schema 008) */
 #define TOKEN_DAYS_DEFAULT	90	/* pipold --token-days: a token's
 				 * lifetime and the longest asked; 0: never */
+#define TOKEN_DAYS_MAX		36500	/* the longest lifetime at all */
 route_fn api_token_list, api_token_add, api_token_revoke, api_token_rotate;
 /* pipold --token-days, before the server starts; and its value */
 void api_token_days_set(int days);

@@ -21,10 +21,8 @@
 #include "log.h"
 #include "pipold.h"
 
-#define TOKEN_NAME_MAX		64	/* as schema 008's CHECK */
-#define TOKEN_PURGE_SEC		3600	/* tokens_purge() from the tick */
-#define TOKEN_DAYS_NEVER_MAX	36500	/* --token-days 0: any lifetime up
-				 * to this, or none */
+#define TOKEN_NAME_MAX	64	/* as schema 008's CHECK */
+#define TOKEN_PURGE_SEC	3600	/* tokens_purge() from the tick, hourly */
 
 /* pipold --token-days: set once by main, before any thread */
 static int token_days_max = TOKEN_DAYS_DEFAULT;
@@ -117,8 +115,8 @@ token_name_ok(const char *s)
 	if (strlen(s) > TOKEN_NAME_MAX)
 		return 0;
 	for (i = 0; s[i] != '\0'; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789._@:+ -", s[i]))
+		if (!strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@:+ -", s[i]))
 			return 0;
 	return 1;
 }
@@ -264,9 +262,12 @@ token_days(json_t *v, struct token_tx *t)
 			    "want {\"name\": string, \"days\": integer}");
 		d = json_integer_value(v);
 	}
-	if (token_days_max == 0 && (d < 0 || d > TOKEN_DAYS_NEVER_MAX))
-		return http_fail_set(&t->f, MHD_HTTP_BAD_REQUEST, "days: 0 "
-		    "(never) or 1..36500");
+	if (token_days_max == 0 && (d < 0 || d > TOKEN_DAYS_MAX)) {
+		snprintf(t->f.msg, sizeof(t->f.msg), "days %lld: 0 (never) or "
+		    "1..%d", d, TOKEN_DAYS_MAX);
+		t->f.status = MHD_HTTP_BAD_REQUEST;
+		return -1;
+	}
 	if (token_days_max > 0 && (d < 1 || d > token_days_max)) {
 		snprintf(t->f.msg, sizeof(t->f.msg), "days %lld: 1..%d here "
 		    "(pipold --token-days)", d, token_days_max);

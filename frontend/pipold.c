@@ -171,7 +171,7 @@ main(int argc, char **argv)
 		long long n;
 
 		if (parse_count("--token-days", cmd_str(&a, O_TOKEN_DAYS), 0,
-		    36500, &n, &e) < 0) {
+		    TOKEN_DAYS_MAX, &n, &e) < 0) {
 			log_warnx("%s", e.msg);
 			return PE_USAGE;
 		}
