@@ -44,6 +44,15 @@ expect_fail 2 "name: up to 64 of" as "$al" user token new --name 'a;b'
 equal "POST /api/tokens: a field it does not take" "$(api "$al" POST /api/tokens '{"name":"x","user":"bob"}')" 400
 equal "POST /api/tokens: days not a number" "$(api "$al" POST /api/tokens '{"days":"9"}')" 400
 
+# hostile input: bounded, refused before SQL
+equal "days past any bound: 400" "$(api "$al" POST /api/tokens '{"days":99999999999999999}')" 400
+equal "a name with SQL in it: 400" "$(api "$al" POST /api/tokens '{"name":"x'"'"'; drop table tokens; --"}')" 400
+equal "a name of 65 characters: 400" "$(api "$al" POST /api/tokens "{\"name\":\"$(printf 'a%.0s' $(seq 65))\"}")" 400
+equal "no token: 401" "$(api "" POST /api/tokens '{}')" 401
+equal "an id of 22 digits: 404" "$(api "$adm" DELETE /api/tokens/1234567890123456789012)" 404
+equal "?user= of 200 characters: 404" "$(api "$adm" GET "/api/tokens?user=$(printf 'b%.0s' $(seq 200))")" 404
+equal "refused requests made no token" "$(sql "select count(*) from tokens")" 5
+
 # list: own tokens, the current one marked, never a secret nor a hash
 as "$al" user token list > "$T/list"
 grep -qE "^$id1 +alice +live .* laptop$" "$T/list" && ok "token list shows laptop, live" ||
@@ -69,6 +78,8 @@ equal "DELETE of a token that never was: 404" "$(api "$bo" DELETE /api/tokens/99
 equal "DELETE /api/tokens/x: 404" "$(api "$bo" DELETE /api/tokens/x)" 404
 equal "bob's tries changed nothing" "$(sql "select token_state(t) from tokens t where id = $id1")" live
 equal "bob cannot revoke with ?user=alice" "$(api "$bo" DELETE "/api/tokens/$id1?user=alice")" 403
+
+expect_fail 6 "token $id1: no such token" as "$adm" user token rotate "$id1"
 
 # rotate: a new secret, same name and lifetime; the old one dies
 t3=$(as "$al" user token rotate "$id2" 2>/dev/null)
