@@ -73,5 +73,15 @@ route_fn http_bootenv;
 #define RESV_CONTESTED	(-4)
 route_fn api_group_list, api_group_set, api_group_member, api_grant_list,
     api_grant_set, api_site_show, api_site_set, api_user_limits;
+/* api_token.c: a user's API tokens (schema 008) */
+#define TOKEN_DAYS_DEFAULT	90	/* pipold --token-days: a token's
+				 * lifetime and the longest asked; 0: never */
+#define TOKEN_DAYS_MAX		36500	/* the longest lifetime at all */
+route_fn api_token_list, api_token_add, api_token_revoke, api_token_rotate;
+/* pipold --token-days, before the server starts; and its value */
+void api_token_days_set(int days);
+int api_token_days(void);
+/* From the expiry tick: tokens_purge() (schema 008) once an hour. */
+void tokens_tick(struct pg_conn *db);
 
 #endif

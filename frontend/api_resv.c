@@ -496,6 +496,7 @@ tick_main(void *arg)
 				log_info("%s reservation(s) ended",
 				    PQgetvalue(r, 0, 0));
 			PQclear(r);
+			tokens_tick(db);	/* api_token.c: hourly */
 			db_put(pd, db);
 			resv_end_tick(pd);	/* what the ends queued */
 		}

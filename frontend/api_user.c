@@ -2,7 +2,8 @@
  * api_user.c -- the users: who am I (GET /api/whoami), a new user and
  * its token (POST /api/users, admins), and the bootstrap that makes the
  * first users (pipold --add-user) before any admin exists to do it over
- * HTTP. A token is shown once, in the answer, and never stored.
+ * HTTP. A token is shown once, in the answer, and never stored; it
+ * expires as any new one does (pipold --token-days, api_token.c).
  */
 #include <openssl/crypto.h>
 #include <jansson.h>
@@ -27,8 +28,9 @@ user_create(PGconn *db, const char *name, int admin, const char *keys,
     char hex[65], struct perr *e)
 {
 	uint8_t hash[32];
-	const char *params[4];
-	int lens[4] = { 0, 0, 0, 32 }, fmts[4] = { 0, 0, 0, 1 }, rc;
+	const char *params[5];
+	int lens[5] = { 0, 0, 0, 32, 0 }, fmts[5] = { 0, 0, 0, 1, 0 }, rc;
+	char days[16];
 	const char *state;
 	PGresult *r;
 
@@ -38,10 +40,14 @@ user_create(PGconn *db, const char *name, int admin, const char *keys,
 	params[1] = admin ? "true" : "false";
 	params[2] = keys ? keys : "";
 	params[3] = (const char *)hash;
+	/* its first token lives as any new one (pipold --token-days) */
+	snprintf(days, sizeof(days), "%d", api_token_days());
+	params[4] = days;
 	r = db_query_bin(db, "WITH u AS (INSERT INTO users (name, is_admin, "
 	    "ssh_keys) VALUES ($1, $2, $3) RETURNING id) INSERT INTO tokens "
-	    "(hash, user_id) SELECT $4, id FROM u", 4, params, lens,
-	    fmts);
+	    "(hash, user_id, expires) SELECT $4, id, CASE WHEN $5::integer = "
+	    "0 THEN NULL ELSE now() + $5::integer * interval '1 day' END FROM "
+	    "u", 5, params, lens, fmts);
 	rc = 0;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);

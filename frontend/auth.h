@@ -28,6 +28,9 @@ struct caller {
 	long long deployment;	/* an agent's deployment, else 0 */
 	char dep_kind[16];	/* an agent's: "deploy" or "capture" */
 	char image[128];	/* an agent's deployment's image name */
+	long long token;	/* a user's: the id of the token used */
+	char refusal[128];	/* CALLER_NONE: why a user's token opens
+				 * nothing ("token expired on ..."), or "" */
 };
 
 /* A fresh token: 64 hex digits (shown once) and the SHA-256 kept. */

@@ -145,6 +145,14 @@ const struct route http_routes[] = {
 	    KEYS("horizon_days"), api_site_set },
 	{ "POST", "/api/users/*/limits", HTTP_ADMIN, API_BODY_MAX,
 	    KEYS("max_reservations", "max_node_hours"), api_user_limits },
+
+	/* api_token.c: a user's own tokens (admins: ?user=NAME) */
+	{ "GET", "/api/tokens", HTTP_USER, 0, NULL, api_token_list },
+	{ "POST", "/api/tokens", HTTP_USER, API_BODY_MAX,
+	    KEYS("name", "days"), api_token_add },
+	{ "DELETE", "/api/tokens/*", HTTP_USER, 0, NULL, api_token_revoke },
+	{ "POST", "/api/tokens/*/rotate", HTTP_USER, 0, NULL,
+	    api_token_rotate },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 
@@ -215,12 +223,16 @@ http_body_fits(const struct route *rt, size_t len)
 	return len <= rt->body_max;
 }
 
-/* The refusal of http_allows (or 503), as the API has always said it. */
+/* The refusal of http_allows (or 503), as the API has always said it;
+ * a user's token that ended says when (auth.c). */
 static enum MHD_Result
-refuse(struct MHD_Connection *c, enum http_level level, unsigned status)
+refuse(struct MHD_Connection *c, enum http_level level, unsigned status,
+    const struct caller *who)
 {
 	if (status == MHD_HTTP_FORBIDDEN)
 		return http_error(c, status, "admins only");
+	if (status == MHD_HTTP_UNAUTHORIZED && who->refusal[0] != '\0')
+		return http_error(c, status, who->refusal);
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		return http_error(c, status, level == HTTP_AGENT ?
 		    "no deployment in flight for this token" :
@@ -439,7 +451,7 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 			status = http_allows(rt->level, &rq.who);
 		if (status != 0) {
 			db_put(pd, db);
-			rc = refuse(c, rt->level, status);
+			rc = refuse(c, rt->level, status, &rq.who);
 			goto out;
 		}
 	}
@@ -519,7 +531,7 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		db_put(pd, db);		/* not held while the body comes */
 		api_slot_give();
 		if (status != 0)
-			return refuse(c, rt->level, status);
+			return refuse(c, rt->level, status, &who);
 	}
 	/* answer once the body is read: a response queued before makes
 	 * libmicrohttpd close the connection */

@@ -27,7 +27,8 @@
 
 /* The command line: the options, the usage line and --help (cmd.h). */
 enum { O_STATE, O_DB, O_LISTEN, O_ADD_USER, O_ADMIN, O_DNSMASQ_DIR,
-    O_PUBLIC_URL, O_TFTP_ROOT, O_NFS_HOME, O_IP_CONNECTIONS, O_END };
+    O_PUBLIC_URL, O_TFTP_ROOT, O_NFS_HOME, O_IP_CONNECTIONS, O_TOKEN_DAYS,
+    O_END };
 
 /* One address's connections at once: a node's agent holds its progress
  * connection and up to 64 fetch connections (AGENT_CONNECTIONS_MAX);
@@ -63,6 +64,9 @@ static const struct cmd_opt options[] = {
 	[O_IP_CONNECTIONS] = { "ip-connections", 0, CMD_VALUE, "N",
 	    "connections at once from one client address, then\n"
 	    "refused (default 128; 1..65535)" },
+	[O_TOKEN_DAYS] = { "token-days", 0, CMD_VALUE, "N",
+	    "a new API token expires after N days, and none may\n"
+	    "be asked for longer (default 90; 0: never, 1..36500)" },
 	[O_END] = CMD_OPT_END
 };
 
@@ -70,7 +74,9 @@ static const struct cmd pipold_cmd = { "pipold", NULL,
     "[--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n"
     "              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]]\n"
     "              [--nfs-home SERVER:/PATH] [--ip-connections N]\n"
-    "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]",
+    "              [--token-days N]\n"
+    "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]\n"
+    "              [--token-days N]",
     "The pipol frontend: serves the image store to the node agents over\n"
     "HTTP (docs/protocol.md) and keeps the pool's state in PostgreSQL",
     options, 0, 0, NULL };
@@ -160,6 +166,16 @@ main(int argc, char **argv)
 			return PE_USAGE;
 		}
 		pd.ip_connections = (unsigned)n;
+	}
+	if (cmd_str(&a, O_TOKEN_DAYS) != NULL) {
+		long long n;
+
+		if (parse_count("--token-days", cmd_str(&a, O_TOKEN_DAYS), 0,
+		    TOKEN_DAYS_MAX, &n, &e) < 0) {
+			log_warnx("%s", e.msg);
+			return PE_USAGE;
+		}
+		api_token_days_set((int)n);
 	}
 	if (listen_parse(pd.listen, &sa, &e) < 0) {
 		log_warnx("%s", e.msg);

@@ -73,9 +73,16 @@ void store_chunk_path(const struct store *s, int codec,
 /* 0 and *size when present, -PE_NOTFOUND when not. */
 int store_chunk_size(const struct store *s, int codec,
     const uint8_t h[HASH_BYTES], uint64_t *size);
-/* Durable: temp, fdatasync, rename. No-op when already present. */
+/* Durable: temp, fdatasync, then linked with no-replace semantics.
+ * A chunk already there (before, or from a concurrent writer) is
+ * checked: kept when good (*added 0), else moved to quarantine and
+ * replaced atomically. buf must be the chunk h (the caller checked). */
 int store_chunk_put(struct store *s, int codec, const uint8_t h[HASH_BYTES],
     const void *buf, size_t len, int *added, struct perr *e);
+/* Does the stored chunk decode to bytes of SHA-256 h? 1 yes, 0 no (or
+ * absent, unreadable). Reads and decodes the whole chunk. */
+int store_chunk_good(const struct store *s, int codec,
+    const uint8_t h[HASH_BYTES]);
 /* Read exactly len bytes of a chunk. */
 int store_chunk_read(const struct store *s, int codec,
     const uint8_t h[HASH_BYTES], void *buf, size_t len, struct perr *e);

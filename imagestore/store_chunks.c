@@ -3,7 +3,13 @@
  * Layout: STATE/store/chunks/HASH.EXT, EXT "gz" or "zst": one flat
  * folder, so that a static HTTP server rooted at STATE/store serves the
  * URLs of docs/protocol.md as they are. A chunk file is immutable once
- * renamed into place.
+ * in place: it is linked there with no-replace semantics, so that of
+ * two writers of one chunk (concurrent capture uploads) the second
+ * finds the first's file; that file is checked (it must decode to
+ * bytes of its name's SHA-256) and kept, or, when bad, moved to
+ * STATE/store/quarantine (as image verify --repair does) and replaced
+ * in one rename, so that a reader sees the bad chunk or the good one,
+ * never none.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -18,6 +24,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "hash.h"
 #include "perr.h"
 #include "store.h"
 
@@ -159,18 +166,79 @@ remember_added(struct store *s, int codec, const uint8_t h[HASH_BYTES])
 }
 
 int
-store_chunk_put(struct store *s, int codec, const uint8_t h[HASH_BYTES],
-    const void *buf, size_t len, int *added, struct perr *e)
+store_chunk_good(const struct store *s, int codec,
+    const uint8_t h[HASH_BYTES])
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	uint64_t have;
+	char path[PATH_MAX], *comp = NULL;
+	struct pimg_coder *c = NULL;
+	uint8_t got[HASH_BYTES], *raw = NULL;
+	uint64_t raw_len;
+	struct perr e;
+	uint32_t crc;
+	size_t len;
+	int good = 0;
+
+	store_chunk_path(s, codec, h, path, sizeof(path));
+	if (read_file(path, PIMG_COMP_MAX(PIMG_CHUNK_MAX), &comp, &len,
+	    &e) < 0)
+		return 0;
+	if (pimg_chunk_raw_len(codec, comp, len, &raw_len, &e) < 0 ||
+	    raw_len == 0 || raw_len > PIMG_CHUNK_MAX ||
+	    (raw = malloc(raw_len)) == NULL ||
+	    (c = pimg_coder_new(codec, 0)) == NULL)
+		goto out;
+	if (pimg_chunk_decode(c, comp, len, raw, raw_len, &crc, &e) == 0) {
+		hash_buf(raw, raw_len, got);
+		good = memcmp(got, h, HASH_BYTES) == 0;
+	}
+ out:
+	pimg_coder_free(c);
+	free(raw);
+	free(comp);
+	return good;
+}
+
+/* tmp -> path, unless path exists (then -1, errno EEXIST). renameat2
+ * where the file system takes RENAME_NOREPLACE, else link + unlink. */
+static int
+link_noreplace(const char *tmp, const char *path)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (link(tmp, path) == -1)
+		return -1;
+	unlink(tmp);
+	return 0;
+}
+
+/* Keep a copy of the bad chunk at path for the admin, in
+ * STATE/store/quarantine; best effort (the replacement goes on). A
+ * copy already there stays: of two writers that found the chunk bad,
+ * the second may link the first's good replacement. */
+static void
+quarantine(const struct store *s, int codec, const uint8_t h[HASH_BYTES],
+    const char *path)
+{
+	char to[PATH_MAX], hex[HASH_HEX];
+
+	hash_hex(h, hex);
+	snprintf(to, sizeof(to), "%s/quarantine", s->root);
+	mkdir(to, 0755);
+	snprintf(to, sizeof(to), "%s/quarantine/%s.%s", s->root, hex,
+	    pimg_codec_ext(codec));
+	link(path, to);
+}
+
+/* The whole chunk in a temp file beside path, synced; its name in tmp. */
+static int
+chunk_tmp_write(const char *path, char *tmp, size_t tmplen,
+    const void *buf, size_t len, struct perr *e)
+{
 	int fd;
 
-	*added = 0;
-	if (store_chunk_size(s, codec, h, &have) == 0)
-		return 0;
-	store_chunk_path(s, codec, h, path, sizeof(path));
-	if ((fd = atomic_tmp_open(path, tmp, sizeof(tmp), e)) < 0)
+	if ((fd = atomic_tmp_open(path, tmp, tmplen, e)) < 0)
 		return fd;
 	if (write_all(fd, buf, len) == -1 || fdatasync(fd) == -1) {
 		perr_errno(e, PE_FAIL, "%s", tmp);
@@ -179,16 +247,50 @@ store_chunk_put(struct store *s, int codec, const uint8_t h[HASH_BYTES],
 		return -PE_FAIL;
 	}
 	close(fd);
-	/* Rename after fdatasync: a visible chunk is always a whole one.
+	return 0;
+}
+
+int
+store_chunk_put(struct store *s, int codec, const uint8_t h[HASH_BYTES],
+    const void *buf, size_t len, int *added, struct perr *e)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	uint64_t have;
+	int rc;
+
+	*added = 0;
+	if (store_chunk_size(s, codec, h, &have) == 0 &&
+	    store_chunk_good(s, codec, h))
+		return 0;
+	store_chunk_path(s, codec, h, path, sizeof(path));
+	if ((rc = chunk_tmp_write(path, tmp, sizeof(tmp), buf, len, e)) < 0)
+		return rc;
+	/* Linked after fdatasync: a visible chunk is always a whole one.
 	 * The folder is synced once, by store_commit, before any index
 	 * that names this chunk becomes visible. */
-	if (rename(tmp, path) == -1) {
-		perr_errno(e, PE_FAIL, "%s", path);
-		unlink(tmp);
-		return -PE_FAIL;
+	if (link_noreplace(tmp, path) == 0) {
+		remember_added(s, codec, h);
+		*added = 1;
+		return 0;
 	}
-	remember_added(s, codec, h);
-	*added = 1;
+	if (errno != EEXIST) {
+		rc = perr_errno(e, PE_FAIL, "%s", path);
+		unlink(tmp);
+		return rc;
+	}
+	/* another writer's, or one that was there and bad */
+	if (store_chunk_good(s, codec, h)) {
+		unlink(tmp);
+		return 0;
+	}
+	quarantine(s, codec, h, path);
+	if (rename(tmp, path) == -1) {
+		rc = perr_errno(e, PE_FAIL, "%s", path);
+		unlink(tmp);
+		return rc;
+	}
+	*added = 1;	/* not remembered: a version uses it, undo must not
+			 * drop it */
 	return 0;
 }
 

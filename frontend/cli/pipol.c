@@ -69,7 +69,8 @@ static const struct cmd groups[] = {
 	{ "node", NULL, "COMMAND ...",
 	  "the machines of the pool (through pipold)", NULL, 0, 0, node_cmds },
 	{ "user", NULL, "COMMAND ...",
-	  "manage users (admin, through pipold)", NULL, 0, 0, user_cmds },
+	  "users (admin) and your API tokens, through pipold", NULL, 0, 0,
+	  user_cmds },
 	/* policy_cmd.c */
 	{ "group", NULL, "COMMAND ...",
 	  "groups of users, to grant queues to (admin)", NULL, 0, 0,

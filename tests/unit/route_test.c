@@ -74,6 +74,11 @@ static const struct {
 	{ "POST", "/api/site", HTTP_ADMIN, API_BODY_MAX, api_site_set },
 	{ "POST", "/api/users/alice/limits", HTTP_ADMIN, API_BODY_MAX,
 	    api_user_limits },
+	/* api_token.c */
+	{ "GET", "/api/tokens", HTTP_USER, 0, api_token_list },
+	{ "POST", "/api/tokens", HTTP_USER, API_BODY_MAX, api_token_add },
+	{ "DELETE", "/api/tokens/12", HTTP_USER, 0, api_token_revoke },
+	{ "POST", "/api/tokens/12/rotate", HTTP_USER, 0, api_token_rotate },
 };
 
 /* Every route as declared, and every route of the table met above. */
