@@ -66,4 +66,7 @@ enum MHD_Result http_store(struct pipold *pd, struct MHD_Connection *c,
     const char *url, int head);
 route_fn http_bootenv;
 
+/* agent_api.c (agent-phase): POST /agent/phase */
+route_fn agent_phase;
+
 #endif

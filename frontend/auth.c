@@ -68,7 +68,8 @@ auth_same(const uint8_t a[32], const uint8_t b[32])
  * its agent's, for that deployment only, until it ends), sent from the
  * address that fetched it (a token copied off the node opens nothing
  * elsewhere). Prepared: the agents' progress reports run it every
- * second.
+ * second. An agent's token is of the boot phase or, once traded
+ * (POST /agent/phase), of the user phase (who->user_phase).
  */
 int
 auth_lookup(PGconn *db, struct MHD_Connection *c, struct caller *who)
@@ -85,11 +86,11 @@ auth_lookup(PGconn *db, struct MHD_Connection *c, struct caller *who)
 	if (http_peer_addr(c, addr) < 0)
 		params[1] = NULL;	/* no agent token matches */
 	r = db_exec_prepared(db, "auth_lookup", "SELECT 'u', u.id, "
-	    "u.is_admin::text, u.name, encode(t.hash, 'hex'), 0, '', '' FROM "
+	    "u.is_admin::text, u.name, encode(t.hash, 'hex'), 0, '', '', 'boot' FROM "
 	    "tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1 "
 	    "UNION ALL SELECT 'a', coalesce(d.user_id, 0), 'f', '', "
 	    "encode(d.token_hash, 'hex'), d.id, d.kind, coalesce("
-	    "d.image_name, '') FROM deployments d WHERE d.token_hash = $1 AND "
+	    "d.image_name, ''), d.token_phase FROM deployments d WHERE d.token_hash = $1 AND "
 	    "d.token_addr = $2::inet AND d.state NOT IN ('ready', 'failed')",
 	    2, params, lens, fmts);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -106,6 +107,7 @@ auth_lookup(PGconn *db, struct MHD_Connection *c, struct caller *who)
 		    PQgetvalue(r, 0, 6));
 		snprintf(who->image, sizeof(who->image), "%s",
 		    PQgetvalue(r, 0, 7));
+		who->user_phase = strcmp(PQgetvalue(r, 0, 8), "user") == 0;
 		if (who->kind == CALLER_USER)
 			snprintf(who->name, sizeof(who->name), "%s",
 			    PQgetvalue(r, 0, 3));

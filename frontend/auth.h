@@ -28,6 +28,8 @@ struct caller {
 	long long deployment;	/* an agent's deployment, else 0 */
 	char dep_kind[16];	/* an agent's: "deploy" or "capture" */
 	char image[128];	/* an agent's deployment's image name */
+	int user_phase;		/* an agent's token of the user phase
+				 * (schema 007): no order, no site log */
 };
 
 /* A fresh token: 64 hex digits (shown once) and the SHA-256 kept. */

@@ -63,6 +63,8 @@ static const struct {
 	{ "PUT", "/api/capture/chunks/" "0123456789abcdef0123456789abcdef"
 	    "0123456789abcdef0123456789abcdef.zst", HTTP_UPLOAD,
 	    CAPTURE_PUT_MAX, api_capture_put },
+	/* agent-phase */
+	{ "POST", "/agent/phase", HTTP_AGENT, API_BODY_MAX, agent_phase },
 };
 
 /* Every route as declared, and every route of the table met above. */
