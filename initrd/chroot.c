@@ -126,7 +126,7 @@ chroot_call(const char *root, int (*fn)(const void *, struct perr *),
  * this program exec'd afresh (argv[0] CHROOT_INIT_ARGV0, so that it
  * holds none of the agent's memory: no token, no order), pid 1 of a new
  * PID namespace and in a new mount namespace, where it mounts, each
- * target resolved inside the system (mount_in_root):
+ * target resolved inside the deployed root by mount_in_root:
  *
  *   /proc  a fresh procfs of the new PID namespace (the agent and the
  *          deployment environment's processes are not in it), with

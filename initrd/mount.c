@@ -140,8 +140,8 @@ mount_in_root(int rootfd, const char *path, const char *src,
 		fd = mount_resolve(rootfd, path, dir);
 	if (fd < 0 && errno == ENOENT)
 		return perr_set(e, PE_DATA, "/%s: a link to nothing inside "
-		    "the system (links resolve inside it): nothing mounted "
-		    "there", path);
+		    "the image, whose links resolve inside it: nothing "
+		    "mounted there", path);
 	if (fd < 0)
 		return perr_errno(e, PE_FAIL, "/%s (inside the system)", path);
 	snprintf(at, sizeof(at), "/proc/self/fd/%d", fd);

@@ -149,7 +149,7 @@ grep -q " $T/out" /proc/self/mountinfo && notok "... no mount on them" || ok "..
 R3=$T/root3; mkroot "$R3"
 mkdir -p "$T/outmiss"; ln -s "$T/outmiss" "$R3/run"
 expect_fail 1 "post-install: rc rc: exit status 127" "$A" postinstall --root "$R3" --order "$T/order.links"
-grep -q "/run: a link to nothing inside the system (links resolve inside it): nothing mounted there" "$T/.out" &&
+grep -q "/run: a link to nothing inside the image, whose links resolve inside it: nothing mounted there" "$T/.out" &&
     ok "... named" || notok "... named"
 equal "... nothing in the folder outside" "$(ls -A "$T/outmiss")" ""
 stop_pipold
