@@ -11,7 +11,6 @@
 # gets its mounts inside itself, or none.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/pipold_lib.sh"
-extra_cleanup() { [ -n "$KEEP" ] && cp -a "$T" /tmp/ap-keep; true; }
 BB=/bin/busybox
 [ -x "$BB" ] && "$BB" --list | grep -qx wget ||
     { notok "busybox-static with wget (tests/deps.sh installs it)"; exit 0; }
@@ -47,15 +46,18 @@ hex() { grep -ao '[0-9a-f]\{64\}' 2>/dev/null; }
 	cat /proc/cmdline /proc/1/cmdline /etc/pipol/ready.env
 	for p in /proc/[0-9]*; do cat \$p/cmdline \$p/environ; done
 	# the memory of every process in sight: pid 1 (the sandbox's
-	# init, the agent's binary) and the script's own
+	# init, the agent's binary) and the script's own; its writable
+	# maps up to 256 MiB each (not ASan's shadow)
 	for p in /proc/[0-9]*; do
 		grep -E '^[0-9a-f]+-[0-9a-f]+ rw' \$p/maps 2>/dev/null |
 		while IFS='- ' read -r a b _; do
+			n=\$(((0x\$b - 0x\$a) / 4096))
+			[ \$n -le 65536 ] || continue
 			dd if=\$p/mem bs=4096 skip=\$((0x\$a / 4096)) \\
-			    count=\$(((0x\$b - 0x\$a) / 4096)) 2>/dev/null
+			    count=\$n 2>/dev/null
 		done
 	done
-} 2>/dev/null | hex | sort -u > /root/found
+} 2>/dev/null | tr -c '0-9a-f' '\n' | hex | sort -u > /root/found
 echo "procs \$(ls -d /proc/[0-9]* | wc -l)" > /root/seen
 cat /proc/self/mountinfo > /root/mountinfo
 wc -c < /proc/cmdline > /root/cmdline.len
