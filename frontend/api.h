@@ -66,6 +66,14 @@ enum MHD_Result http_store(struct pipold *pd, struct MHD_Connection *c,
     const char *url, int head);
 route_fn http_bootenv;
 
+/* policy (api_policy.c, schema 009): groups, queue grants, the site's
+ * horizon, per-user limits; admins change them, users see their own.
+ * resv_take's refusal of a request for N free nodes that lost a race
+ * for one: api_resv_add runs it again. */
+#define RESV_CONTESTED	(-4)
+route_fn api_group_list, api_group_set, api_group_member, api_grant_list,
+    api_grant_set, api_site_show, api_site_set, api_user_limits;
+
 /* agent_api.c (agent-phase): POST /agent/phase */
 route_fn agent_phase;
 

@@ -13,7 +13,9 @@
  * default an hour). The deployments are created in one transaction, the
  * nodes switched to boot_mode deploy, then power-cycled (power_deploy,
  * which a capture uses too); from there the node's agent drives the
- * state (agent_api.c).
+ * state (agent_api.c). Users deploy validated image versions only, and
+ * never --bare (no post-install): both are admins' (docs/admin.md, "Who
+ * may use what").
  */
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -28,6 +30,7 @@
 #include "perr.h"
 #include "pipold.h"
 #include "power.h"
+#include "resv_end.h"
 #include "store.h"
 
 #define DEPLOY_DEFAULT_SECS	3600
@@ -40,9 +43,49 @@ struct image_ref {
 	char disk_hash[HASH_HEX];
 };
 
+/*
+ * What a user (not an admin) may deploy: validated versions only. NAME
+ * alone is the current version, else the newest validated one; a
+ * draft named NAME:VERSION is refused (admins deploy drafts: they test
+ * them). Fills *version.
+ */
 static int
-image_lookup(struct pipold *pd, const char *ref, struct image_ref *im,
+image_validated(struct store *s, const char *name, unsigned *version,
     struct perr *e)
+{
+	struct store_image img;
+	struct store_version *v = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = store_image_get(s, name, &img, e)) < 0)
+		return rc;
+	if (*version != 0)
+		v = store_image_find(&img, *version);
+	else if (img.current != 0)
+		v = store_image_find(&img, img.current);
+	else
+		for (i = img.nv; i-- > 0 && v == NULL; )
+			if (img.v[i].state == VS_VALIDATED)
+				v = &img.v[i];
+	if (v == NULL && *version != 0)
+		rc = perr_set(e, PE_NOTFOUND, "image %s:%u: no such version",
+		    name, *version);
+	else if (v == NULL)
+		rc = perr_set(e, PE_NOTFOUND, "image %s: no validated version",
+		    name);
+	else if (v->state != VS_VALIDATED)
+		rc = perr_set(e, PE_DENIED, "image %s:%u is a draft; only "
+		    "admins deploy drafts", name, v->version);
+	else
+		*version = v->version;
+	store_image_clear(&img);
+	return rc;
+}
+
+static int
+image_lookup(struct pipold *pd, const char *ref, int admin,
+    struct image_ref *im, struct perr *e)
 {
 	struct pimg_index *ix = NULL;
 	struct store *s;
@@ -52,7 +95,8 @@ image_lookup(struct pipold *pd, const char *ref, struct image_ref *im,
 		return rc;
 	if ((rc = store_open(pd->state, STORE_SHARED_NOWAIT, &s, e)) < 0)
 		return rc;
-	if ((rc = store_resolve(s, im->name, &im->version, e)) == 0 &&
+	if ((rc = admin ? store_resolve(s, im->name, &im->version, e) :
+	    image_validated(s, im->name, &im->version, e)) == 0 &&
 	    (rc = store_load(s, im->name, im->version, &ix, e)) == 0) {
 		im->disk_size = ix->disk_size;
 		hash_hex(ix->disk_hash, im->disk_hash);
@@ -215,6 +259,9 @@ deploy_tx(PGconn *db, void *arg)
 		if (k < 0)
 			return k;
 	}
+	/* a previous holder's power-off still queued: dropped, or wait */
+	if ((k = resv_end_deploy(db, d->arr, &d->f)) < 0)
+		return k;
 	snprintf(uid, sizeof(uid), "%lld", d->who->id);
 	snprintf(ver, sizeof(ver), "%u", d->im.version);
 	snprintf(size, sizeof(size), "%llu",
@@ -282,8 +329,13 @@ api_deploy_add(struct http_req *rq)
 		    "[names], \"image\": \"NAME[:VERSION]\"; optional "
 		    "\"reservation\": ID, \"bare\": bool, \"seconds\": N");
 	d.arr = arr;
+	/* no post-install: no site scripts (their setup, their rules) */
+	if (json_is_true(json_object_get(o, "bare")) && !rq->who.admin) {
+		free(arr);
+		return http_error(c, MHD_HTTP_FORBIDDEN, "--bare: admins only");
+	}
 	if (image_lookup(rq->pd, json_string_value(json_object_get(o,
-	    "image")), &d.im, &e) < 0) {
+	    "image")), rq->who.admin, &d.im, &e) < 0) {
 		free(arr);
 		return http_perr(c, &e);
 	}

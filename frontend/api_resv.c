@@ -4,6 +4,9 @@
  * exclusion constraint on reservation_nodes, which makes overlapping
  * reservations of a node impossible, is 001_init.sql's); this file
  * checks the request's shape, calls them with parameters, and answers.
+ * Who may reserve what (grants, horizon, limits) is schema 009's, in
+ * the same functions. A reservation's change and its event are one
+ * transaction.
  *
  *   POST /api/reservations            reserve (now or at a date)
  *   GET  /api/reservations[?all=1]    yours (all: admins see everyone's)
@@ -21,12 +24,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "log.h"
 #include "pipold.h"
+#include "resv_end.h"
 
 #define RESV_NODES_MAX	1024	/* names in one request */
 
@@ -118,10 +124,23 @@ answer_resv(struct MHD_Connection *c, PGconn *db, unsigned status,
 	return rc;
 }
 
+/* 23P01 (a node taken since this statement looked: the exclusion
+ * constraint) or 55P03 (a lock not available): for a request of any N
+ * free nodes, another run may pick others. */
+static int
+resv_contested(PGresult *r)
+{
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return st != NULL && (strcmp(st, "23P01") == 0 ||
+	    strcmp(st, "55P03") == 0);
+}
+
 /*
  * Reserve for who, from a checked request: shared by POST
  * /api/reservations and by a deploy that brings no reservation (inside
- * its transaction). The new id goes to idbuf; on failure, *f says why.
+ * its transaction). The new id goes to idbuf, and its event is written
+ * in the caller's transaction; on failure, *f says why.
  */
 int
 resv_take(PGconn *db, const struct caller *who, json_t *o, char *idbuf,
@@ -167,9 +186,11 @@ resv_take(PGconn *db, const struct caller *who, json_t *o, char *idbuf,
 	params[7] = secs;
 	r = db_query(db, "SELECT reserve($1, $2, $3::text[], $4, $5, "
 	    "$6::jsonb, $7::timestamptz, $8)", 8, params);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = http_fail_sql(f, r, "reserve");
-	else
+		if (rc == -1 && count != NULL && resv_contested(r))
+			rc = RESV_CONTESTED;
+	} else
 		snprintf(idbuf, idlen, "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 	free(arr);
@@ -180,15 +201,53 @@ resv_take(PGconn *db, const struct caller *who, json_t *o, char *idbuf,
 	return rc;
 }
 
+/* POST /api/reservations, as one transaction (db_tx) */
+struct resv_add {
+	const struct caller *who;
+	json_t *o;
+	char id[24];
+	struct http_fail f;
+};
+
+static int
+resv_add_tx(PGconn *db, void *arg)
+{
+	struct resv_add *ra = arg;
+
+	return resv_take(db, ra->who, ra->o, ra->id, sizeof(ra->id), &ra->f);
+}
+
+/*
+ * A request for N free nodes that lost a race for one (RESV_CONTESTED)
+ * is run again, RESV_TRIES times at most, after a pause that grows and
+ * is jittered so that the losers do not meet again: concurrent
+ * requests that fit in what is free all succeed.
+ */
+#define RESV_TRIES		5
+#define RESV_BACKOFF_MS		10	/* times the try, plus as much jitter */
+
 enum MHD_Result
 api_resv_add(struct http_req *rq)
 {
-	struct http_fail f;
-	char id[24];
+	struct resv_add ra = { .who = &rq->who, .o = rq->o };
+	unsigned seed = (unsigned)(uintptr_t)&ra ^ (unsigned)time(NULL);
+	int i, tx;
 
-	if (resv_take(rq->db, &rq->who, rq->o, id, sizeof(id), &f) < 0)
-		return http_fail_send(rq->c, &f);
-	return answer_resv(rq->c, rq->db, MHD_HTTP_CREATED, id);
+	for (i = 1; ; i++) {
+		http_fail_set(&ra.f, MHD_HTTP_CONFLICT, "reserve: conflicts "
+		    "with another request, try again");
+		tx = db_tx(rq->db, resv_add_tx, &ra);
+		if (tx != RESV_CONTESTED || i == RESV_TRIES)
+			break;
+		usleep((useconds_t)(RESV_BACKOFF_MS * i +
+		    rand_r(&seed) % (RESV_BACKOFF_MS * i)) * 1000);
+	}
+	if (tx == DB_TX_FAILED)
+		http_fail_set(&ra.f, MHD_HTTP_SERVICE_UNAVAILABLE, "reserve: "
+		    "database error");
+	if (tx < 0)
+		return http_fail_send(rq->c, &ra.f);
+	return answer_resv(rq->c, rq->db, MHD_HTTP_CREATED, ra.id);
 }
 
 enum MHD_Result
@@ -217,33 +276,66 @@ api_resv_list(struct http_req *rq)
 	return rc;
 }
 
+/* An extension or a release and its event, as one transaction */
+struct resv_change {
+	const struct caller *who;
+	const char *id;
+	long long secs;		/* 0: a release */
+	struct http_fail f;
+};
+
+static int
+resv_change_tx(PGconn *db, void *arg)
+{
+	struct resv_change *rc = arg;
+	const char *params[3];
+	char uid[24], secs[24];
+	PGresult *r;
+	int k = 0;
+
+	snprintf(uid, sizeof(uid), "%lld", rc->who->id);
+	snprintf(secs, sizeof(secs), "%lld", rc->secs);
+	params[0] = uid;
+	params[1] = rc->id;
+	params[2] = secs;
+	r = db_query(db, rc->secs ? "SELECT extend($1, $2, $3)" :
+	    "SELECT release($1, $2)", rc->secs ? 3 : 2, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		k = http_fail_sql(&rc->f, r, rc->secs ? "extend" : "release");
+	else
+		db_event(db, rc->who->name, rc->secs ? "reservation.extend" :
+		    "reservation.release", json_pack("{s:s, s:I}", "id",
+		    rc->id, "seconds", (json_int_t)rc->secs));
+	PQclear(r);
+	return k;
+}
+
 /* POST /api/reservations/ID/extend and /api/reservations/ID/release */
 enum MHD_Result
 api_resv_change(struct http_req *rq)
 {
 	static const char *const keys[] = { "seconds", NULL };
 	static const char prefix[] = "/api/reservations/";
-	const char *p = rq->url + sizeof(prefix) - 1, *params[3];
-	char id[24], uid[24], secs[24], err[128];
+	const char *p = rq->url + sizeof(prefix) - 1;
+	struct resv_change ch = { .who = &rq->who };
 	struct MHD_Connection *c = rq->c;
-	PGconn *db = rq->db;
-	long long s = 0;
+	char id[24], err[128];
 	enum MHD_Result rc;
 	json_t *o = NULL;
-	PGresult *r;
 	size_t n;
-	int extend;
+	int tx;
 
 	n = strspn(p, "0123456789");
 	if (n == 0 || n > 18 || (strcmp(p + n, "/extend") != 0 &&
 	    strcmp(p + n, "/release") != 0))
 		return http_error(c, MHD_HTTP_NOT_FOUND, "no such call");
-	extend = strcmp(p + n, "/extend") == 0;
 	snprintf(id, sizeof(id), "%.*s", (int)n, p);
-	if (extend) {
+	ch.id = id;
+	if (strcmp(p + n, "/extend") == 0) {
 		if ((o = http_body_object(rq->body, rq->len, keys, err,
 		    sizeof(err))) ==
-		    NULL || (s = json_secs(json_object_get(o, "seconds"))) < 0) {
+		    NULL || (ch.secs = json_secs(json_object_get(o,
+		    "seconds"))) < 0) {
 			rc = http_error(c, MHD_HTTP_BAD_REQUEST, o ?
 			    "want {\"seconds\": N}" : err);
 			goto out;
@@ -253,22 +345,15 @@ api_resv_change(struct http_req *rq)
 		    "body");
 		goto out;
 	}
-	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
-	snprintf(secs, sizeof(secs), "%lld", s);
-	params[0] = uid;
-	params[1] = id;
-	params[2] = secs;
-	r = db_query(db, extend ? "SELECT extend($1, $2, $3)" :
-	    "SELECT release($1, $2)", extend ? 3 : 2, params);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = http_sql_error(c, r, extend ? "extend" : "release");
-	else {
-		db_event(db, rq->who.name, extend ? "reservation.extend" :
-		    "reservation.release", json_pack("{s:s, s:I}", "id", id,
-		    "seconds", (json_int_t)s));
-		rc = answer_resv(c, db, MHD_HTTP_OK, id);
-	}
-	PQclear(r);
+	http_fail_set(&ch.f, MHD_HTTP_CONFLICT, "reservation: conflicts "
+	    "with another request, try again");
+	if ((tx = db_tx(rq->db, resv_change_tx, &ch)) == DB_TX_FAILED)
+		http_fail_set(&ch.f, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "reservation: database error");
+	if (tx < 0)
+		rc = http_fail_send(c, &ch.f);
+	else
+		rc = answer_resv(c, rq->db, MHD_HTTP_OK, id);
  out:
 	json_decref(o);
 	return rc;
@@ -379,8 +464,9 @@ api_queue_add(struct http_req *rq)
 /*
  * The expiry tick: every RESERVATION_TICK_SEC, reservations whose time
  * is over expire (reservations_expire(), schema 003), with what was in
- * flight under them. Any pipold sharing the database may run it; the
- * function is idempotent.
+ * flight under them; then the end actions queued (resv_end.c). Any
+ * pipold sharing the database may run it; the function is idempotent,
+ * the queue leased.
  */
 #define RESERVATION_TICK_SEC	10
 
@@ -411,6 +497,7 @@ tick_main(void *arg)
 				    PQgetvalue(r, 0, 0));
 			PQclear(r);
 			db_put(pd, db);
+			resv_end_tick(pd);	/* what the ends queued */
 		}
 		for (i = 0; i < RESERVATION_TICK_SEC * 10 && !tick_stopped(); i++)
 			usleep(100000);

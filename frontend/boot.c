@@ -9,7 +9,9 @@
  * is the moment a deployment moves from pending to booting. Any other
  * ask -- a second one in the cycle, a node that rebooted by itself,
  * another address -- gets the wait script, then the rescue environment:
- * never a token, and nothing changes.
+ * never a token, and nothing changes. A node whose reservation ended
+ * is parked (boot_mode park, schema 006): it gets the park script,
+ * whatever the query says, until a deployment or an admin moves it.
  *
  * Anyone on the boot network can ask for any MAC, as with every PXE
  * setup; what a token grants is bounded by its deployment and its
@@ -296,7 +298,9 @@ boot_script(struct http_req *rq)
 	    "console=tty0 console=ttyS0,115200");
 	bp = PQgetvalue(r, 0, 3);
 	tname = strcmp(profile, "uefi") == 0 ? "local-uefi" : "local-bios";
-	if (rescue != NULL || strcmp(bp, "rescue") == 0)
+	if (strcmp(bp, "park") == 0)	/* a query string opens no disk */
+		tname = "park";
+	else if (rescue != NULL || strcmp(bp, "rescue") == 0)
 		tname = "rescue";
 	else if (local != NULL)
 		;

@@ -42,4 +42,13 @@ long long cli_int(json_t *o, const char *k);
 int client_call(const char *method, const char *path, json_t *send,
     json_t **reply, struct perr *e);
 
+/* policy_cmd.c: "pipol group", "pipol site", and the queue and user
+ * commands listed in resv_cmd.c and user_cmd.c */
+extern const struct cmd group_cmds[], site_cmds[];
+extern const struct cmd_opt user_set_opts[];
+int cmd_queue_grant(const struct cmd *c, const struct cmd_args *a);
+int cmd_queue_revoke(const struct cmd *c, const struct cmd_args *a);
+int cmd_queue_grants(const struct cmd *c, const struct cmd_args *a);
+int cmd_user_set(const struct cmd *c, const struct cmd_args *a);
+
 #endif

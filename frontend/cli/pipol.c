@@ -70,6 +70,13 @@ static const struct cmd groups[] = {
 	  "the machines of the pool (through pipold)", NULL, 0, 0, node_cmds },
 	{ "user", NULL, "COMMAND ...",
 	  "manage users (admin, through pipold)", NULL, 0, 0, user_cmds },
+	/* policy_cmd.c */
+	{ "group", NULL, "COMMAND ...",
+	  "groups of users, to grant queues to (admin)", NULL, 0, 0,
+	  group_cmds },
+	{ "site", NULL, "COMMAND ...",
+	  "the site's reservation horizon; your limits", NULL, 0, 0,
+	  site_cmds },
 	{ "whoami", cmd_whoami, "",
 	  "the user pipold knows your token as ($PIPOL_SERVER, $PIPOL_TOKEN)",
 	  NULL, 0, 0, NULL },

@@ -17,7 +17,7 @@
 
 #define RESV_DEFAULT_SECS	3600	/* --for when not given */
 
-/* "2030-01-01T10:00:00+00:00" -> "2030-01-01 10:00:00+00:00" */
+/* "2027-01-15T10:00:00+00:00" -> "2027-01-15 10:00:00+00:00" */
 static const char *
 when(json_t *o, const char *k, char *buf, size_t len)
 {
@@ -115,7 +115,7 @@ const struct cmd_opt reserve_opts[] = {
 	[R_FOR] = { "for", 0, CMD_VALUE, "DURATION",
 	    "how long: 90m, 2h, 1d12h (default 1h)" },
 	[R_AT] = { "at", 0, CMD_VALUE, "TIME",
-	    "start then, e.g. \"2030-01-01 10:00\" (default now)" },
+	    "start then, e.g. \"2027-01-15 10:00\" (default now)" },
 	[R_QUEUE] = { "queue", 0, CMD_VALUE, "Q",
 	    "whose admission rules apply (default \"default\")" },
 	[R_QUIET] = { "quiet", 'q', CMD_FLAG, NULL,
@@ -428,6 +428,15 @@ const struct cmd queue_cmds[] = {
 	  "declare a queue and its admission rules, or change them (admin)",
 	  queue_add_opts, 1, 1, NULL },
 	{ "list", cmd_queue_list, "", "queues and their admission rules",
+	  NULL, 0, 0, NULL },
+	/* policy_cmd.c */
+	{ "grant", cmd_queue_grant, "QUEUE USER|@GROUP",
+	  "only those granted (and admins) may use a queue with grants "
+	  "(admin)", NULL, 2, 2, NULL },
+	{ "revoke", cmd_queue_revoke, "QUEUE USER|@GROUP",
+	  "take a grant back; a queue with none is open to all (admin)",
+	  NULL, 2, 2, NULL },
+	{ "grants", cmd_queue_grants, "", "every queue's grants (admin)",
 	  NULL, 0, 0, NULL },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
 };

@@ -57,5 +57,10 @@ const struct cmd user_cmds[] = {
 	{ "add", cmd_user_add, "NAME [--admin] [--ssh-key FILE]",
 	  "make a user and print its API token once (admin)", user_add_opts,
 	  1, 1, NULL },
+	/* per-user limits: policy_cmd.c */
+	{ "set", cmd_user_set,
+	  "NAME [--max-reservations N] [--max-node-hours N]",
+	  "a user's limits; 0 or none: unlimited (admin)", user_set_opts,
+	  1, 1, NULL },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
 };

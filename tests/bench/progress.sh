@@ -74,7 +74,7 @@ echo "progress bench: $N agents, one report each a second for $SECS s, $(nproc) 
 
 # --- 1,000 nodes, one reservation, 1,000 deployments, 1,000 tokens ----------
 head -c $((4 << 20)) /dev/urandom > "$W/disk"
-"$P" image create p --from "$W/disk" > /dev/null
+"$P" image create p --from "$W/disk" > /dev/null && "$P" image validate p:1 > /dev/null
 mac() { printf '52:54:00:%02x:%02x:%02x' $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
 names=()
 {	# one curl, one keep-alive connection, N requests

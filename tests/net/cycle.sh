@@ -103,5 +103,21 @@ for i in $(seq "$RESETS"); do
 	fi
 done
 equal "the deployment stays ready" "$(alice status "$dep" | awk 'NR == 2 { print $4 }')" ready
+
+# the end: alice releases her reservation; pipold parks the node and
+# powers it off through QMP (QEMU exits) at its next tick; SSH fails
+rid=$(grep -o '(reservation [0-9]*)' "$T/deploy.out" | head -1 | tr -dc 0-9)
+qpid=${NET_PIDS[n1]}
+running() { local s; s=$(ps -o stat= -p "$qpid" 2>/dev/null); [ -n "$s" ] && [ "${s#Z}" = "$s" ]; }
+t0=$(date +%s%N)
+equal "alice releases reservation $rid" "$(alice release "$rid")" "reservation $rid released"
+for _ in $(seq 300); do running || break; sleep 0.1; done
+ms=$((($(date +%s%N) - t0) / 1000000))
+! running && ok "n1: powered off after the release ($((ms / 1000)).$((ms % 1000 / 100)) s)" ||
+    notok "n1: powered off after the release"
+sshnode root true > /dev/null && notok "ssh root@n1 fails once it is off" || ok "ssh root@n1 fails once it is off"
+net_exec curl -s "$NET_URL/boot/52:54:00:99:00:21" | grep -q 'parked' &&
+    ok "n1: parked: its next boot gets the park script, not its disk" ||
+    notok "n1: parked: its next boot gets the park script, not its disk"
 net_node_stop n1
 kill -0 "$DPID" 2>/dev/null && ok "pipold still runs" || notok "pipold still runs"

@@ -167,7 +167,7 @@ equal "through iPXE: every state once, in order" "$(sql "select string_agg(state
 # --- a corrupt chunk on the server: failed, a rescue shell, no reboot
 ls "$PIPOL_STATE/store/chunks" > "$T/before"
 mkdisk "$T/img2" $((12 << 20))
-v=$("$P" image create bad --from "$T/img2")
+v=$("$P" image create bad --from "$T/img2") && "$P" image validate "$v" > /dev/null	# users deploy validated versions
 ch=$(ls -S "$PIPOL_STATE/store/chunks" | grep -vxFf "$T/before" | head -1)
 flip_byte "$PIPOL_STATE/store/chunks/$ch" $(($(stat -c %s "$PIPOL_STATE/store/chunks/$ch") / 2))
 as "$al" deploy -n vm2 -i "$v" > "$T/dep2.out"

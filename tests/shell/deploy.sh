@@ -131,7 +131,7 @@ same "the source disk was only read" "$T/d" "$T/src"
 # a corrupt chunk on the server: failed with the reason, never ready
 mkdisk "$T/d2" 5000000
 ls "$PIPOL_STATE/store/chunks" > "$T/before"
-v=$("$P" image create bad --from "$T/d2")
+v=$("$P" image create bad --from "$T/d2") && "$P" image validate "$v" > /dev/null	# users deploy validated versions
 ch=$(ls -S "$PIPOL_STATE/store/chunks" | grep -vxFf "$T/before" | head -1)
 cp "$PIPOL_STATE/store/chunks/$ch" "$T/chunk.bak"
 python3 - "$PIPOL_STATE/store/chunks/$ch" <<'EOF'
@@ -160,7 +160,7 @@ cp "$T/chunk.bak" "$PIPOL_STATE/store/chunks/$ch"
 # kill -9 of pipold mid-deploy: the agent waits, the deploy finishes,
 # every state recorded once
 head -c $((24 << 20)) /dev/urandom > "$T/big"
-vb=$("$P" image create big --from "$T/big" --chunk-size 1M)
+vb=$("$P" image create big --from "$T/big" --chunk-size 1M) && "$P" image validate "$vb" > /dev/null
 as "$al" deploy -n n1 -i "$vb" > /dev/null
 d5=$(sql "select max(id) from deployments")
 for _ in $(seq 100); do t5=$(token_of 52:54:00:00:02:01); [ -n "$t5" ] && break; sleep 0.1; done

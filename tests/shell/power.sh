@@ -99,7 +99,7 @@ equal "status after the refusals: still running" "$("$P" node power n1 status)" 
 equal "no boot from refused calls" "$(boots)" "$b0"
 # a deploy power-cycles the node through its driver
 mkdisk "$T/disk" 3000000
-"$P" image create tiny --from "$T/disk" > /dev/null
+"$P" image create tiny --from "$T/disk" > /dev/null && "$P" image validate tiny:1 > /dev/null
 as_bob deploy -n n1 -i tiny:1 > /dev/null && ok "bob deploys onto n1" || notok "bob deploys onto n1"
 wait_boots $((b0 + 1)) && ok "deploy: the node is power-cycled by its driver" || notok "deploy: the node is power-cycled by its driver"
 

@@ -9,6 +9,9 @@ check "pipold starts" start_pipold
 adm=$(new_user root1 --admin) al=$(new_user alice) bo=$(new_user bob)
 for i in 1 2 3; do as "$adm" node add n$i --mac 52:54:00:00:01:0$i --profile virtual >/dev/null; done
 as "$adm" node add u1 --mac 52:54:00:00:01:11 --profile uefi >/dev/null
+# dates ahead, within the site's horizon (90 days by default)
+D1=$(date -u -d '+20 days' +%F) D2=$(date -u -d '+21 days' +%F)
+D3=$(date -u -d '+22 days' +%F) D4=$(date -u -d '+23 days' +%F)
 
 # now, by count and profile
 r1=$(as "$al" reserve -n 1 --profile uefi --for 2h -q)
@@ -25,11 +28,11 @@ expect_fail 7 "a node is already reserved then" as "$bo" reserve --nodes n2,n3
 equal "a refused reservation takes nothing" "$(sql 'select count(*) from reservation_nodes')" "$n"
 expect_fail 6 "node n9: no such node" as "$bo" reserve --nodes n9
 # at a date: the same node is free before and after
-r3=$(as "$bo" reserve --nodes n3 --at "2031-03-01 10:00" --for 2h -q)
+r3=$(as "$bo" reserve --nodes n3 --at "$D1 10:00" --for 2h -q)
 equal "reserved at a date: waiting" "$(as "$bo" reservations | awk -v id="$r3" '$1 == id {print $3}')" waiting
-r4=$(as "$al" reserve --nodes n3 --at "2031-03-01 12:00" --for 1h -q)
+r4=$(as "$al" reserve --nodes n3 --at "$D1 12:00" --for 1h -q)
 [ -n "$r4" ] && ok "the slot right after is free" || notok "the slot right after is free"
-expect_fail 7 "a node is already reserved then" as "$al" reserve --nodes n3 --at "2031-03-01 11:00" --for 30m
+expect_fail 7 "a node is already reserved then" as "$al" reserve --nodes n3 --at "$D1 11:00" --for 30m
 expect_fail 2 "is in the past" as "$al" reserve --nodes n3 --at "2020-01-01 10:00"
 expect_fail 2 "reserve: invalid input syntax for type timestamp" as "$al" reserve --nodes n3 --at "not a date"
 # extension: allowed while the nodes stay free, not into another booking
@@ -52,12 +55,12 @@ check "an admin releases anyone's" as "$adm" release "$r5"
 # admission rules
 as "$adm" queue add short --max-nodes 2 --max-time 1h --hours 08:00-18:00 > /dev/null
 expect_fail 4 "queue short: at most 2 nodes per reservation, 3 asked" \
-    as "$al" reserve --queue short --nodes n1,n2,n3 --at "2031-04-01 10:00" --for 10m
+    as "$al" reserve --queue short --nodes n1,n2,n3 --at "$D2 10:00" --for 10m
 expect_fail 4 "queue short: at most 01:00:00 per reservation" \
-    as "$al" reserve --queue short --nodes n1 --at "2031-04-01 10:00" --for 2h
+    as "$al" reserve --queue short --nodes n1 --at "$D2 10:00" --for 2h
 expect_fail 4 "queue short: reservations start between 08:00:00 and 18:00:00" \
-    as "$al" reserve --queue short --nodes n1 --at "2031-04-01 20:00" --for 10m
-r6=$(as "$al" reserve --queue short --nodes n1 --at "2031-04-01 10:00" --for 50m -q)
+    as "$al" reserve --queue short --nodes n1 --at "$D2 20:00" --for 10m
+r6=$(as "$al" reserve --queue short --nodes n1 --at "$D2 10:00" --for 50m -q)
 [ -n "$r6" ] && ok "within the rules: granted" || notok "within the rules: granted"
 expect_fail 4 "queue short: at most 01:00:00 per reservation" as "$al" extend "$r6" --by 20m
 expect_fail 6 "queue nope: no such queue" as "$al" reserve --queue nope -n 1
@@ -91,7 +94,7 @@ as "$adm" node add c1 --mac 52:54:00:00:01:21 --profile netboot-only >/dev/null
 pids=()
 for i in $(seq 50); do
 	tok=$al; [ $((i % 2)) -eq 0 ] && tok=$bo
-	api "$tok" POST /api/reservations '{"nodes": ["c1"], "seconds": 3600, "at": "2032-01-01 10:00"}' \
+	api "$tok" POST /api/reservations '{"nodes": ["c1"], "seconds": 3600, "at": "'"$D3"' 10:00"}' \
 	    > "$T/race.$i" 2>/dev/null &
 	pids+=($!)
 done
@@ -102,12 +105,12 @@ equal "one booking of c1 in the database" "$(sql "select count(*) from reservati
 # by count: 30 concurrent requests for 1 of the 3 free virtual nodes
 pids=()
 for i in $(seq 30); do
-	api "$al" POST /api/reservations '{"count": 1, "profile": "virtual", "seconds": 3600, "at": "2033-01-01 10:00"}' \
+	api "$al" POST /api/reservations '{"count": 1, "profile": "virtual", "seconds": 3600, "at": "'"$D4"' 10:00"}' \
 	    > "$T/race2.$i" 2>/dev/null &
 	pids+=($!)
 done
 wait "${pids[@]}"
 equal "30 concurrent requests for any 1 of 3 nodes: three 201" "$(cat "$T"/race2.* | tr -d '\n' | grep -o 201 | wc -l)" 3
-equal "three distinct nodes booked then" "$(sql "select count(distinct node_id) from reservation_nodes where live and during @> '2033-01-01 10:30'::timestamptz")" 3
+equal "three distinct nodes booked then" "$(sql "select count(distinct node_id) from reservation_nodes where live and during @> '$D4 10:30'::timestamptz")" 3
 curl -sf "$U/health" > /dev/null && ok "pipold still answers" || notok "pipold still answers"
 stop_pipold

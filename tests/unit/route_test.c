@@ -63,6 +63,17 @@ static const struct {
 	{ "PUT", "/api/capture/chunks/" "0123456789abcdef0123456789abcdef"
 	    "0123456789abcdef0123456789abcdef.zst", HTTP_UPLOAD,
 	    CAPTURE_PUT_MAX, api_capture_put },
+	/* policy (api_policy.c): admins change, users see the site */
+	{ "GET", "/api/groups", HTTP_ADMIN, 0, api_group_list },
+	{ "POST", "/api/groups", HTTP_ADMIN, API_BODY_MAX, api_group_set },
+	{ "POST", "/api/groups/members", HTTP_ADMIN, API_BODY_MAX,
+	    api_group_member },
+	{ "GET", "/api/grants", HTTP_ADMIN, 0, api_grant_list },
+	{ "POST", "/api/grants", HTTP_ADMIN, API_BODY_MAX, api_grant_set },
+	{ "GET", "/api/site", HTTP_USER, 0, api_site_show },
+	{ "POST", "/api/site", HTTP_ADMIN, API_BODY_MAX, api_site_set },
+	{ "POST", "/api/users/alice/limits", HTTP_ADMIN, API_BODY_MAX,
+	    api_user_limits },
 	/* agent-phase */
 	{ "POST", "/agent/phase", HTTP_AGENT, API_BODY_MAX, agent_phase },
 };
