@@ -6,6 +6,15 @@
  *   POST /agent/progress  {"state", "fetched", "written", "total"}
  *   POST /agent/result    {"state": "rebooting"|"ready"|"failed",
  *                          "reason": "..."}
+ *   POST /agent/log       {"script", "status", "output", "site"?}
+ *   POST /agent/phase     {"phase": "user", "token": HEX}: the boot
+ *                          token traded for a user-phase one
+ *
+ * Two phases (schema 007): the boot token opens the order (the site's
+ * scripts with it); once the site's scripts ran, the agent trades it
+ * for a token of its own making, of the user phase, before the user's
+ * rc scripts run. That token opens progress, result and log only: the
+ * order, site scripts and site log lines are the boot phase's.
  *
  * A token is good while its deployment is in flight, from the address
  * that fetched it: once ready or failed, or from elsewhere, it opens
@@ -23,6 +32,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "hash.h"
 #include "pipold.h"
 
 enum MHD_Result
@@ -33,6 +43,9 @@ agent_order(struct http_req *rq)
 	char dep[24];
 	PGresult *r;
 
+	if (rq->who.user_phase)
+		return http_error(rq->c, MHD_HTTP_FORBIDDEN, "the order is "
+		    "for the boot phase");
 	snprintf(dep, sizeof(dep), "%lld", rq->who.deployment);
 	params[0] = dep;
 	params[1] = rq->pd->nfs_home;	/* NULL: no NFS home */
@@ -51,7 +64,8 @@ agent_order(struct http_req *rq)
 	    "\"C\"), '[]') FROM scripts s WHERE s.kind = 'postinstall' OR "
 	    "s.owner_id = d.user_id)), deploy_advance(d.id, 'fetching', NULL) "
 	    "FROM deployments d JOIN nodes n ON n.id = d.node_id LEFT JOIN "
-	    "users u ON u.id = d.user_id WHERE d.id = $1", 2, params);
+	    "users u ON u.id = d.user_id WHERE d.id = $1 AND d.token_phase = "
+	    "'boot'", 2, params);
 	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "order");
 	PQclear(r);
 	return rc;
@@ -168,12 +182,14 @@ agent_result(struct http_req *rq)
 	return agent_report(rq, 1);
 }
 
-/* POST /agent/log: one post-install script's run, kept for the user. */
+/* POST /agent/log: one post-install script's run, kept for the user;
+ * a site script's ("site": true, boot phase only) for admins only. */
 enum MHD_Result
 agent_log(struct http_req *rq)
 {
 	struct MHD_Connection *c = rq->c;
-	const char *params[4], *script, *out;
+	const char *params[5], *script, *out;
+	json_t *site = json_object_get(rq->o, "site");
 	char dep[24], st[16];
 	enum MHD_Result rc;
 	json_t *o = rq->o, *v;
@@ -184,19 +200,74 @@ agent_log(struct http_req *rq)
 	v = json_object_get(o, "status");
 	if (script == NULL || strlen(script) > 128 || out == NULL ||
 	    !json_is_integer(v) || json_integer_value(v) < -1024 ||
-	    json_integer_value(v) > 1024)
+	    json_integer_value(v) > 1024 || (site && !json_is_boolean(site)))
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "want {\"script\": "
-		    "NAME, \"status\": N, \"output\": text}");
+		    "NAME, \"status\": N, \"output\": text, \"site\": BOOL}");
+	if (json_is_true(site) && rq->who.user_phase)
+		return http_error(c, MHD_HTTP_FORBIDDEN, "site scripts' output "
+		    "is the boot phase's");
 	snprintf(dep, sizeof(dep), "%lld", rq->who.deployment);
 	snprintf(st, sizeof(st), "%d", (int)json_integer_value(v));
 	params[0] = dep;
 	params[1] = script;
 	params[2] = st;
 	params[3] = out;
+	params[4] = json_is_true(site) ? "t" : "f";
 	r = db_query(rq->db, "INSERT INTO deployment_logs (deployment_id, "
-	    "script, status, output) VALUES ($1, $2, $3, $4) RETURNING "
-	    "json_build_object('logged', seq)", 4, params);
+	    "script, status, output, site) VALUES ($1, $2, $3, $4, $5) "
+	    "RETURNING json_build_object('logged', seq)", 5, params);
 	rc = http_pgjson(c, r, MHD_HTTP_OK, "log");
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * POST /agent/phase {"phase": "user", "token": HEX}: the boot-phase
+ * agent, its site scripts run, names the token of its user phase (64
+ * hex digits of its own getrandom); its SHA-256 replaces the boot
+ * token's in one statement (agent_phase, schema 007: once, in
+ * postinstall). From then on the boot token opens nothing (401) and
+ * the new one no order (403).
+ */
+enum MHD_Result
+agent_phase(struct http_req *rq)
+{
+	struct MHD_Connection *c = rq->c;
+	const char *phase, *tok, *params[2];
+	uint8_t hash[32];
+	char dep[24];
+	enum MHD_Result rc;
+	size_t i;
+	PGresult *r;
+	int lens[2] = { 0, 32 }, fmts[2] = { 0, 1 };
+
+	phase = json_string_value(json_object_get(rq->o, "phase"));
+	tok = json_string_value(json_object_get(rq->o, "token"));
+	if (phase == NULL || strcmp(phase, "user") != 0 || tok == NULL ||
+	    strlen(tok) != 64)
+		return http_error(c, MHD_HTTP_BAD_REQUEST, "want {\"phase\": "
+		    "\"user\", \"token\": 64 hex digits}");
+	for (i = 0; i < 64; i++)
+		if (strchr("0123456789abcdef", tok[i]) == NULL)
+			return http_error(c, MHD_HTTP_BAD_REQUEST, "the token: "
+			    "64 lower-case hex digits");
+	if (rq->who.user_phase)
+		return http_error(c, MHD_HTTP_FORBIDDEN, "already in the "
+		    "user phase");
+	hash_buf(tok, 64, hash);
+	snprintf(dep, sizeof(dep), "%lld", rq->who.deployment);
+	params[0] = dep;
+	params[1] = (const char *)hash;
+	r = db_query_bin(rq->db, "SELECT agent_phase($1, $2)", 2, params,
+	    lens, fmts);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = http_sql_error(c, r, "phase");
+	else {
+		db_event(rq->db, "agent", "deploy.phase", json_pack("{s:s, "
+		    "s:s}", "deployment", dep, "phase", "user"));
+		rc = http_json(c, MHD_HTTP_OK, json_pack("{s:s}", "phase",
+		    "user"));
+	}
 	PQclear(r);
 	return rc;
 }

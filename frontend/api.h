@@ -84,4 +84,7 @@ int api_token_days(void);
 /* From the expiry tick: tokens_purge() (schema 008) once an hour. */
 void tokens_tick(struct pg_conn *db);
 
+/* agent_api.c (agent-phase): POST /agent/phase */
+route_fn agent_phase;
+
 #endif

@@ -292,8 +292,9 @@ api_deploy_log(struct http_req *rq)
 	r = db_query(rq->db, "SELECT json_build_object('deployment', d.id, "
 	    "'state', d.state, 'log', coalesce((SELECT json_agg("
 	    "json_build_object('script', l.script, 'status', l.status, "
-	    "'output', l.output, 'at', l.at) ORDER BY l.seq) FROM "
-	    "deployment_logs l WHERE l.deployment_id = d.id), '[]')) FROM "
+	    "'output', l.output, 'at', l.at, 'site', l.site) ORDER BY l.seq) "
+	    "FROM deployment_logs l WHERE l.deployment_id = d.id AND (NOT "
+	    "l.site OR $3::boolean)), '[]')) FROM "
 	    "deployments d WHERE d.id = $1 AND (d.user_id = $2 OR $3::boolean)",
 	    3, params);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {

@@ -119,7 +119,9 @@ auth_touch(PGconn *db, long long token)
  * deployment's in flight (boot.c mints those: its agent's, for that
  * deployment only, until it ends), sent from the address that fetched
  * it (a token copied off the node opens nothing elsewhere). Prepared:
- * the agents' progress reports run it every second.
+ * the agents' progress reports run it every second. An agent's token is
+ * of the boot phase or, once traded (POST /agent/phase), of the user
+ * phase (who->user_phase).
  */
 int
 auth_lookup(PGconn *db, struct MHD_Connection *c, struct caller *who)
@@ -138,13 +140,13 @@ auth_lookup(PGconn *db, struct MHD_Connection *c, struct caller *who)
 	r = db_exec_prepared(db, "auth_lookup", "SELECT 'u', u.id, "
 	    "u.is_admin::text, u.name, encode(t.hash, 'hex'), 0, '', '', "
 	    "t.id, coalesce(t.last_used < now() - " AUTH_LAST_USED ", "
-	    "true)::text FROM tokens t JOIN users u ON u.id = t.user_id "
-	    "WHERE t.hash = $1 AND token_state(t) = 'live' "
+	    "true)::text, 'boot' FROM tokens t JOIN users u ON u.id = "
+	    "t.user_id WHERE t.hash = $1 AND token_state(t) = 'live' "
 	    "UNION ALL SELECT 'a', coalesce(d.user_id, 0), 'f', '', "
 	    "encode(d.token_hash, 'hex'), d.id, d.kind, coalesce("
-	    "d.image_name, ''), 0, 'false' FROM deployments d WHERE "
-	    "d.token_hash = $1 AND d.token_addr = $2::inet AND d.state NOT "
-	    "IN ('ready', 'failed')", 2, params, lens, fmts);
+	    "d.image_name, ''), 0, 'false', d.token_phase FROM deployments d "
+	    "WHERE d.token_hash = $1 AND d.token_addr = $2::inet AND "
+	    "d.state NOT IN ('ready', 'failed')", 2, params, lens, fmts);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		rc = -1;
 	else if (PQntuples(r) == 1 &&
@@ -160,6 +162,7 @@ auth_lookup(PGconn *db, struct MHD_Connection *c, struct caller *who)
 		snprintf(who->image, sizeof(who->image), "%s",
 		    PQgetvalue(r, 0, 7));
 		who->token = atoll(PQgetvalue(r, 0, 8));
+		who->user_phase = strcmp(PQgetvalue(r, 0, 10), "user") == 0;
 		if (who->kind == CALLER_USER)
 			snprintf(who->name, sizeof(who->name), "%s",
 			    PQgetvalue(r, 0, 3));

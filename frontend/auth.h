@@ -31,6 +31,8 @@ struct caller {
 	long long token;	/* a user's: the id of the token used */
 	char refusal[128];	/* CALLER_NONE: why a user's token opens
 				 * nothing ("token expired on ..."), or "" */
+	int user_phase;		/* an agent's token of the user phase
+				 * (schema 007): no order, no site log */
 };
 
 /* A fresh token: 64 hex digits (shown once) and the SHA-256 kept. */

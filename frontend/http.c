@@ -121,7 +121,7 @@ const struct route http_routes[] = {
 	{ "POST", "/agent/result", HTTP_AGENT, API_BODY_MAX,
 	    KEYS("state", "reason", "fetched", "written"), agent_result },
 	{ "POST", "/agent/log", HTTP_AGENT, API_BODY_MAX,
-	    KEYS("script", "status", "output"), agent_log },
+	    KEYS("script", "status", "output", "site"), agent_log },
 
 	{ "POST", "/api/captures", HTTP_ADMIN, API_BODY_MAX,
 	    KEYS("node", "image"), api_capture_add },
@@ -153,6 +153,9 @@ const struct route http_routes[] = {
 	{ "DELETE", "/api/tokens/*", HTTP_USER, 0, NULL, api_token_revoke },
 	{ "POST", "/api/tokens/*/rotate", HTTP_USER, 0, NULL,
 	    api_token_rotate },
+	/* agent-phase: the boot token traded for a user-phase one */
+	{ "POST", "/agent/phase", HTTP_AGENT, API_BODY_MAX,
+	    KEYS("phase", "token"), agent_phase },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "chroot.h"
 #include "cmd.h"
 #include "deploy.h"
 #include "efiboot.h"
@@ -222,6 +223,9 @@ main(int argc, char **argv)
 	struct cmd_args a;
 	int rc;
 
+	/* the scripts' sandbox init (chroot.c), exec'd by the agent */
+	if (strcmp(argv[0], CHROOT_INIT_ARGV0) == 0)
+		return chroot_script_init(argc, argv, environ);
 	log_init("pipol-agent");
 	if (argc < 2 || argv[1][0] == '-')
 		return node_mode(argc, argv);

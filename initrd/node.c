@@ -11,8 +11,11 @@
  *                               callback), best effort
  *   post-install                unless bare: mount.c mounts the root
  *                               partition, postinst.c customises it,
- *                               POST SERVER/agent/log per script; then
- *                               the UEFI BootOrder (efiboot.c)
+ *                               POST SERVER/agent/log per script (the
+ *                               site's flagged), POST SERVER/agent/phase
+ *                               between the site's scripts and the
+ *                               user's; then the UEFI BootOrder
+ *                               (efiboot.c)
  *   POST SERVER/agent/result    rebooting or failed with the reason,
  *                               retried until pipold has it
  *
@@ -21,8 +24,11 @@
  * reboots on 0 and keeps a rescue shell otherwise. Every request is
  * made and judged by http.c.
  */
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,24 +233,101 @@ meta_get(const char *meta, const char *key, char *out, size_t len)
 	}
 }
 
-/* post-install's script runs go to pipold's log of the deployment */
+/* post-install's script runs go to pipold's log of the deployment; the
+ * site's scripts' to the admins' only */
 static void
-node_log(void *arg, const char *script, int status, const char *out)
+node_log(void *arg, const char *script, int status, const char *out,
+    int site)
 {
 	struct node *n = arg;
 	json_t *o, *ack = NULL;
 	struct perr e;
 
 	log_info("post-install: %s: exit %d", script, status);
-	o = json_pack("{s:s, s:i, s:s}", "script", script, "status", status,
-	    "output", out);
+	o = json_pack("{s:s, s:i, s:s, s:b}", "script", script, "status",
+	    status, "output", out, "site", site);
 	if (o == NULL)		/* not UTF-8: the output is the issue */
-		o = json_pack("{s:s, s:i, s:s}", "script", script, "status",
-		    status, "output", "(output not UTF-8: not kept)");
+		o = json_pack("{s:s, s:i, s:s, s:b}", "script", script,
+		    "status", status, "output", "(output not UTF-8: not kept)",
+		    "site", site);
 	if (call_until(n, "/agent/log", o, &ack, &e) < 0)
 		log_warnx("log of %s not kept: %s", script, e.msg);
 	json_decref(o);
 	json_decref(ack);
+}
+
+/*
+ * Between the site's scripts and the user's: the boot token (it opens
+ * the order, the site's scripts with it) traded for one of the user
+ * phase, 256 bits of our own getrandom (POST /agent/phase); the boot
+ * token is wiped and dies at pipold. The user's scripts run in a
+ * sandbox that cannot reach this process; the new token goes into the
+ * first-boot hook after them.
+ */
+static int
+node_phase(void *arg, struct perr *e)
+{
+	struct node *n = arg;
+	uint8_t raw[32];
+	char hex[HASH_HEX];
+	json_t *o, *ack = NULL;
+	ssize_t got;
+	int rc;
+
+	do
+		got = getrandom(raw, sizeof(raw), 0);
+	while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)sizeof(raw))
+		return perr_errno(e, PE_FAIL, "getrandom");
+	hash_hex(raw, hex);
+	explicit_bzero(raw, sizeof(raw));
+	if ((o = json_pack("{s:s, s:s}", "phase", "user", "token", hex)) ==
+	    NULL)
+		return perr_set(e, PE_FAIL, "out of memory");
+	rc = call_until(n, "/agent/phase", o, &ack, e);
+	explicit_bzero((char *)(uintptr_t)json_string_value(json_object_get(
+	    o, "token")), 64);
+	json_decref(o);
+	json_decref(ack);
+	if (rc == 0) {
+		explicit_bzero(n->token, sizeof(n->token));
+		memcpy(n->token, hex, sizeof(n->token));
+		log_info("post-install: the user phase begins (boot token "
+		    "traded)");
+	}
+	explicit_bzero(hex, sizeof(hex));
+	return rc;
+}
+
+int
+node_postinst_agent(struct postinst *p, const char *server,
+    const char *token, struct perr *e)
+{
+	struct node n = { .progress = NULL };
+	int rc;
+
+	snprintf(n.server, sizeof(n.server), "%s", server);
+	while (strlen(n.server) > 0 && n.server[strlen(n.server) - 1] == '/')
+		n.server[strlen(n.server) - 1] = '\0';
+	snprintf(n.token, sizeof(n.token), "%s", token);
+	http_away_init(&n.away, AGENT_UNREACHABLE_SEC);
+	if ((rc = http_global_init(e)) == 0 &&
+	    (n.h = http_easy_new(n.err)) == NULL)
+		rc = perr_set(e, PE_FAIL, "libcurl: out of memory");
+	if (rc == 0) {
+		p->server = n.server;
+		p->token = n.token;
+		p->log = node_log;
+		p->phase = node_phase;
+		p->arg = &n;
+		rc = postinst_run(p, e);
+	}
+	http_easy_free(n.h);
+	http_away_destroy(&n.away);
+	explicit_bzero(n.token, sizeof(n.token));
+	p->token = NULL;
+	p->server = NULL;
+	return rc;
 }
 
 /*
@@ -275,7 +358,7 @@ node_efi(struct node *n, struct perr *e)
 		    "first");
 		log_info("%s", msg);
 		if (bo->changed || bo->nnet == 0)
-			node_log(n, "(uefi)", 0, msg);
+			node_log(n, "(uefi)", 0, msg, 0);
 	}
 	free(bo);
 	return rc;
@@ -295,7 +378,7 @@ node_postinst(struct node *n, struct deploy *d, json_t *order,
 	char root[16], fstype[16], part[80], msg[200];
 	struct postinst p = { .root = dir, .order = order, .server =
 	    n->server, .token = n->token, .timeout_sec = AGENT_SCRIPT_SEC,
-	    .log = node_log, .arg = n };
+	    .log = node_log, .phase = node_phase, .arg = n };
 	struct perr ue;
 	struct stat st;
 	int rc;
@@ -310,7 +393,7 @@ node_postinst(struct node *n, struct deploy *d, json_t *order,
 		    "(image metadata root=N): no post-install, the disk is "
 		    "as the image is\n", d->name, d->version);
 		log_warnx("%s", msg);
-		node_log(n, "(post-install)", 0, msg);
+		node_log(n, "(post-install)", 0, msg, 0);
 		return 0;
 	}
 	if (stat(d->target, &st) < 0 || !S_ISBLK(st.st_mode))

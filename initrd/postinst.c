@@ -6,19 +6,27 @@
  *   1. configuration (postinst_config.c), in a child chrooted into the
  *      deployed root (chroot.c);
  *   2. the order's scripts whose NAME.FILTER matches the image's name
- *      (script_matches): the site's post-install scripts, then the
- *      user's rc scripts, in name order, each run as root in the system
- *      by chroot.c (with /proc, /sys and /dev bound and the deployment
- *      environment's resolver), environment PIPOL_IMAGE, PIPOL_NODE,
- *      PIPOL_USER, PATH, HOME; the output handed to p->log. A script
- *      that exits non-zero, is killed, or runs past p->timeout_sec fails
- *      the deployment, named with its status, and no later one runs.
+ *      (script_matches): the site's post-install scripts, in name
+ *      order, each run as root in the system in chroot.c's sandbox
+ *      (its own PID and mount namespaces, a fresh /proc, /sys, /dev,
+ *      the deployment environment's resolver), environment
+ *      PIPOL_IMAGE, PIPOL_NODE, PIPOL_USER, PATH, HOME; the output
+ *      handed to p->log. A script that exits non-zero, is killed, or
+ *      runs past p->timeout_sec fails the deployment, named with its
+ *      status, and no later one runs;
+ *   3. the phase (p->phase, node.c): the boot token, which opens the
+ *      order, is traded for a user-phase one; the site's script bodies
+ *      are wiped from the order;
+ *   4. the user's rc scripts, the same way;
+ *   5. the first-boot hook with the user-phase token: written last, so
+ *      that no token lies in the system while the user's scripts run.
  *
  * This file decides what runs and words the failures; it edits no file
  * of the system and mounts nothing itself.
  */
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,16 +91,41 @@ configure(const void *arg, struct perr *e)
 }
 
 static int
-run_scripts(const struct postinst *p, struct perr *e)
+ready_hook(const void *arg, struct perr *e)
+{
+	return postinst_ready_hook(arg, e);
+}
+
+/* The site's script bodies leave the agent's memory once they ran. */
+static void
+site_wipe(json_t *order)
+{
+	json_t *s, *b;
+	size_t i;
+
+	json_array_foreach(json_object_get(order, "scripts"), i, s) {
+		if (!json_is_string(json_object_get(s, "kind")) || strcmp(
+		    json_string_value(json_object_get(s, "kind")), "rc") == 0)
+			continue;
+		if ((b = json_object_get(s, "body")) != NULL &&
+		    json_is_string(b))
+			explicit_bzero((char *)(uintptr_t)json_string_value(b),
+			    json_string_length(b));
+		json_object_del(s, "body");
+	}
+}
+
+/* The order's scripts of one side: the site's (site) or the user's. */
+static int
+run_scripts(const struct postinst *p, int site, struct perr *e)
 {
 	json_t *s;
 	size_t i, len, outlen;
 	unsigned char *body;
 	const char *name, *kind;
 	char *out;
-	struct chroot_env env;
 	char envs[6][320], *envp[7];
-	int st, rc = 0, ran = 0;
+	int st, rc = 0;
 
 	script_env(p, envs, envp);
 	if ((out = malloc(AGENT_SCRIPT_OUTPUT_MAX + 1)) == NULL)
@@ -106,6 +139,8 @@ run_scripts(const struct postinst *p, struct perr *e)
 			    "proper name");
 			break;
 		}
+		if ((strcmp(kind, "rc") != 0) != site)
+			continue;
 		if (!script_matches(name, p->image)) {
 			log_debug("%s %s: not for %s", kind, name, p->image);
 			continue;
@@ -115,19 +150,18 @@ run_scripts(const struct postinst *p, struct perr *e)
 			    "not base64", kind, name);
 			break;
 		}
-		if (ran++ == 0 &&
-		    (rc = chroot_env_enter(p->root, &env, e)) < 0) {
-			free(body);
-			ran = 0;
-			break;
-		}
 		log_debug("post-install: running %s %s", kind, name);
 		st = chroot_script(p->root, name, body, len, envp,
 		    p->timeout_sec, out, &outlen, e);
+		explicit_bzero(body, len);
 		free(body);
+		if (st == CHROOT_NOT_STARTED) {
+			rc = -e->code;
+			break;
+		}
 		out[outlen] = '\0';
 		if (p->log != NULL)
-			p->log(p->arg, name, st, out);
+			p->log(p->arg, name, st, out, site);
 		if (st == 0)
 			continue;
 		rc = st == -1 ? perr_set(e, PE_FAIL, "post-install: %s %s: "
@@ -138,8 +172,7 @@ run_scripts(const struct postinst *p, struct perr *e)
 		    "exit status %d", kind, name, st);
 		break;
 	}
-	if (ran > 0)
-		chroot_env_leave(p->root, &env);
+	explicit_bzero(out, AGENT_SCRIPT_OUTPUT_MAX + 1);
 	free(out);
 	return rc;
 }
@@ -150,9 +183,13 @@ postinst_run(const struct postinst *p, struct perr *e)
 	int rc;
 
 	log_debug("post-install of %s in %s", p->image, p->root);
-	if ((rc = chroot_call(p->root, configure, p, e)) < 0)
+	if ((rc = chroot_call(p->root, configure, p, e)) < 0 ||
+	    (rc = run_scripts(p, 1, e)) < 0)
 		return rc;
-	if ((rc = run_scripts(p, e)) < 0)
+	site_wipe(p->order);
+	if ((p->phase != NULL && (rc = p->phase(p->arg, e)) < 0) ||
+	    (rc = run_scripts(p, 0, e)) < 0 ||
+	    (rc = chroot_call(p->root, ready_hook, p, e)) < 0)
 		return rc;
 	sync();
 	return 0;

@@ -18,7 +18,8 @@
 static int postinst_main(const struct cmd *, const struct cmd_args *);
 
 /* The command line: options, usage and --help (cmd.h) */
-enum { O_ROOT, O_ORDER, O_IMAGE, O_SERVER, O_TIMEOUT, O_VERBOSE, O_END };
+enum { O_ROOT, O_ORDER, O_IMAGE, O_SERVER, O_AGENT, O_TIMEOUT, O_VERBOSE,
+    O_END };
 
 static const struct cmd_opt pi_opts[] = {
 	[O_ROOT] = { "root", 0, CMD_VALUE, "DIR",
@@ -31,6 +32,12 @@ static const struct cmd_opt pi_opts[] = {
 	[O_SERVER] = { "server", 0, CMD_VALUE, "URL",
 	    "write the first-boot hook that reports ready to URL,\n"
 	    "with the token in $PIPOL_TOKEN" },
+	[O_AGENT] = { "agent", 0, CMD_VALUE, "URL",
+	    "as node mode, against pipold at URL with the boot-phase\n"
+	    "token in $PIPOL_TOKEN: each script's run posted to\n"
+	    "/agent/log, the token traded for a user-phase one\n"
+	    "(/agent/phase) between the site's scripts and the\n"
+	    "user's, the first-boot hook written with it" },
 	[O_TIMEOUT] = { "timeout", 0, CMD_VALUE, "SEC",
 	    "one script's limit (default 1800)" },
 	[O_VERBOSE] = { "verbose", 0, CMD_FLAG, NULL, "say more" },
@@ -42,15 +49,16 @@ const struct cmd postinst_cmd = { "postinstall", postinst_main,
     "Run the post-install of an order (hostname, the user's account, SSH keys\n"
     "and sudo rule, NFS home line, first-boot hook, matching post-install and\n"
     "rc scripts) on a system unpacked or mounted at DIR, as node mode does\n"
-    "after writing a disk. Each script's output goes to standard output.\n"
-    "--root and --order are needed.\n\n"
+    "after writing a disk. Each script's output goes to standard output\n"
+    "(with --agent, to pipold). --root and --order are needed.\n\n"
     "Exit status: 0 done; 1 a script or a step failed; 2 usage; 3 a bad order",
     pi_opts, 0, 0, NULL };
 
 static void
-pi_log(void *arg, const char *script, int status, const char *out)
+pi_log(void *arg, const char *script, int status, const char *out, int site)
 {
 	(void)arg;
+	(void)site;
 	printf("==> %s: exit %d\n%s%s", script, status, out,
 	    *out && out[strlen(out) - 1] != '\n' ? "\n" : "");
 	fflush(stdout);
@@ -60,7 +68,7 @@ static int
 postinst_main(const struct cmd *c, const struct cmd_args *a)
 {
 	struct postinst p = { .timeout_sec = AGENT_SCRIPT_SEC, .log = pi_log };
-	const char *orderfile = cmd_str(a, O_ORDER);
+	const char *orderfile = cmd_str(a, O_ORDER), *agent;
 	json_error_t je;
 	struct perr e;
 	long long v;
@@ -69,6 +77,7 @@ postinst_main(const struct cmd *c, const struct cmd_args *a)
 	p.root = cmd_str(a, O_ROOT);
 	p.image = cmd_str(a, O_IMAGE);
 	p.server = cmd_str(a, O_SERVER);
+	agent = cmd_str(a, O_AGENT);
 	log_verbose |= cmd_count(a, O_VERBOSE) > 0;
 	if (cmd_str(a, O_TIMEOUT) != NULL) {
 		if (parse_count("--timeout", cmd_str(a, O_TIMEOUT), 1, 86400,
@@ -80,6 +89,13 @@ postinst_main(const struct cmd *c, const struct cmd_args *a)
 	}
 	if (p.root == NULL || orderfile == NULL)
 		return cmd_usage_error(c, "--root and --order are needed");
+	if (agent != NULL && (p.server != NULL || (p.token =
+	    getenv("PIPOL_TOKEN")) == NULL || strlen(p.token) != 64 ||
+	    strspn(p.token, "0123456789abcdef") != 64)) {
+		log_warnx("--agent needs the deployment's token (64 hex digits) "
+		    "in $PIPOL_TOKEN, and no --server");
+		return PE_USAGE;
+	}
 	if (p.server != NULL && ((p.token = getenv("PIPOL_TOKEN")) == NULL ||
 	    strspn(p.token, "0123456789abcdef") != strlen(p.token) ||
 	    strchr(p.server, '\'') != NULL)) {
@@ -101,7 +117,9 @@ postinst_main(const struct cmd *c, const struct cmd_args *a)
 		json_decref(p.order);
 		return PE_DATA;
 	}
-	if ((rc = postinst_run(&p, &e)) < 0)
+	rc = agent != NULL ? node_postinst_agent(&p, agent, p.token, &e) :
+	    postinst_run(&p, &e);
+	if (rc < 0)
 		log_warnx("%s", e.msg);
 	json_decref(p.order);
 	return rc < 0 ? -rc : 0;

@@ -7,9 +7,10 @@
  * for root, the user's account (passwd, group, shadow; uid from the
  * order), home and keys, a password-less sudo rule
  * (/etc/sudoers.d/pipol-USER), the NFS home line in /etc/fstab when
- * pipold has --nfs-home, and the first-boot hook that reports "ready"
- * (a systemd unit, or /etc/local.d/ for BusyBox and OpenRC systems).
- * Runs no script and mounts nothing.
+ * pipold has --nfs-home; and, after every script ran, the first-boot
+ * hook that reports "ready" (a systemd unit, or /etc/local.d/ for
+ * BusyBox and OpenRC systems) with the user-phase token. Runs no
+ * script and mounts nothing.
  */
 #include <sys/stat.h>
 #include <errno.h>
@@ -299,7 +300,11 @@ postinst_configure(const struct postinst *p, struct perr *e)
 	if (keys != NULL && *keys != '\0' && (rc = keys_add("/root", 0, keys,
 	    e)) < 0)
 		return rc;
-	if ((rc = user_set(p->order, nfs, e)) < 0)
-		return rc;
+	return user_set(p->order, nfs, e);
+}
+
+int
+postinst_ready_hook(const struct postinst *p, struct perr *e)
+{
 	return ready_hook(p->server, p->token, e);
 }

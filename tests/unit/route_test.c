@@ -79,6 +79,8 @@ static const struct {
 	{ "POST", "/api/tokens", HTTP_USER, API_BODY_MAX, api_token_add },
 	{ "DELETE", "/api/tokens/12", HTTP_USER, 0, api_token_revoke },
 	{ "POST", "/api/tokens/12/rotate", HTTP_USER, 0, api_token_rotate },
+	/* agent-phase */
+	{ "POST", "/agent/phase", HTTP_AGENT, API_BODY_MAX, agent_phase },
 };
 
 /* Every route as declared, and every route of the table met above. */
