@@ -158,6 +158,8 @@ agent_report(struct http_req *rq, int final)
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
 		rc = http_sql_error(c, r, "report");
 	else {
+		if (PQgetvalue(r, 0, 0)[0] == 't')	/* rebooting, ready */
+			elilo_sync(rq->pd);
 		if (final && PQgetvalue(r, 0, 0)[0] == 't')
 			db_event(rq->db, "agent", "deploy.result", json_pack(
 			    "{s:s, s:s, s:s?}", "deployment", dep, "state", st,

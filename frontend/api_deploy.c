@@ -443,6 +443,7 @@ power_job_main(void *arg)
 			log_warnx("deploy: node %s: boot cycle not armed: "
 			    "database unavailable", name);
 		db_put(j->pd, db);
+		elilo_write_node(j->pd, name);	/* its token, if elilo */
 	}
 	json_decref(j->nodes);
 	free(j->names);

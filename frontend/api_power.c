@@ -97,6 +97,7 @@ power_act(struct pipold *pd, struct MHD_Connection *c, const char *name,
 		    power_action_name(action), who->name, ok ? msg : e.msg);
 		if ((db = db_get(pd)) != NULL && ok && action != POWER_OFF)
 			boot_arm(db, name);	/* a cycle pipold started */
+		elilo_write_node(pd, name);
 		if (db != NULL)
 			db_event(db, who->name, "node.power", json_pack(
 			    "{s:s, s:s, s:b, s:s}", "node", name, "action",

@@ -414,6 +414,7 @@ api_node_boot(struct http_req *rq)
 		db_event(db, rq->who.name, "node.boot", json_pack("{s:s, s:s, s:s?, "
 		    "s:s?, s:s?}", "node", name, "mode", mode, "kernel", k,
 		    "initrd", i, "cmdline", cl));
+		elilo_write_node(rq->pd, name);
 		rc = http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}",
 		    "node", name, "boot", mode));
 	}

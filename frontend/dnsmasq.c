@@ -78,7 +78,10 @@ int
 dnsmasq_check(struct dnsmasq_opts *o, struct perr *e)
 {
 	size_t n;
+	int rc;
 
+	if ((rc = elilo_check(o, e)) < 0)
+		return rc;
 	if (o->dir == NULL) {
 		if (o->public_url || o->tftp_root)
 			return perr_set(e, PE_USAGE, "--public-url and "
@@ -108,10 +111,15 @@ dnsmasq_check(struct dnsmasq_opts *o, struct perr *e)
 static int
 conf_write(struct dnsmasq_opts *o, struct perr *e)
 {
-	char path[PATH_MAX + 16], *text = NULL;
+	char path[PATH_MAX + 16], *text = NULL, ia64[320] = "";
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/pipol.conf", o->abs);
+	if (o->elilo != NULL)	/* elilo.c writes what elilo reads next */
+		snprintf(ia64, sizeof(ia64), "# IA-64 firmware (client "
+		    "architecture 2) gets elilo.efi (--elilo)\n"
+		    "dhcp-match=set:ia64,option:client-arch,2\n"
+		    "dhcp-boot=tag:known,tag:ia64,%s\n", o->elilo);
 	if (asprintf(&text,
 "# pipol.conf -- written by pipold at each start (--dnsmasq-dir): edits\n"
 "# are lost. Give it to dnsmasq with --conf-file; the network part\n"
@@ -136,8 +144,8 @@ conf_write(struct dnsmasq_opts *o, struct perr *e)
 "# again for about 60 s. This URL answers 404 at once: it moves on.\n"
 "dhcp-vendorclass=set:httpboot,HTTPClient\n"
 "dhcp-option-force=tag:httpboot,60,HTTPClient\n"
-"dhcp-boot=tag:known,tag:httpboot,%s/no-http-boot\n",
-	    o->abs, o->tftp_root, o->url, o->url) < 0)
+"dhcp-boot=tag:known,tag:httpboot,%s/no-http-boot\n%s",
+	    o->abs, o->tftp_root, o->url, o->url, ia64) < 0)
 		return perr_set(e, PE_FAIL, "%s: out of memory", path);
 	rc = atomic_write(path, text, strlen(text), e);
 	free(text);
@@ -271,6 +279,7 @@ dnsmasq_start(struct pipold *pd, struct perr *e)
 	pthread_mutex_lock(&o->mu);
 	rc = hosts_write(pd, e);
 	pthread_mutex_unlock(&o->mu);
+	elilo_sync(pd);
 	if (rc == 0)
 		log_info("dnsmasq: %s/pipol.conf, boot URL %s/boot/${mac}",
 		    o->abs, o->url);
@@ -290,4 +299,5 @@ dnsmasq_nodes_changed(struct pipold *pd)
 	if (hosts_write(pd, &e) < 0)
 		log_warnx("%s", e.msg);
 	pthread_mutex_unlock(&pd->dnsmasq.mu);
+	elilo_sync(pd);
 }

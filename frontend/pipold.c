@@ -27,7 +27,7 @@
 
 /* The command line: the options, the usage line and --help (cmd.h). */
 enum { O_STATE, O_DB, O_LISTEN, O_ADD_USER, O_ADMIN, O_DNSMASQ_DIR,
-    O_PUBLIC_URL, O_TFTP_ROOT, O_NFS_HOME, O_IP_CONNECTIONS, O_TOKEN_DAYS,
+    O_PUBLIC_URL, O_TFTP_ROOT, O_ELILO, O_NFS_HOME, O_IP_CONNECTIONS, O_TOKEN_DAYS,
     O_END };
 
 /* One address's connections at once: a node's agent holds its progress
@@ -58,6 +58,10 @@ static const struct cmd_opt options[] = {
 	[O_TFTP_ROOT] = { "tftp-root", 0, CMD_VALUE, "DIR",
 	    "where dnsmasq finds undionly.kpxe and snponly.efi\n"
 	    "(default " DNSMASQ_TFTP_ROOT ")" },
+	[O_ELILO] = { "elilo", 0, CMD_VALUE, "PATH",
+	    "serve elilo.efi (TFTPROOT/PATH) to IA-64 firmware, and\n"
+	    "write each network-only node's elilo configuration\n"
+	    "next to it" },
 	[O_NFS_HOME] = { "nfs-home", 0, CMD_VALUE, "SERVER:/PATH",
 	    "deployed systems mount SERVER:/PATH/USER on\n"
 	    "/home/USER (NFS, at boot); default: a local home" },
@@ -72,7 +76,8 @@ static const struct cmd_opt options[] = {
 
 static const struct cmd pipold_cmd = { "pipold", NULL,
     "[--state DIR] [--db CONNINFO] [--listen ADDR:PORT]\n"
-    "              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]]\n"
+    "              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]\n"
+    "              [--elilo PATH]]\n"
     "              [--nfs-home SERVER:/PATH] [--ip-connections N]\n"
     "              [--token-days N]\n"
     "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]\n"
@@ -142,6 +147,7 @@ main(int argc, char **argv)
 	pd.dnsmasq.dir = cmd_str(&a, O_DNSMASQ_DIR);
 	pd.dnsmasq.public_url = cmd_str(&a, O_PUBLIC_URL);
 	pd.dnsmasq.tftp_root = cmd_str(&a, O_TFTP_ROOT);
+	pd.dnsmasq.elilo = cmd_str(&a, O_ELILO);
 	pd.nfs_home = cmd_str(&a, O_NFS_HOME);
 	pthread_mutex_init(&pd.dnsmasq.mu, NULL);
 	db_pool_init(&pd);

@@ -26,6 +26,7 @@ struct dnsmasq_opts {
 	const char *dir;	/* --dnsmasq-dir; NULL: write nothing */
 	const char *public_url;	/* --public-url: where nodes reach pipold */
 	const char *tftp_root;	/* --tftp-root: undionly.kpxe, snponly.efi */
+	const char *elilo;	/* --elilo: elilo.efi, under tftp_root */
 	char url[256];		/* public_url without a final '/' */
 	char abs[3072];		/* dir, absolute */
 	pthread_mutex_t mu;	/* one writer of the hosts file at a time */
@@ -120,5 +121,14 @@ void db_event(struct pg_conn *db, const char *actor, const char *kind,
 int dnsmasq_check(struct dnsmasq_opts *o, struct perr *e);
 int dnsmasq_start(struct pipold *pd, struct perr *e);
 void dnsmasq_nodes_changed(struct pipold *pd);
+
+/* elilo.c: the elilo configuration files of network-only nodes, next to
+ * --elilo under the TFTP root; nothing without --elilo. elilo_write_node
+ * after a change of one node's boot (its deploy armed, its boot mode
+ * set), elilo_sync for all (start, node changes, deployment moves,
+ * reservation ends). */
+int elilo_check(struct dnsmasq_opts *o, struct perr *e);
+void elilo_write_node(struct pipold *pd, const char *name);
+void elilo_sync(struct pipold *pd);
 
 #endif

@@ -156,6 +156,7 @@ resv_end_tick(struct pipold *pd)
 		if (got <= 0)
 			return;
 		end_act(pd, &j);
+		elilo_write_node(pd, j.name);	/* parked */
 		json_decref(j.params);
 	}
 }
