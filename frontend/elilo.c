@@ -47,7 +47,7 @@ static pthread_mutex_t elilo_mu = PTHREAD_MUTEX_INITIALIZER;
 int
 elilo_value_ok(const char *v, int spaces)
 {
-	if (strlen(v) > ELILO_VALUE_MAX)
+	if (strlen(v) > ELILO_VALUE_MAX || strstr(v, "..") != NULL)
 		return 0;
 	for (; *v; v++)
 		if (!isalnum((unsigned char)*v) && !strchr("._-,:/=+@%~", *v)

@@ -15,9 +15,9 @@
 
 /* A value fit for an elilo line, even inside append="...": only
  * letters, digits and . _ - , : / = + @ % ~; spaces only when spaces;
- * at most ELILO_VALUE_MAX bytes. No quote, backslash, '#' or newline,
- * which elilo's parser would read as the end of a value, an escape, a
- * comment or a new line. */
+ * no ".." (values make TFTP paths); at most ELILO_VALUE_MAX bytes. No
+ * quote, backslash, '#' or newline, which elilo's parser would read as
+ * the end of a value, an escape, a comment or a new line. */
 int elilo_value_ok(const char *v, int spaces);
 
 /* The name elilo tries first for a node with IPv4 address ip: its
