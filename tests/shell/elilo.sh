@@ -99,6 +99,11 @@ sql "UPDATE nodes SET boot_params = boot_params || '{\"cmdline\": \"a\\\" image=
     ok "a quote and newline in boot_params: no file"
 "$P" node boot it1 local > /dev/null
 same "node boot local: back" "$F" "$T/local.want"
+# parked (a reservation's end): the rescue section, never the disk's system
+sql "UPDATE nodes SET boot_mode = 'park' WHERE name = 'it1'" > /dev/null
+"$P" node set it1 --power manual > /dev/null
+same "parked: rescue" "$F" "$T/rescue.want"
+"$P" node boot it1 local > /dev/null
 
 # deploy: the token is minted when the cycle is armed, for 10.77.0.31 only
 mkdisk "$T/d" 3000001
