@@ -87,4 +87,10 @@ void tokens_tick(struct pg_conn *db);
 /* agent_api.c (agent-phase): POST /agent/phase */
 route_fn agent_phase;
 
+/* timeline.c (timeline, schema 011): a phase of the deployment in
+ * flight on node NAME that changes no state ("power_on", "handover"),
+ * asked from addr (NULL: unknown); logged when it cannot be recorded */
+void timeline_mark(struct pg_conn *db, const char *name, const char *phase,
+    const char *addr);
+
 #endif

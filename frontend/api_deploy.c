@@ -5,7 +5,8 @@
  *                            "reservation": ID, "bare": bool,
  *                            "seconds": N}
  *   GET  /api/deployments[?id=N]   yours (admins: everyone's), newest
- *                                  first, with every state's time
+ *                                  first, with every state's time and
+ *                                  the timeline of its phases (011)
  *
  * A user deploys only onto nodes of their own running reservation: the
  * one named, else one of theirs holding every node asked, else an
@@ -390,7 +391,8 @@ api_deploy_list(struct http_req *rq)
 	    "d.reservation_id, 'created', d.created, 'updated', d.updated, "
 	    "'transitions', (SELECT json_agg(json_build_object('state', "
 	    "t.state, 'at', t.at) ORDER BY t.at) FROM deployment_transitions "
-	    "t WHERE t.deployment_id = d.id)) ORDER BY d.id DESC), '[]')) "
+	    "t WHERE t.deployment_id = d.id), 'phases', deployment_timeline("
+	    "d.id)) ORDER BY d.id DESC), '[]')) "
 	    "FROM (SELECT * FROM deployments d WHERE (d.user_id = $1 OR "
 	    "$2::boolean) AND ($3 = 0 OR d.id = $3) ORDER BY d.id DESC "
 	    "LIMIT 200) d JOIN nodes n ON n.id = d.node_id LEFT JOIN users u "
@@ -422,14 +424,16 @@ power_job_main(void *arg)
 	PGconn *db;
 	json_t *n;
 	size_t i;
+	int ok;
 
 	json_array_foreach(j->nodes, i, n) {
 		const char *name = json_string_value(json_object_get(n,
 		    "name"));
 
-		if (power_run(name, json_string_value(json_object_get(n,
+		ok = power_run(name, json_string_value(json_object_get(n,
 		    "driver")), json_object_get(n, "params"), POWER_CYCLE, msg,
-		    sizeof(msg), &e) < 0)
+		    sizeof(msg), &e) == 0;
+		if (!ok)
 			log_warnx("deploy: node %s: power cycle failed: %s; "
 			    "its next network boot deploys it", name, e.msg);
 		else
@@ -437,7 +441,9 @@ power_job_main(void *arg)
 		/* armed once the cycle is under way, so that the boot it
 		 * cut short cannot take the token; a node that asked too
 		 * early waits and asks again (wait.ipxe) */
-		if ((db = db_get(j->pd)) != NULL)
+		if ((db = db_get(j->pd)) != NULL && ok)
+			timeline_mark(db, name, "power_on", NULL);
+		if (db != NULL)
 			boot_arm(db, name);
 		else
 			log_warnx("deploy: node %s: boot cycle not armed: "

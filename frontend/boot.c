@@ -321,6 +321,9 @@ boot_script(struct http_req *rq)
 			tname = "wait";
 		} else if (m == 2)
 			tname = "rescue";
+		else	/* past writing: its disk, the hand-over (011) */
+			timeline_mark(db, PQgetvalue(r, 0, 1), "handover",
+			    http_peer_addr(c, addr) == 0 ? addr : NULL);
 	} else if (strcmp(bp, "kernel") == 0) {
 		const char *k = json_string_value(json_object_get(params_j,
 		    "kernel"));

@@ -24,7 +24,7 @@ int cmd_release(const struct cmd *c, const struct cmd_args *a);
 json_t *names_list(const char *s);	/* "n1,n2" -> ["n1", "n2"] */
 
 /* deploy_cmd.c */
-extern const struct cmd_opt deploy_opts[], capture_opts[];
+extern const struct cmd_opt deploy_opts[], capture_opts[], status_opts[];
 int cmd_deploy(const struct cmd *c, const struct cmd_args *a);
 int cmd_status(const struct cmd *c, const struct cmd_args *a);
 int cmd_capture(const struct cmd *c, const struct cmd_args *a);

@@ -3,7 +3,8 @@
  * pipold. With --wait, deploy follows its deployments to the end: on a
  * terminal one live line per node, else one line per state change, and
  * the exit status says whether every node came up (0), one failed (1),
- * or the wait timed out (5).
+ * or the wait timed out (5). "pipol status ID" prints the deployment's
+ * timeline: the time of each phase pipold saw (schema 011).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,14 +217,59 @@ cmd_deploy(const struct cmd *c, const struct cmd_args *a)
 	return rc;
 }
 
+/*
+ * A deployment's timeline (schema 011), a phase a line: its clock time
+ * here, the time since the phase before it and since created:
+ * "  written            10:02:14   +12.4 s   (31.0 s)".
+ */
+static void
+timeline_print(json_t *phases)
+{
+	double t, t0 = -1, prev = -1;
+	char clock[16];
+	struct tm tm;
+	time_t sec;
+	json_t *p;
+	size_t i;
+
+	json_array_foreach(phases, i, p) {
+		if (!json_is_number(json_object_get(p, "t"))) {
+			printf("  %-18s not reached\n", cli_str(p, "phase"));
+			continue;
+		}
+		t = json_number_value(json_object_get(p, "t"));
+		sec = (time_t)t;
+		if (localtime_r(&sec, &tm) == NULL ||
+		    strftime(clock, sizeof(clock), "%H:%M:%S", &tm) == 0)
+			snprintf(clock, sizeof(clock), "?");
+		if (t0 < 0)
+			printf("  %-18s %s\n", cli_str(p, "phase"), clock);
+		else
+			printf("  %-18s %s %+9.1f s  (%.1f s)\n",
+			    cli_str(p, "phase"), clock, t - prev, t - t0);
+		if (t0 < 0)
+			t0 = t;
+		prev = t;
+	}
+}
+
+enum { S_JSON };
+
+const struct cmd_opt status_opts[] = {
+	[S_JSON] = { "json", 0, CMD_FLAG, NULL,
+	    "print pipold's answer (JSON), the timeline's\n"
+	    "times in seconds since the epoch" },
+	CMD_OPT_END
+};
+
 int
 cmd_status(const struct cmd *c, const struct cmd_args *a)
 {
-	json_t *reply = NULL, *d, *t;
+	json_t *reply = NULL, *d;
 	char path[64], text[300];
 	struct perr e;
 	long long id = 0;
-	size_t i, k;
+	size_t i;
 
 	if (a->npos == 1 && parse_count("ID", a->pos[0], 1, (long long)1e15,
 	    &id, &e) < 0)
@@ -234,16 +280,19 @@ cmd_status(const struct cmd *c, const struct cmd_args *a)
 		snprintf(path, sizeof(path), "/api/deployments");
 	if (client_call("GET", path, NULL, &reply, &e) < 0)
 		return cli_fail(&e);
+	if (cmd_count(a, S_JSON)) {
+		json_dumpf(reply, stdout, JSON_INDENT(2));
+		printf("\n");
+		json_decref(reply);
+		return 0;
+	}
 	printf("%-6s %-16s %-24s %s\n", "ID", "NODE", "IMAGE", "STATE");
 	json_array_foreach(json_object_get(reply, "deployments"), i, d) {
 		progress_text(d, text, sizeof(text));
 		printf("%-6lld %-16s %-24s %s\n", cli_int(d, "id"),
 		    cli_str(d, "node"), cli_str(d, "image"), text);
-		if (id == 0)
-			continue;
-		json_array_foreach(json_object_get(d, "transitions"), k, t)
-			printf("       %-12s %s\n", cli_str(t, "state"),
-			    cli_str(t, "at"));
+		if (id != 0)
+			timeline_print(json_object_get(d, "phases"));
 	}
 	json_decref(reply);
 	return 0;

@@ -43,9 +43,14 @@ equal "deploy --wait: exit 0, ready" "$rc $(grep -c '^n1 *ready' "$T/deploy.out"
 ms=$((($(date +%s%N) - t0) / 1000000))
 ok "n1: deploy to ready in $((ms / 1000)).$((ms % 1000 / 100)) s (power-on, PXE, write, post-install, reboot, first boot)"
 dep=$(grep -o 'deployment [0-9]*' "$T/deploy.out" | head -1 | cut -d' ' -f2)
+alice status --json "$dep" > "$T/status.json"
+equal "every state once, in order" "$(jq -r '.deployments[0].transitions | map(.state) | join(" ")' "$T/status.json")" \
+    "pending booting fetching writing postinstall rebooting ready"
+# the timeline (pipol status ID), for the log: where the minutes go
 alice status "$dep" > "$T/status"
-equal "every state once, in order" "$(awk 'NR > 2 { print $1 }' "$T/status" | tr '\n' ' ')" \
-    "pending booting fetching writing postinstall rebooting ready "
+sed 's/^/# /' "$T/status"
+equal "the timeline: every phase, in order" "$(awk 'NR > 2 && $2 != "not" { print $1 }' "$T/status" | tr '\n' ' ')" \
+    "created power_on boot_script agent_started written postinstall_done handover ready "
 con "pipol: n1: loading the deployment environment" && ok "n1: iPXE ran pipold's deploy script" ||
     notok "n1: iPXE ran pipold's deploy script"
 if [ "$MODE" = bios ]; then
