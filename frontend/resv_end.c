@@ -217,7 +217,7 @@ resv_end_tick(struct pipold *pd)
 	/* the wipes under way that ended: done ones become offs, due now */
 	if ((db = db_get(pd)) != NULL) {
 		snprintf(tries, sizeof(tries), "%d", RESV_END_TRIES);
-		snprintf(backoff, sizeof(backoff), "%d", RESV_END_BACKOFF_SEC);
+		snprintf(backoff, sizeof(backoff), "%d", RESV_END_WIPE_BACKOFF_SEC);
 		r = db_query(db, "SELECT wipe_watch($1, $2)", 2, params);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			log_warnx("end of reservations: wipes not watched: %s",

@@ -18,6 +18,7 @@ struct http_fail;
 #define RESV_END_BACKOFF_SEC	10	/* doubled at each failed try */
 #define RESV_END_BATCH		32	/* rows acted on in one tick */
 #define RESV_END_WIPE_SEC	1800	/* a wipe reports done by then */
+#define RESV_END_WIPE_BACKOFF_SEC 60	/* after a failed wipe */
 
 /*
  * Act on the end actions that are due: each claimed under a lease in a
