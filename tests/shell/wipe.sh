@@ -51,6 +51,8 @@ mkdisk "$T/d" 3000000
 "$P" image create os --from "$T/d" > /dev/null && "$P" image validate os:1 > /dev/null &&
     "$P" image promote os:1 > /dev/null
 
+printf '#!/bin/sh\necho site secret\n' > "$T/10-site"
+check "an admin adds a post-install script" as "$adm" script add "$T/10-site" --postinstall
 expect_fail 4 "admin" as "$al" node set n1 --wipe on
 equal "a user's --wipe changes nothing" "$(sql "select wipe from nodes where name = 'n1'")" f
 expect_fail 2 "--wipe yes: on or off" as "$adm" node set n1 --wipe yes
@@ -71,7 +73,11 @@ expect_fail 7 "node n1 is being wiped" as "$bo" deploy -n n1 -i os --reservation
 equal "... no deployment made" "$(sql "select count(*) from deployments")" "$n"
 t=$(script 52:54:00:00:41:01 | tok)
 [ -n "$t" ] && ok "the node's boot: the deploy script with a token" || notok "the node's boot: the deploy script with a token"
-equal "its order: kind wipe" "$(curl -s -H "Authorization: Bearer $t" "$U/agent/order" | grep -o '"kind" *: *"[a-z]*"' | tr -d ' ')" '"kind":"wipe"'
+curl -s -H "Authorization: Bearer $t" "$U/agent/order" > "$T/order"
+equal "its order: kind wipe" "$(grep -o '"kind" *: *"[a-z]*"' "$T/order" | tr -d ' ')" '"kind":"wipe"'
+grep -qE '"scripts" *: *\[\]' "$T/order" && ! grep -q 10-site "$T/order" &&
+    ok "... no scripts (the site's post-install may hold its secrets)" ||
+    notok "... no scripts (the site's post-install may hold its secrets)"
 rand "$T/disk" 4194304
 printf 'BOOT_IMAGE=vmlinuz pipol.server=%s pipol.token=%s quiet\n' "$U" "$t" > "$T/cmdline"
 "$A" --cmdline "$T/cmdline" --target "$T/disk" 2> "$T/agent.err"; rc=$?
