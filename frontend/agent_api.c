@@ -16,6 +16,9 @@
  * rc scripts run. That token opens progress, result and log only: the
  * order, site scripts and site log lines are the boot phase's.
  *
+ * A wipe's order carries no scripts: nothing runs on a wiped disk, and
+ * the site's post-install scripts may hold its secrets.
+ *
  * A token is good while its deployment is in flight, from the address
  * that fetched it: once ready or failed, or from elsewhere, it opens
  * nothing (auth.c looks it up; http.c lets only such a token through
@@ -61,11 +64,11 @@ agent_order(struct http_req *rq)
 	    "'scripts', (SELECT coalesce(json_agg(json_build_object('kind', "
 	    "s.kind, 'name', s.name, 'body', translate(encode(s.body, "
 	    "'base64'), E'\\n', '')) ORDER BY s.kind = 'rc', s.name COLLATE "
-	    "\"C\"), '[]') FROM scripts s WHERE s.kind = 'postinstall' OR "
-	    "s.owner_id = d.user_id)), deploy_advance(d.id, 'fetching', NULL) "
-	    "FROM deployments d JOIN nodes n ON n.id = d.node_id LEFT JOIN "
-	    "users u ON u.id = d.user_id WHERE d.id = $1 AND d.token_phase = "
-	    "'boot'", 2, params);
+	    "\"C\"), '[]') FROM scripts s WHERE d.kind <> 'wipe' AND (s.kind "
+	    "= 'postinstall' OR s.owner_id = d.user_id))), deploy_advance("
+	    "d.id, 'fetching', NULL) FROM deployments d JOIN nodes n ON n.id "
+	    "= d.node_id LEFT JOIN users u ON u.id = d.user_id WHERE d.id = "
+	    "$1 AND d.token_phase = 'boot'", 2, params);
 	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "order");
 	PQclear(r);
 	return rc;

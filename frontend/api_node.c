@@ -2,7 +2,8 @@
  * api_node.c -- the machines of the pool: POST /api/nodes (admins),
  * GET /api/nodes and GET /api/nodes/NAME (anyone with a token; the
  * power params only to admins), POST /api/nodes/NAME (admins: its
- * power driver and params, its boot environment). Every change rewrites
+ * power driver and params, its boot environment, its wipe at the end
+ * of a reservation). Every change rewrites
  * the dnsmasq hosts. Power actions are api_power.c's, boot modes
  * boot.c's.
  */
@@ -152,7 +153,8 @@ api_node_show(struct http_req *rq)
 	params[0] = name;
 	r = db_query(rq->db, "SELECT name, mac::text, profile, "
 	    "coalesce(host(ip), ''), power_driver, boot_mode, "
-	    "power_params::text FROM nodes WHERE name = $1", 1, params);
+	    "power_params::text, CASE WHEN wipe THEN 'on' ELSE 'off' END "
+	    "FROM nodes WHERE name = $1", 1, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "database error");
@@ -160,10 +162,11 @@ api_node_show(struct http_req *rq)
 		snprintf(err, sizeof(err), "node %s: no such node", name);
 		rc = http_error(c, MHD_HTTP_NOT_FOUND, err);
 	} else {
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name",
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name",
 		    PQgetvalue(r, 0, 0), "mac", PQgetvalue(r, 0, 1), "profile",
 		    PQgetvalue(r, 0, 2), "ip", PQgetvalue(r, 0, 3), "power",
-		    PQgetvalue(r, 0, 4), "boot", PQgetvalue(r, 0, 5));
+		    PQgetvalue(r, 0, 4), "boot", PQgetvalue(r, 0, 5), "wipe",
+		    PQgetvalue(r, 0, 7));
 		/* paths of sockets and password files: for admins only */
 		if (o != NULL && rq->who.admin)
 			json_object_set_new(o, "power_params",
@@ -246,7 +249,44 @@ power_change_tx(PGconn *db, void *arg)
 	return rc;
 }
 
-/* POST /api/nodes/NAME {"power_driver"?, "power_params"?, "bootenv"?} */
+/*
+ * The node's wipe setting (schema 010): its disk wiped at the end of
+ * each reservation. Also an admin's answer to a wipe queued or given
+ * up: on, tried again now (from try 1); off, it becomes a plain off.
+ * A wipe running is left to end.
+ */
+static int
+node_wipe_set(struct http_req *rq, const char *name, int on, int *requeued,
+    enum MHD_Result *rc)
+{
+	const char *params[2] = { name, on ? "t" : "f" };
+	char err[128];
+	PGresult *r;
+
+	r = db_query(rq->db, "WITH n AS (UPDATE nodes SET wipe = $2::boolean "
+	    "WHERE name = $1 RETURNING id), a AS (UPDATE node_end_actions SET "
+	    "action = CASE WHEN $2::boolean THEN 'wipe' ELSE 'off' END, tries "
+	    "= 0, next_at = now(), lease_until = NULL, last_error = NULL "
+	    "WHERE node_id IN (SELECT id FROM n) AND action = 'wipe' AND "
+	    "deployment_id IS NULL RETURNING 1) SELECT (SELECT count(*) FROM "
+	    "a) FROM n", 2, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		snprintf(err, sizeof(err), "node %s: no such node", name);
+		*rc = PQresultStatus(r) != PGRES_TUPLES_OK ?
+		    http_sql_error(rq->c, r, name) : http_error(rq->c,
+		    MHD_HTTP_NOT_FOUND, err);
+		PQclear(r);
+		return -1;
+	}
+	*requeued = atoi(PQgetvalue(r, 0, 0)) > 0;
+	PQclear(r);
+	db_event(rq->db, rq->who.name, "node.set", json_pack("{s:s, s:b, "
+	    "s:b}", "node", name, "wipe", on, "requeued", *requeued));
+	return 0;
+}
+
+/* POST /api/nodes/NAME {"power_driver"?, "power_params"?, "bootenv"?,
+ * "wipe"?} */
 enum MHD_Result
 api_node_set(struct http_req *rq)
 {
@@ -258,7 +298,7 @@ api_node_set(struct http_req *rq)
 	struct power_change pc = { 0 };
 	enum MHD_Result rc;
 	PGresult *r;
-	int tx;
+	int tx, on, requeued;
 
 	if (node_name_from_url(rq->url, name, &rest) < 0 || *rest != '\0')
 		return http_error(c, MHD_HTTP_NOT_FOUND, "not found");
@@ -269,10 +309,21 @@ api_node_set(struct http_req *rq)
 	    !json_is_object(json_object_get(o, "power_params"))) ||
 	    (json_object_get(o, "bootenv") != NULL && (fl == NULL ||
 	    *fl == '\0' || strlen(fl) > 31 || strspn(fl,
-	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(fl))))
+	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(fl))) ||
+	    (json_object_get(o, "wipe") != NULL &&
+	    !json_is_boolean(json_object_get(o, "wipe"))))
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "want {\"power_"
 		    "driver\": string, \"power_params\": object, \"bootenv\": "
-		    "a flavour (a-z, 0-9, -)}");
+		    "a flavour (a-z, 0-9, -), \"wipe\": boolean}");
+	if (json_object_get(o, "wipe") != NULL) {
+		on = json_is_true(json_object_get(o, "wipe"));
+		if (node_wipe_set(rq, name, on, &requeued, &rc) < 0)
+			return rc;
+		if (json_object_size(o) == 1)
+			return http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:b, "
+			    "s:b}", "node", name, "wipe", on, "requeued",
+			    requeued));
+	}
 	if (fl != NULL) {
 		params[0] = name;
 		params[1] = fl;

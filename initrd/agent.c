@@ -12,6 +12,8 @@
  *       an order's post-install on a folder (postinst_cmd.c)
  *   pipol-agent efiboot [--efivars DIR] [--dry-run]
  *       the network first in the UEFI BootOrder (efiboot_cmd.c)
+ *   pipol-agent wipe --target PATH [--method M]
+ *       a disk or file wiped whole, as between two users (wipe.c)
  *   pipol-agent [--cmdline FILE] [--target PATH] ...
  *       node mode, as the initramfs starts it (node.c): pipol.server=
  *       and pipol.token= from /proc/cmdline; the order from pipold, the
@@ -35,6 +37,7 @@
 #include "node.h"
 #include "parse.h"
 #include "postinst.h"
+#include "wipe.h"
 
 static int deploy_main(const struct cmd *, const struct cmd_args *);
 
@@ -95,7 +98,8 @@ static const struct cmd deploy_cmd = { "deploy", deploy_main,
 
 /* The commands of host mode, found by their first word */
 static const struct cmd *const commands[] = {
-	&deploy_cmd, &capture_cmd, &postinst_cmd, &efiboot_cmd, NULL
+	&deploy_cmd, &capture_cmd, &postinst_cmd, &efiboot_cmd, &wipe_cmd,
+	NULL
 };
 
 /* Value v of a counted option into *out; 0 or an exit status. */

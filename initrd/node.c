@@ -20,7 +20,8 @@
  *                               retried until pipold has it
  *
  * An order of kind capture reads the disk into a new draft instead
- * (capture.c) and ends ready. The exit status is the deployment's; /init
+ * (capture.c) and ends ready; one of kind wipe wipes it (wipe.c) and
+ * ends ready. The exit status is the deployment's; /init
  * reboots on 0 and keeps a rescue shell otherwise. Every request is
  * made and judged by http.c.
  */
@@ -46,6 +47,7 @@
 #include "node.h"
 #include "parse.h"
 #include "postinst.h"
+#include "wipe.h"
 
 struct node {
 	char server[512];	/* no trailing '/' */
@@ -559,6 +561,10 @@ node_main(const struct cmd *c, const struct cmd_args *a)
 	if (kind != NULL && strcmp(kind, "capture") == 0) {
 		capture = 1;
 		rc = node_capture(&n, &d, pick_target(target, order), order,
+		    &e);
+	} else if (kind != NULL && strcmp(kind, "wipe") == 0) {
+		capture = 1;	/* ends ready too (wipe.c) */
+		rc = wipe_order(pick_target(target, order), node_progress, &n,
 		    &e);
 	} else if (kind == NULL || strcmp(kind, "deploy") != 0) {
 		rc = perr_set(&e, PE_DATA, "%s/agent/order: an order of a kind "

@@ -106,7 +106,7 @@ cmd_node_add(const struct cmd *c, const struct cmd_args *a)
 	return 0;
 }
 
-enum { S_POWER, S_POWER_PARAM, S_BOOTENV };
+enum { S_POWER, S_POWER_PARAM, S_BOOTENV, S_WIPE };
 
 static const struct cmd_opt set_opts[] = {
 	[S_POWER] = { "power", 0, CMD_VALUE, "DRIVER",
@@ -119,6 +119,9 @@ static const struct cmd_opt set_opts[] = {
 	    "the deployment environment it boots: cloud\n"
 	    "(virtio only) or generic (real hardware);\n"
 	    "default cloud for virtual nodes, else generic" },
+	[S_WIPE] = { "wipe", 0, CMD_VALUE, "on|off",
+	    "wipe its disk at the end of each reservation;\n"
+	    "also retries (on) or drops (off) a failed wipe" },
 	CMD_OPT_END
 };
 
@@ -126,16 +129,18 @@ static int
 cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 {
 	const char *power = cmd_str(a, S_POWER), *name = a->pos[0];
-	const char *flavour = cmd_str(a, S_BOOTENV);
+	const char *flavour = cmd_str(a, S_BOOTENV), *wipe = cmd_str(a, S_WIPE);
 	json_t *send, *reply = NULL, *pp;
 	char path[128];
 	struct perr e;
 	int rc;
 
-	if (power == NULL && flavour == NULL &&
+	if (power == NULL && flavour == NULL && wipe == NULL &&
 	    cmd_count(a, S_POWER_PARAM) == 0)
 		return cmd_usage_error(c, "give NAME and --power, "
-		    "--power-param or --bootenv");
+		    "--power-param, --bootenv or --wipe");
+	if (wipe != NULL && strcmp(wipe, "on") != 0 && strcmp(wipe, "off") != 0)
+		return cmd_usage_error(c, "--wipe %s: on or off", wipe);
 	if (!node_name_ok(name))
 		return cmd_usage_error(c, "%s: not a node name", name);
 	if ((rc = power_params(c, a, S_POWER_PARAM, &pp)) != 0)
@@ -147,6 +152,9 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 		json_object_set_new(send, "power_params", pp);
 	if (flavour != NULL)
 		json_object_set_new(send, "bootenv", json_string(flavour));
+	if (wipe != NULL)
+		json_object_set_new(send, "wipe", json_boolean(strcmp(wipe,
+		    "on") == 0));
 	snprintf(path, sizeof(path), "/api/nodes/%s", name);
 	rc = client_call("POST", path, send, &reply, &e);
 	json_decref(send);
@@ -154,6 +162,11 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 		return cli_fail(&e);
 	if (flavour != NULL)
 		printf("%s: deployment environment %s\n", name, flavour);
+	if (wipe != NULL)
+		printf("%s: wipe %s%s\n", name, wipe, json_is_true(
+		    json_object_get(reply, "requeued")) ? (strcmp(wipe, "on")
+		    == 0 ? " (its failed wipe: tried again)" : " (its wipe "
+		    "dropped: powered off only)") : "");
 	if (json_object_get(reply, "power") != NULL)
 		printf("%s: power %s\n", cli_str(reply, "node"),
 		    cli_str(reply, "power"));
@@ -190,7 +203,7 @@ static int
 cmd_node_show(const struct cmd *c, const struct cmd_args *a)
 {
 	static const char *const keys[] = { "name", "mac", "profile", "ip",
-	    "power", "boot", NULL };
+	    "power", "boot", "wipe", NULL };
 	json_t *reply = NULL, *pp;
 	char path[128], *text;
 	struct perr e;
@@ -303,8 +316,9 @@ const struct cmd node_cmds[] = {
 	  "add a machine to the pool (admin)", add_opts, 1, 1, NULL },
 	{ "set", cmd_node_set,
 	  "NAME [--power qemu|ipmi|manual] [--power-param KEY=VALUE]... "
-	  "[--bootenv FLAVOUR]",
-	  "change how a machine is powered or deployed (admin)", set_opts,
+	  "[--bootenv FLAVOUR] [--wipe on|off]",
+	  "change how a machine is powered, deployed or wiped (admin)",
+	  set_opts,
 	  1, 1, NULL },
 	{ "list", cmd_node_list, "", "list the machines of the pool", NULL,
 	  0, 0, NULL },
