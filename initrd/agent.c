@@ -12,6 +12,8 @@
  *       an order's post-install on a folder (postinst_cmd.c)
  *   pipol-agent efiboot [--efivars DIR] [--dry-run]
  *       the network first in the UEFI BootOrder (efiboot_cmd.c)
+ *   pipol-agent kernel --root DIR [--uuid UUID] [--verbose]
+ *       the default kernel of a system at a folder (kernel_cmd.c)
  *   pipol-agent [--cmdline FILE] [--target PATH] ...
  *       node mode, as the initramfs starts it (node.c): pipol.server=
  *       and pipol.token= from /proc/cmdline; the order from pipold, the
@@ -31,6 +33,7 @@
 #include "cmd.h"
 #include "deploy.h"
 #include "efiboot.h"
+#include "kernel_find.h"
 #include "log.h"
 #include "node.h"
 #include "parse.h"
@@ -95,7 +98,8 @@ static const struct cmd deploy_cmd = { "deploy", deploy_main,
 
 /* The commands of host mode, found by their first word */
 static const struct cmd *const commands[] = {
-	&deploy_cmd, &capture_cmd, &postinst_cmd, &efiboot_cmd, NULL
+	&deploy_cmd, &capture_cmd, &postinst_cmd, &efiboot_cmd, &kernel_cmd,
+	NULL
 };
 
 /* Value v of a counted option into *out; 0 or an exit status. */

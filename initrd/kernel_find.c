@@ -2,7 +2,7 @@
  * kernel_find.c -- which kernel, initrds and command line the deployed
  * system boots by default, read from its mounted root, so that pipold
  * can boot it later over the network alone. Three ways, the first that
- * gives a kernel wins; why one was passed over is logged:
+ * gives a kernel wins; why one was passed over is logged (log_debug):
  *
  *   GRUB    /boot/grub/grub.cfg (or grub2/): "set default" (a number,
  *           "1>2" into a submenu, an entry's id or title, or the
@@ -712,7 +712,7 @@ menu_choose(const struct grub_menu *m, struct perr *e)
 		gt = strchr(d, '>');
 		i = menu_find(m, at, d, gt ? (size_t)(gt - d) : strlen(d));
 		if (i < 0 && (at >= 0 || strcmp(d, "0") != 0)) {
-			log_info("kernel: %s: default \"%s\": no such entry: "
+			log_debug("kernel: %s: default \"%s\": no such entry: "
 			    "the first", m->cfg, m->deflt);
 			i = menu_find(m, -1, "0", 1);
 			gt = NULL;
@@ -955,7 +955,7 @@ links_find(int rootfd, const char *uuid, struct kernel_boot *kb,
 	    sizeof(kb->initrd[0])) == 0)
 		kb->ninitrd = 1;
 	else if (errno != ENOENT)
-		log_info("kernel: /%s: %s: booting without", links[i].initrd,
+		log_debug("kernel: /%s: %s: booting without", links[i].initrd,
 		    where_error(errno));
 	return cmdline_default(rootfd, uuid, kb, e);
 }
@@ -1087,7 +1087,7 @@ kernel_find(int rootfd, const char *uuid, struct kernel_boot *kb,
 		if (rc == -PE_FAIL)
 			return rc;
 		if (kernel_ways[i].next != NULL)
-			log_info("kernel: %s: %s", e->msg, kernel_ways[i].next);
+			log_debug("kernel: %s: %s", e->msg, kernel_ways[i].next);
 	}
 	memset(kb, 0, sizeof(*kb));
 	return perr_set(e, PE_DATA, "no kernel: no grub.cfg entry, "

@@ -49,7 +49,7 @@ struct kernel_boot {
  * gives "/boot/vmlinuz-6.1.0-13-amd64"), each a regular file. The
  * command line gets "root=UUID=uuid" instead of any root= it has; uuid
  * NULL takes the UUID= of "/" in the image's /etc/fstab, else keeps the
- * line's own root=. Why a way was passed over is logged (log_info).
+ * line's own root=. Why a way was passed over is logged (log_debug).
  * 0; -PE_DATA with e when there is no kernel; -PE_USAGE for a bad uuid.
  */
 int kernel_find(int rootfd, const char *uuid, struct kernel_boot *kb,
@@ -57,5 +57,9 @@ int kernel_find(int rootfd, const char *uuid, struct kernel_boot *kb,
 
 /* "GRUB", "links", "/boot" */
 const char *kernel_how_name(enum kernel_how how);
+
+/* "pipol-agent kernel": kernel_cmd.c, its options and what it runs */
+struct cmd;
+extern const struct cmd kernel_cmd;
 
 #endif

@@ -258,20 +258,24 @@ kernel_grub(void)
 	}
 }
 
-/* A grub.cfg of 10 MiB (a good entry first) is not read: /boot's */
+/* A grub.cfg of 10 MiB (a good entry, then empty lines) is not read:
+ * /boot's highest */
 static void
 kernel_grub_too_large(void)
 {
+	static char nl[1 << 20];
 	char root[128], path[192];
-	int fd;
+	int fd, i;
 
 	tree(root, sizeof(root), "huge");
 	boot_files(root);
 	put(root, "boot/grub/grub.cfg", "menuentry x {\n linux /boot/vmlinuz"
 	    "-6.1.0-12-amd64\n}\n", NULL);
 	snprintf(path, sizeof(path), "%s/boot/grub/grub.cfg", root);
-	CHECK((fd = open(path, O_WRONLY)) >= 0);
-	CHECK(ftruncate(fd, 10 << 20) == 0);
+	memset(nl, '\n', sizeof(nl));
+	CHECK((fd = open(path, O_WRONLY | O_APPEND)) >= 0);
+	for (i = 0; i < 10; i++)
+		CHECK(write(fd, nl, sizeof(nl)) == (ssize_t)sizeof(nl));
 	close(fd);
 	expect(root, "10 MiB grub.cfg", U, KERNEL_BOOT_DIR,
 	    "/boot/vmlinuz-6.1.0-13-amd64", "/boot/initrd.img-6.1.0-13-amd64",
