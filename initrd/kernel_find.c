@@ -113,14 +113,20 @@ static int
 file_read(int rootfd, const char *path, char **buf, size_t *len,
     struct perr *e)
 {
+	struct stat st;
 	char at[40];
-	ssize_t n;
+	ssize_t n = 0;
 	size_t got = 0;
 	int pfd, fd;
 
 	if ((pfd = mount_resolve(rootfd, path, 0)) < 0)
 		return errno == ENOENT ? -PE_NOTFOUND : perr_set(e, PE_DATA,
 		    "/%s: %s", path, where_error(errno));
+	/* an image's device node or FIFO is not read, whatever its name */
+	if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(pfd);
+		return perr_set(e, PE_DATA, "/%s: not a regular file", path);
+	}
 	snprintf(at, sizeof(at), "/proc/self/fd/%d", pfd);
 	fd = open(at, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	close(pfd);
@@ -138,7 +144,7 @@ file_read(int rootfd, const char *path, char **buf, size_t *len,
 		free(*buf);
 		*buf = NULL;
 		return got > KERNEL_FILE_MAX ? perr_set(e, PE_DATA, "/%s: "
-		    "larger than %u KiB", path, KERNEL_FILE_MAX >> 10) :
+		    "larger than %u MiB", path, KERNEL_FILE_MAX >> 20) :
 		    perr_set(e, PE_DATA, "/%s: not a readable file", path);
 	}
 	(*buf)[got] = '\0';

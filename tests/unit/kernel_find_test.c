@@ -5,7 +5,8 @@
  * by number, by id, by title, saved, a separate /boot, $vt_handoff),
  * only the /vmlinuz links, only /boot/vmlinuz-VERSION, no kernel; and
  * hostile ones: links and '..' leading out of the tree, a link loop, a
- * grub.cfg of 10 MiB, a variable not known in the kernel's path.
+ * grub.cfg of 10 MiB, a FIFO grub.cfg, a variable not known in the
+ * kernel's path.
  */
 #include <sys/stat.h>
 #include <errno.h>
@@ -282,6 +283,22 @@ kernel_grub_too_large(void)
 	    "root=UUID=" U " ro", NULL);
 }
 
+/* grub.cfg a FIFO nobody writes: not waited on, not read */
+static void
+kernel_grub_fifo(void)
+{
+	char root[128], path[192];
+
+	tree(root, sizeof(root), "fifo");
+	boot_files(root);
+	put(root, "boot/grub/x", "", NULL);
+	snprintf(path, sizeof(path), "%s/boot/grub/grub.cfg", root);
+	CHECK(mkfifo(path, 0644) == 0);
+	expect(root, "a FIFO grub.cfg", U, KERNEL_BOOT_DIR,
+	    "/boot/vmlinuz-6.1.0-13-amd64", "/boot/initrd.img-6.1.0-13-amd64",
+	    "root=UUID=" U " ro", NULL);
+}
+
 /* Only /vmlinuz and /initrd.img, absolute links: resolved inside */
 static void
 kernel_links(void)
@@ -381,6 +398,7 @@ main(void)
 	put(base, "outside-vmlinuz", "not the image's", NULL);
 	RUN(kernel_grub);
 	RUN(kernel_grub_too_large);
+	RUN(kernel_grub_fifo);
 	RUN(kernel_links);
 	RUN(kernel_boot_dir);
 	RUN(kernel_none);
