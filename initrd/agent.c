@@ -14,6 +14,8 @@
  *       the network first in the UEFI BootOrder (efiboot_cmd.c)
  *   pipol-agent wipe --target PATH [--method M]
  *       a disk or file wiped whole, as between two users (wipe.c)
+ *   pipol-agent kernel --root DIR [--uuid UUID] [--verbose]
+ *       the default kernel of a system at a folder (kernel_cmd.c)
  *   pipol-agent [--cmdline FILE] [--target PATH] ...
  *       node mode, as the initramfs starts it (node.c): pipol.server=
  *       and pipol.token= from /proc/cmdline; the order from pipold, the
@@ -33,6 +35,7 @@
 #include "cmd.h"
 #include "deploy.h"
 #include "efiboot.h"
+#include "kernel_find.h"
 #include "log.h"
 #include "node.h"
 #include "parse.h"
@@ -99,6 +102,7 @@ static const struct cmd deploy_cmd = { "deploy", deploy_main,
 /* The commands of host mode, found by their first word */
 static const struct cmd *const commands[] = {
 	&deploy_cmd, &capture_cmd, &postinst_cmd, &efiboot_cmd, &wipe_cmd,
+	&kernel_cmd,
 	NULL
 };
 
