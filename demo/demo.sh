@@ -175,7 +175,8 @@ done
 
 # --- timeline ------------------------------------------------------------
 # at STATE of deployment ID, in seconds since T0
-at() { local t; t=$(user status "$1" | awk -v s="$2" '$1 == s { print $2 }')
+at() { local t; t=$(user status --json "$1" |
+    jq -r --arg s "$2" '.deployments[0].transitions[]? | select(.state == $s) | .at' | head -1)
     [ -n "$t" ] && echo "$(date -d "$t" +%s.%N) - $T0" | bc; }
 # first console line matching REGEX, in seconds since T0
 con_at() { local t; t=$(grep -m1 -E -- "$2" "$LOGS/$1.console" | cut -d' ' -f1)
