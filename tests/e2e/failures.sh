@@ -37,8 +37,8 @@ until_state "$d1" '^(ready|failed)$' 300
 equal "after the cut: deployed all the same, ready" "$(state "$d1")" ready
 equal "the deploy script twice, then the disk: 2 loads of the environment, 1 system up" \
     "$(envs) $(ups)" "2 1"
-equal "states once each, forward only" "$(alice status "$d1" | awk 'NR > 2 { print $1 }' | tr '\n' ' ')" \
-    "pending booting fetching writing postinstall rebooting ready "
+equal "states once each, forward only" "$(alice status --json "$d1" | jq -r '.deployments[0].transitions | map(.state) | join(" ")')" \
+    "pending booting fetching writing postinstall rebooting ready"
 net_node_stop n1
 cmp -s -n $((E2E_IMG_EXTRA << 20)) -i $(($(stat -c %s "$T/testimg.raw") - (E2E_IMG_EXTRA << 20))) \
     "$T/testimg.raw" "$T/n1.disk" && ok "every byte past the system is the image's (written after the cut)" ||
