@@ -60,14 +60,13 @@ applenet_main(const struct cmd *c, const struct cmd_args *a)
 		return -rc;
 	}
 	dir = dir != NULL ? dir : EFI_VARS_DIR;
-	printf("%s/%s-%s%s:\n%s\n", dir, APPLE_BOOT_DEVICE,
-	    APPLE_VENDOR_GUID, dry_run ? " (dry run, not written)" : "",
-	    xml);
-	if (dry_run)
-		return 0;
-	if ((rc = apple_nvram_write(dir, xml, &e)) < 0) {
+	if (!dry_run && (rc = apple_nvram_write(dir, xml, &e)) < 0) {
 		log_warnx("%s", e.msg);
 		return -rc;
 	}
+	/* after the write: what is printed is what the variable holds */
+	printf("%s/%s-%s%s:\n%s\n", dir, APPLE_BOOT_DEVICE,
+	    APPLE_VENDOR_GUID, dry_run ? " (dry run, not written)" : "",
+	    xml);
 	return 0;
 }
