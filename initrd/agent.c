@@ -16,6 +16,8 @@
  *       a disk or file wiped whole, as between two users (wipe.c)
  *   pipol-agent kernel --root DIR [--uuid UUID] [--verbose]
  *       the default kernel of a system at a folder (kernel_cmd.c)
+ *   pipol-agent applenet --mac MAC [--efivars DIR] [--dry-run]
+ *       an Intel Mac's efi-boot-device set to the network (applenet_cmd.c)
  *   pipol-agent [--cmdline FILE] [--target PATH] ...
  *       node mode, as the initramfs starts it (node.c): pipol.server=
  *       and pipol.token= from /proc/cmdline; the order from pipold, the
@@ -30,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apple_nvram.h"
 #include "capture.h"
 #include "chroot.h"
 #include "cmd.h"
@@ -103,6 +106,7 @@ static const struct cmd deploy_cmd = { "deploy", deploy_main,
 static const struct cmd *const commands[] = {
 	&deploy_cmd, &capture_cmd, &postinst_cmd, &efiboot_cmd, &wipe_cmd,
 	&kernel_cmd,
+	&applenet_cmd,
 	NULL
 };
 

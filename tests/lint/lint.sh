@@ -34,12 +34,12 @@ walk
 # pipol-agent: --help answers, every option is in its man page
 A=$B/pipol-agent
 for args in "--help" "deploy --help" "capture --help" "efiboot --help" \
-    "postinstall --help" "wipe --help" "kernel --help"; do
+    "postinstall --help" "wipe --help" "kernel --help" "applenet --help"; do
 	# shellcheck disable=SC2086
 	if "$A" $args | grep -q '^usage: '; then ok "pipol-agent $args"; else notok "pipol-agent $args"; fi
 done
 # node mode's own options (the first "--help"), then each command's
-for mode in "" deploy capture efiboot postinstall wipe kernel; do
+for mode in "" deploy capture efiboot postinstall wipe kernel applenet; do
 	# shellcheck disable=SC2086
 	for o in $("$A" $mode --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
 		grep -qF -- "${o//-/\\-}" docs/pipol-agent.8 ||
