@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "apple_nvram.h"
+#include "efiboot.h"
 #include "perr.h"
 
 #define ATTR_NV_BS_RT	"\x07\x00\x00\x00"	/* u32 LE: NV | BS | RT */
@@ -161,38 +162,6 @@ apple_netboot_xml(const uint8_t mac[6], const char *ifname, char *buf,
 	return n;
 }
 
-/*
- * efivarfs makes variable files immutable (FS_IMMUTABLE_FL) so that an
- * rm -rf cannot brick a machine: clear the flag (set = 0) before the
- * write, put it back (set = 1) after. A missing file (a new variable)
- * or a folder without the flag (ENOTTY, EOPNOTSUPP) has nothing to do.
- */
-static int
-immutable_set(const char *path, int set, int *was, struct perr *e)
-{
-	int fd, flags, rc = 0;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno == ENOENT ? 0 : perr_errno(e, PE_FAIL, "%s",
-		    path);
-	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == -1) {
-		if (errno != ENOTTY && errno != EOPNOTSUPP)
-			rc = perr_errno(e, PE_FAIL, "%s: FS_IOC_GETFLAGS",
-			    path);
-		goto out;
-	}
-	if (was != NULL)
-		*was = (flags & FS_IMMUTABLE_FL) != 0;
-	if (!set == !(flags & FS_IMMUTABLE_FL))
-		goto out;
-	flags = set ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
-	if (ioctl(fd, FS_IOC_SETFLAGS, &flags) == -1)
-		rc = perr_errno(e, PE_FAIL, "%s: FS_IOC_SETFLAGS", path);
- out:
-	close(fd);
-	return rc;
-}
-
 static int
 var_put(int fd, const char *path, const char *xml, struct perr *e)
 {
@@ -229,7 +198,7 @@ apple_nvram_write(const char *efivars, const char *xml, struct perr *e)
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s-%s", efivars,
 	    APPLE_BOOT_DEVICE, APPLE_VENDOR_GUID) >= sizeof(path))
 		return perr_set(e, PE_USAGE, "%s: path too long", efivars);
-	if ((rc = immutable_set(path, 0, &was, e)) < 0)
+	if ((rc = efi_var_immutable(path, 0, &was, e)) < 0)
 		return rc;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == -1)
 		return perr_errno(e, PE_FAIL, "%s", path);
@@ -237,6 +206,6 @@ apple_nvram_write(const char *efivars, const char *xml, struct perr *e)
 	if (close(fd) == -1 && rc == 0)
 		rc = perr_errno(e, PE_FAIL, "%s: close", path);
 	if (was)	/* best effort: the write is what matters */
-		immutable_set(path, 1, NULL, NULL);
+		efi_var_immutable(path, 1, NULL, NULL);
 	return rc;
 }

@@ -226,16 +226,18 @@ efi_bootorder_plan(const char *efivars, struct efi_bootorder *bo,
 /*
  * efivarfs makes every variable file immutable (FS_IMMUTABLE_FL) so that
  * an rm -rf cannot brick a machine: clear the flag (set = 0) before the
- * write and put it back (set = 1) after. Filesystems without the flag
- * (a test folder) answer ENOTTY or EOPNOTSUPP: nothing to do there.
+ * write and put it back (set = 1) after. A missing file (a new variable)
+ * or a filesystem without the flag (a test folder: ENOTTY, EOPNOTSUPP)
+ * has nothing to do. Shared with apple_nvram.c.
  */
-static int
-immutable_set(const char *path, int set, int *was, struct perr *e)
+int
+efi_var_immutable(const char *path, int set, int *was, struct perr *e)
 {
 	int fd, flags, rc = 0;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return perr_errno(e, PE_FAIL, "%s", path);
+		return errno == ENOENT ? 0 : perr_errno(e, PE_FAIL, "%s",
+		    path);
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == -1) {
 		if (errno != ENOTTY && errno != EOPNOTSUPP)
 			rc = perr_errno(e, PE_FAIL, "%s: FS_IOC_GETFLAGS",
@@ -294,11 +296,11 @@ efi_bootorder_write(const char *efivars, const struct efi_bootorder *bo,
 		return 0;
 	snprintf(path, sizeof(path), "%s/BootOrder-%s", efivars,
 	    EFI_GLOBAL_GUID);
-	if ((rc = immutable_set(path, 0, &was, e)) < 0)
+	if ((rc = efi_var_immutable(path, 0, &was, e)) < 0)
 		return rc;
 	rc = bootorder_put(path, bo, e);
 	if (was)	/* best effort: the write is what matters */
-		immutable_set(path, 1, NULL, NULL);
+		efi_var_immutable(path, 1, NULL, NULL);
 	return rc;
 }
 

@@ -88,6 +88,14 @@ int efi_network_first(const char *efivars, int *changed, struct perr *e);
  */
 int efi_vars_mount(struct perr *e);
 
+/*
+ * Clear (set = 0) or put back (set = 1) an efivarfs file's immutable
+ * flag around a write; *was (when not NULL) says whether it was set. A
+ * missing file or a folder without the flag: 0, nothing done.
+ */
+int efi_var_immutable(const char *path, int set, int *was,
+    struct perr *e);
+
 /* "pipol-agent efiboot": efiboot_cmd.c, its options and what it runs */
 struct cmd;
 extern const struct cmd efiboot_cmd;
