@@ -11,7 +11,12 @@
 #                     a tiny initramfs: the virtio modules (the cloud
 #                     kernel has them as modules; ext4 is built in),
 #                     then switch_root to root=/dev/vda2
-#   partition 2   ext4 "pipolroot", 16 MiB at 25 MiB: busybox-static,
+#   partition 2   ext4 "pipolroot", 32 MiB at 25 MiB: busybox-static,
+#                   the same kernel and initramfs as Debian lays them out
+#                   (/boot/vmlinuz-VERSION, /boot/initrd.img-VERSION, the
+#                   /vmlinuz and /initrd.img links, /etc/kernel/cmdline):
+#                   what the agent finds to boot it from the network
+#                   (netboot-only nodes) or by kexec,
 #                   /sbin/init = busybox init; rcS brings up eth0 by DHCP
 #                   (udhcpc), starts dropbear on port 22, writes
 #                   "pipol-testimg: up HOSTNAME" on the console, then
@@ -35,7 +40,7 @@ USAGE="usage: mkimage.sh OUT [--kernel VMLINUZ [--modules DIR]] [--hostname NAME
 usage() {
 	cat <<EOF
 $USAGE
-Write the bootable test disk image (41 MiB, raw) to OUT.
+Write the bootable test disk image (57 MiB, raw) to OUT.
   --kernel VMLINUZ       boot this kernel instead of Debian's
                          linux-image-cloud-amd64 (downloaded and cached)
   --modules DIR          its lib/modules/VERSION folder (with modules.dep),
@@ -85,7 +90,7 @@ EPOCH=1262304000	# 2010-01-01: every timestamp in the image
 UUID=50495030-4c00-4000-8000-7465737469d6	# ext4 uuid and hash seed
 KMOD=("virtio_pci" "virtio_blk" "virtio_net")	# for /dev/vda and eth0
 # partition layout in MiB
-P1_START=1 P1_MIB=24 P2_START=25 P2_MIB=16 DISK_MIB=41
+P1_START=1 P1_MIB=24 P2_START=25 P2_MIB=32 DISK_MIB=57
 
 mkdir -p "$CACHE/debs"
 exec 9>"$CACHE/lock"
@@ -303,10 +308,22 @@ EOF
 	chmod 755 "$rd/etc/init.d/rcS" "$rd/etc/udhcpc/default.script"
 
 	# --- reproducible: fixed timestamps, GNU cpio without inode numbers
-	find "$ir" "$rd" -exec touch -h -d "@$EPOCH" {} +
+	find "$ir" -exec touch -h -d "@$EPOCH" {} +
 	( cd "$ir" && find . | LC_ALL=C sort |
 	    cpio --quiet -o -H newc -R 0:0 --reproducible ) | gzip -9n > "$w/initrd.img"
 	touch -d "@$EPOCH" "$w/vmlinuz" "$w/initrd.img"
+
+	# --- the kernel in the root too, laid out as Debian lays it out ----
+	# (the boot loader on partition 1 does not read these; the agent
+	# does, to boot the system from the network or by kexec)
+	kver=${kver:-pipol}
+	mkdir -p "$rd/boot" "$rd/etc/kernel"
+	cp "$w/vmlinuz" "$rd/boot/vmlinuz-$kver"
+	cp "$w/initrd.img" "$rd/boot/initrd.img-$kver"
+	ln -s "boot/vmlinuz-$kver" "$rd/vmlinuz"
+	ln -s "boot/initrd.img-$kver" "$rd/initrd.img"
+	echo "console=ttyS0,115200 rw panic=-1 quiet" > "$rd/etc/kernel/cmdline"
+	find "$rd" -exec touch -h -d "@$EPOCH" {} +
 
 	# --- partition 1: FAT, syslinux for BIOS and for UEFI --------------
 	cat > "$w/syslinux.cfg" <<'EOF'

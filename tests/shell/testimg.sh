@@ -27,11 +27,11 @@ if ! "$MK" "$T/base.img" 2> "$T/mk.err"; then
 	notok "mkimage builds the image"; cat "$T/mk.err" >&2; exit 1
 fi
 ok "mkimage builds the image ($((SECONDS - t0)) s$(grep -q built "$T/mk.err" || echo ', cached'))"
-equal "image size: 41 MiB" "$(stat -c %s "$T/base.img")" $((41 << 20))
+equal "image size: 57 MiB" "$(stat -c %s "$T/base.img")" $((57 << 20))
 equal "partitions: FAT16 bootable at 1 MiB, Linux at 25 MiB" \
     "$(sfdisk -d "$T/base.img" | grep -o 'start=.*' | tr -d ' ')" \
     "start=2048,size=49152,type=6,bootable
-start=51200,size=32768,type=83"
+start=51200,size=65536,type=83"
 export MTOOLS_SKIP_CHECK=1
 equal "FAT: syslinux for BIOS, syslinux.efi for UEFI, kernel, initramfs" \
     "$(mdir -a -b -i "$T/base.img@@1M" ::/ ::/EFI/BOOT 2>/dev/null | sort | tr '\n' ' ')" \
@@ -41,6 +41,16 @@ equal "ext4: /sbin/init is busybox" "$(debugfs -R 'stat /sbin/init' "$fs" 2>/dev
     grep -o 'Fast link dest: .*')" 'Fast link dest: "/bin/busybox"'
 debugfs -R 'ls -l /usr/sbin' "$fs" 2>/dev/null | grep -q ' dropbear$' &&
     ok "ext4: dropbear" || notok "ext4: dropbear"
+equal "ext4: /vmlinuz and /initrd.img link into /boot, as on Debian" \
+    "$(for f in /vmlinuz /initrd.img; do debugfs -R "stat $f" "$fs" 2>/dev/null |
+    grep -o 'Fast link dest: .*'; done | sed 's/-[0-9].*-cloud-amd64"/-V"/')" \
+    'Fast link dest: "boot/vmlinuz-V"
+Fast link dest: "boot/initrd.img-V"'
+same "ext4: the kernel in /boot is the one syslinux boots" \
+    <(debugfs -R "cat /boot/$(debugfs -R 'ls /boot' "$fs" 2>/dev/null | grep -o 'vmlinuz-[^ ]*' | head -1)" "$fs" 2>/dev/null) \
+    <(mcopy -n -i "$T/base.img@@1M" ::/vmlinuz - 2>/dev/null)
+equal "ext4: /etc/kernel/cmdline" "$(debugfs -R 'cat /etc/kernel/cmdline' "$fs" 2>/dev/null)" \
+    "console=ttyS0,115200 rw panic=-1 quiet"
 
 # a rebuild from the same inputs gives the same bytes: a private cache
 # holding the same downloaded .debs (no network), nothing else
