@@ -75,6 +75,10 @@ equal "no offset: 400" "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Auth
 equal "an offset past what was received: 409" "$(put "$tok" kernel 4096 "$T/small")" 409
 head -c $((8 * 1024 * 1024 + 1)) /dev/zero > "$T/big"
 equal "a piece over 8 MiB: 413" "$(put "$tok" kernel 0 "$T/big")" 413
+head -c $((6 * 1024 * 1024)) /dev/zero > "$T/six"
+equal "6 MiB with a wrong token: 401 before a byte of it is read (Expect: 100-continue)" \
+    "$(curl -s -o /dev/null -w '%{http_code} %{size_upload}' -X PUT -H "Authorization: Bearer $(printf 'cd%.0s' $(seq 32))" \
+    --data-binary @"$T/six" "$U/agent/kernel/kernel?offset=0")" "401 0"
 equal "a kernel past 64 MiB: 413" "$(put "$tok" kernel $((64 * 1024 * 1024 - 10)) "$T/small")" 413
 equal "an initrd past 512 MiB: 413" "$(put "$tok" initrd $((512 * 1024 * 1024 - 10)) "$T/small")" 413
 ls "$T/state/kernels/tmp" 2>/dev/null | grep -q . && notok "nothing staged by the refusals" ||
