@@ -7,6 +7,7 @@
 # kernel and initrd to pipold after post-install; iPXE then loads them
 # from pipold (netboot.ipxe) with root=UUID= on the local disk; the
 # system reports ready and answers SSH; a reset comes back the same way.
+# Then an image with no kernel: the deployment fails, saying why.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/net/testnet.sh"
 PROFILE=netboot-only
@@ -63,5 +64,27 @@ equal "reset: the deployed system again ($((ms / 1000)).$((ms % 1000 / 100)) s)"
 equal "reset: through pipold's boot script and its kernel" "$(bootreqs) $(kfetch)" "3 2"
 equal "ssh after the reset" "$(sshnode root hostname)" n1
 equal "the deployment stays ready" "$(alice status "$dep" | awk 'NR == 2 { print $4 }')" ready
+
+# an image with no kernel in its root (the links and /boot/vmlinuz-*
+# removed from partition 2, 32 MiB at 25 MiB): the deployment fails,
+# naming what was searched; the node's next boot is the rescue
+dd if="$T/testimg.raw" of="$T/p2" bs=1M skip=25 count=32 status=none
+debugfs -R "ls -l /boot" "$T/p2" 2>/dev/null | awk '/vmlinuz-|initrd.img-/ { print "rm /boot/" $NF }' > "$T/rm.cmd"
+printf 'rm /vmlinuz\nrm /initrd.img\n' >> "$T/rm.cmd"
+debugfs -w -f "$T/rm.cmd" "$T/p2" > /dev/null 2>&1
+dd if="$T/p2" of="$T/testimg.raw" bs=1M seek=25 conv=notrunc status=none
+equal "testimg:3: no kernel left in its root" "$(debugfs -R "ls /boot" "$T/p2" 2>/dev/null | grep -c vmlinuz)" 0
+"$P" image create testimg --from "$T/testimg.raw" --meta root=2 > /dev/null &&
+    "$P" image validate testimg:3 > /dev/null && ok "testimg:3, no kernel" || notok "testimg:3, no kernel"
+alice deploy -n n1 -i testimg:3 --wait --timeout 8m > "$T/deploy3.out" 2>&1
+equal "deploy of an image with no kernel: fails" "$?" 1 || cat "$T/deploy3.out" >&2
+dep3=$(grep -o 'deployment [0-9]*' "$T/deploy3.out" | head -1 | cut -d' ' -f2)
+alice status --json "$dep3" > "$T/status3.json"
+jq -r '.deployments[0].state + " " + .deployments[0].reason' "$T/status3.json" > "$T/reason3"
+grep -q "^failed netboot-only: no kernel to boot the deployed system from the network: .*vmlinuz" "$T/reason3" &&
+    ok "... failed, the reason naming what was searched" ||
+    { notok "... failed, the reason naming what was searched"; cat "$T/reason3" "$T/deploy3.out" >&2; }
+net_exec curl -s "$NET_URL/boot/$MAC" | grep -q "rescue environment" &&
+    ok "... its next boot: the rescue environment" || notok "... its next boot: the rescue environment"
 net_node_stop n1
 kill -0 "$DPID" 2>/dev/null && ok "pipold still runs" || notok "pipold still runs"
