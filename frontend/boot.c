@@ -13,6 +13,10 @@
  * is parked (boot_mode park, schema 006): it gets the park script,
  * whatever the query says, until a deployment or an admin moves it.
  *
+ * A netboot-only node that would boot its disk gets netboot.ipxe
+ * instead: its deployed system's kernel from pipold (netboot.c, which
+ * also answers /boot/MAC/kernel and /boot/MAC/initrd).
+ *
  * Anyone on the boot network can ask for any MAC, as with every PXE
  * setup; what a token grants is bounded by its deployment and its
  * address: that node's order, progress and result, nothing else, until
