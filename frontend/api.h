@@ -93,4 +93,31 @@ route_fn agent_phase;
 void timeline_mark(struct pg_conn *db, const char *name, const char *phase,
     const char *addr);
 
+/* netboot.c (netboot, schema 012): the deployed system's kernel, taken
+ * from the agent in pieces and served to netboot-only nodes */
+#define NETBOOT_PIECE_MAX	(8u << 20)	/* one PUT's body */
+#define NETBOOT_KERNEL_MAX	(64ull << 20)
+#define NETBOOT_INITRD_MAX	(512ull << 20)
+#define NETBOOT_CMDLINE_MAX	2048	/* with its NUL */
+route_fn agent_kernel_put, agent_kernel_post;
+struct netboot_kernel {
+	char deployment[24];
+	char kernel[65], initrd[65];	/* SHA-256 in hex; initrd "": none */
+	char cmdline[NETBOOT_CMDLINE_MAX];
+};
+/* The recorded kernel node node_id boots now, asked from addr (NULL:
+ * unknown): its current deployment's, past writing, to its own address
+ * when it has one. 1 found, 0 none, -1 database error. */
+int netboot_kernel_of(struct pg_conn *db, const char *node_id,
+    const char *addr, struct netboot_kernel *k);
+/* GET /boot/MAC/kernel|initrd, from boot_script */
+enum MHD_Result netboot_file(struct http_req *rq, const char *mac,
+    const char *part);
+/* elilo.c's local mode: the node's recorded kernel and initrd placed
+ * as DIR/pipol/NAME/vmlinuz and initrd.img, its command line in
+ * cmdline; 1 done, 0 none recorded, -1 an error */
+int netboot_elilo_files(struct pipold *pd, struct pg_conn *db,
+    const char *node_id, const char *name, const char *ip, const char *dir,
+    char *cmdline, size_t len);
+
 #endif

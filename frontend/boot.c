@@ -13,6 +13,10 @@
  * is parked (boot_mode park, schema 006): it gets the park script,
  * whatever the query says, until a deployment or an admin moves it.
  *
+ * A netboot-only node that would boot its disk gets netboot.ipxe
+ * instead: its deployed system's kernel from pipold (netboot.c, which
+ * also answers /boot/MAC/kernel and /boot/MAC/initrd).
+ *
  * Anyone on the boot network can ask for any MAC, as with every PXE
  * setup; what a token grants is bounded by its deployment and its
  * address: that node's order, progress and result, nothing else, until
@@ -244,6 +248,29 @@ boot_arm(PGconn *db, const char *name)
 	PQclear(r);
 }
 
+/*
+ * A netboot-only node that would boot its disk (netboot, schema 012):
+ * its deployed system's kernel and initrd from pipold, with the
+ * recorded command line (ipxe/netboot.ipxe); with none recorded, the
+ * same template says so and goes to the rescue environment.
+ */
+static const char *
+netboot_vars(PGconn *db, const char *node_id, const char *mac,
+    const char *addr, struct boot_var *v, int *nv)
+{
+	struct netboot_kernel k;
+	int found = netboot_kernel_of(db, node_id, addr, &k) == 1;
+
+	var_set(v, nv, "MAC", mac);
+	var_set(v, nv, "DEPLOYMENT", found ? k.deployment : "none");
+	var_set(v, nv, "KERNEL", found ? "yes" : "none");
+	var_set(v, nv, "INITRD", found && *k.initrd ? "yes" : "no");
+	var_set(v, nv, "INITRD_ARG", found && *k.initrd ?
+	    "initrd=initrd.img" : "");
+	var_set(v, nv, "CMDLINE", found ? k.cmdline : "");
+	return "netboot";
+}
+
 enum MHD_Result
 boot_script(struct http_req *rq)
 {
@@ -263,6 +290,15 @@ boot_script(struct http_req *rq)
 	PGconn *db;
 	int nv = 0, m;
 
+	/* netboot: /boot/MAC/kernel and /boot/MAC/initrd (netboot.c) */
+	if (strlen(rq->url) > strlen("/boot/") + 17 && (strcmp(rq->url + 23,
+	    "/kernel") == 0 || strcmp(rq->url + 23, "/initrd") == 0)) {
+		snprintf(next, sizeof(next), "%.7s", rq->url + 23);
+		if (snprintf(mac, sizeof(mac), "%.17s", rq->url + 6) < 0 ||
+		    mac_parse(mac, mac) < 0)
+			return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+		return netboot_file(rq, mac, next + 1);
+	}
 	if (mac_parse(rq->url + strlen("/boot/"), mac) < 0)
 		return http_text(c, MHD_HTTP_NOT_FOUND, "#!ipxe\necho pipol: "
 		    "not a MAC address\n");
@@ -340,6 +376,10 @@ boot_script(struct http_req *rq)
 			tname = "kernel";
 		}
 	}
+	if (strcmp(profile, "netboot-only") == 0 &&
+	    strncmp(tname, "local", 5) == 0)
+		tname = netboot_vars(db, PQgetvalue(r, 0, 0), mac,
+		    http_peer_addr(c, addr) == 0 ? addr : NULL, v, &nv);
 	rc = answer_script(c, tname, v, nv);
  out:
 	memset(hex, 0, sizeof(hex));

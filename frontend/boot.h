@@ -19,7 +19,7 @@ extern const struct boot_template boot_templates[];
 
 struct boot_var {
 	const char *name;	/* without the @s */
-	char value[512];
+	char value[2048];	/* a kernel command line (netboot) */
 };
 
 /* A value fit for an iPXE script line: printable, no quote, no '$'

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "atomic.h"
 #include "auth.h"
 #include "elilo.h"
@@ -197,7 +198,7 @@ node_write(struct pipold *pd, PGconn *db, PGresult *r, int i)
 {
 	struct boot_var v[BOOT_VARS];
 	char dir[PATH_MAX], path[PATH_MAX + 32], fname[ELILO_NAME_LEN];
-	char dep[24], hex[65], err[200];
+	char dep[24], hex[65], err[200], kcl[NETBOOT_CMDLINE_MAX];
 	const char *name = PQgetvalue(r, i, 1), *ip = PQgetvalue(r, i, 2);
 	const char *mode = PQgetvalue(r, i, 3), *console;
 	json_t *p = json_loads(PQgetvalue(r, i, 4), 0, NULL);
@@ -238,10 +239,18 @@ node_write(struct pipold *pd, PGconn *db, PGresult *r, int i)
 	}
 	if (strcmp(mode, "kernel") == 0)
 		var_set(v, &nv, "CMDLINE", param(p, "cmdline", console));
-	else if (strcmp(mode, "local") == 0)
-		/* TODO(issue 13 item 1) in elilo/README.md: extraction
-		 * fills the folder and may set local_cmdline */
-		var_set(v, &nv, "CMDLINE", param(p, "local_cmdline", console));
+	else if (strcmp(mode, "local") == 0) {
+		/* the deployed system's kernel, recorded by its agent
+		 * (netboot.c), placed in the node's folder; else what the
+		 * admin put there, with local_cmdline */
+		m = netboot_elilo_files(pd, db, PQgetvalue(r, i, 0), name, ip,
+		    dir, kcl, sizeof(kcl));
+		if (m < 0)
+			log_warnx("elilo: node %s: its recorded kernel not "
+			    "placed in %s/pipol/%s", name, dir, name);
+		var_set(v, &nv, "CMDLINE", m == 1 ? kcl : param(p,
+		    "local_cmdline", console));
+	}
 	if ((text = elilo_render(mode, v, nv, err, sizeof(err))) == NULL) {
 		log_warnx("elilo: node %s: %s; %s removed", name, err, path);
 		unlink(path);

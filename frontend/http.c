@@ -157,6 +157,11 @@ const struct route http_routes[] = {
 	/* agent-phase: the boot token traded for a user-phase one */
 	{ "POST", "/agent/phase", HTTP_AGENT, API_BODY_MAX,
 	    KEYS("phase", "token"), agent_phase },
+	/* netboot (netboot.c): the deployed system's kernel, in pieces */
+	{ "PUT", "/agent/kernel/", HTTP_AGENT, NETBOOT_PIECE_MAX, NULL,
+	    agent_kernel_put },
+	{ "POST", "/agent/kernel", HTTP_AGENT, API_BODY_MAX,
+	    KEYS("kernel_size", "initrd_size", "cmdline"), agent_kernel_post },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 
@@ -526,14 +531,18 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "body too large\n");
 	memset(&who, 0, sizeof(who));
-	if (rt->level == HTTP_UPLOAD) {
-		if (api_slot_take() < 0)
+	/* and an agent's route that takes more than an API body (netboot:
+	 * the kernel's pieces), without an API slot */
+	if (rt->level == HTTP_UPLOAD || (rt->level == HTTP_AGENT &&
+	    rt->body_max > API_BODY_MAX)) {
+		if (takes_api_slot(rt->level) && api_slot_take() < 0)
 			return http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "server busy, try again");
 		if ((status = identify(pd, c, &db, &who)) == 0)
 			status = http_allows(rt->level, &who);
 		db_put(pd, db);		/* not held while the body comes */
-		api_slot_give();
+		if (takes_api_slot(rt->level))
+			api_slot_give();
 		if (status != 0)
 			return refuse(c, rt->level, status, &who);
 	}

@@ -15,7 +15,8 @@
  *                               site's flagged), POST SERVER/agent/phase
  *                               between the site's scripts and the
  *                               user's; then the UEFI BootOrder
- *                               (efiboot.c)
+ *                               (efiboot.c); the deployed kernel
+ *                               to pipold (kernel_upload.c)
  *   POST SERVER/agent/result    rebooting or failed with the reason,
  *                               retried until pipold has it
  *
@@ -42,6 +43,7 @@
 #include "efiboot.h"
 #include "hash.h"
 #include "http.h"
+#include "kernel_upload.h"
 #include "log.h"
 #include "mount.h"
 #include "node.h"
@@ -323,6 +325,11 @@ node_postinst_agent(struct postinst *p, const char *server,
 		p->phase = node_phase;
 		p->arg = &n;
 		rc = postinst_run(p, e);
+		/* a netboot-only order: its kernel too, as node mode */
+		if (rc == 0 && strcmp(json_string_value(json_object_get(
+		    p->order, "profile")) ?: "", "netboot-only") == 0)
+			rc = kernel_upload(n.server, n.token, p->order,
+			    p->root, NULL, e);
 	}
 	http_easy_free(n.h);
 	http_away_destroy(&n.away);
@@ -409,6 +416,8 @@ node_postinst(struct node *n, struct deploy *d, json_t *order,
 	rc = postinst_run(&p, e);
 	if (rc == 0)
 		rc = node_efi(n, e);
+	if (rc == 0)	/* the root still mounted: its kernel to pipold */
+		rc = kernel_upload(n->server, n->token, order, dir, part, e);
 	if (mount_root_undo(dir, &ue) < 0 && rc == 0) {
 		*e = ue;
 		rc = -ue.code;

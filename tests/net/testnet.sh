@@ -43,7 +43,8 @@
 # net_down from it. Needs root. Tunables: NET_MEM (MiB, 512),
 # NET_TIMEOUT (s, a node's life at most, 600), NET_REBOOT (empty: a
 # guest's reboot reboots the node, as on a real machine; default:
-# -no-reboot, QEMU quits).
+# -no-reboot, QEMU quits), NET_DISK_BOOT (empty: the disk is no boot
+# device, for a network-only node with -boot strict=on; default: second).
 
 NET_IP=10.99.0.1
 NET_IP6=fd99:99::1
@@ -51,6 +52,7 @@ NET_URL=http://$NET_IP:8080	# where pipold listens in the tests
 NET_MAX_NODES=2		# TCG: a third VM gains nothing (TESTBED §6)
 NET_NS= NET_DIR= NET_DNSMASQ= NET_TAPS=0
 NET_REBOOT=${NET_REBOOT-1}	# set: QEMU quits when its guest reboots
+NET_DISK_BOOT=${NET_DISK_BOOT-1}	# set: the disk boots after the NIC
 declare -A NET_PIDS=() NET_TAP=() NET_T0=()
 
 net_usage() {
@@ -139,7 +141,7 @@ net_node() {
 	if [ -n "$disk" ]; then
 		[ -f "$disk" ] || { net_err "net_node $name: $disk: no such file"; return; }
 		dev=(-drive "if=none,id=d0,file=$disk,format=raw"
-		    -device virtio-blk-pci,drive=d0,bootindex=2)
+		    -device "virtio-blk-pci,drive=d0${NET_DISK_BOOT:+,bootindex=2}")
 	fi
 	tap=tap$NET_TAPS; NET_TAPS=$((NET_TAPS + 1))
 	ip -n "$NET_NS" tuntap add "$tap" mode tap &&

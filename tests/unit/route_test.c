@@ -81,6 +81,14 @@ static const struct {
 	{ "POST", "/api/tokens/12/rotate", HTTP_USER, 0, api_token_rotate },
 	/* agent-phase */
 	{ "POST", "/agent/phase", HTTP_AGENT, API_BODY_MAX, agent_phase },
+	/* netboot: the kernel's pieces (their token checked before the
+	 * body, http.c), then its record */
+	{ "PUT", "/agent/kernel/kernel", HTTP_AGENT, NETBOOT_PIECE_MAX,
+	    agent_kernel_put },
+	{ "PUT", "/agent/kernel/initrd", HTTP_AGENT, NETBOOT_PIECE_MAX,
+	    agent_kernel_put },
+	{ "POST", "/agent/kernel", HTTP_AGENT, API_BODY_MAX,
+	    agent_kernel_post },
 };
 
 /* Every route as declared, and every route of the table met above. */
@@ -185,7 +193,8 @@ route_allows(void)
 }
 
 /* Body limits: bodiless routes take none; only uploads take more than
- * API_BODY_MAX; routes with keys take a body. */
+ * API_BODY_MAX, and the agent's kernel pieces; routes with keys take a
+ * body. */
 static void
 route_bodies(void)
 {
@@ -204,7 +213,9 @@ route_bodies(void)
 	rt = http_route_find("POST", "/agent/progress", &known);
 	CHECK(rt != NULL && !http_body_fits(rt, API_BODY_MAX + 1));
 	for (rt = http_routes; rt->path != NULL; rt++) {
-		CHECK(rt->body_max <= API_BODY_MAX || rt->level == HTTP_UPLOAD);
+		CHECK(rt->body_max <= API_BODY_MAX || rt->level == HTTP_UPLOAD
+		    || (rt->level == HTTP_AGENT && rt->body_max ==
+		    NETBOOT_PIECE_MAX));
 		CHECK(rt->keys == NULL || rt->body_max > 0);
 		CHECK(strcmp(rt->method, "GET") != 0 || rt->body_max == 0);
 	}

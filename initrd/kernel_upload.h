@@ -1,0 +1,34 @@
+/*
+ * kernel_upload.h -- the deployed system's kernel, initrds and command
+ * line, found in its mounted root (kernel_find.c) and uploaded to
+ * pipold (kernel_upload.c; docs/protocol.md, "The deployed kernel"),
+ * so that a netboot-only node boots it from the network.
+ */
+#ifndef AGENT_KERNEL_UPLOAD_H
+#define AGENT_KERNEL_UPLOAD_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "perr.h"
+
+#define KUP_PIECE	(8u << 20)	/* one PUT: pipold's NETBOOT_PIECE_MAX */
+#define KUP_KERNEL_MAX	(64ull << 20)
+#define KUP_INITRD_MAX	(512ull << 20)	/* the initrds, back to back */
+
+/*
+ * After post-install, the root still mounted at root: find its kernel
+ * (root=UUID= the UUID of the filesystem on dev; dev NULL: as
+ * kernel_find says) and upload it to server with token (the agent's,
+ * in its current phase), with the order's profile deciding what a
+ * missing kernel means: on netboot-only a failure naming what was
+ * searched (-PE_DATA with e), elsewhere a warning and 0.
+ */
+int kernel_upload(const char *server, const char *token, json_t *order,
+    const char *root, const char *dev, struct perr *e);
+
+/* The UUID of the ext2/3/4, xfs or btrfs filesystem on dev, as
+ * "xxxxxxxx-xxxx-...": 0, or -1 when it is none of those. */
+int kernel_fs_uuid(const char *dev, char uuid[37]);
+
+#endif
