@@ -304,7 +304,8 @@ node_phase(void *arg, struct perr *e)
 
 /* kexec.c's mark, just before the jump: the hand-over in pipold's
  * timeline (POST /agent/phase, schema 013), once, best effort -- the
- * jump does not wait for pipold */
+ * jump waits AGENT_PROGRESS_MS for pipold at most; nothing follows on
+ * this handle */
 static void
 node_handover(void *arg)
 {
@@ -313,6 +314,7 @@ node_handover(void *arg)
 	json_t *o;
 
 	o = json_pack("{s:s, s:s}", "phase", "handover", "method", "kexec");
+	http_set_timeout_ms(n->h, AGENT_PROGRESS_MS);
 	if (call(n, n->h, n->err, "/agent/phase", o, 0, &c, NULL) < 0)
 		log_warnx("kexec: the hand-over not told to pipold (HTTP %ld)",
 		    c.status);
