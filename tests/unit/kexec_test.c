@@ -3,7 +3,8 @@
  * whether an order and an image's metadata ask for kexec, which errors
  * of kexec_file_load mean "reboot through the firmware", and the root
  * filesystem's UUID (for root=UUID=) read from ext4, XFS and btrfs
- * superblocks made here byte by byte, and from nothing at all.
+ * superblocks made here byte by byte, and from nothing at all; that
+ * node mode's hand-over does nothing but say why on what is not a disk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -128,11 +129,67 @@ kexec_fs_uuids(void)
 	CHECK(kexec_fs_uuid(path, out, sizeof(out)) < 0);	/* no file */
 }
 
+/* stderr (log.c's lines) of one kexec_node call on disk, into out */
+static void
+node_log(json_t *order, const char *disk, char *out, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd, saved;
+
+	snprintf(path, sizeof(path), "/tmp/kexec_test_log.XXXXXX");
+	CHECK((fd = mkstemp(path)) >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	kexec_node(order, "root=2\nfstype=ext4\n", disk, NULL, NULL);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, out, len - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+}
+
+/*
+ * kexec_node returns, saying why, for what is not a node's disk in
+ * pipol's deployment environment: a file (the agent's --target in the
+ * tests), a character device, nothing. Never a jump from a test host.
+ */
+static void
+kexec_node_not_a_disk(void)
+{
+	static const char *const disks[] = { "/tmp/kexec_test_disk",
+	    "/dev/null", "/nonexistent/disk" };
+	json_t *on = json_pack("{s:b}", "kexec", 1);
+	char out[1024];
+	size_t i;
+	int fd;
+
+	CHECK((fd = open(disks[0], O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+	CHECK(ftruncate(fd, 1 << 20) == 0);
+	close(fd);
+	for (i = 0; i < sizeof(disks) / sizeof(disks[0]); i++) {
+		node_log(on, disks[i], out, sizeof(out));
+		if (strstr(out, "kexec: not used (not a disk in pipol's "
+		    "deployment environment): rebooting through the "
+		    "firmware") == NULL)
+			fprintf(stderr, "  %s: %s\n", disks[i], out);
+		CHECK(strstr(out, "kexec: not used (not a disk") != NULL);
+	}
+	node_log(on, NULL, out, sizeof(out));
+	CHECK(strstr(out, "kexec: not used (not a disk") != NULL);
+	unlink(disks[0]);
+	json_decref(on);
+}
+
 int
 main(void)
 {
 	RUN(kexec_wanted_cases);
 	RUN(kexec_refusals);
 	RUN(kexec_fs_uuids);
+	RUN(kexec_node_not_a_disk);
 	DONE();
 }
