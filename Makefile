@@ -48,7 +48,7 @@ test-e2e: deps
 
 bench: deps
 	@tests/deps.sh bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bootenv
 	@tests/bench/run.sh
 
 asan:

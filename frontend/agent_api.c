@@ -8,7 +8,10 @@
  *                          "reason": "..."}
  *   POST /agent/log       {"script", "status", "output", "site"?}
  *   POST /agent/phase     {"phase": "user", "token": HEX}: the boot
- *                          token traded for a user-phase one
+ *                          token traded for a user-phase one;
+ *                          {"phase": "handover", "method": "kexec"}:
+ *                          the agent jumps to the deployed kernel
+ *                          (schema 013), either phase's token
  *
  * Two phases (schema 007): the boot token opens the order (the site's
  * scripts with it); once the site's scripts ran, the agent trades it
@@ -65,7 +68,8 @@ agent_order(struct http_req *rq)
 	    "s.kind, 'name', s.name, 'body', translate(encode(s.body, "
 	    "'base64'), E'\\n', '')) ORDER BY s.kind = 'rc', s.name COLLATE "
 	    "\"C\"), '[]') FROM scripts s WHERE d.kind <> 'wipe' AND (s.kind "
-	    "= 'postinstall' OR s.owner_id = d.user_id))), deploy_advance("
+	    "= 'postinstall' OR s.owner_id = d.user_id)), 'kexec', d.kexec AND "
+	    "n.kexec), deploy_advance("
 	    "d.id, 'fetching', NULL) FROM deployments d JOIN nodes n ON n.id "
 	    "= d.node_id LEFT JOIN users u ON u.id = d.user_id WHERE d.id = "
 	    "$1 AND d.token_phase = 'boot'", 2, params);
@@ -227,6 +231,42 @@ agent_log(struct http_req *rq)
 }
 
 /*
+ * POST /agent/phase {"phase": "handover", "method": "kexec"}: the agent,
+ * its result reported (rebooting), jumps to the deployed kernel; the
+ * timeline's handover phase is now (agent_handover, schema 013: once,
+ * and only when kexec was on for the deployment). Either phase's token:
+ * a bare deployment never trades its boot token. It opens nothing.
+ */
+static enum MHD_Result
+agent_handover(struct http_req *rq)
+{
+	const char *how = json_string_value(json_object_get(rq->o, "method"));
+	const char *params[2];
+	enum MHD_Result rc;
+	char dep[24];
+	PGresult *r;
+
+	if (how == NULL || strcmp(how, "kexec") != 0 ||
+	    json_object_size(rq->o) != 2)
+		return http_error(rq->c, MHD_HTTP_BAD_REQUEST, "want "
+		    "{\"phase\": \"handover\", \"method\": \"kexec\"}");
+	snprintf(dep, sizeof(dep), "%lld", rq->who.deployment);
+	params[0] = dep;
+	params[1] = how;
+	r = db_query(rq->db, "SELECT agent_handover($1, $2)", 2, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = http_sql_error(rq->c, r, "handover");
+	else {
+		db_event(rq->db, "agent", "deploy.phase", json_pack("{s:s, "
+		    "s:s}", "deployment", dep, "phase", "handover"));
+		rc = http_json(rq->c, MHD_HTTP_OK, json_pack("{s:s, s:s}",
+		    "phase", "handover", "method", how));
+	}
+	PQclear(r);
+	return rc;
+}
+
+/*
  * POST /agent/phase {"phase": "user", "token": HEX}: the boot-phase
  * agent, its site scripts run, names the token of its user phase (64
  * hex digits of its own getrandom); its SHA-256 replaces the boot
@@ -248,6 +288,8 @@ agent_phase(struct http_req *rq)
 
 	phase = json_string_value(json_object_get(rq->o, "phase"));
 	tok = json_string_value(json_object_get(rq->o, "token"));
+	if (phase != NULL && strcmp(phase, "handover") == 0)
+		return agent_handover(rq);
 	if (phase == NULL || strcmp(phase, "user") != 0 || tok == NULL ||
 	    strlen(tok) != 64)
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "want {\"phase\": "

@@ -3,7 +3,7 @@
  *
  *   POST /api/deployments   {"nodes": [...], "image": "NAME[:V]",
  *                            "reservation": ID, "bare": bool,
- *                            "seconds": N}
+ *                            "seconds": N, "kexec": bool}
  *   GET  /api/deployments[?id=N]   yours (admins: everyone's), newest
  *                                  first, with every state's time and
  *                                  the timeline of its phases (011)
@@ -16,7 +16,10 @@
  * which a capture uses too); from there the node's agent drives the
  * state (agent_api.c). Users deploy validated image versions only, and
  * never --bare (no post-install): both are admins' (docs/admin.md, "Who
- * may use what").
+ * may use what"). "kexec": false (pipol deploy --no-kexec, schema 013)
+ * makes the node reboot through its firmware after the write; true, the
+ * default, can only keep what the node's own setting allows (the order
+ * says kexec when both are on).
  */
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -242,7 +245,7 @@ deploy_tx(PGconn *db, void *arg)
 {
 	struct deploy *d = arg;
 	char uid[24], ver[16], size[24];
-	const char *params[8];
+	const char *params[9];
 	json_t *o = d->o, *req;
 	PGresult *r;
 	int k;
@@ -275,17 +278,18 @@ deploy_tx(PGconn *db, void *arg)
 	params[5] = json_is_true(json_object_get(o, "bare")) ? "t" : "f";
 	params[6] = size;
 	params[7] = d->im.disk_hash;
+	params[8] = json_is_false(json_object_get(o, "kexec")) ? "f" : "t";
 	r = db_query(db, "WITH d AS (INSERT INTO deployments (node_id, "
 	    "reservation_id, image_name, image_version, user_id, bare, "
-	    "bytes_total, disk_hash) SELECT id, $2, $3, $4, $5, $6, $7, "
-	    "decode($8, 'hex') FROM nodes WHERE name = ANY ($1::text[]) "
+	    "bytes_total, disk_hash, kexec) SELECT id, $2, $3, $4, $5, $6, $7, "
+	    "decode($8, 'hex'), $9 FROM nodes WHERE name = ANY ($1::text[]) "
 	    "RETURNING id, node_id), t AS (INSERT INTO deployment_transitions "
 	    "(deployment_id, state) SELECT id, 'pending' FROM d), n AS (UPDATE "
 	    "nodes SET boot_mode = 'deploy' WHERE id IN (SELECT node_id FROM "
 	    "d)) SELECT json_build_object('reservation', $2::bigint, "
 	    "'image', $3 || ':' || $4, 'deployments', json_agg("
 	    "json_build_object('id', d.id, 'node', nd.name) ORDER BY nd.name)) "
-	    "FROM d JOIN nodes nd ON nd.id = d.node_id", 8, params);
+	    "FROM d JOIN nodes nd ON nd.id = d.node_id", 9, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
@@ -325,10 +329,13 @@ api_deploy_add(struct http_req *rq)
 	    !json_is_boolean(json_object_get(o, "bare"))) ||
 	    (json_object_get(o, "seconds") &&
 	    !json_is_integer(json_object_get(o, "seconds"))) ||
+	    (json_object_get(o, "kexec") &&
+	    !json_is_boolean(json_object_get(o, "kexec"))) ||
 	    (arr = node_array(json_object_get(o, "nodes"), &d.nnodes)) == NULL)
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "want \"nodes\": "
 		    "[names], \"image\": \"NAME[:VERSION]\"; optional "
-		    "\"reservation\": ID, \"bare\": bool, \"seconds\": N");
+		    "\"reservation\": ID, \"bare\": bool, \"seconds\": N, "
+		    "\"kexec\": bool");
 	d.arr = arr;
 	/* no post-install: no site scripts (their setup, their rules) */
 	if (json_is_true(json_object_get(o, "bare")) && !rq->who.admin) {
@@ -392,7 +399,8 @@ api_deploy_list(struct http_req *rq)
 	    "'transitions', (SELECT json_agg(json_build_object('state', "
 	    "t.state, 'at', t.at) ORDER BY t.at) FROM deployment_transitions "
 	    "t WHERE t.deployment_id = d.id), 'phases', deployment_timeline("
-	    "d.id)) ORDER BY d.id DESC), '[]')) "
+	    "d.id), 'kexec', d.kexec, 'handover', d.handover) ORDER BY d.id "
+	    "DESC), '[]')) "
 	    "FROM (SELECT * FROM deployments d WHERE (d.user_id = $1 OR "
 	    "$2::boolean) AND ($3 = 0 OR d.id = $3) ORDER BY d.id DESC "
 	    "LIMIT 200) d JOIN nodes n ON n.id = d.node_id LEFT JOIN users u "

@@ -153,7 +153,8 @@ api_node_show(struct http_req *rq)
 	params[0] = name;
 	r = db_query(rq->db, "SELECT name, mac::text, profile, "
 	    "coalesce(host(ip), ''), power_driver, boot_mode, "
-	    "power_params::text, CASE WHEN wipe THEN 'on' ELSE 'off' END "
+	    "power_params::text, CASE WHEN wipe THEN 'on' ELSE 'off' END, "
+	    "CASE WHEN kexec THEN 'on' ELSE 'off' END "
 	    "FROM nodes WHERE name = $1", 1, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = http_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -167,6 +168,9 @@ api_node_show(struct http_req *rq)
 		    PQgetvalue(r, 0, 2), "ip", PQgetvalue(r, 0, 3), "power",
 		    PQgetvalue(r, 0, 4), "boot", PQgetvalue(r, 0, 5), "wipe",
 		    PQgetvalue(r, 0, 7));
+		if (o != NULL)
+			json_object_set_new(o, "kexec", json_string(
+			    PQgetvalue(r, 0, 8)));
 		/* paths of sockets and password files: for admins only */
 		if (o != NULL && rq->who.admin)
 			json_object_set_new(o, "power_params",
@@ -285,8 +289,37 @@ node_wipe_set(struct http_req *rq, const char *name, int on, int *requeued,
 	return 0;
 }
 
+/*
+ * The node's kexec setting (schema 013): its deployments hand over to
+ * the deployed kernel without a firmware pass (on, the default), or
+ * reboot through the firmware (off). 0, or -1 with *rc answered.
+ */
+static int
+node_kexec_set(struct http_req *rq, const char *name, int on,
+    enum MHD_Result *rc)
+{
+	const char *params[2] = { name, on ? "t" : "f" };
+	char err[128];
+	PGresult *r;
+
+	r = db_query(rq->db, "UPDATE nodes SET kexec = $2::boolean WHERE "
+	    "name = $1 RETURNING id", 2, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		snprintf(err, sizeof(err), "node %s: no such node", name);
+		*rc = PQresultStatus(r) != PGRES_TUPLES_OK ?
+		    http_sql_error(rq->c, r, name) : http_error(rq->c,
+		    MHD_HTTP_NOT_FOUND, err);
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	db_event(rq->db, rq->who.name, "node.set", json_pack("{s:s, s:b}",
+	    "node", name, "kexec", on));
+	return 0;
+}
+
 /* POST /api/nodes/NAME {"power_driver"?, "power_params"?, "bootenv"?,
- * "wipe"?} */
+ * "wipe"?, "kexec"?} */
 enum MHD_Result
 api_node_set(struct http_req *rq)
 {
@@ -298,7 +331,7 @@ api_node_set(struct http_req *rq)
 	struct power_change pc = { 0 };
 	enum MHD_Result rc;
 	PGresult *r;
-	int tx, on, requeued;
+	int tx, on, kx, requeued = 0;
 
 	if (node_name_from_url(rq->url, name, &rest) < 0 || *rest != '\0')
 		return http_error(c, MHD_HTTP_NOT_FOUND, "not found");
@@ -311,10 +344,13 @@ api_node_set(struct http_req *rq)
 	    *fl == '\0' || strlen(fl) > 31 || strspn(fl,
 	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(fl))) ||
 	    (json_object_get(o, "wipe") != NULL &&
-	    !json_is_boolean(json_object_get(o, "wipe"))))
+	    !json_is_boolean(json_object_get(o, "wipe"))) ||
+	    (json_object_get(o, "kexec") != NULL &&
+	    !json_is_boolean(json_object_get(o, "kexec"))))
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "want {\"power_"
 		    "driver\": string, \"power_params\": object, \"bootenv\": "
-		    "a flavour (a-z, 0-9, -), \"wipe\": boolean}");
+		    "a flavour (a-z, 0-9, -), \"wipe\": boolean, \"kexec\": "
+		    "boolean}");
 	if (json_object_get(o, "wipe") != NULL) {
 		on = json_is_true(json_object_get(o, "wipe"));
 		if (node_wipe_set(rq, name, on, &requeued, &rc) < 0)
@@ -322,6 +358,16 @@ api_node_set(struct http_req *rq)
 		if (json_object_size(o) == 1)
 			return http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:b, "
 			    "s:b}", "node", name, "wipe", on, "requeued",
+			    requeued));
+	}
+	if (json_object_get(o, "kexec") != NULL) {
+		kx = json_is_true(json_object_get(o, "kexec"));
+		if (node_kexec_set(rq, name, kx, &rc) < 0)
+			return rc;
+		if (fl == NULL && d == NULL &&
+		    json_object_get(o, "power_params") == NULL)
+			return http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:b, "
+			    "s:b}", "node", name, "kexec", kx, "requeued",
 			    requeued));
 	}
 	if (fl != NULL) {

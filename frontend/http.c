@@ -83,7 +83,7 @@ const struct route http_routes[] = {
 	{ "GET", "/api/nodes/", HTTP_USER, 0, NULL, api_node_show },
 	{ "POST", "/api/nodes/*", HTTP_ADMIN, API_BODY_MAX,
 	    KEYS("power_driver", "power_params", "bootenv",
-	    "wipe"), api_node_set },
+	    "wipe", "kexec"), api_node_set },
 	{ "POST", "/api/nodes/*/power", HTTP_USER, API_BODY_MAX,
 	    KEYS("action"), api_node_power },
 	{ "POST", "/api/nodes/*/boot", HTTP_ADMIN, API_BODY_MAX,
@@ -105,8 +105,8 @@ const struct route http_routes[] = {
 	{ "GET", "/api/queues", HTTP_USER, 0, NULL, api_queue_list },
 
 	{ "POST", "/api/deployments", HTTP_USER, API_BODY_MAX,
-	    KEYS("nodes", "image", "reservation", "bare", "seconds"),
-	    api_deploy_add },
+	    KEYS("nodes", "image", "reservation", "bare", "seconds",
+	    "kexec"), api_deploy_add },
 	{ "GET", "/api/deployments", HTTP_USER, 0, NULL, api_deploy_list },
 	{ "GET", "/api/deployments/", HTTP_USER, 0, NULL, api_deploy_log },
 
@@ -154,9 +154,10 @@ const struct route http_routes[] = {
 	{ "DELETE", "/api/tokens/*", HTTP_USER, 0, NULL, api_token_revoke },
 	{ "POST", "/api/tokens/*/rotate", HTTP_USER, 0, NULL,
 	    api_token_rotate },
-	/* agent-phase: the boot token traded for a user-phase one */
+	/* agent-phase: the boot token traded for a user-phase one; the
+	 * hand-over by kexec (schema 013) */
 	{ "POST", "/agent/phase", HTTP_AGENT, API_BODY_MAX,
-	    KEYS("phase", "token"), agent_phase },
+	    KEYS("phase", "token", "method"), agent_phase },
 	/* netboot (netboot.c): the deployed system's kernel, in pieces */
 	{ "PUT", "/agent/kernel/", HTTP_AGENT, NETBOOT_PIECE_MAX, NULL,
 	    agent_kernel_put },

@@ -44,6 +44,7 @@
 #include "hash.h"
 #include "http.h"
 #include "kernel_upload.h"
+#include "kexec.h"
 #include "log.h"
 #include "mount.h"
 #include "node.h"
@@ -301,6 +302,25 @@ node_phase(void *arg, struct perr *e)
 	}
 	explicit_bzero(hex, sizeof(hex));
 	return rc;
+}
+
+/* kexec.c's mark, just before the jump: the hand-over in pipold's
+ * timeline (POST /agent/phase, schema 013), once, best effort -- the
+ * jump waits AGENT_PROGRESS_MS for pipold at most; nothing follows on
+ * this handle */
+static void
+node_handover(void *arg)
+{
+	struct node *n = arg;
+	struct http_call c;
+	json_t *o;
+
+	o = json_pack("{s:s, s:s}", "phase", "handover", "method", "kexec");
+	http_set_timeout_ms(n->h, AGENT_PROGRESS_MS);
+	if (call(n, n->h, n->err, "/agent/phase", o, 0, &c, NULL) < 0)
+		log_warnx("kexec: the hand-over not told to pipold (HTTP %ld)",
+		    c.status);
+	json_decref(o);
 }
 
 int
@@ -597,6 +617,8 @@ node_main(const struct cmd *c, const struct cmd_args *a)
 		if (rc == 0)
 			rc = -re.code;
 	}
+	if (rc == 0 && !capture)	/* returns when there is no jump */
+		kexec_node(order, d.ix->meta, d.target, node_handover, &n);
  out:
 	http_easy_free(n.progress);
 	http_easy_free(n.h);

@@ -131,7 +131,8 @@ wait_all(json_t *deps, long long timeout)
 	return state ? rc : PE_FAIL;
 }
 
-enum { D_NODES, D_IMAGE, D_RESERVATION, D_FOR, D_BARE, D_WAIT, D_TIMEOUT };
+enum { D_NODES, D_IMAGE, D_RESERVATION, D_FOR, D_BARE, D_WAIT, D_TIMEOUT,
+    D_NO_KEXEC };
 
 const struct cmd_opt deploy_opts[] = {
 	[D_NODES] = { "nodes", 'n', CMD_VALUE, "N1,N2", "the nodes" },
@@ -150,10 +151,13 @@ const struct cmd_opt deploy_opts[] = {
 	[D_TIMEOUT] = { "timeout", 0, CMD_VALUE, "DURATION",
 	    "with --wait: give up waiting (exit 5) after it\n"
 	    "(default 1h)" },
+	[D_NO_KEXEC] = { "no-kexec", 0, CMD_FLAG, NULL,
+	    "reboot through the firmware after the write,\n"
+	    "not a kexec into the deployed kernel" },
 	CMD_OPT_END
 };
 
-/* --reservation, --for, --bare into the request; --timeout */
+/* --reservation, --for, --bare, --no-kexec into the request; --timeout */
 static int
 deploy_values(const struct cmd_args *a, json_t *send, long long *timeout,
     struct perr *e)
@@ -177,6 +181,8 @@ deploy_values(const struct cmd_args *a, json_t *send, long long *timeout,
 		return -PE_USAGE;
 	if (cmd_count(a, D_BARE))
 		json_object_set_new(send, "bare", json_true());
+	if (cmd_count(a, D_NO_KEXEC))
+		json_object_set_new(send, "kexec", json_false());
 	return 0;
 }
 
@@ -223,7 +229,7 @@ cmd_deploy(const struct cmd *c, const struct cmd_args *a)
  * "  written            10:02:14   +12.4 s   (31.0 s)".
  */
 static void
-timeline_print(json_t *phases)
+timeline_print(json_t *phases, const char *handover)
 {
 	double t, t0 = -1, prev = -1;
 	char clock[16];
@@ -245,8 +251,12 @@ timeline_print(json_t *phases)
 		if (t0 < 0)
 			printf("  %-18s %s\n", cli_str(p, "phase"), clock);
 		else
-			printf("  %-18s %s %+9.1f s  (%.1f s)\n",
-			    cli_str(p, "phase"), clock, t - prev, t - t0);
+			printf("  %-18s %s %+9.1f s  (%.1f s)%s%s\n",
+			    cli_str(p, "phase"), clock, t - prev, t - t0,
+			    handover && strcmp(cli_str(p, "phase"),
+			    "handover") == 0 ? "  by " : "",
+			    handover && strcmp(cli_str(p, "phase"),
+			    "handover") == 0 ? handover : "");
 		if (t0 < 0)
 			t0 = t;
 		prev = t;
@@ -292,7 +302,8 @@ cmd_status(const struct cmd *c, const struct cmd_args *a)
 		printf("%-6lld %-16s %-24s %s\n", cli_int(d, "id"),
 		    cli_str(d, "node"), cli_str(d, "image"), text);
 		if (id != 0)
-			timeline_print(json_object_get(d, "phases"));
+			timeline_print(json_object_get(d, "phases"),
+			    json_string_value(json_object_get(d, "handover")));
 	}
 	json_decref(reply);
 	return 0;

@@ -106,7 +106,7 @@ cmd_node_add(const struct cmd *c, const struct cmd_args *a)
 	return 0;
 }
 
-enum { S_POWER, S_POWER_PARAM, S_BOOTENV, S_WIPE };
+enum { S_POWER, S_POWER_PARAM, S_BOOTENV, S_WIPE, S_KEXEC };
 
 static const struct cmd_opt set_opts[] = {
 	[S_POWER] = { "power", 0, CMD_VALUE, "DRIVER",
@@ -122,6 +122,9 @@ static const struct cmd_opt set_opts[] = {
 	[S_WIPE] = { "wipe", 0, CMD_VALUE, "on|off",
 	    "wipe its disk at the end of each reservation;\n"
 	    "also retries (on) or drops (off) a failed wipe" },
+	[S_KEXEC] = { "kexec", 0, CMD_VALUE, "on|off",
+	    "hand its deployments over to the deployed kernel\n"
+	    "by kexec, without a firmware pass (default on)" },
 	CMD_OPT_END
 };
 
@@ -130,15 +133,19 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 {
 	const char *power = cmd_str(a, S_POWER), *name = a->pos[0];
 	const char *flavour = cmd_str(a, S_BOOTENV), *wipe = cmd_str(a, S_WIPE);
+	const char *kexec = cmd_str(a, S_KEXEC);
 	json_t *send, *reply = NULL, *pp;
 	char path[128];
 	struct perr e;
 	int rc;
 
 	if (power == NULL && flavour == NULL && wipe == NULL &&
-	    cmd_count(a, S_POWER_PARAM) == 0)
+	    kexec == NULL && cmd_count(a, S_POWER_PARAM) == 0)
 		return cmd_usage_error(c, "give NAME and --power, "
-		    "--power-param, --bootenv or --wipe");
+		    "--power-param, --bootenv, --wipe or --kexec");
+	if (kexec != NULL && strcmp(kexec, "on") != 0 &&
+	    strcmp(kexec, "off") != 0)
+		return cmd_usage_error(c, "--kexec %s: on or off", kexec);
 	if (wipe != NULL && strcmp(wipe, "on") != 0 && strcmp(wipe, "off") != 0)
 		return cmd_usage_error(c, "--wipe %s: on or off", wipe);
 	if (!node_name_ok(name))
@@ -155,6 +162,9 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 	if (wipe != NULL)
 		json_object_set_new(send, "wipe", json_boolean(strcmp(wipe,
 		    "on") == 0));
+	if (kexec != NULL)
+		json_object_set_new(send, "kexec", json_boolean(strcmp(kexec,
+		    "on") == 0));
 	snprintf(path, sizeof(path), "/api/nodes/%s", name);
 	rc = client_call("POST", path, send, &reply, &e);
 	json_decref(send);
@@ -167,6 +177,8 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 		    json_object_get(reply, "requeued")) ? (strcmp(wipe, "on")
 		    == 0 ? " (its failed wipe: tried again)" : " (its wipe "
 		    "dropped: powered off only)") : "");
+	if (kexec != NULL)
+		printf("%s: kexec %s\n", name, kexec);
 	if (json_object_get(reply, "power") != NULL)
 		printf("%s: power %s\n", cli_str(reply, "node"),
 		    cli_str(reply, "power"));
@@ -203,7 +215,7 @@ static int
 cmd_node_show(const struct cmd *c, const struct cmd_args *a)
 {
 	static const char *const keys[] = { "name", "mac", "profile", "ip",
-	    "power", "boot", "wipe", NULL };
+	    "power", "boot", "wipe", "kexec", NULL };
 	json_t *reply = NULL, *pp;
 	char path[128], *text;
 	struct perr e;
@@ -316,7 +328,7 @@ const struct cmd node_cmds[] = {
 	  "add a machine to the pool (admin)", add_opts, 1, 1, NULL },
 	{ "set", cmd_node_set,
 	  "NAME [--power qemu|ipmi|manual] [--power-param KEY=VALUE]... "
-	  "[--bootenv FLAVOUR] [--wipe on|off]",
+	  "[--bootenv FLAVOUR] [--wipe on|off] [--kexec on|off]",
 	  "change how a machine is powered, deployed or wiped (admin)",
 	  set_opts,
 	  1, 1, NULL },

@@ -8,3 +8,4 @@ bash image.sh
 bash agent.sh
 bash serve.sh
 bash progress.sh
+bash handover.sh

@@ -16,7 +16,13 @@
 # again and back to the deployed system (UEFI: the network stays first
 # in BootOrder, and leaving iPXE for the disk does not stall in the
 # firmware). Times are in the ok lines.
+# The hand-over after the write: by kexec (the default, no firmware
+# pass: no boot fetch between the write and the deployed system), or
+# with CYCLE_DEPLOY_OPTS=--no-kexec (tests/e2e/uefi.sh) the reboot
+# through the firmware, iPXE and pipold's local boot script.
 MODE=${1:-bios}
+DEPLOY_OPTS=${CYCLE_DEPLOY_OPTS:-}
+case " $DEPLOY_OPTS " in *" --no-kexec "*) KEXEC=0 ;; *) KEXEC=1 ;; esac
 case $MODE in
 bios) PROFILE=pc-bios RESETS=1 ;;
 uefi-snp) PROFILE=uefi RESETS=2 ;;
@@ -36,7 +42,7 @@ pipol script add "$T/10-motd" --postinstall > /dev/null && alice script add "$T/
 check "n1: $MODE node, blank disk, off" net_node n1 52:54:00:99:00:21 "$T/n1.disk" "$MODE" -S
 t0=$(date +%s%N)
 net_mark n1
-alice deploy -n n1 -i testimg --wait --timeout 5m > "$T/deploy.out" 2>&1
+alice deploy -n n1 -i testimg $DEPLOY_OPTS --wait --timeout 5m > "$T/deploy.out" 2>&1
 rc=$?
 equal "deploy --wait: exit 0, ready" "$rc $(grep -c '^n1 *ready' "$T/deploy.out")" "0 1"
 [ $rc = 0 ] || { cat "$T/deploy.out" >&2; tr -d '\r' < "$NET_DIR/n1.log" | tail -40 >&2; }
@@ -53,7 +59,16 @@ equal "the timeline: every phase, in order" "$(awk 'NR > 2 && $2 != "not" { prin
     "created power_on boot_script agent_started written postinstall_done handover ready "
 con "pipol: n1: loading the deployment environment" && ok "n1: iPXE ran pipold's deploy script" ||
     notok "n1: iPXE ran pipold's deploy script"
-if [ "$MODE" = bios ]; then
+if [ "$KEXEC" = 1 ]; then
+	con "pipol-agent: kexec: handing over to /boot/vmlinuz-" && ok "n1: the agent handed over by kexec" ||
+	    { notok "n1: the agent handed over by kexec"; tr -d '\r' < "$NET_DIR/n1.log" | grep -a kexec >&2; }
+	equal "n1: no firmware boot between the write and the deployed system (one /boot/MAC, no disk boot)" \
+	    "$(bootreqs) $(tr -d '\r' < "$NET_DIR/n1.log" | grep -c "Booting from SAN device 0x80")" "1 0"
+	grep -q "^  handover .*  by kexec$" "$T/status" && ok "the timeline: handover by kexec" ||
+	    notok "the timeline: handover by kexec"
+	equal "the deployment's JSON: kexec on, handover kexec" \
+	    "$(jq -r '.deployments[0] | "\(.kexec) \(.handover)"' "$T/status.json")" "true kexec"
+elif [ "$MODE" = bios ]; then
 	con "Booting from SAN device 0x80" && ok "n1: after the deployment iPXE booted the local disk" ||
 	    notok "n1: after the deployment iPXE booted the local disk"
 else
@@ -96,10 +111,10 @@ for i in $(seq "$RESETS"); do
 	equal "reset $i: the deployed system again ($((ms / 1000)).$((ms % 1000 / 100)) s)" "$(ups)" $((i + 1))
 	if [ "$MODE" = bios ]; then
 		equal "reset $i: through pipold's local boot script" \
-		    "$(tr -d '\r' < "$NET_DIR/n1.log" | grep -c "Booting from SAN device 0x80")" $((i + 1))
+		    "$(tr -d '\r' < "$NET_DIR/n1.log" | grep -c "Booting from SAN device 0x80")" $((i + 1 - KEXEC))
 	else
 		equal "reset $i: through PXE, iPXE and pipold's local boot script" \
-		    "$(bootreqs)" $((i + 2))
+		    "$(bootreqs)" $((i + 2 - KEXEC))
 		# what keeps OVMF from stalling ~60 s in HTTP boot on its
 		# way to the disk: pipol.conf answers it with a URL that fails
 		[ "$(grep -c "bootfile-name  $NET_URL/no-http-boot" "$NET_DIR/dnsmasq.log")" -ge $((i + 1)) ] &&

@@ -1,0 +1,290 @@
+/*
+ * kexec.c -- the deployed system entered without a firmware pass. On
+ * real servers the power-on self test costs one to several minutes a
+ * reboot, and a deployment reboots once between writing the disk and
+ * the user's system. After the agent's result is reported:
+ *
+ *   the root partition mounted again (mount.c), its default kernel,
+ *   initrds and command line found (kernel_find.c, root=UUID= of the
+ *   filesystem read here); every file opened inside the root
+ *   (RESOLVE_IN_ROOT: an image's links never lead out of it); two
+ *   initrds or more joined in a memfd (concatenated cpio archives are
+ *   one initramfs to the kernel); kexec_file_load(2); the root
+ *   unmounted and synced; pipold told (the caller's mark); then
+ *   reboot(LINUX_REBOOT_CMD_KEXEC).
+ *
+ * Only kexec_file_load: kexec_load(2) needs a purgatory built in user
+ * space (kexec-tools), which the deployment environment does not carry.
+ * A kernel that refuses (no CONFIG_KEXEC_FILE, lockdown, a signature
+ * wanted, a format it does not take) and every other failure: one log
+ * line, and the machine reboots through the firmware as it always did
+ * (/init). The next reboot of the deployed system still goes through
+ * pipold: kexec changes this one boot only.
+ */
+#include <sys/mman.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kexec.h>
+#include <linux/reboot.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernel_find.h"
+#include "kexec.h"
+#include "log.h"
+#include "mount.h"
+
+/* ---- the decision ---- */
+
+/* A meta value ("key=value" lines), or "" */
+static void
+meta_value(const char *meta, const char *key, char *out, size_t len)
+{
+	size_t k = strlen(key), n;
+	const char *p;
+
+	*out = '\0';
+	for (p = meta; p != NULL && *p != '\0'; p += n + (p[n] == '\n')) {
+		n = strcspn(p, "\n");
+		if (n > k && strncmp(p, key, k) == 0 && p[k] == '=') {
+			snprintf(out, len, "%.*s", (int)(n - k - 1), p + k + 1);
+			return;
+		}
+	}
+}
+
+int
+kexec_wanted(json_t *order, const char *meta, const char **why)
+{
+	char root[16];
+
+	meta_value(meta, "root", root, sizeof(root));
+	if (!json_is_true(json_object_get(order, "kexec")))
+		*why = "off for this node or deployment";
+	else if (json_is_true(json_object_get(order, "bare")))
+		*why = "a bare deployment: no kernel looked for";
+	else if (*root == '\0' || strlen(root) > 3 ||
+	    strspn(root, "0123456789") != strlen(root))
+		*why = "the image names no root partition (metadata root=N)";
+	else
+		return 1;
+	return 0;
+}
+
+int
+kexec_errno_is_refusal(int err)
+{
+	return err == ENOSYS || err == EPERM || err == ENOEXEC ||
+	    err == EKEYREJECTED || err == EBADMSG;
+}
+
+/* ---- the root filesystem's UUID ---- */
+
+static void
+uuid_format(const uint8_t u[16], char *out, size_t len)
+{
+	snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
+	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* where each filesystem keeps its magic and its UUID */
+static const struct fs_sb {
+	off_t off;		/* of the superblock */
+	unsigned magic_at, uuid_at;
+	const char *magic;
+	size_t magic_len;
+} fs_sbs[] = {
+	{ 1024, 0x38, 0x68, "\x53\xef", 2 },		/* ext2, ext3, ext4 */
+	{ 0, 0x00, 0x20, "XFSB", 4 },			/* XFS */
+	{ 0x10000, 0x40, 0x20, "_BHRfS_M", 8 },		/* btrfs (fsid) */
+};
+
+int
+kexec_fs_uuid(const char *dev, char *out, size_t len)
+{
+	uint8_t sb[0x80], zero[16] = { 0 };
+	size_t i;
+	int fd, rc = -1;
+
+	if ((fd = open(dev, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	for (i = 0; i < sizeof(fs_sbs) / sizeof(fs_sbs[0]) && rc < 0; i++) {
+		const struct fs_sb *f = &fs_sbs[i];
+
+		if (pread(fd, sb, sizeof(sb), f->off) != (ssize_t)sizeof(sb) ||
+		    memcmp(sb + f->magic_at, f->magic, f->magic_len) != 0 ||
+		    memcmp(sb + f->uuid_at, zero, 16) == 0)
+			continue;
+		uuid_format(sb + f->uuid_at, out, len);
+		rc = 0;
+	}
+	close(fd);
+	return rc;
+}
+
+/* ---- the files ---- */
+
+/* path, inside the root, opened for reading; fd or -1 with e */
+static int
+open_in_root(int rootfd, const char *path, struct perr *e)
+{
+	char at[40];
+	int pfd, fd;
+
+	if ((pfd = mount_resolve(rootfd, path, 0)) < 0)
+		return perr_errno(e, PE_DATA, "%s", path), -1;
+	snprintf(at, sizeof(at), "/proc/self/fd/%d", pfd);
+	fd = open(at, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	close(pfd);
+	if (fd < 0)
+		perr_errno(e, PE_DATA, "%s", path);
+	return fd;
+}
+
+/* The initrds of kb, one fd: the file itself when one, else a memfd
+ * holding them end to end; -1 and e */
+static int
+initrd_open(int rootfd, const struct kernel_boot *kb, struct perr *e)
+{
+	char buf[1 << 16];
+	size_t total = 0;
+	ssize_t n = 0;
+	int i, fd, mfd;
+
+	if (kb->ninitrd == 1)
+		return open_in_root(rootfd, kb->initrd[0], e);
+	if ((mfd = memfd_create("pipol-initrd", MFD_CLOEXEC)) < 0)
+		return perr_errno(e, PE_FAIL, "memfd_create"), -1;
+	for (i = 0; i < kb->ninitrd; i++) {
+		if ((fd = open_in_root(rootfd, kb->initrd[i], e)) < 0)
+			goto err;
+		while ((n = read(fd, buf, sizeof(buf))) > 0 &&
+		    (total += n) <= KEXEC_INITRD_MAX &&
+		    write(mfd, buf, n) == n)
+			;
+		close(fd);
+		if (n != 0) {
+			perr_set(e, PE_DATA, "%s: %s", kb->initrd[i], total >
+			    KEXEC_INITRD_MAX ? "the initrds pass 512 MiB" :
+			    "not read whole");
+			goto err;
+		}
+	}
+	return mfd;
+ err:
+	close(mfd);
+	return -1;
+}
+
+static long
+file_load(int kfd, int ifd, const char *cmdline, unsigned long flags)
+{
+#ifdef SYS_kexec_file_load
+	return syscall(SYS_kexec_file_load, kfd, ifd, strlen(cmdline) + 1,
+	    cmdline, flags);
+#else
+	(void)kfd; (void)ifd; (void)cmdline; (void)flags;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/*
+ * The deployed kernel of the root at dir (its filesystem on part)
+ * loaded, ready for the jump; kb says which. 0, or -code with e.
+ */
+static int
+kexec_load_root(const char *dir, const char *part, struct kernel_boot *kb,
+    struct perr *e)
+{
+	char uuid[KERNEL_UUID_MAX];
+	int rootfd, kfd = -1, ifd = -1, rc;
+
+	if ((rootfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return perr_errno(e, PE_FAIL, "%s", dir);
+	rc = kernel_find(rootfd, kexec_fs_uuid(part, uuid, sizeof(uuid)) == 0 ?
+	    uuid : NULL, kb, e);
+	if (rc == 0 && (kfd = open_in_root(rootfd, kb->kernel, e)) < 0)
+		rc = -e->code;
+	if (rc == 0 && kb->ninitrd > 0 && (ifd = initrd_open(rootfd, kb,
+	    e)) < 0)
+		rc = -e->code;
+	if (rc == 0 && file_load(kfd, ifd, kb->cmdline, ifd < 0 ?
+	    KEXEC_FILE_NO_INITRAMFS : 0) < 0)
+		rc = perr_errno(e, kexec_errno_is_refusal(errno) ? PE_DENIED :
+		    PE_FAIL, "kexec_file_load %s%s", kb->kernel,
+		    kexec_errno_is_refusal(errno) ? " refused by the running "
+		    "kernel" : "");
+	if (ifd >= 0)
+		close(ifd);
+	if (kfd >= 0)
+		close(kfd);
+	close(rootfd);
+	return rc;
+}
+
+void
+kexec_node(json_t *order, const char *meta, const char *disk,
+    void (*mark)(void *arg), void *arg)
+{
+	char part[80], root[16], fstype[16];
+	struct kernel_boot *kb;
+	struct perr e, ue;
+	const char *why;
+	struct stat st;
+	int rc;
+
+	if (!kexec_wanted(order, meta, &why)) {
+		log_info("kexec: not used (%s): rebooting through the "
+		    "firmware", why);
+		return;
+	}
+	/* a test running node mode on a file, a host not pipol's */
+	if (disk == NULL || stat(disk, &st) < 0 || !S_ISBLK(st.st_mode) ||
+	    access(KEXEC_RELEASE_FILE, F_OK) < 0) {
+		log_info("kexec: not used (not a disk in pipol's deployment "
+		    "environment): rebooting through the firmware");
+		return;
+	}
+	if ((kb = calloc(1, sizeof(*kb))) == NULL) {
+		log_warnx("kexec: out of memory: rebooting through the "
+		    "firmware");
+		return;
+	}
+	meta_value(meta, "root", root, sizeof(root));
+	meta_value(meta, "fstype", fstype, sizeof(fstype));
+	if ((rc = mount_root(disk, root, fstype, KEXEC_ROOT_DIR, part,
+	    sizeof(part), &e)) == 0) {
+		rc = kexec_load_root(KEXEC_ROOT_DIR, part, kb, &e);
+		if (mount_root_undo(KEXEC_ROOT_DIR, &ue) < 0 && rc == 0) {
+			/* a root left mounted is not synced for sure */
+			file_load(-1, -1, "", KEXEC_FILE_UNLOAD);
+			e = ue;
+			rc = -ue.code;
+		}
+	}
+	if (rc < 0) {
+		log_warnx("kexec: not used (%s): rebooting through the "
+		    "firmware", e.msg);
+		free(kb);
+		return;
+	}
+	log_info("kexec: handing over to %s%s%s (%s), no firmware pass; "
+	    "command line: %s", kb->kernel, kb->ninitrd ? " with " : "",
+	    kb->ninitrd ? kb->initrd[kb->ninitrd - 1] : "",
+	    kernel_how_name(kb->how), kb->cmdline);
+	free(kb);
+	if (mark != NULL)
+		mark(arg);
+	sync();
+	reboot(LINUX_REBOOT_CMD_KEXEC);
+	log_warn("kexec: reboot(LINUX_REBOOT_CMD_KEXEC): rebooting through "
+	    "the firmware");
+}
