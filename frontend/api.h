@@ -93,4 +93,7 @@ route_fn agent_phase;
 void timeline_mark(struct pg_conn *db, const char *name, const char *phase,
     const char *addr);
 
+/* mac: GET /grub/MAC, the GRUB script of a mac-efi32 node (boot.c) */
+route_fn grub_script;
+
 #endif

@@ -18,6 +18,10 @@
  * address: that node's order, progress and result, nothing else, until
  * it ends (docs/protocol.md, "Trust").
  *
+ * GET /grub/MAC is the same decision for GRUB (mac-efi32 nodes, whose
+ * 32-bit EFI runs no iPXE): grub/NAME.cfg, through grub.c's stricter
+ * check of what enters a GRUB line.
+ *
  * Also the renderer of the templates (boot.h), and POST
  * /api/nodes/NAME/boot, an admin's choice of what a node boots when it
  * is not being deployed. Replies are http.c's.
@@ -31,6 +35,7 @@
 
 #include "api.h"
 #include "boot.h"
+#include "grub.h"
 #include "log.h"
 #include "pipold.h"
 
@@ -150,11 +155,39 @@ server_url(struct pipold *pd, struct MHD_Connection *c, char *buf,
 	return 0;
 }
 
+/*
+ * The GRUB form of script tname (mac-efi32, grub.c): local-bios and
+ * local-uefi are grub/local.cfg; GRUB reaches pipold at (http,HOST,PORT)
+ * BASE, from the server's URL. A value unfit for GRUB is refused.
+ */
+static char *
+grub_script_text(const char *server, const char *tname, struct boot_var *v,
+    int nv)
+{
+	struct grub_server s;
+	char err[200];
+	char *text;
+
+	if (grub_server_parse(server, &s) < 0) {
+		log_warnx("grub: %s: not a URL GRUB can reach", server);
+		return NULL;
+	}
+	var_set(v, &nv, "HOST", s.host);
+	var_set(v, &nv, "PORT", s.port);
+	var_set(v, &nv, "BASE", s.base);
+	if (strncmp(tname, "local-", 6) == 0)
+		tname = "local";
+	if ((text = grub_render(tname, v, nv, err, sizeof(err))) == NULL)
+		log_warnx("grub: %s", err);
+	return text;
+}
+
 static enum MHD_Result
 answer_script(struct MHD_Connection *c, const char *tname,
-    const struct boot_var *v, int nv)
+    struct boot_var *v, int nv, int grub)
 {
-	char *text = boot_render(tname, v, nv);
+	char *text = grub ? grub_script_text(v[0].value, tname, v, nv) :
+	    boot_render(tname, v, nv);
 	enum MHD_Result rc;
 
 	if (text == NULL)
@@ -244,8 +277,12 @@ boot_arm(PGconn *db, const char *name)
 	PQclear(r);
 }
 
-enum MHD_Result
-boot_script(struct http_req *rq)
+/*
+ * GET /boot/MAC (iPXE) and GET /grub/MAC (GRUB, mac-efi32 nodes): one
+ * decision, two languages.
+ */
+static enum MHD_Result
+script_for(struct http_req *rq, const char *prefix, int grub)
 {
 	struct MHD_Connection *c = rq->c;
 	struct pipold *pd = rq->pd;
@@ -263,7 +300,7 @@ boot_script(struct http_req *rq)
 	PGconn *db;
 	int nv = 0, m;
 
-	if (mac_parse(rq->url + strlen("/boot/"), mac) < 0)
+	if (mac_parse(rq->url + strlen(prefix), mac) < 0)
 		return http_text(c, MHD_HTTP_NOT_FOUND, "#!ipxe\necho pipol: "
 		    "not a MAC address\n");
 	if (server_url(pd, c, server, sizeof(server)) < 0)
@@ -282,7 +319,7 @@ boot_script(struct http_req *rq)
 		goto out;
 	}
 	if (PQntuples(r) == 0) {
-		rc = answer_script(c, "unknown", v, nv);
+		rc = answer_script(c, "unknown", v, nv, grub);
 		goto out;
 	}
 	var_set(v, &nv, "NODE", PQgetvalue(r, 0, 1));
@@ -340,13 +377,25 @@ boot_script(struct http_req *rq)
 			tname = "kernel";
 		}
 	}
-	rc = answer_script(c, tname, v, nv);
+	rc = answer_script(c, tname, v, nv, grub);
  out:
 	memset(hex, 0, sizeof(hex));
 	json_decref(params_j);
 	PQclear(r);
 	db_put(pd, db);
 	return rc;
+}
+
+enum MHD_Result
+boot_script(struct http_req *rq)
+{
+	return script_for(rq, "/boot/", 0);
+}
+
+enum MHD_Result
+grub_script(struct http_req *rq)
+{
+	return script_for(rq, "/grub/", 1);
 }
 
 /* An http(s) URL fit for a script line. */

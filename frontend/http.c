@@ -157,6 +157,8 @@ const struct route http_routes[] = {
 	/* agent-phase: the boot token traded for a user-phase one */
 	{ "POST", "/agent/phase", HTTP_AGENT, API_BODY_MAX,
 	    KEYS("phase", "token"), agent_phase },
+	/* mac: the GRUB script of a mac-efi32 node (boot.c, grub.c) */
+	{ "GET", "/grub/", HTTP_PUBLIC, 0, NULL, grub_script },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 

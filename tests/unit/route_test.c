@@ -81,6 +81,8 @@ static const struct {
 	{ "POST", "/api/tokens/12/rotate", HTTP_USER, 0, api_token_rotate },
 	/* agent-phase */
 	{ "POST", "/agent/phase", HTTP_AGENT, API_BODY_MAX, agent_phase },
+	/* mac: GRUB scripts, public as /boot/ is */
+	{ "GET", "/grub/52:54:00:12:34:56", HTTP_PUBLIC, 0, grub_script },
 };
 
 /* Every route as declared, and every route of the table met above. */

@@ -1,0 +1,136 @@
+#!/bin/bash
+# mac_dhcp: mac-efi32 nodes (32-bit EFI on 64-bit CPUs, the first Intel
+# Macs). pipold --dnsmasq-dir makes an IA32 GRUB under the TFTP root once
+# (grub-mkimage, kept across restarts) and its grub.cfg, which asks
+# PUBLIC_URL/grub/${net_default_mac}; dnsmasq sends it to client
+# architecture 6, and to an Intel Mac netbooting by BSDP (vendor class
+# AAPLBSDPC/i386/MODEL) with no architecture when it is a mac-efi32
+# node; the same Mac asking with architecture 7 gets snponly.efi. A real
+# dnsmasq in a namespace of the test's own answers a scripted client
+# (tests/net/dhcpns.sh) and serves the loader over TFTP. GET /grub/MAC
+# renders the node's GRUB script; values unfit for a GRUB line are
+# refused.
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/pipold_lib.sh"
+. "$TOP/tests/net/dhcpns.sh"
+DIR=$T/dns
+TFTP=$T/tftp
+extra_cleanup() { dhcpns_down; }
+D=$B/pipold
+
+mkdir -p "$TFTP"
+check "pipold starts with --dnsmasq-dir" start_pipold --dnsmasq-dir "$DIR" \
+    --public-url http://10.77.0.1:8080/ --tftp-root "$TFTP"
+L=$TFTP/pipol-grub/ia32.efi
+# a PE32 image for i386 (machine 0x014c), EFI application (subsystem 10)
+pe=$(od -An -tu4 -j60 -N4 "$L" 2>/dev/null | tr -d ' ')
+equal "the loader: PE32, machine i386" \
+    "$(od -An -tx1 -j"${pe:-0}" -N6 "$L" 2>/dev/null | tr -d ' \n')" 504500004c01
+equal "the loader: an EFI application" \
+    "$(od -An -tu2 -j$((${pe:-0} + 92)) -N2 "$L" 2>/dev/null | tr -d ' ')" 10
+grep -qaF "(tftp)/pipol-grub" "$L" && ok "the loader's prefix is (tftp)/pipol-grub" ||
+    notok "the loader's prefix is (tftp)/pipol-grub"
+grep -qxF 'source "(http,10.77.0.1,8080)/grub/${net_default_mac}"' "$TFTP/pipol-grub/grub.cfg" &&
+    ok "grub.cfg asks PUBLIC_URL/grub/\${net_default_mac}" ||
+    notok "grub.cfg asks PUBLIC_URL/grub/\${net_default_mac}"
+for l in "dhcp-match=set:efi32,option:client-arch,6" \
+    "dhcp-boot=tag:known,tag:!ipxe,tag:efi32,pipol-grub/ia32.efi" \
+    "dhcp-vendorclass=set:bsdp,AAPLBSDPC" \
+    "dhcp-vendorclass=set:bsdpi386,AAPLBSDPC/i386" \
+    "dhcp-option-force=tag:bsdp,60,AAPLBSDPC" \
+    "dhcp-boot=tag:known,tag:!ipxe,tag:bsdpi386,tag:mac-efi32,tag:!efi32,tag:!efi64,tag:!bios,pipol-grub/ia32.efi"; do
+	grep -qxF "$l" "$DIR/pipol.conf" && ok "pipol.conf: $l" || notok "pipol.conf: $l"
+done
+dnsmasq --test --conf-file="$DIR/pipol.conf" > "$T/test.out" 2>&1 &&
+    ok "dnsmasq --test accepts pipol.conf" || { notok "dnsmasq --test accepts pipol.conf"; cat "$T/test.out" >&2; }
+
+# made once: a restart keeps the loader as it is
+m=$(stat -c %Y.%i "$L")
+stop_pipold
+check "restart" start_pipold --dnsmasq-dir "$DIR" --public-url http://10.77.0.1:8080 \
+    --tftp-root "$TFTP"
+equal "restart: the loader is not made again" "$(stat -c %Y.%i "$L")" "$m"
+# older than the modules (a GRUB upgrade): made again
+touch -d 2001-01-01 "$L"
+stop_pipold
+check "restart, the loader older than the modules" start_pipold --dnsmasq-dir "$DIR" \
+    --public-url http://10.77.0.1:8080 --tftp-root "$TFTP"
+[ "$(stat -c %Y "$L")" -gt 978307200 ] && ok "an old loader is made again" ||
+    notok "an old loader is made again"
+# a URL GRUB cannot reach (https): no loader offered, pipold still runs
+stop_pipold
+mkdir -p "$T/tftp2"
+check "pipold starts with an https public URL" start_pipold --dnsmasq-dir "$T/dns2" \
+    --public-url https://10.77.0.1:8443 --tftp-root "$T/tftp2"
+grep -q "efi32\|AAPLBSDPC" "$T/dns2/pipol.conf" && notok "https: no IA32 loader offered" ||
+    ok "https: no IA32 loader offered"
+grep -q "GRUB reaches only http" "$T/pipold.log" &&
+    ok "https: pipold says why" || notok "https: pipold says why"
+stop_pipold
+check "restart" start_pipold --dnsmasq-dir "$DIR" --public-url http://10.77.0.1:8080 \
+    --tftp-root "$TFTP"
+
+adm=$(new_user root --admin 2>/dev/null)
+export PIPOL_SERVER=$U PIPOL_TOKEN=$adm
+check "node add --profile mac-efi32" "$P" node add mac1 --mac 52:54:00:00:0b:01 \
+    --profile mac-efi32 --ip 10.77.0.41
+"$P" node add pc1 --mac 52:54:00:00:0b:02 --profile pc-bios --ip 10.77.0.42 > /dev/null
+equal "its host line carries the profile's tag" "$(cat "$DIR/hosts/mac1")" \
+    "52:54:00:00:0b:01,set:mac-efi32,10.77.0.41,mac1"
+expect_fail 2 "bad name, MAC, profile, IP or power driver" \
+    "$P" node add mac2 --mac 52:54:00:00:0b:03 --profile mac-efi64
+
+if ! dhcpns_up "$DIR/pipol.conf"; then
+	notok "network namespace (root and CAP_NET_ADMIN needed)"
+	exit 1
+fi
+IA32="boot_file=pipol-grub/ia32.efi"
+equal "EFI IA32 firmware (arch 6): the IA32 GRUB" \
+    "$(dhcpns_ask 52:54:00:00:0b:01 -x 0x5d:0006)" "ip=10.77.0.41 $IA32"
+equal "an Intel Mac by BSDP, arch 6: the IA32 GRUB" \
+    "$(dhcpns_ask 52:54:00:00:0b:01 -x 0x5d:0006 -V AAPLBSDPC/i386/MacBook2,1)" "ip=10.77.0.41 $IA32"
+equal "an Intel Mac by BSDP, arch 7 (64-bit EFI): snponly.efi" \
+    "$(dhcpns_ask 52:54:00:00:0b:01 -x 0x5d:0007 -V AAPLBSDPC/i386/MacBookPro5,1)" \
+    "ip=10.77.0.41 boot_file=snponly.efi"
+equal "an Intel Mac by BSDP, no arch, a mac-efi32 node: the IA32 GRUB" \
+    "$(dhcpns_ask 52:54:00:00:0b:01 -V AAPLBSDPC/i386/iMac4,1)" "ip=10.77.0.41 $IA32"
+equal "the same Mac, a pc-bios node: no loader" \
+    "$(dhcpns_ask 52:54:00:00:0b:02 -V AAPLBSDPC/i386/iMac4,1)" "ip=10.77.0.42 boot_file="
+equal "a PowerPC Mac (AAPLBSDPC/ppc), no arch: no loader" \
+    "$(dhcpns_ask 52:54:00:00:0b:01 -V AAPLBSDPC/ppc/PowerMac7,2)" "ip=10.77.0.41 boot_file="
+equal "x86-64 UEFI (arch 7), no Mac: snponly.efi" \
+    "$(dhcpns_ask 52:54:00:00:0b:01 -x 0x5d:0007)" "ip=10.77.0.41 boot_file=snponly.efi"
+equal "iPXE still gets pipold's /boot/\${mac}" \
+    "$(dhcpns_ask 52:54:00:00:0b:01 -x 0x5d:0006 -x 0x4d:69505845)" \
+    "ip=10.77.0.41 boot_file=http://10.77.0.1:8080/boot/\${mac}"
+equal "arch 6, a MAC that is no node: no lease" "$(dhcpns_ask 52:54:00:00:0b:09 -x 0x5d:0006)" none
+grep -q "vendor class: AAPLBSDPC/i386/iMac4,1" "$T/dnsmasq.log" &&
+    ok "dnsmasq saw the Mac's vendor class" || notok "dnsmasq saw the Mac's vendor class"
+grep -q "tags: .*bsdpi386" "$T/dnsmasq.log" && ok "dnsmasq tagged it bsdpi386" ||
+    { notok "dnsmasq tagged it bsdpi386"; grep tags "$T/dnsmasq.log" | tail -3 >&2; }
+dhcpns_tftp pipol-grub/ia32.efi "$T/got.efi"
+cmp -s "$T/got.efi" "$L" && ok "TFTP: the IA32 GRUB" || notok "TFTP: the IA32 GRUB"
+dhcpns_tftp pipol-grub/grub.cfg "$T/got.cfg"
+cmp -s "$T/got.cfg" "$TFTP/pipol-grub/grub.cfg" && ok "TFTP: its grub.cfg" || notok "TFTP: its grub.cfg"
+dhcpns_down
+
+# GET /grub/MAC: the node's script in GRUB's language
+g() { curl -s "$U/grub/$1"; }
+g 52:54:00:00:0b:01 > "$T/local.cfg"
+grep -qxF "	chainloader /EFI/BOOT/BOOTIA32.EFI" "$T/local.cfg" &&
+    grep -qF 'echo "pipol: mac1: booting the local disk"' "$T/local.cfg" &&
+    ok "/grub/MAC, boot mode local: the ESP's BOOTIA32.EFI" || notok "/grub/MAC, boot mode local: the ESP's BOOTIA32.EFI"
+grep -q "ipxe\|sanboot" "$T/local.cfg" && notok "the GRUB script holds no iPXE" || ok "the GRUB script holds no iPXE"
+g 52-54-00-00-0b-01?rescue=1 > "$T/rescue.cfg"
+grep -qxF 'linuxefi "(http,10.77.0.1,8080)/bootenv/generic/vmlinuz" pipol.rescue=1 console=tty0 console=ttyS0,115200 panic=-1' "$T/rescue.cfg" &&
+    ok "?rescue=1: the deployment environment by the EFI handover" || { notok "?rescue=1: the deployment environment by the EFI handover"; cat "$T/rescue.cfg" >&2; }
+g 52:54:00:00:0b:09 | grep -qF 'is not a node of this pool' && ok "/grub/ of an unknown MAC" ||
+    notok "/grub/ of an unknown MAC"
+equal "/grub/ of no MAC: 404" "$(curl -s -o /dev/null -w '%{http_code}' "$U/grub/nonsense")" 404
+# a console unfit for a GRUB line (fine for iPXE): refused, never escaped
+sql "UPDATE nodes SET boot_params = boot_params || '{\"console\": \"console=ttyS0 (x)\"}' WHERE name = 'mac1'" > /dev/null
+equal "a value unfit for GRUB: 500, nothing rendered" \
+    "$(curl -s -o "$T/bad.cfg" -w '%{http_code}' "$U/grub/52:54:00:00:0b:01?rescue=1")" 500
+grep -q "linuxefi" "$T/bad.cfg" && notok "no script with the unfit value" || ok "no script with the unfit value"
+curl -s "$U/boot/52:54:00:00:0b:01?rescue=1" | grep -qF "console=ttyS0 (x)" &&
+    ok "iPXE takes that value still (GRUB's rule is its own)" || notok "iPXE takes that value still (GRUB's rule is its own)"
