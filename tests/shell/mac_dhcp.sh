@@ -15,7 +15,8 @@
 . "$TOP/tests/net/dhcpns.sh"
 DIR=$T/dns
 TFTP=$T/tftp
-extra_cleanup() { dhcpns_down; }
+NS2=pipol-mac-$$
+extra_cleanup() { dhcpns_down; ip netns del "$NS2" 2>/dev/null; }
 D=$B/pipold
 
 mkdir -p "$TFTP"
@@ -112,6 +113,31 @@ dhcpns_tftp pipol-grub/ia32.efi "$T/got.efi"
 cmp -s "$T/got.efi" "$L" && ok "TFTP: the IA32 GRUB" || notok "TFTP: the IA32 GRUB"
 dhcpns_tftp pipol-grub/grub.cfg "$T/got.cfg"
 cmp -s "$T/got.cfg" "$TFTP/pipol-grub/grub.cfg" && ok "TFTP: its grub.cfg" || notok "TFTP: its grub.cfg"
+
+# the agent on a mac-efi32 node: efi-boot-device names the card pipold
+# is reached through (bootnic.c), here c0 moved to a namespace of its
+# own with the node's MAC, beside a second card that is not the way
+ip netns add "$NS2"
+ip -n "$DHCPNS" link set c0 netns "$NS2"
+ip -n "$NS2" link set lo up
+ip -n "$NS2" link set c0 address 52:54:00:00:0b:01
+ip -n "$NS2" addr add 10.77.0.41/24 dev c0
+ip -n "$NS2" link set c0 up
+ip -n "$NS2" link add x0 address 52:54:00:00:0b:77 type veth peer name x1
+ip -n "$NS2" link set x1 up
+ip -n "$NS2" addr add 10.88.0.2/24 dev x0
+ip -n "$NS2" link set x0 up
+mkdir -p "$T/vars"
+ip netns exec "$NS2" "$A" applenet --server http://10.77.0.1:8080 --efivars "$T/vars" > "$T/applenet.out" 2>&1
+V=$T/vars/efi-boot-device-7c436110-ab2a-4bbb-a880-fe41995c9f82
+grep -qF "<key>BLMACAddress</key><data>UlQAAAsB</data>" "$V" &&
+    ok "applenet --server: efi-boot-device names the card that reaches pipold (52:54:00:00:0b:01)" ||
+    { notok "applenet --server: efi-boot-device names the card that reaches pipold"; cat "$T/applenet.out" >&2; }
+equal "the variable: NV|BS|RT, then the string" "$(head -c4 "$V" | od -An -tx1 | tr -d ' ')" 07000000
+ip netns exec "$NS2" "$A" applenet --server http://10.88.0.9/ --dry-run 2>&1 | grep -qF "<data>UlQAAAt3</data>" &&
+    ok "applenet --server: another server, the other card" || notok "applenet --server: another server, the other card"
+expect_fail 1 "10.99.0.1: no route" ip netns exec "$NS2" "$A" applenet --server http://10.99.0.1:8080 --dry-run
+expect_fail 2 "give --mac or --server" "$A" applenet --dry-run
 dhcpns_down
 
 # GET /grub/MAC: the node's script in GRUB's language
