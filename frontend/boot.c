@@ -157,7 +157,7 @@ server_url(struct pipold *pd, struct MHD_Connection *c, char *buf,
 
 /*
  * The GRUB form of script tname (mac-efi32, grub.c): local-bios and
- * local-uefi are grub/local.cfg; GRUB reaches pipold at (http,HOST,PORT)
+ * local-uefi are grub/local.cfg; GRUB reaches pipold at (http,HOST:PORT)
  * BASE, from the server's URL. A value unfit for GRUB is refused.
  */
 static char *

@@ -250,6 +250,12 @@ grub_loader_setup(const struct dnsmasq_opts *o)
 	char *text;
 	int nv = 0, rc;
 
+	if (strcmp(o->tftp_root, DNSMASQ_TFTP_ROOT) == 0) {
+		log_info("grub: no --tftp-root of the site's own: mac-efi32 "
+		    "nodes get no loader (pipold writes none into %s, a "
+		    "package's folder)", DNSMASQ_TFTP_ROOT);
+		return 0;
+	}
 	if (grub_server_parse(o->url, &s) < 0) {
 		log_warnx("grub: --public-url %s: GRUB reaches only "
 		    "http://NAME-OR-IPv4[:PORT][/PATH]: mac-efi32 nodes get "

@@ -19,7 +19,9 @@ struct dnsmasq_opts;
 #define GRUB_IA32_MODS	"/usr/lib/grub/i386-efi"	/* grub-efi-ia32-bin */
 #define GRUB_VALUE_MAX	255	/* one value, in bytes */
 
-/* Where GRUB reaches pipold over HTTP: (http,HOST,PORT)BASE/... */
+/* Where GRUB reaches pipold over HTTP: (http,HOST:PORT)BASE/...
+ * (Debian 12's GRUB 2.06 takes HOST:PORT; it reads HOST,PORT as one
+ * host name and looks it up in the DNS: seen under OVMF32) */
 struct grub_server {
 	char host[128];		/* a name or IPv4 address: no brackets */
 	char port[8];		/* decimal, 80 when the URL names none */
@@ -51,7 +53,8 @@ char *grub_render(const char *mode, const struct boot_var *v, int nv,
  * IA32 GRUB made by grub-mkimage (run by argv, no shell) when missing
  * or older than the installed modules, and TFTPROOT/pipol-grub/grub.cfg
  * (grub/tftp.cfg for the public URL). 1 when both are there, 0 (logged)
- * when they cannot be: no grub-efi-ia32-bin, a TFTP root pipold may not
+ * when they cannot be: no grub-efi-ia32-bin, the default TFTP root (a
+ * package's folder: pipold writes nothing there) or one pipold may not
  * write, a public URL GRUB cannot reach; dnsmasq then sends no IA32
  * loader.
  */

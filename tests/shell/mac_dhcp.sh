@@ -31,7 +31,7 @@ equal "the loader: an EFI application" \
     "$(od -An -tu2 -j$((${pe:-0} + 92)) -N2 "$L" 2>/dev/null | tr -d ' ')" 10
 grep -qaF "(tftp)/pipol-grub" "$L" && ok "the loader's prefix is (tftp)/pipol-grub" ||
     notok "the loader's prefix is (tftp)/pipol-grub"
-grep -qxF 'source "(http,10.77.0.1,8080)/grub/${net_default_mac}"' "$TFTP/pipol-grub/grub.cfg" &&
+grep -qxF 'source "(http,10.77.0.1:8080)/grub/${net_default_mac}"' "$TFTP/pipol-grub/grub.cfg" &&
     ok "grub.cfg asks PUBLIC_URL/grub/\${net_default_mac}" ||
     notok "grub.cfg asks PUBLIC_URL/grub/\${net_default_mac}"
 for l in "dhcp-match=set:efi32,option:client-arch,6" \
@@ -148,7 +148,7 @@ grep -qxF "	chainloader /EFI/BOOT/BOOTIA32.EFI" "$T/local.cfg" &&
     ok "/grub/MAC, boot mode local: the ESP's BOOTIA32.EFI" || notok "/grub/MAC, boot mode local: the ESP's BOOTIA32.EFI"
 grep -q "ipxe\|sanboot" "$T/local.cfg" && notok "the GRUB script holds no iPXE" || ok "the GRUB script holds no iPXE"
 g 52-54-00-00-0b-01?rescue=1 > "$T/rescue.cfg"
-grep -qxF 'linuxefi "(http,10.77.0.1,8080)/bootenv/generic/vmlinuz" pipol.rescue=1 console=tty0 console=ttyS0,115200 panic=-1' "$T/rescue.cfg" &&
+grep -qxF 'linuxefi "(http,10.77.0.1:8080)/bootenv/generic/vmlinuz" pipol.rescue=1 console=tty0 console=ttyS0,115200 panic=-1' "$T/rescue.cfg" &&
     ok "?rescue=1: the deployment environment by the EFI handover" || { notok "?rescue=1: the deployment environment by the EFI handover"; cat "$T/rescue.cfg" >&2; }
 g 52:54:00:00:0b:09 | grep -qF 'is not a node of this pool' && ok "/grub/ of an unknown MAC" ||
     notok "/grub/ of an unknown MAC"

@@ -1,6 +1,6 @@
 /*
  * grub_render_test.c -- grub.c: what may enter a GRUB line, the public
- * URL split as GRUB's (http,HOST,PORT)BASE device wants it, each
+ * URL split as GRUB's (http,HOST:PORT)BASE device wants it, each
  * grub/MODE.cfg rendered to the exact text GRUB is to read (the deploy
  * script entering the 64-bit kernel by linuxefi, the TFTP grub.cfg that
  * asks pipold), and the refusals: any value that GRUB would expand,
@@ -141,15 +141,15 @@ render_modes(void)
 	    "# which on 32-bit firmware is the kernel's mixed mode.\n"
 	    "echo \"pipol: n1: loading the deployment environment from "
 	    "http://10.0.0.1:8080\"\n"
-	    "linuxefi \"(http,10.0.0.1,8080)/bootenv/generic/vmlinuz\" "
+	    "linuxefi \"(http,10.0.0.1:8080)/bootenv/generic/vmlinuz\" "
 	    "pipol.server=http://10.0.0.1:8080 pipol.token=00ff "
 	    "console=ttyS0,115200 panic=-1 quiet\n"
-	    "initrdefi \"(http,10.0.0.1,8080)/bootenv/generic/initrd.img\"\n"
+	    "initrdefi \"(http,10.0.0.1:8080)/bootenv/generic/initrd.img\"\n"
 	    "boot\n"
 	    "echo \"pipol: n1: could not load the deployment environment; "
 	    "asking again in 10 s\"\n"
 	    "sleep 10\n"
-	    "source \"(http,10.0.0.1,8080)/grub/${net_default_mac}\"\n");
+	    "source \"(http,10.0.0.1:8080)/grub/${net_default_mac}\"\n");
 	set(&v[6], "BASE", "/pipol");
 	expect("tftp", v, n,
 	    "# pipol: the configuration of pipold's IA32 GRUB (mac-efi32 nodes),\n"
@@ -159,7 +159,7 @@ render_modes(void)
 	    "set timeout=0\n"
 	    "echo \"pipol: asking http://10.0.0.1:8080 for the script of "
 	    "${net_default_mac}\"\n"
-	    "source \"(http,10.0.0.1,8080)/pipol/grub/${net_default_mac}\"\n"
+	    "source \"(http,10.0.0.1:8080)/pipol/grub/${net_default_mac}\"\n"
 	    "echo \"pipol: no script from http://10.0.0.1:8080; rebooting in "
 	    "10 s\"\n"
 	    "sleep 10\n"
