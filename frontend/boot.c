@@ -26,6 +26,7 @@
  * /api/nodes/NAME/boot, an admin's choice of what a node boots when it
  * is not being deployed. Replies are http.c's.
  */
+#include <sys/socket.h>
 #include <ctype.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -392,9 +393,36 @@ boot_script(struct http_req *rq)
 	return script_for(rq, "/boot/", 0);
 }
 
+/*
+ * GRUB's TCP takes its source ports from a counter that starts at the
+ * same number at every boot (21550): a node's next boot reuses the
+ * address and port of its last script fetch. A connection pipold still
+ * holds there -- idle, or closing after the idle timeout (FIN-WAIT, GRUB
+ * gone) -- makes that SYN fail, and GRUB finds no script (seen under
+ * OVMF32, every boot after a deployment). So a GRUB connection is
+ * dropped GRUB_IDLE_SEC after it goes idle, by a reset (SO_LINGER 0),
+ * which leaves no state behind; its answer has long been acknowledged.
+ */
+#define GRUB_IDLE_SEC	5
+
+static void
+grub_conn_short(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	if (ci != NULL && setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER,
+	    &l, sizeof(l)) == -1)
+		log_warn("grub: SO_LINGER");
+	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+	    (unsigned int)GRUB_IDLE_SEC);
+}
+
 enum MHD_Result
 grub_script(struct http_req *rq)
 {
+	grub_conn_short(rq->c);
 	return script_for(rq, "/grub/", 1);
 }
 
