@@ -160,3 +160,25 @@ equal "a value unfit for GRUB: 500, nothing rendered" \
 grep -q "linuxefi" "$T/bad.cfg" && notok "no script with the unfit value" || ok "no script with the unfit value"
 curl -s "$U/boot/52:54:00:00:0b:01?rescue=1" | grep -qF "console=ttyS0 (x)" &&
     ok "iPXE takes that value still (GRUB's rule is its own)" || notok "iPXE takes that value still (GRUB's rule is its own)"
+
+# GRUB reuses its source port at every boot: pipold must keep no state
+# of a GRUB connection once it is idle (a reset, GRUB_IDLE_SEC 5), while
+# an iPXE one stays open for reuse
+# conn FD PATH: a kept-alive request on descriptor FD (in this shell,
+# not a subshell, which would close it); its client port in CPORT
+conn() {
+	eval "exec $1<>/dev/tcp/127.0.0.1/$PORT"
+	printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: GRUB 2.06\r\n\r\n' "$2" >&"$1"
+	timeout 5 head -1 <&"$1" > /dev/null
+	CPORT=$(ss -Htn state established "( dport = :$PORT )" | awk '{ print $3 }' | sed 's/.*://' |
+	    grep -vxF "${gp:-0}" | tail -1)
+}
+gp=
+conn 3 /grub/52:54:00:00:0b:01; gp=$CPORT
+conn 4 /boot/52:54:00:00:0b:01; bp=$CPORT
+server_side() { ss -Htan "( sport = :$PORT and dport = :$1 )" | awk '{ print $1 }'; }
+equal "both connections open at first" "$(server_side "$gp") $(server_side "$bp")" "ESTAB ESTAB"
+sleep 8
+equal "a GRUB connection idle 8 s: gone from pipold's side, no FIN-WAIT" "$(server_side "$gp")" ""
+equal "an iPXE connection idle 8 s: still open" "$(server_side "$bp")" ESTAB
+exec 3<&- 4<&-
