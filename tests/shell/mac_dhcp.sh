@@ -68,6 +68,16 @@ grep -q "efi32\|AAPLBSDPC" "$T/dns2/pipol.conf" && notok "https: no IA32 loader 
 grep -q "GRUB reaches only http" "$T/pipold.log" &&
     ok "https: pipold says why" || notok "https: pipold says why"
 stop_pipold
+# the default TFTP root is a package's folder: pipold writes nothing there
+pre=$(ls -d /usr/lib/ipxe/pipol-grub 2>/dev/null)
+check "pipold starts with the default TFTP root" start_pipold --dnsmasq-dir "$T/dns3" \
+    --public-url http://10.77.0.1:8080
+grep -q "efi32\|AAPLBSDPC" "$T/dns3/pipol.conf" && notok "default TFTP root: no IA32 loader offered" ||
+    ok "default TFTP root: no IA32 loader offered"
+equal "default TFTP root: nothing written into /usr/lib/ipxe" "$(ls -d /usr/lib/ipxe/pipol-grub 2>/dev/null)" "$pre"
+grep -q "no --tftp-root of the site's own" "$T/pipold.log" && ok "default TFTP root: pipold says why" ||
+    notok "default TFTP root: pipold says why"
+stop_pipold
 check "restart" start_pipold --dnsmasq-dir "$DIR" --public-url http://10.77.0.1:8080 \
     --tftp-root "$TFTP"
 
