@@ -119,5 +119,7 @@ enum MHD_Result netboot_file(struct http_req *rq, const char *mac,
 int netboot_elilo_files(struct pipold *pd, struct pg_conn *db,
     const char *node_id, const char *name, const char *ip, const char *dir,
     char *cmdline, size_t len);
+/* mac: GET /grub/MAC, the GRUB script of a mac-efi32 node (boot.c) */
+route_fn grub_script;
 
 #endif

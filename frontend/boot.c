@@ -22,10 +22,15 @@
  * address: that node's order, progress and result, nothing else, until
  * it ends (docs/protocol.md, "Trust").
  *
+ * GET /grub/MAC is the same decision for GRUB (mac-efi32 nodes, whose
+ * 32-bit EFI runs no iPXE): grub/NAME.cfg, through grub.c's stricter
+ * check of what enters a GRUB line.
+ *
  * Also the renderer of the templates (boot.h), and POST
  * /api/nodes/NAME/boot, an admin's choice of what a node boots when it
  * is not being deployed. Replies are http.c's.
  */
+#include <sys/socket.h>
 #include <ctype.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -35,6 +40,7 @@
 
 #include "api.h"
 #include "boot.h"
+#include "grub.h"
 #include "log.h"
 #include "pipold.h"
 
@@ -154,11 +160,39 @@ server_url(struct pipold *pd, struct MHD_Connection *c, char *buf,
 	return 0;
 }
 
+/*
+ * The GRUB form of script tname (mac-efi32, grub.c): local-bios and
+ * local-uefi are grub/local.cfg; GRUB reaches pipold at (http,HOST:PORT)
+ * BASE, from the server's URL. A value unfit for GRUB is refused.
+ */
+static char *
+grub_script_text(const char *server, const char *tname, struct boot_var *v,
+    int nv)
+{
+	struct grub_server s;
+	char err[200];
+	char *text;
+
+	if (grub_server_parse(server, &s) < 0) {
+		log_warnx("grub: %s: not a URL GRUB can reach", server);
+		return NULL;
+	}
+	var_set(v, &nv, "HOST", s.host);
+	var_set(v, &nv, "PORT", s.port);
+	var_set(v, &nv, "BASE", s.base);
+	if (strncmp(tname, "local-", 6) == 0)
+		tname = "local";
+	if ((text = grub_render(tname, v, nv, err, sizeof(err))) == NULL)
+		log_warnx("grub: %s", err);
+	return text;
+}
+
 static enum MHD_Result
 answer_script(struct MHD_Connection *c, const char *tname,
-    const struct boot_var *v, int nv)
+    struct boot_var *v, int nv, int grub)
 {
-	char *text = boot_render(tname, v, nv);
+	char *text = grub ? grub_script_text(v[0].value, tname, v, nv) :
+	    boot_render(tname, v, nv);
 	enum MHD_Result rc;
 
 	if (text == NULL)
@@ -271,8 +305,12 @@ netboot_vars(PGconn *db, const char *node_id, const char *mac,
 	return "netboot";
 }
 
-enum MHD_Result
-boot_script(struct http_req *rq)
+/*
+ * GET /boot/MAC (iPXE) and GET /grub/MAC (GRUB, mac-efi32 nodes): one
+ * decision, two languages.
+ */
+static enum MHD_Result
+script_for(struct http_req *rq, const char *prefix, int grub)
 {
 	struct MHD_Connection *c = rq->c;
 	struct pipold *pd = rq->pd;
@@ -291,15 +329,16 @@ boot_script(struct http_req *rq)
 	int nv = 0, m;
 
 	/* netboot: /boot/MAC/kernel and /boot/MAC/initrd (netboot.c) */
-	if (strlen(rq->url) > strlen("/boot/") + 17 && (strcmp(rq->url + 23,
-	    "/kernel") == 0 || strcmp(rq->url + 23, "/initrd") == 0)) {
+	if (!grub && strlen(rq->url) > strlen("/boot/") + 17 &&
+	    (strcmp(rq->url + 23, "/kernel") == 0 ||
+	    strcmp(rq->url + 23, "/initrd") == 0)) {
 		snprintf(next, sizeof(next), "%.7s", rq->url + 23);
 		if (snprintf(mac, sizeof(mac), "%.17s", rq->url + 6) < 0 ||
 		    mac_parse(mac, mac) < 0)
 			return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 		return netboot_file(rq, mac, next + 1);
 	}
-	if (mac_parse(rq->url + strlen("/boot/"), mac) < 0)
+	if (mac_parse(rq->url + strlen(prefix), mac) < 0)
 		return http_text(c, MHD_HTTP_NOT_FOUND, "#!ipxe\necho pipol: "
 		    "not a MAC address\n");
 	if (server_url(pd, c, server, sizeof(server)) < 0)
@@ -318,7 +357,7 @@ boot_script(struct http_req *rq)
 		goto out;
 	}
 	if (PQntuples(r) == 0) {
-		rc = answer_script(c, "unknown", v, nv);
+		rc = answer_script(c, "unknown", v, nv, grub);
 		goto out;
 	}
 	var_set(v, &nv, "NODE", PQgetvalue(r, 0, 1));
@@ -380,13 +419,52 @@ boot_script(struct http_req *rq)
 	    strncmp(tname, "local", 5) == 0)
 		tname = netboot_vars(db, PQgetvalue(r, 0, 0), mac,
 		    http_peer_addr(c, addr) == 0 ? addr : NULL, v, &nv);
-	rc = answer_script(c, tname, v, nv);
+	rc = answer_script(c, tname, v, nv, grub);
  out:
 	memset(hex, 0, sizeof(hex));
 	json_decref(params_j);
 	PQclear(r);
 	db_put(pd, db);
 	return rc;
+}
+
+enum MHD_Result
+boot_script(struct http_req *rq)
+{
+	return script_for(rq, "/boot/", 0);
+}
+
+/*
+ * GRUB's TCP takes its source ports from a counter that starts at the
+ * same number at every boot (21550): a node's next boot reuses the
+ * address and port of its last script fetch. A connection pipold still
+ * holds there -- idle, or closing after the idle timeout (FIN-WAIT, GRUB
+ * gone) -- makes that SYN fail, and GRUB finds no script (seen under
+ * OVMF32, every boot after a deployment). So a GRUB connection is
+ * dropped GRUB_IDLE_SEC after it goes idle, by a reset (SO_LINGER 0),
+ * which leaves no state behind; its answer has long been acknowledged.
+ */
+#define GRUB_IDLE_SEC	5
+
+static void
+grub_conn_short(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	if (ci != NULL && setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER,
+	    &l, sizeof(l)) == -1)
+		log_warn("grub: SO_LINGER");
+	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+	    (unsigned int)GRUB_IDLE_SEC);
+}
+
+enum MHD_Result
+grub_script(struct http_req *rq)
+{
+	grub_conn_short(rq->c);
+	return script_for(rq, "/grub/", 1);
 }
 
 /* An http(s) URL fit for a script line. */

@@ -17,7 +17,7 @@ $(B)/frontend/schema_sql.c: frontend/schema/embed.sh $(sort $(wildcard frontend/
 	@mkdir -p $(dir $@)
 	sh $^ > $@
 
-$(B)/frontend/ipxe_templates.c: ipxe/embed.sh $(sort $(wildcard ipxe/*.ipxe elilo/*.conf))
+$(B)/frontend/ipxe_templates.c: ipxe/embed.sh $(sort $(wildcard ipxe/*.ipxe elilo/*.conf grub/*.cfg))
 	@mkdir -p $(dir $@)
 	sh $^ > $@
 

@@ -8,7 +8,8 @@
  *                     for x86-64 UEFI), iPXE (user class "iPXE") gets
  *                     PUBLIC_URL/boot/${mac}; UEFI HTTP boot gets a
  *                     URL that answers 404 (no stall); only for known
- *                     nodes
+ *                     nodes; 32-bit EFI (client architecture 6, Intel
+ *                     Macs by BSDP) the IA32 GRUB grub.c puts there
  *   DIR/hosts/NAME    the dhcp-hostsdir, one file per node holding one
  *                     line, MAC,set:PROFILE[,IP],NAME; at start and after
  *                     every node change, a file is written only when its
@@ -40,6 +41,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "grub.h"
 #include "log.h"
 #include "pipold.h"
 
@@ -108,10 +110,35 @@ dnsmasq_check(struct dnsmasq_opts *o, struct perr *e)
 	return 0;
 }
 
-static int
-conf_write(struct dnsmasq_opts *o, struct perr *e)
+/*
+ * 32-bit EFI (mac-efi32, grub.c): client architecture 6 gets the IA32
+ * GRUB. Intel Macs netbooting by BSDP name themselves in their vendor
+ * class, AAPLBSDPC/ARCH/MODEL (AAPLBSDPC/i386/iMac4,1; admin.md has the
+ * sources): tagged bsdp, answered with the vendor class Apple's bootpd
+ * sends back; an i386 one that gives no client architecture gets the
+ * IA32 GRUB when it is a mac-efi32 node (its host line's tag), and with
+ * architecture 7 or 9 snponly.efi, as any x86-64 UEFI.
+ */
+static void
+conf_efi32(char *buf, size_t len)
 {
-	char path[PATH_MAX + 16], *text = NULL, ia64[320] = "";
+	snprintf(buf, len,
+"# 32-bit EFI (client architecture 6: the first Intel Macs, mac-efi32):\n"
+"# pipold's IA32 GRUB, which asks PUBLIC_URL/grub/MAC (grub/README.md)\n"
+"dhcp-match=set:efi32,option:client-arch,6\n"
+"dhcp-boot=tag:known,tag:!ipxe,tag:efi32,%s\n"
+"# Intel Macs netbooting by BSDP: vendor class AAPLBSDPC/i386/MODEL\n"
+"dhcp-vendorclass=set:bsdp,AAPLBSDPC\n"
+"dhcp-vendorclass=set:bsdpi386,AAPLBSDPC/i386\n"
+"dhcp-option-force=tag:bsdp,60,AAPLBSDPC\n"
+"dhcp-boot=tag:known,tag:!ipxe,tag:bsdpi386,tag:mac-efi32,tag:!efi32,"
+"tag:!efi64,tag:!bios,%s\n", GRUB_LOADER, GRUB_LOADER);
+}
+
+static int
+conf_write(struct dnsmasq_opts *o, int efi32, struct perr *e)
+{
+	char path[PATH_MAX + 16], *text = NULL, ia64[320] = "", ia32[800] = "";
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/pipol.conf", o->abs);
@@ -120,6 +147,8 @@ conf_write(struct dnsmasq_opts *o, struct perr *e)
 		    "architecture 2) gets elilo.efi (--elilo)\n"
 		    "dhcp-match=set:ia64,option:client-arch,2\n"
 		    "dhcp-boot=tag:known,tag:ia64,%s\n", o->elilo);
+	if (efi32)
+		conf_efi32(ia32, sizeof(ia32));
 	if (asprintf(&text,
 "# pipol.conf -- written by pipold at each start (--dnsmasq-dir): edits\n"
 "# are lost. Give it to dnsmasq with --conf-file; the network part\n"
@@ -144,8 +173,8 @@ conf_write(struct dnsmasq_opts *o, struct perr *e)
 "# again for about 60 s. This URL answers 404 at once: it moves on.\n"
 "dhcp-vendorclass=set:httpboot,HTTPClient\n"
 "dhcp-option-force=tag:httpboot,60,HTTPClient\n"
-"dhcp-boot=tag:known,tag:httpboot,%s/no-http-boot\n%s",
-	    o->abs, o->tftp_root, o->url, o->url, ia64) < 0)
+"dhcp-boot=tag:known,tag:httpboot,%s/no-http-boot\n%s%s",
+	    o->abs, o->tftp_root, o->url, o->url, ia64, ia32) < 0)
 		return perr_set(e, PE_FAIL, "%s: out of memory", path);
 	rc = atomic_write(path, text, strlen(text), e);
 	free(text);
@@ -274,7 +303,8 @@ dnsmasq_start(struct pipold *pd, struct perr *e)
 		    "commas, quotes or '#' would break dnsmasq's parsing",
 		    o->abs);
 	snprintf(hosts, sizeof(hosts), "%s/hosts", o->abs);
-	if ((rc = mkdir_one(hosts, e)) < 0 || (rc = conf_write(o, e)) < 0)
+	if ((rc = mkdir_one(hosts, e)) < 0 ||
+	    (rc = conf_write(o, grub_loader_setup(o), e)) < 0)
 		return rc;
 	pthread_mutex_lock(&o->mu);
 	rc = hosts_write(pd, e);

@@ -163,6 +163,8 @@ const struct route http_routes[] = {
 	    agent_kernel_put },
 	{ "POST", "/agent/kernel", HTTP_AGENT, API_BODY_MAX,
 	    KEYS("kernel_size", "initrd_size", "cmdline"), agent_kernel_post },
+	/* mac: the GRUB script of a mac-efi32 node (boot.c, grub.c) */
+	{ "GET", "/grub/", HTTP_PUBLIC, 0, NULL, grub_script },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 

@@ -15,8 +15,10 @@
  *                               site's flagged), POST SERVER/agent/phase
  *                               between the site's scripts and the
  *                               user's; then the UEFI BootOrder
- *                               (efiboot.c); the deployed kernel
- *                               to pipold (kernel_upload.c)
+ *                               (efiboot.c), on mac-efi32 nodes
+ *                               Apple's efi-boot-device (apple_nvram.c);
+ *                               the deployed kernel to pipold
+ *                               (kernel_upload.c)
  *   POST SERVER/agent/result    rebooting or failed with the reason,
  *                               retried until pipold has it
  *
@@ -36,6 +38,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apple_nvram.h"
+#include "bootnic.h"
 #include "capture.h"
 #include "cmd.h"
 #include "cmdline.h"
@@ -394,10 +398,47 @@ node_efi(struct node *n, struct perr *e)
 }
 
 /*
+ * On a mac-efi32 node, after BootOrder: Apple's efi-boot-device set to
+ * a PXE boot from the card pipold is reached through, as "bless
+ * --netboot" sets it (apple_nvram.c). A real Mac's firmware follows
+ * that variable, OVMF follows BootOrder: both are written. A card that
+ * cannot be found is reported, not fatal (BootOrder may still bring
+ * the node back); a variable that cannot be written fails the step.
+ */
+static int
+node_apple(struct node *n, struct perr *e)
+{
+	char xml[APPLE_XML_MAX + 1], ifname[IF_NAMESIZE], msg[400];
+	uint8_t mac[6];
+	struct perr ne;
+	int rc;
+
+	if (access("/sys/firmware/efi", F_OK) < 0)
+		return 0;
+	if (bootnic_find(n->server, mac, ifname, &ne) < 0 ||
+	    apple_netboot_xml(mac, NULL, xml, sizeof(xml), &ne) < 0) {
+		snprintf(msg, sizeof(msg), "efi-boot-device not written: %s: "
+		    "a Mac may boot its disk without asking pipold\n", ne.msg);
+		log_warnx("%s", msg);
+		node_log(n, "(mac-efi32)", 0, msg, 0);
+		return 0;
+	}
+	if ((rc = apple_nvram_write(EFI_VARS_DIR, xml, e)) < 0)
+		return rc;
+	snprintf(msg, sizeof(msg), "efi-boot-device: PXE from %s "
+	    "(%02x:%02x:%02x:%02x:%02x:%02x), as bless --netboot sets it\n",
+	    ifname, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	log_info("%s", msg);
+	node_log(n, "(mac-efi32)", 0, msg, 0);
+	return 0;
+}
+
+/*
  * After the disk is written and verified: unless the deployment is bare
  * or the image names no root partition (meta root=N), mount it
  * (mount.c) and run the post-install (postinst.c), then the UEFI
- * BootOrder; unmounted and synced in any case.
+ * BootOrder (and on mac-efi32 nodes Apple's efi-boot-device);
+ * unmounted and synced in any case.
  */
 static int
 node_postinst(struct node *n, struct deploy *d, json_t *order,
@@ -436,6 +477,9 @@ node_postinst(struct node *n, struct deploy *d, json_t *order,
 	rc = postinst_run(&p, e);
 	if (rc == 0)
 		rc = node_efi(n, e);
+	if (rc == 0 && strcmp(json_string_value(json_object_get(order,
+	    "profile")) ?: "", "mac-efi32") == 0)
+		rc = node_apple(n, e);
 	if (rc == 0)	/* the root still mounted: its kernel to pipold */
 		rc = kernel_upload(n->server, n->token, order, dir, part, e);
 	if (mount_root_undo(dir, &ue) < 0 && rc == 0) {

@@ -9,6 +9,9 @@ pkgs_test="$pkgs_build clang libclang-rt-14-dev gzip pigz zstd util-linux coreut
 # network (tests/net); busybox-static (not busybox: they conflict) gives
 # bootenv its static binary and the tests their udhcpc
 pkgs_test="$pkgs_test syslinux syslinux-common syslinux-efi mtools dosfstools e2fsprogs fdisk kmod cpio dropbear-bin openssh-client ovmf ipxe jq"
+# mac-efi32 (32-bit EFI on a 64-bit CPU): 32-bit OVMF, IA32 GRUB for
+# pipold's network loader and the mac layout of the test image
+pkgs_test="$pkgs_test ovmf-ia32 grub-efi-ia32-bin"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"
 # make demo: the reference images (imagestore/refimg.sh), the timeline
 pkgs_demo="$pkgs_test debootstrap grub-pc-bin grub-efi-amd64-bin bc"

@@ -60,7 +60,7 @@ enum { O_MAC, O_PROFILE, O_IP, O_POWER, O_POWER_PARAM };
 static const struct cmd_opt add_opts[] = {
 	[O_MAC] = { "mac", 0, CMD_VALUE, "MAC", "its boot NIC" },
 	[O_PROFILE] = { "profile", 0, CMD_VALUE, "P",
-	    "pc-bios, uefi, netboot-only or virtual" },
+	    "pc-bios, uefi, netboot-only, mac-efi32 or virtual" },
 	[O_IP] = { "ip", 0, CMD_VALUE, "IP",
 	    "its fixed address (static DHCP lease)" },
 	[O_POWER] = { "power", 0, CMD_VALUE, "DRIVER",
@@ -323,7 +323,7 @@ cmd_node_boot(const struct cmd *c, const struct cmd_args *a)
 
 const struct cmd node_cmds[] = {
 	{ "add", cmd_node_add,
-	  "NAME --mac MAC --profile pc-bios|uefi|netboot-only|virtual "
+	  "NAME --mac MAC --profile pc-bios|uefi|netboot-only|mac-efi32|virtual "
 	  "[--ip IP] [--power qemu|ipmi|manual] [--power-param KEY=VALUE]...",
 	  "add a machine to the pool (admin)", add_opts, 1, 1, NULL },
 	{ "set", cmd_node_set,

@@ -109,7 +109,7 @@ const struct cmd_opt reserve_opts[] = {
 	    "any N free nodes (of --profile)" },
 	[R_NODES] = { "nodes", 0, CMD_VALUE, "N1,N2", "these nodes" },
 	[R_PROFILE] = { "profile", 0, CMD_VALUE, "P",
-	    "pc-bios, uefi, netboot-only or virtual" },
+	    "pc-bios, uefi, netboot-only, mac-efi32 or virtual" },
 	[R_LICENCE] = { "licence", 0, CMD_VALUE | CMD_REPEAT, "L[:N]",
 	    "N (default 1) of licence L; repeatable" },
 	[R_FOR] = { "for", 0, CMD_VALUE, "DURATION",

@@ -32,15 +32,24 @@
 # testimg; an image is rebuilt only when this script or one of its inputs
 # (the packages' versions, the --kernel file) changes.
 #
+# --layout mac (mac-efi32 nodes: 32-bit EFI on a 64-bit CPU): a GPT
+# disk instead (disk GUID and partition GUIDs fixed), partition 1 an ESP
+# (the same FAT, label PIPOLBOOT) holding vmlinuz, initrd.img and
+# /EFI/BOOT/BOOTIA32.EFI: an IA32 GRUB (grub-mkimage -O i386-efi) whose
+# embedded configuration enters the 64-bit kernel through the EFI
+# handover (linuxefi: mixed mode), root=/dev/vda2; partition 2 the
+# same ext4 root. No syslinux, no MBR code. Cached and reproducible as
+# the MBR layout is.
+#
 # --hostname and --authorized-keys edit OUT (a copy of the cached image)
 # with debugfs -w, as a post-install would: no mount either.
 set -eu
 
-USAGE="usage: mkimage.sh OUT [--kernel VMLINUZ [--modules DIR]] [--hostname NAME] [--authorized-keys FILE]"
+USAGE="usage: mkimage.sh OUT [--kernel VMLINUZ [--modules DIR]] [--hostname NAME] [--authorized-keys FILE] [--layout mbr|mac]"
 usage() {
 	cat <<EOF
 $USAGE
-Write the bootable test disk image (57 MiB, raw) to OUT.
+Write the bootable test disk image (57 MiB, raw; 58 with --layout mac) to OUT.
   --kernel VMLINUZ       boot this kernel instead of Debian's
                          linux-image-cloud-amd64 (downloaded and cached)
   --modules DIR          its lib/modules/VERSION folder (with modules.dep),
@@ -48,6 +57,9 @@ Write the bootable test disk image (57 MiB, raw) to OUT.
                          built in
   --hostname NAME        /etc/hostname in OUT (default pipol-testimg)
   --authorized-keys FILE /root/.ssh/authorized_keys in OUT
+  --layout mbr|mac       mbr (default): syslinux for BIOS and x86-64 UEFI;
+                         mac: GPT, an ESP booting through an IA32 GRUB
+                         (32-bit EFI, mixed mode), for mac-efi32 nodes
 Cache: \${PIPOL_CACHE:-/var/cache/pipol}/testimg. Needs root (apt-get).
 EOF
 }
@@ -56,15 +68,16 @@ die() { echo "mkimage: $*" >&2; exit 1; }
 usage_err() { echo "mkimage: $*" >&2; echo "$USAGE" >&2; exit 2; }
 notfound() { echo "mkimage: $*" >&2; exit 6; }
 
-out= kernel= modules= hostname= keys=
+out= kernel= modules= hostname= keys= layout=mbr
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h|--help) usage; exit 0 ;;
-	--kernel|--modules|--hostname|--authorized-keys)
+	--kernel|--modules|--hostname|--authorized-keys|--layout)
 		[ $# -ge 2 ] || usage_err "$1: needs a value"
 		case $1 in
 		--kernel) kernel=$2 ;; --modules) modules=$2 ;;
 		--hostname) hostname=$2 ;; --authorized-keys) keys=$2 ;;
+		--layout) layout=$2 ;;
 		esac
 		shift 2 ;;
 	-*) usage_err "$1: unknown option" ;;
@@ -72,6 +85,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$out" ] || usage_err "no OUT given"
+case $layout in mbr|mac) ;; *) usage_err "--layout $layout: mbr or mac" ;; esac
 [ -z "$modules" ] || [ -n "$kernel" ] || usage_err "--modules goes with --kernel"
 case $out$kernel$modules$keys in
 *\"*) usage_err "a path with a '\"' in it: debugfs would misread it" ;;
@@ -88,6 +102,11 @@ SELF=$(readlink -f "$0")
 CACHE=${PIPOL_CACHE:-/var/cache/pipol}/testimg
 EPOCH=1262304000	# 2010-01-01: every timestamp in the image
 UUID=50495030-4c00-4000-8000-7465737469d6	# ext4 uuid and hash seed
+# --layout mac: the GPT's disk GUID and partition GUIDs, the IA32 GRUB
+GPT_DISK=50495030-4c00-4000-8000-6d6163000000
+GPT_P1=50495030-4c00-4000-8000-6d6163000001
+GPT_P2=50495030-4c00-4000-8000-6d6163000002
+GRUB32=/usr/lib/grub/i386-efi
 KMOD=("virtio_pci" "virtio_blk" "virtio_net")	# for /dev/vda and eth0
 # partition layout in MiB
 P1_START=1 P1_MIB=24 P2_START=25 P2_MIB=32 DISK_MIB=57
@@ -156,9 +175,11 @@ else
 	[ -z "$modules" ] || kid="$kid $(cd "$modules" &&
 	    find . -name '*.ko' -printf '%P %s %T@\n' | sort | sha256sum)"
 fi
-key=$( { cat "$SELF"; echo "$kid"; basename "$bdeb";
+key=$( { cat "$SELF"; echo "$kid"; basename "$bdeb"; echo "$layout";
     dpkg-query -W -f='${Package} ${Version}\n' dropbear-bin syslinux-common \
-	syslinux-efi mtools dosfstools e2fsprogs; } | sha256sum | cut -c1-16)
+	syslinux-efi mtools dosfstools e2fsprogs;
+    [ "$layout" = mbr ] || dpkg-query -W -f='${Package} ${Version}\n' \
+	grub-efi-ia32-bin grub-common; } | sha256sum | cut -c1-16)
 img=$CACHE/disk-$key.img
 
 build() {
@@ -326,6 +347,11 @@ EOF
 	find "$rd" -exec touch -h -d "@$EPOCH" {} +
 
 	# --- partition 1: FAT, syslinux for BIOS and for UEFI --------------
+	# (mac: an ESP whose IA32 GRUB boots the kernel by the EFI handover)
+	if [ "$layout" = mac ]; then
+		disk_mac "$w"
+		return
+	fi
 	cat > "$w/syslinux.cfg" <<'EOF'
 SERIAL 0 115200
 PROMPT 0
@@ -347,15 +373,7 @@ EOF
 	mcopy -m -i "$w/p1.img" /usr/lib/syslinux/modules/efi64/ldlinux.e64 \
 	    "$w/syslinux.cfg" ::/EFI/BOOT/
 
-	# --- partition 2: ext4 from the root folder ------------------------
-	truncate -s "${P2_MIB}M" "$w/p2.img"
-	E2FSPROGS_FAKE_TIME=$EPOCH mkfs.ext4 -q -F -L pipolroot -U "$UUID" \
-	    -E "hash_seed=$UUID,root_owner=0:0" -T default -I 256 \
-	    -d "$rd" "$w/p2.img" "${P2_MIB}M"
-	# mkfs.ext4 -d copies each file's ctime, which touch cannot set
-	# (e2fsprogs 1.47.0 has no SOURCE_DATE_EPOCH)
-	( cd "$rd" && find . -printf "sif /%P ctime @$EPOCH\n" ) > "$w/ctime"
-	E2FSPROGS_FAKE_TIME=$EPOCH debugfs -w -f "$w/ctime" "$w/p2.img" > /dev/null 2>&1
+	part2 "$w"
 
 	# --- the disk --------------------------------------------------------
 	truncate -s "${DISK_MIB}M" "$w/disk.img"
@@ -371,7 +389,55 @@ EOF
 	dd if="$w/p2.img" of="$w/disk.img" bs=1M seek=$P2_START conv=notrunc,sparse status=none
 }
 
+# partition 2: ext4 from the root folder $1/root
+part2() {
+	local w=$1 rd=$1/root
+	truncate -s "${P2_MIB}M" "$w/p2.img"
+	E2FSPROGS_FAKE_TIME=$EPOCH mkfs.ext4 -q -F -L pipolroot -U "$UUID" \
+	    -E "hash_seed=$UUID,root_owner=0:0" -T default -I 256 \
+	    -d "$rd" "$w/p2.img" "${P2_MIB}M"
+	# mkfs.ext4 -d copies each file's ctime, which touch cannot set
+	# (e2fsprogs 1.47.0 has no SOURCE_DATE_EPOCH)
+	( cd "$rd" && find . -printf "sif /%P ctime @$EPOCH\n" ) > "$w/ctime"
+	E2FSPROGS_FAKE_TIME=$EPOCH debugfs -w -f "$w/ctime" "$w/p2.img" > /dev/null 2>&1
+}
+
+# --layout mac, after the kernel, initramfs and root: the ESP (kernel,
+# initramfs, an IA32 GRUB whose embedded configuration, run by GRUB's
+# rescue parser, boots them), the root, the GPT disk
+disk_mac() {
+	local w=$1
+	cat > "$w/grub-embed.cfg" <<'EOF'
+echo pipol-testimg: IA32 GRUB, the 64-bit kernel by the EFI handover
+linuxefi /vmlinuz console=ttyS0,115200 root=/dev/vda2 rw panic=-1 quiet
+initrdefi /initrd.img
+boot
+EOF
+	grub-mkimage -O i386-efi -d "$GRUB32" -p /EFI/BOOT -c "$w/grub-embed.cfg" \
+	    -o "$w/BOOTIA32.EFI" part_gpt fat linuxefi echo boot
+	touch -d "@$EPOCH" "$w/BOOTIA32.EFI"
+	export SOURCE_DATE_EPOCH=$EPOCH MTOOLS_SKIP_CHECK=1
+	mkfs.vfat -C -n PIPOLBOOT -i 5049504f --invariant "$w/p1.img" \
+	    $((P1_MIB * 1024)) > /dev/null
+	mmd -i "$w/p1.img" ::/EFI ::/EFI/BOOT
+	mcopy -m -i "$w/p1.img" "$w/vmlinuz" "$w/initrd.img" ::/
+	mcopy -m -i "$w/p1.img" "$w/BOOTIA32.EFI" ::/EFI/BOOT/BOOTIA32.EFI
+	part2 "$w"
+	# one MiB more than the MBR layout: the GPT's backup at the end
+	truncate -s "$((DISK_MIB + 1))M" "$w/disk.img"
+	sfdisk -q "$w/disk.img" <<EOF
+label: gpt
+label-id: $GPT_DISK
+start=$((P1_START * 2048)), size=$((P1_MIB * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=$GPT_P1, name=PIPOLBOOT
+start=$((P2_START * 2048)), size=$((P2_MIB * 2048)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$GPT_P2, name=pipolroot
+EOF
+	dd if="$w/p1.img" of="$w/disk.img" bs=1M seek=$P1_START conv=notrunc,sparse status=none
+	dd if="$w/p2.img" of="$w/disk.img" bs=1M seek=$P2_START conv=notrunc,sparse status=none
+}
+
 if [ ! -s "$img" ]; then
+	[ "$layout" = mbr ] || [ -f "$GRUB32/linuxefi.mod" ] ||
+	    die "$GRUB32: missing (tests/deps.sh test installs grub-efi-ia32-bin)"
 	for t in syslinux mcopy mkfs.vfat mkfs.ext4 sfdisk depmod modprobe cpio \
 	    /usr/sbin/dropbear /usr/lib/SYSLINUX.EFI/efi64/syslinux.efi \
 	    /usr/lib/syslinux/modules/efi64/ldlinux.e64 /usr/lib/syslinux/mbr/mbr.bin; do

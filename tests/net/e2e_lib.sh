@@ -7,7 +7,9 @@
 # $T/n1.disk. Gives pipol (admin) and alice (functions running pipol
 # in the namespace), con TEXT (in n1's console), bootreqs (n1's
 # fetches of /boot/MAC). Cleans up on exit: pipold, its PostgreSQL,
-# the namespace and what runs in it, $T.
+# the namespace and what runs in it, $T. E2E_LAYOUT (mkimage --layout)
+# and E2E_TFTP (pipold --tftp-root, a folder of the test's own) when set:
+# the mac-efi32 test's GPT image and IA32 GRUB.
 D=$B/pipold
 chmod 755 "$T"	# the postgres user must reach $T/state/pg
 DPID=
@@ -23,7 +25,7 @@ BE=$B/bootenv/cloud
 mkdir -p "$PIPOL_STATE/bootenv" && cp -r "$BE" "$PIPOL_STATE/bootenv/cloud"
 
 ssh-keygen -q -t ed25519 -N '' -C alice@pipol-e2e -f "$T/id"
-"$TOP/tests/images/mkimage.sh" "$T/testimg.raw" 2> "$T/mk.err" ||
+"$TOP/tests/images/mkimage.sh" "$T/testimg.raw" ${E2E_LAYOUT:+--layout "$E2E_LAYOUT"} 2> "$T/mk.err" ||
     { notok "the test image"; cat "$T/mk.err" >&2; exit 1; }
 [ -z "${E2E_IMG_EXTRA:-}" ] ||	# random MiB after the system: a longer write
     head -c "$((E2E_IMG_EXTRA << 20))" /dev/urandom >> "$T/testimg.raw"
@@ -32,7 +34,7 @@ truncate -s "$(( ($(stat -c %s "$T/testimg.raw") >> 20) + 23 ))M" "$T/n1.disk"	#
 check "net_up" net_up e2e
 [ -n "$NET_NS" ] || exit 1
 ip netns exec "$NET_NS" "$D" --listen "$NET_IP:8080" --dnsmasq-dir "$T/dns" \
-    --public-url "$NET_URL" >> "$T/pipold.log" 2>&1 &
+    --public-url "$NET_URL" ${E2E_TFTP:+--tftp-root "$E2E_TFTP"} >> "$T/pipold.log" 2>&1 &
 DPID=$!
 for _ in $(seq 300); do net_exec curl -sf "$NET_URL/health" > /dev/null && break; sleep 0.1; done
 check "pipold in the namespace" net_exec curl -sf "$NET_URL/health"

@@ -10,7 +10,7 @@
 #   net_dnsmasq CONFDIR      dnsmasq on br0 with pipold's CONFDIR/pipol.conf
 #                            and CONFDIR/hosts (pipold --dnsmasq-dir), plus
 #                            the site's lines: static leases only, RA
-#   net_node NAME MAC DISK [bios|uefi|uefi-snp] [QEMU ARGS...]
+#   net_node NAME MAC DISK [bios|uefi|uefi-snp|uefi32] [QEMU ARGS...]
 #                            a QEMU node on its own tap in br0, network
 #                            first; DISK "" for none; QMP socket
 #                            $NET_DIR/NAME.qmp, console $NET_DIR/NAME.log;
@@ -29,7 +29,9 @@
 # Modes: bios = SeaBIOS and the NIC's iPXE ROM (QEMU's own, which is
 # iPXE: no firmware PXE under SeaBIOS); uefi = OVMF and the NIC's iPXE
 # EFI ROM; uefi-snp = OVMF with the NIC ROM removed (romfile=), so OVMF's
-# own PXE loads snponly.efi over TFTP: the chain real UEFI machines take.
+# own PXE loads snponly.efi over TFTP: the chain real UEFI machines take;
+# uefi32 = 32-bit OVMF (ovmf-ia32) on the 64-bit CPU, its own PXE (client
+# architecture 6): the first Intel Macs' situation (profile mac-efi32).
 # OVMF runs from the pflash pair, with NAME's own copy of OVMF_VARS
 # ($NET_DIR/NAME.vars, kept across restarts of NAME), and without IPv6
 # boot. A node whose boot script exits (pipold's local-uefi) goes on to
@@ -136,7 +138,18 @@ net_node() {
 		# leaves iPXE for its disk), as on most machines as shipped
 		fw+=(-fw_cfg "name=opt/org.tianocore/IPv6Support,string=no")
 		[ "$mode" = uefi ] || nic="$nic,romfile=" ;;
-	*) net_err "net_node $name: mode $mode: bios, uefi or uefi-snp"; return ;;
+	uefi32)
+		# 32-bit OVMF on a 64-bit CPU, as the first Intel Macs: its
+		# own PXE (no NIC ROM), IPv6 off; Debian builds OVMF32 only
+		# with Secure Boot, which needs SMM (no keys: not enforced)
+		[ -f "$NET_DIR/$name.vars" ] ||
+		    cp /usr/share/OVMF/OVMF32_VARS_4M.fd "$NET_DIR/$name.vars" || return
+		fw=(-machine smm=on -global driver=cfi.pflash01,property=secure,value=on
+		    -drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd"
+		    -drive "if=pflash,format=raw,unit=1,file=$NET_DIR/$name.vars"
+		    -fw_cfg "name=opt/org.tianocore/IPv6Support,string=no")
+		nic="$nic,romfile=" ;;
+	*) net_err "net_node $name: mode $mode: bios, uefi, uefi-snp or uefi32"; return ;;
 	esac
 	if [ -n "$disk" ]; then
 		[ -f "$disk" ] || { net_err "net_node $name: $disk: no such file"; return; }

@@ -6,7 +6,9 @@
 # (UEFI, pflash with a copy of OVMF_VARS), to its console marker; then
 # root logs in over SSH with the test's key (QEMU user networking, the
 # port forwarded on 127.0.0.1 only) and finds the hostname set, the root
-# on /dev/vda2 and the firmware it was booted by.
+# on /dev/vda2 and the firmware it was booted by. --layout mac: a GPT
+# disk whose ESP boots through an IA32 GRUB, under 32-bit OVMF on the
+# 64-bit CPU (the first Intel Macs' firmware), the kernel by mixed mode.
 . "$(dirname "$0")/../lib.sh"
 MK=$TOP/tests/images/mkimage.sh
 CACHE=${PIPOL_CACHE:-/var/cache/pipol}
@@ -77,21 +79,31 @@ equal "edited without a mount: authorized_keys, mode 0600" \
 cmp -s <(head -c $((25 << 20)) "$T/base.img") <(head -c $((25 << 20)) "$T/disk.img") &&
     ok "edits touch the ext4 partition only" || notok "edits touch the ext4 partition only"
 
-# boot FW: boot disk.img alone (bios or uefi), wait for the marker, log
-# in over SSH; leaves the VM running (QPID), prints the seconds taken
+# boot FW [DISK]: boot DISK (disk.img) alone (bios, uefi, or uefi32:
+# 32-bit OVMF, which Debian builds with Secure Boot only: SMM, no keys),
+# wait for the marker, log in over SSH; leaves the VM running (QPID),
+# prints the seconds taken
 boot() {
-	local fw=$1 log=$T/$1.log port fwargs=() t
+	local fw=$1 disk=${2:-$T/disk.img} log=$T/$1.log port fwargs=() t want mem=256
 	port=$(free_port)
 	if [ "$fw" = uefi ]; then
 		cp /usr/share/OVMF/OVMF_VARS_4M.fd "$T/vars.fd"
 		fwargs=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
 		    -drive "if=pflash,format=raw,unit=1,file=$T/vars.fd")
+	elif [ "$fw" = uefi32 ]; then
+		# 256 MiB: the kernel, entered by mixed mode, restarts the
+		# machine at once (seen); 512 boots
+		mem=512
+		cp /usr/share/OVMF/OVMF32_VARS_4M.fd "$T/vars.fd"
+		fwargs=(-machine smm=on -global driver=cfi.pflash01,property=secure,value=on
+		    -drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd"
+		    -drive "if=pflash,format=raw,unit=1,file=$T/vars.fd")
 	fi
 	t=$(date +%s%N)
 	timeout $((BOOT_SEC + 60)) qemu-system-x86_64 -machine q35,graphics=off \
-	    -accel kvm -accel tcg -m 256 -display none -monitor none \
+	    -accel kvm -accel tcg -m "$mem" -display none -monitor none \
 	    -serial "file:$log" -no-reboot "${fwargs[@]}" \
-	    -drive "if=none,id=d0,file=$T/disk.img,format=raw" \
+	    -drive "if=none,id=d0,file=$disk,format=raw" \
 	    -device virtio-blk-pci,drive=d0,bootindex=1 \
 	    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" \
 	    -device virtio-net-pci,netdev=n0 < /dev/null > "$T/$fw.qemu" 2>&1 &
@@ -116,12 +128,14 @@ boot() {
 		    -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
 		    -o LogLevel=ERROR -o ConnectTimeout=20 root@127.0.0.1 \
 		    'hostname; grep " / " /proc/mounts | cut -d" " -f1-3;
-		     [ -d /sys/firmware/efi ] && echo uefi || echo bios' \
+		     [ -d /sys/firmware/efi ] && echo uefi || echo bios;
+		     cat /sys/firmware/efi/fw_platform_size 2>/dev/null' \
 		    > "$T/ssh.out" 2> "$T/ssh.err" && break
 		sleep 2
 	done
-	equal "$fw: ssh root@ with the test's key: hostname, root, firmware" \
-	    "$(tr '\n' ' ' < "$T/ssh.out")" "pipol-t1 /dev/vda2 / ext4 $fw "
+	case $fw in bios) want=bios ;; uefi) want="uefi 64" ;; uefi32) want="uefi 32" ;; esac
+	equal "$fw: ssh root@ with the test's key: hostname, root, firmware (and its width)" \
+	    "$(tr '\n' ' ' < "$T/ssh.out")" "pipol-t1 /dev/vda2 / ext4 $want "
 	[ -s "$T/ssh.err" ] && head -3 "$T/ssh.err" >&2
 	stop_vm
 }
@@ -129,3 +143,29 @@ boot bios
 boot uefi
 grep -q 'SYSLINUX 6.04' "$T/bios.log" && ok "bios: through syslinux" ||
     notok "bios: through syslinux"
+
+# --layout mac: GPT, the ESP's IA32 GRUB, the same root; edited the same
+expect_fail 2 "mkimage: --layout ppc: mbr or mac" "$MK" "$T/x.img" --layout ppc
+check "mkimage --layout mac --hostname --authorized-keys" \
+    "$MK" "$T/mac.img" --layout mac --hostname pipol-t1 --authorized-keys "$T/id.pub"
+equal "mac: 58 MiB (the GPT's backup at the end)" "$(stat -c %s "$T/mac.img")" $((58 << 20))
+equal "mac: GPT, an ESP at 1 MiB, Linux at 25 MiB, fixed GUIDs" \
+    "$(sfdisk -d "$T/mac.img" | sed -n 's/.*: start= *\([0-9]*\), size= *\([0-9]*\), type=\([^,]*\), uuid=\([^,]*\).*/\1 \2 \3 \4/p; s/^label: //p')" \
+    "gpt
+2048 49152 C12A7328-F81F-11D2-BA4B-00A0C93EC93B 50495030-4C00-4000-8000-6D6163000001
+51200 65536 0FC63DAF-8483-4772-8E79-3D69D8477DE4 50495030-4C00-4000-8000-6D6163000002"
+equal "mac: the ESP holds BOOTIA32.EFI, the kernel, the initramfs, no syslinux" \
+    "$(mdir -a -b -i "$T/mac.img@@1M" ::/ ::/EFI/BOOT 2>/dev/null | sort | tr '\n' ' ')" \
+    "::/EFI/ ::/EFI/BOOT/BOOTIA32.EFI ::/initrd.img ::/vmlinuz "
+mcopy -n -i "$T/mac.img@@1M" ::/EFI/BOOT/BOOTIA32.EFI "$T/ia32.efi" 2>/dev/null
+pe=$(od -An -tu4 -j60 -N4 "$T/ia32.efi" 2>/dev/null | tr -d ' ')
+equal "mac: BOOTIA32.EFI is a PE32 for i386" \
+    "$(od -An -tx1 -j"${pe:-0}" -N6 "$T/ia32.efi" 2>/dev/null | tr -d ' \n')" 504500004c01
+check "mkimage --layout mac, no edits" "$MK" "$T/mac0.img" --layout mac
+cmp -s <(tail -c +$(((25 << 20) + 1)) "$T/base.img" | head -c $((32 << 20))) \
+    <(tail -c +$(((25 << 20) + 1)) "$T/mac0.img" | head -c $((32 << 20))) &&
+    ok "mac: the same root partition as the MBR layout's" || notok "mac: the same root partition as the MBR layout's"
+rm -f "$T/mac0.img"
+boot uefi32 "$T/mac.img"
+grep -q 'pipol-testimg: IA32 GRUB' "$T/uefi32.log" && ok "uefi32: through the ESP's IA32 GRUB" ||
+    notok "uefi32: through the ESP's IA32 GRUB"

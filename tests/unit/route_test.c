@@ -89,6 +89,8 @@ static const struct {
 	    agent_kernel_put },
 	{ "POST", "/agent/kernel", HTTP_AGENT, API_BODY_MAX,
 	    agent_kernel_post },
+	/* mac: GRUB scripts, public as /boot/ is */
+	{ "GET", "/grub/52:54:00:12:34:56", HTTP_PUBLIC, 0, grub_script },
 };
 
 /* Every route as declared, and every route of the table met above. */
