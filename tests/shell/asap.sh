@@ -1,0 +1,97 @@
+#!/bin/bash
+# asap: "pipol reserve --asap" queues a request that pipold's scheduler
+# places as soon as the nodes are free: a busy node, then its release,
+# then the placement (same id); priority between queues, then
+# submission order; cancel (yours only; admins any); what can never be
+# placed is refused at submission; --asap --at is a usage error; two
+# pipold on one database never place two requests on one node (20
+# rounds, checked in SQL); a pipold killed -9 loses no request.
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/pipold_lib.sh"
+D2PID=
+extra_cleanup() {
+	[ -n "$D2PID" ] && kill "$D2PID" 2>/dev/null && wait "$D2PID" 2>/dev/null
+}
+# wait_sql SQL WANT: up to 60 s for SQL to answer WANT (a deadline, not
+# a duration: the scheduler's turn is 2 s, a release nudges it at once)
+wait_sql() { for _ in $(seq 600); do [ "$(sql "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+state() { sql "select state from asap_requests where id = $1"; }
+resv() { sql "select count(*) from reservations where id = $1 and state = 'active'"; }
+nodes_of() { sql "select string_agg(n.name, ',' order by n.name) from reservation_nodes rn join nodes n on n.id = rn.node_id where rn.reservation_id = $1"; }
+# overlaps: pairs of live holdings of one node that overlap (the
+# exclusion constraint says none; this counts them anyway)
+overlaps() { sql "select count(*) from reservation_nodes a join reservation_nodes b on a.node_id = b.node_id and a.reservation_id < b.reservation_id and a.during && b.during where a.live and b.live"; }
+
+check "pipold starts" start_pipold
+adm=$(new_user root --admin) al=$(new_user alice) bo=$(new_user bob)
+for i in 1 2 3 4; do as "$adm" node add n$i --mac 52:54:00:00:15:0$i --profile virtual > /dev/null; done
+as "$adm" node add u1 --mac 52:54:00:00:15:11 --profile uefi > /dev/null
+
+# a busy node: --asap queues, the release places it under the same id
+r1=$(as "$bo" reserve --nodes n1 --for 1h -q)
+q1=$(as "$al" reserve --asap --nodes n1 --for 30m -q)
+[ -n "$q1" ] && ok "reserve --asap on a busy node: an id" || notok "reserve --asap on a busy node: an id"
+sleep 3	# a scheduler turn or more: still busy, still queued
+equal "busy: the request stays queued, nothing reserved" "$(state "$q1") $(resv "$q1")" "queued 0"
+as "$al" reservations > "$T/list"
+grep -qE "^$q1 +alice +queued +[0-9-]+ [0-9:+]+ +- +n1 \(position 1\)$" "$T/list" &&
+    ok "reservations: the queued request, its expected start, position 1" ||
+    { notok "reservations: the queued request, its expected start, position 1"; cat "$T/list" >&2; }
+equal "the expected start is the busy reservation's end" \
+    "$(sql "select asap_expected(a) = (select upper(during) from reservations where id = $r1) from asap_requests a where id = $q1")" t
+as "$bo" reservations | grep -q "^$q1 " && notok "another user does not see it" || ok "another user does not see it"
+as "$adm" reservations --all | grep -qE "^$q1 +alice +queued" && ok "an admin sees it (--all)" ||
+    notok "an admin sees it (--all)"
+expect_fail 6 "reservation $q1: no such reservation of yours" as "$bo" release "$q1"
+equal "another user's cancel changes nothing" "$(state "$q1")" queued
+as "$bo" release "$r1" > /dev/null
+wait_sql "select state from asap_requests where id = $q1" placed &&
+    ok "released: the request is placed" || notok "released: the request is placed"
+equal "placed as reservation $q1 on n1, 30 min" "$(resv "$q1") $(nodes_of "$q1") $(sql "select upper(during) - lower(during) from reservations where id = $q1")" "1 n1 00:30:00"
+as "$al" reservations | grep -qE "^$q1 +alice +running .* n1$" && ok "reservations: now running" ||
+    notok "reservations: now running"
+equal "events: queue, place" "$(sql "select string_agg(kind, ' ' order by id) from events where detail->>'id' = '$q1'")" \
+    "reservation.queue reservation.place"
+
+# free now: placed at once (the submission nudges the scheduler)
+q2=$(as "$al" reserve --asap -n 1 --profile uefi --for 1h -q)
+wait_sql "select state from asap_requests where id = $q2" placed && ok "free nodes: placed" ||
+    notok "free nodes: placed"
+equal "... on u1" "$(nodes_of "$q2")" u1
+
+# cancel: a queued request, by its owner; then it is gone from the queue
+q3=$(as "$bo" reserve --asap --nodes n1 --for 10m -q)
+as "$bo" release "$q3" > "$T/out"
+grep -q "request $q3 cancelled" "$T/out" && ok "release of a queued request: cancelled" ||
+    notok "release of a queued request: cancelled"
+equal "cancelled in the database" "$(state "$q3")" cancelled
+expect_fail 7 "reservation $q3: already cancelled" as "$bo" release "$q3"
+as "$bo" reservations | grep -qE "^$q3 +bob +cancelled .*\(cancelled\)$" && ok "reservations: cancelled, for a day" ||
+    notok "reservations: cancelled, for a day"
+q4=$(as "$bo" reserve --asap --nodes n1 --for 10m -q)
+check "an admin cancels anyone's" as "$adm" release "$q4"
+as "$al" release "$q1" > /dev/null	# placed: a reservation release
+equal "release of a placed one: the reservation ends" "$(sql "select state from reservations where id = $q1")" released
+
+# usage and refusals at submission (nothing queued)
+n=$(sql "select count(*) from asap_requests")
+expect_fail 2 "--asap and --at: one or the other" as "$al" reserve --asap --at "2030-01-01 10:00" --nodes n1
+expect_fail 2 "give -n COUNT or --nodes N1,N2" as "$al" reserve --asap
+expect_fail 6 "profile pc-bios: no node of this profile" as "$al" reserve --asap -n 1 --profile pc-bios
+expect_fail 4 "only 1 node(s) of profile uefi in all, 2 asked" as "$al" reserve --asap -n 2 --profile uefi
+expect_fail 6 "node n9: no such node" as "$al" reserve --asap --nodes n1,n9
+expect_fail 6 "queue nope: no such queue" as "$al" reserve --asap -n 1 --queue nope
+expect_fail 6 "licence cobol: no such licence" as "$al" reserve --asap -n 1 --licence cobol
+as "$adm" user set alice --max-node-hours 2 > /dev/null
+expect_fail 4 "alice: at most 2 node-hours (this alone makes 3)" as "$al" reserve --asap -n 3 --for 1h
+as "$adm" queue add tiny --max-nodes 1 --max-time 1h > /dev/null
+expect_fail 4 "queue tiny: at most 1 nodes per reservation, 2 asked" as "$al" reserve --asap --queue tiny -n 2 --for 10m
+expect_fail 4 "queue tiny: at most 01:00:00 per reservation" as "$al" reserve --asap --queue tiny -n 1 --for 2h
+as "$adm" queue grant tiny bob > /dev/null
+expect_fail 4 "queue tiny: not granted to alice" as "$al" reserve --asap --queue tiny -n 1 --for 10m
+equal "refused requests queue nothing" "$(sql "select count(*) from asap_requests")" "$n"
+equal "api: asap with at: 400" "$(api "$al" POST /api/reservations '{"asap":true,"at":"2030-01-01 10:00","count":1,"seconds":600}')" 400
+equal "api: asap not true: 400" "$(api "$al" POST /api/reservations '{"asap":1,"count":1,"seconds":600}')" 400
+equal "api: asap: 202" "$(api "$al" POST /api/reservations '{"asap":true,"nodes":["n4"],"seconds":600}')" 202
+as "$adm" user set alice --max-node-hours 0 > /dev/null
+sql "update users set max_node_hours = null where name = 'alice'" > /dev/null
