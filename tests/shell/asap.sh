@@ -94,4 +94,68 @@ equal "api: asap with at: 400" "$(api "$al" POST /api/reservations '{"asap":true
 equal "api: asap not true: 400" "$(api "$al" POST /api/reservations '{"asap":1,"count":1,"seconds":600}')" 400
 equal "api: asap: 202" "$(api "$al" POST /api/reservations '{"asap":true,"nodes":["n4"],"seconds":600}')" 202
 as "$adm" user set alice --max-node-hours 0 > /dev/null
-sql "update users set max_node_hours = null where name = 'alice'" > /dev/null
+sql "update asap_requests set state = 'cancelled' where state = 'queued'; update reservations set state = 'released', released = now() where state = 'active'; update reservation_nodes set live = false" > /dev/null
+
+# priority: a request in a higher queue goes first, whatever its
+# submission; equal priorities in submission order
+as "$adm" queue add high --priority 10 > /dev/null
+as "$adm" queue list | grep -qE '^high +8 +86400 +10 +any$' && ok "queue list: the priority" || notok "queue list: the priority"
+as "$adm" queue add high > /dev/null
+equal "queue add without --priority keeps it" "$(sql "select priority from queues where name = 'high'")" 10
+expect_fail 4 "admins only" as "$al" queue add high --priority 1000
+expect_fail 2 "--priority x: " as "$adm" queue add high --priority x
+r2=$(as "$adm" reserve --nodes n2 --for 1h -q)
+qa=$(as "$al" reserve --asap --nodes n2 --for 10m -q)
+qb=$(as "$bo" reserve --asap --nodes n2 --for 10m -q)
+qc=$(as "$bo" reserve --asap --nodes n2 --queue high --for 10m -q)
+equal "positions: high first, then by submission" "$(sql "select string_agg(id::text, ' ' order by position) from asap_queue")" "$qc $qa $qb"
+as "$adm" release "$r2" > /dev/null
+wait_sql "select state from asap_requests where id = $qc" placed && ok "priority: the high queue's request placed first" ||
+    notok "priority: the high queue's request placed first"
+equal "... the others wait" "$(state "$qa") $(state "$qb")" "queued queued"
+as "$bo" release "$qc" > /dev/null
+wait_sql "select state from asap_requests where id = $qa" placed && ok "then the first submitted" ||
+    notok "then the first submitted"
+equal "... the last still waits" "$(state "$qb")" queued
+as "$al" release "$qa" > /dev/null
+wait_sql "select state from asap_requests where id = $qb" placed && ok "then the last" || notok "then the last"
+as "$bo" release "$qb" > /dev/null
+
+# strict order: the head waiting for nodes blocks a later request for a
+# free node; a head waiting on its own user's limit does not
+r3=$(as "$adm" reserve --nodes n3 --for 1h -q)
+qd=$(as "$al" reserve --asap --nodes n3,n4 --for 10m -q)
+qe=$(as "$bo" reserve --asap --nodes n4 --for 10m -q)
+sleep 3	# a turn or more
+equal "a later request for a free node waits behind the head" "$(state "$qd") $(state "$qe")" "queued queued"
+as "$adm" release "$r3" > /dev/null
+wait_sql "select state from asap_requests where id = $qd" placed && ok "the head placed once its nodes are free" ||
+    notok "the head placed once its nodes are free"
+as "$al" release "$qd" > /dev/null
+wait_sql "select state from asap_requests where id = $qe" placed && ok "then the next" || notok "then the next"
+as "$bo" release "$qe" > /dev/null
+as "$adm" user set alice --max-reservations 1 > /dev/null
+ra=$(as "$al" reserve --nodes n1 --for 1h -q)
+qf=$(as "$al" reserve --asap --nodes n2 --for 10m -q)
+qg=$(as "$bo" reserve --asap --nodes n3 --for 10m -q)
+wait_sql "select state from asap_requests where id = $qg" placed &&
+    ok "a head held back by its user's limit does not block the next" ||
+    notok "a head held back by its user's limit does not block the next"
+equal "... it waits" "$(state "$qf")" queued
+as "$al" release "$ra" > /dev/null
+wait_sql "select state from asap_requests where id = $qf" placed && ok "... until the user holds less" ||
+    notok "... until the user holds less"
+as "$adm" user set alice --max-reservations 0 > /dev/null
+as "$al" release "$qf" > /dev/null; as "$bo" release "$qg" > /dev/null
+
+# a request that can no longer be placed at all is closed with why
+r4=$(as "$adm" reserve --nodes n1 --for 1h -q)
+qh=$(as "$bo" reserve --asap --queue tiny --nodes n1 --for 30m -q)
+as "$adm" queue add tiny --max-nodes 1 --max-time 10m > /dev/null
+wait_sql "select state from asap_requests where id = $qh" closed && ok "the queue's rule changed: closed" ||
+    notok "the queue's rule changed: closed"
+as "$bo" reservations | grep -qE "^$qh +bob +closed .*\(queue tiny: at most 00:10:00 per reservation\)$" &&
+    ok "reservations: closed, with the reason" || notok "reservations: closed, with the reason"
+equal "... and its event" "$(sql "select detail->>'reason' from events where kind = 'reservation.close' and detail->>'id' = '$qh'")" \
+    "queue tiny: at most 00:10:00 per reservation"
+as "$adm" release "$r4" > /dev/null
