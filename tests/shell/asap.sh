@@ -159,3 +159,55 @@ as "$bo" reservations | grep -qE "^$qh +bob +closed .*\(queue tiny: at most 00:1
 equal "... and its event" "$(sql "select detail->>'reason' from events where kind = 'reservation.close' and detail->>'id' = '$qh'")" \
     "queue tiny: at most 00:10:00 per reservation"
 as "$adm" release "$r4" > /dev/null
+
+# two pipold on one database, 20 rounds: 4 nodes held, 6 requests for
+# one node each sent to both, the holder releases through one pipold
+# then the other; each round, no node is held twice at once (in SQL),
+# 4 requests placed and 2 still queued (none lost); then they go
+P2=$(free_port)
+U2=http://127.0.0.1:$P2
+"$D" --listen 127.0.0.1:$P2 --state "$T/state2" --db "host=$T/state/pg user=pipol dbname=pipol" \
+    >> "$T/pipold2.log" 2>&1 &
+D2PID=$!
+up2() { for _ in $(seq 300); do curl -sf "$U2/health" > /dev/null && return 0; sleep 0.1; done; return 1; }
+check "a second pipold on the same database" up2
+as2() { local t=$1; shift; env PIPOL_SERVER="$U2" PIPOL_TOKEN="$t" "$B/pipol" "$@"; }
+bad=0 lost=0
+for round in $(seq 20); do
+	h=$(as "$adm" reserve -n 4 --profile virtual --for 1h -q)
+	first=$(sql "select coalesce(max(id), 0) from asap_requests")
+	pids=
+	for i in 1 2 3; do
+		as "$al" reserve --asap -n 1 --profile virtual --for 10m -q > /dev/null &
+		pids="$pids $!"
+		as2 "$bo" reserve --asap -n 1 --profile virtual --for 10m -q > /dev/null &
+		pids="$pids $!"
+	done
+	wait $pids	# not the pipold
+	if [ $((round % 2)) = 0 ]; then as "$adm" release "$h" > /dev/null; else as2 "$adm" release "$h" > /dev/null; fi
+	this="id > $first and state"
+	wait_sql "select count(*) filter (where $this = 'placed') || ' ' || count(*) filter (where $this = 'queued') from asap_requests" "4 2" ||
+	    { lost=$((lost + 1)); sql "select id, state from asap_requests where id > $first" >&2; }
+	[ "$(overlaps)" = 0 ] || bad=$((bad + 1))
+	sql "select asap_cancel(user_id, id) from asap_requests where id > $first and state = 'queued'" > /dev/null
+	sql "select release(user_id, id) from asap_requests where id > $first and state = 'placed'" > /dev/null
+done
+equal "20 rounds, two pipold: no node held twice at once" "$bad" 0
+equal "20 rounds: each time 4 placed, 2 still queued, none lost" "$lost" 0
+equal "both pipold placed requests" "$(sql "select count(distinct actor) from events where kind = 'reservation.place' and actor like 'pipold:%'")" 2
+kill "$D2PID" && wait "$D2PID"; equal "the second pipold stops" $? 0; D2PID=
+
+# a pipold killed -9 with queued requests: they wait in the database and
+# are placed after the restart
+r5=$(as "$adm" reserve --nodes n1,n2 --for 1h -q)
+qi=$(as "$al" reserve --asap --nodes n1 --for 10m -q)
+qj=$(as "$bo" reserve --asap --nodes n2 --for 10m -q)
+kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+sql "select release(id, $r5) from users where name = 'root'" > /dev/null
+equal "pipold down: still queued" "$(state "$qi") $(state "$qj")" "queued queued"
+check "pipold restarts" start_pipold
+wait_sql "select count(*) from asap_requests where id in ($qi, $qj) and state = 'placed'" 2 &&
+    ok "after the restart: both placed" || notok "after the restart: both placed"
+equal "... on their nodes" "$(nodes_of "$qi") $(nodes_of "$qj")" "n1 n2"
+equal "no node held twice at once, over the whole test" "$(overlaps)" 0
+stop_pipold
