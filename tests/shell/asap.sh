@@ -196,6 +196,8 @@ equal "20 rounds, two pipold: no node held twice at once" "$bad" 0
 equal "20 rounds: each time 4 placed, 2 still queued, none lost" "$lost" 0
 equal "both pipold placed requests" "$(sql "select count(distinct actor) from events where kind = 'reservation.place' and actor like 'pipold:%'")" 2
 kill "$D2PID" && wait "$D2PID"; equal "the second pipold stops" $? 0; D2PID=
+grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' "$T/pipold2.log" &&
+    notok "the second pipold: no sanitizer report" || ok "the second pipold: no sanitizer report"
 
 # a pipold killed -9 with queued requests: they wait in the database and
 # are placed after the restart
