@@ -165,12 +165,13 @@ BEGIN
 END $$;
 
 -- Queue a request of usr (pipol reserve --asap); its id. Refused
--- (PP403/PP404/PP400) when it could never be placed.
+-- (PP403/PP404/PP400) when it could never be placed, and when usr has
+-- as many queued as their --max-reservations (100 when unset).
 CREATE FUNCTION asap_submit(usr bigint, qname text, names text[],
     cnt integer, prof text, lics jsonb, secs bigint) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-	a asap_requests; why text;
+	a asap_requests; why text; lim integer;
 BEGIN
 	SELECT id INTO a.queue_id FROM queues WHERE name = coalesce(qname, 'default');
 	IF NOT FOUND THEN
@@ -194,6 +195,14 @@ BEGIN
 	IF why IS NOT NULL THEN
 		RAISE EXCEPTION '%', why USING ERRCODE = CASE WHEN why ~
 		    ': no such ' THEN 'PP404' ELSE 'PP403' END;
+	END IF;
+	-- bounded: a user's requests waiting at once (admins too)
+	SELECT coalesce(max_reservations, 100) INTO lim FROM users WHERE id = usr
+	    FOR NO KEY UPDATE;
+	IF (SELECT count(*) FROM asap_requests WHERE user_id = usr AND
+	    state = 'queued') >= lim THEN
+		RAISE EXCEPTION 'at most % queued requests', lim
+		    USING ERRCODE = 'PP403';
 	END IF;
 	INSERT INTO asap_requests (user_id, queue_id, names, cnt, profile,
 	    licences, secs) VALUES (a.user_id, a.queue_id, a.names, a.cnt,

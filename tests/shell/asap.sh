@@ -89,6 +89,13 @@ expect_fail 4 "queue tiny: at most 1 nodes per reservation, 2 asked" as "$al" re
 expect_fail 4 "queue tiny: at most 01:00:00 per reservation" as "$al" reserve --asap --queue tiny -n 1 --for 2h
 as "$adm" queue grant tiny bob > /dev/null
 expect_fail 4 "queue tiny: not granted to alice" as "$al" reserve --asap --queue tiny -n 1 --for 10m
+as "$adm" user set bob --max-reservations 1 > /dev/null
+rb=$(as "$adm" reserve --nodes n3 --for 1h -q)
+qb1=$(as "$bo" reserve --asap --nodes n3 --for 10m -q)
+expect_fail 4 "at most 1 queued requests" as "$bo" reserve --asap --nodes n3 --for 10m
+as "$bo" release "$qb1" > /dev/null; as "$adm" release "$rb" > /dev/null
+as "$adm" user set bob --max-reservations 0 > /dev/null
+n=$((n + 1))
 equal "refused requests queue nothing" "$(sql "select count(*) from asap_requests")" "$n"
 equal "api: asap with at: 400" "$(api "$al" POST /api/reservations '{"asap":true,"at":"2030-01-01 10:00","count":1,"seconds":600}')" 400
 equal "api: asap not true: 400" "$(api "$al" POST /api/reservations '{"asap":1,"count":1,"seconds":600}')" 400
