@@ -410,11 +410,9 @@ queue_rules(const struct cmd *c, const struct cmd_args *a, json_t *send,
 		json_object_set_new(send, "max_seconds", json_integer(n));
 	}
 	if ((v = cmd_str(a, Q_PRIORITY)) != NULL) {
-		if (parse_count("--priority", v[0] == '-' ? v + 1 : v, 0, 1000,
-		    &n, e) < 0)
+		if (parse_count("--priority", v, -1000, 1000, &n, e) < 0)
 			return cli_fail(e);
-		json_object_set_new(send, "priority", json_integer(v[0] == '-'
-		    ? -n : n));
+		json_object_set_new(send, "priority", json_integer(n));
 	}
 	if ((v = cmd_str(a, Q_HOURS)) != NULL) {
 		if (sscanf(v, "%5[0-9:]-%5[0-9:]", from, to) != 2)

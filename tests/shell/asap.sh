@@ -111,6 +111,8 @@ as "$adm" queue add high > /dev/null
 equal "queue add without --priority keeps it" "$(sql "select priority from queues where name = 'high'")" 10
 expect_fail 4 "admins only" as "$al" queue add high --priority 1000
 expect_fail 2 "--priority x: " as "$adm" queue add high --priority x
+expect_fail 2 "--priority -1001: not in -1000..1000" as "$adm" queue add high --priority -1001
+equal "api: a priority out of range: refused" "$(api "$adm" POST /api/queues '{"name":"high","priority":5000}')" 400
 r2=$(as "$adm" reserve --nodes n2 --for 1h -q)
 qa=$(as "$al" reserve --asap --nodes n2 --for 10m -q)
 qb=$(as "$bo" reserve --asap --nodes n2 --for 10m -q)
