@@ -4,7 +4,9 @@
  *   reader (create.c / gzimport.c, one thread): fills a free job with the
  *     next chunk's raw bytes, submits it
  *   -> workq [2T+2 jobs] -> T workers: zero test, SHA-256, CRC32
- *     (describe.c), store lookup, compress only what the store lacks, durable put, entry
+ *     (describe.c), store lookup (a stored chunk counts only when it
+ *     decodes to its hash), compress only what the store lacks or has
+ *     damaged, durable put, entry
  *   -> freeq: the job goes back to the reader
  *
  * Memory: (2T+2) x (chunk + its compress bound), whatever the disk size.
@@ -41,7 +43,8 @@ zero_entry(struct ingest *in, struct pimg_coder *c, struct ingest_job *j,
 	pthread_mutex_lock(&in->zmu);
 	if (!z->ready || z->raw_len != j->raw_len) {
 		z->raw_len = j->raw_len;
-		if (store_chunk_size(in->s, in->codec, ent->hash, &have) == 0) {
+		if (store_chunk_size(in->s, in->codec, ent->hash, &have) == 0 &&
+		    store_chunk_good(in->s, in->codec, ent->hash)) {
 			z->comp_len = (uint32_t)have;
 		} else if ((rc = pimg_chunk_encode(c, j->raw, j->raw_len,
 		    j->comp, j->comp_cap, &j->comp_len, e)) == 0 &&
@@ -91,7 +94,11 @@ work_one(struct ingest *in, struct pimg_coder *c, struct ingest_job *j,
 		return zero_entry(in, c, j, ent, e);
 	if (j->expect && (rc = check_expected(in, j, ent, e)) < 0)
 		return rc;
-	if (store_chunk_size(in->s, in->codec, ent->hash, &have) == 0) {
+	/* A chunk already stored is reused only when its bytes hash to its
+	 * name: a damaged one is encoded again, and store_chunk_put puts
+	 * the bad copy in quarantine and the good one in its place. */
+	if (store_chunk_size(in->s, in->codec, ent->hash, &have) == 0 &&
+	    store_chunk_good(in->s, in->codec, ent->hash)) {
 		ent->comp_len = (uint32_t)have;
 		__atomic_add_fetch(&in->st.known_chunks, 1, __ATOMIC_RELAXED);
 		return 0;

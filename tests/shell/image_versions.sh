@@ -69,6 +69,14 @@ $P image create repair --from "$T/d1" >/dev/null
 check "re-create repairs the chunk" $P image verify
 check "repaired version exports" $P image export os:1 --raw -o "$T/o1.raw"
 same "repaired version is v1's disk" "$T/o1.raw" "$T/d1"
+# damaged in place (no --repair): creating the same bytes again does not
+# reuse it, it stores a good copy and keeps the bad one in quarantine
+printf 'XXXX' | dd of="$victim" bs=1 seek=5000 conv=notrunc status=none
+cp "$victim" "$T/damaged"
+rm -f "$PIPOL_STATE/store/quarantine/$hex.gz"
+$P image create repair2 --from "$T/d1" >/dev/null
+check "re-create over a damaged chunk repairs it" $P image verify
+same "the damaged copy is in quarantine" "$PIPOL_STATE/store/quarantine/$hex.gz" "$T/damaged"
 rm -f "$victim"
 $P image verify >/dev/null 2>"$T/v.err"; rc=$?
 equal "verify: missing chunk" $rc 3
