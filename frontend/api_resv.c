@@ -8,15 +8,19 @@
  * the same functions. A reservation's change and its event are one
  * transaction.
  *
- *   POST /api/reservations            reserve (now or at a date)
- *   GET  /api/reservations[?all=1]    yours (all: admins see everyone's)
+ *   POST /api/reservations            reserve (now, at a date, or
+ *                                     "asap": queued for the scheduler)
+ *   GET  /api/reservations[?all=1]    yours (all: admins see everyone's),
+ *                                     queued requests among them
  *   POST /api/reservations/ID/extend  {"seconds": N}
- *   POST /api/reservations/ID/release
+ *   POST /api/reservations/ID/release (a queued request: cancelled)
  *   POST /api/licences, GET /api/licences
  *   POST /api/queues, GET /api/queues
  *
  * And the expiry tick, a thread that ends reservations whose time is
- * over (resv_tick_start, from pipold's main).
+ * over (resv_tick_start, from pipold's main). A queued request (schema
+ * 015) is placed by the scheduler (sched.c), nudged here when nodes
+ * may have come free.
  */
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -33,6 +37,7 @@
 #include "log.h"
 #include "pipold.h"
 #include "resv_end.h"
+#include "sched.h"
 
 #define RESV_NODES_MAX	1024	/* names in one request */
 
@@ -105,6 +110,20 @@ static const char resv_json[] =
     "  FROM reservation_licences rl JOIN licences l ON l.id = rl.licence_id "
     "  WHERE rl.reservation_id = r.id))";
 
+/* A request of --asap as JSON (a: asap_requests, u, q; aq: its row of
+ * asap_queue when queued): the reservation's fields, "start" the
+ * expected one (null: unknown), and its place in the queue. */
+static const char asap_json[] =
+    "json_build_object('id', a.id, 'user', u.name, 'queue', q.name, "
+    "'start', CASE WHEN a.state = 'queued' THEN asap_expected(a) END, "
+    "'end', NULL, 'state', a.state, 'reason', a.reason, "
+    "'nodes', coalesce(to_json(a.names), '[]'), 'count', a.cnt, "
+    "'profile', a.profile, 'licences', a.licences, 'seconds', a.secs, "
+    "'submitted', a.submitted, 'position', aq.position)";
+static const char asap_from[] =
+    "asap_requests a JOIN users u ON u.id = a.user_id JOIN queues q ON "
+    "q.id = a.queue_id LEFT JOIN asap_queue aq ON aq.id = a.id";
+
 /* Answer status with one reservation, read in the same connection. */
 static enum MHD_Result
 answer_resv(struct MHD_Connection *c, PGconn *db, unsigned status,
@@ -120,6 +139,24 @@ answer_resv(struct MHD_Connection *c, PGconn *db, unsigned status,
 	    "WHERE r.id = $1", resv_json);
 	r = db_query(db, sql, 1, params);
 	rc = http_pgjson(c, r, status, "reservation");
+	PQclear(r);
+	return rc;
+}
+
+/* Answer status with one request of --asap. */
+static enum MHD_Result
+answer_asap(struct MHD_Connection *c, PGconn *db, unsigned status,
+    const char *id)
+{
+	const char *params[1] = { id };
+	enum MHD_Result rc;
+	char sql[1200];
+	PGresult *r;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE a.id = $1",
+	    asap_json, asap_from);
+	r = db_query(db, sql, 1, params);
+	rc = http_pgjson(c, r, status, "request");
 	PQclear(r);
 	return rc;
 }
@@ -226,6 +263,88 @@ resv_add_tx(PGconn *db, void *arg)
 #define RESV_TRIES		5
 #define RESV_BACKOFF_MS		10	/* times the try, plus as much jitter */
 
+/*
+ * POST /api/reservations {"asap": true, ...}: the request checked as
+ * reserve() would (but for its start), queued (asap_submit refuses one
+ * that could never be placed) with its event, one transaction; 202
+ * and the request, then a nudge to the scheduler.
+ */
+static int
+asap_add_tx(PGconn *db, void *arg)
+{
+	struct resv_add *ra = arg;
+	json_t *o = ra->o, *nodes = json_object_get(o, "nodes");
+	json_t *count = json_object_get(o, "count");
+	json_t *profile = json_object_get(o, "profile");
+	json_t *lics = json_object_get(o, "licences");
+	json_t *queue = json_object_get(o, "queue");
+	char err[160], uid[24], cnt[24], secs[24], *arr = NULL, *lj = NULL;
+	long long s = json_secs(json_object_get(o, "seconds"));
+	const char *params[7];
+	PGresult *r;
+	int rc = 0;
+
+	if (s < 0 || (nodes == NULL) == (count == NULL) ||
+	    (count && (!json_is_integer(count) ||
+	    json_integer_value(count) < 1 ||
+	    json_integer_value(count) > RESV_NODES_MAX)) ||
+	    (profile && !json_is_string(profile)) ||
+	    (lics && !json_is_object(lics)) ||
+	    (queue && !json_is_string(queue)))
+		return http_fail_set(&ra->f, MHD_HTTP_BAD_REQUEST, "want "
+		    "\"nodes\": [names] or \"count\": N, and \"seconds\": N; "
+		    "optional \"profile\", \"licences\": {name: N}, \"queue\"");
+	if (nodes != NULL && (arr = names_array(nodes, err, sizeof(err)))
+	    == NULL)
+		return http_fail_set(&ra->f, MHD_HTTP_BAD_REQUEST, err);
+	snprintf(uid, sizeof(uid), "%lld", ra->who->id);
+	snprintf(cnt, sizeof(cnt), "%lld", count ?
+	    (long long)json_integer_value(count) : 0);
+	snprintf(secs, sizeof(secs), "%lld", s);
+	lj = lics ? json_dumps(lics, JSON_COMPACT) : NULL;
+	params[0] = uid;
+	params[1] = queue ? json_string_value(queue) : NULL;
+	params[2] = arr;
+	params[3] = count ? cnt : NULL;
+	params[4] = profile ? json_string_value(profile) : NULL;
+	params[5] = lj;
+	params[6] = secs;
+	r = db_query(db, "SELECT asap_submit($1, $2, $3::text[], $4, $5, "
+	    "$6::jsonb, $7)", 7, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = http_fail_sql(&ra->f, r, "reserve");
+	else
+		snprintf(ra->id, sizeof(ra->id), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	free(arr);
+	free(lj);
+	if (rc == 0)
+		db_event(db, ra->who->name, "reservation.queue", json_pack(
+		    "{s:s, s:O}", "id", ra->id, "request", o));
+	return rc;
+}
+
+static enum MHD_Result
+api_asap_add(struct http_req *rq)
+{
+	struct resv_add ra = { .who = &rq->who, .o = rq->o };
+	int tx;
+
+	if (!json_is_true(json_object_get(rq->o, "asap")) ||
+	    json_object_get(rq->o, "at") != NULL)
+		return http_error(rq->c, MHD_HTTP_BAD_REQUEST, "\"asap\": "
+		    "true, and no \"at\" with it");
+	http_fail_set(&ra.f, MHD_HTTP_CONFLICT, "reserve: conflicts with "
+	    "another request, try again");
+	if ((tx = db_tx(rq->db, asap_add_tx, &ra)) == DB_TX_FAILED)
+		http_fail_set(&ra.f, MHD_HTTP_SERVICE_UNAVAILABLE, "reserve: "
+		    "database error");
+	if (tx < 0)
+		return http_fail_send(rq->c, &ra.f);
+	sched_nudge();
+	return answer_asap(rq->c, rq->db, MHD_HTTP_ACCEPTED, ra.id);
+}
+
 enum MHD_Result
 api_resv_add(struct http_req *rq)
 {
@@ -233,6 +352,8 @@ api_resv_add(struct http_req *rq)
 	unsigned seed = (unsigned)(uintptr_t)&ra ^ (unsigned)time(NULL);
 	int i, tx;
 
+	if (json_object_get(rq->o, "asap") != NULL)
+		return api_asap_add(rq);
 	for (i = 1; ; i++) {
 		http_fail_set(&ra.f, MHD_HTTP_CONFLICT, "reserve: conflicts "
 		    "with another request, try again");
@@ -256,20 +377,26 @@ api_resv_list(struct http_req *rq)
 	const char *all = MHD_lookup_connection_value(rq->c,
 	    MHD_GET_ARGUMENT_KIND, "all");
 	const char *params[2];
-	char sql[1400], uid[24];
+	char sql[3000], uid[24];
 	enum MHD_Result rc;
 	PGresult *r;
 
 	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
 	params[0] = uid;
 	params[1] = all != NULL && rq->who.admin ? "t" : "f";
-	/* ended and released ones of the last day stay on the list */
+	/* ended and released ones of the last day stay on the list; so do
+	 * requests cancelled or closed (with the reason); a placed one is
+	 * the reservation of its id */
 	snprintf(sql, sizeof(sql), "SELECT json_build_object('reservations', "
-	    "coalesce(json_agg(%s ORDER BY r.id), '[]')) FROM reservations r "
+	    "coalesce(json_agg(j ORDER BY id), '[]')) FROM (SELECT r.id, %s "
+	    "AS j FROM reservations r "
 	    "JOIN users u ON u.id = r.user_id JOIN queues q ON q.id = "
 	    "r.queue_id WHERE (r.user_id = $1 OR $2::boolean) AND "
-	    "coalesce(r.released, upper(r.during)) > now() - interval '1 day'",
-	    resv_json);
+	    "coalesce(r.released, upper(r.during)) > now() - interval '1 day' "
+	    "UNION ALL SELECT a.id, %s FROM %s WHERE (a.user_id = $1 OR "
+	    "$2::boolean) AND (a.state = 'queued' OR (a.state <> 'placed' AND "
+	    "a.decided > now() - interval '1 day'))) s",
+	    resv_json, asap_json, asap_from);
 	r = db_query(rq->db, sql, 2, params);
 	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "reservations");
 	PQclear(r);
@@ -281,8 +408,31 @@ struct resv_change {
 	const struct caller *who;
 	const char *id;
 	long long secs;		/* 0: a release */
+	int cancelled;		/* the release cancelled a queued request */
 	struct http_fail f;
 };
+
+/* A release of a queued request (schema 015's asap_cancel, params
+ * the caller and the id): 1 cancelled, with its event; 0 none queued
+ * (a placed one is released as a reservation); < 0 refused, *f why. */
+static int
+asap_cancel(PGconn *db, struct resv_change *rc, const char **params)
+{
+	PGresult *r;
+	int k = 0;
+
+	r = db_query(db, "SELECT asap_cancel($1, $2)", 2, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		k = http_fail_sql(&rc->f, r, "release");
+	else if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+		rc->cancelled = 1;
+		db_event(db, rc->who->name, "reservation.cancel", json_pack(
+		    "{s:s}", "id", rc->id));
+		k = 1;
+	}
+	PQclear(r);
+	return k;
+}
 
 static int
 resv_change_tx(PGconn *db, void *arg)
@@ -298,6 +448,8 @@ resv_change_tx(PGconn *db, void *arg)
 	params[0] = uid;
 	params[1] = rc->id;
 	params[2] = secs;
+	if (rc->secs == 0 && (k = asap_cancel(db, rc, params)) != 0)
+		return k > 0 ? 0 : k;
 	r = db_query(db, rc->secs ? "SELECT extend($1, $2, $3)" :
 	    "SELECT release($1, $2)", rc->secs ? 3 : 2, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -352,8 +504,12 @@ api_resv_change(struct http_req *rq)
 		    "reservation: database error");
 	if (tx < 0)
 		rc = http_fail_send(c, &ch.f);
+	else if (ch.cancelled)
+		rc = answer_asap(c, rq->db, MHD_HTTP_OK, id);
 	else
 		rc = answer_resv(c, rq->db, MHD_HTTP_OK, id);
+	if (tx == 0 && ch.secs == 0 && !ch.cancelled)
+		sched_nudge();	/* its nodes are free */
  out:
 	json_decref(o);
 	return rc;
@@ -387,7 +543,8 @@ api_queue_list(struct http_req *rq)
 	return list_rows(rq, "SELECT json_build_object('queues', "
 	    "coalesce(json_agg(json_build_object('name', name, 'max_nodes', "
 	    "max_nodes, 'max_seconds', extract(epoch FROM max_duration)::bigint, "
-	    "'hours_from', hours_from, 'hours_to', hours_to) ORDER BY name), "
+	    "'hours_from', hours_from, 'hours_to', hours_to, 'priority', "
+	    "priority) ORDER BY name), "
 	    "'[]')) FROM queues");
 }
 
@@ -398,14 +555,14 @@ admin_upsert(struct http_req *rq, const char *const *keys, const char *sql,
     const char *kind)
 {
 	struct MHD_Connection *c = rq->c;
-	const char *params[5] = { NULL };
-	char err[128], num[4][24];
+	const char *params[6] = { NULL };
+	char err[128], num[5][24];
 	enum MHD_Result rc;
 	json_t *v;
 	PGresult *r;
 	int i;
 
-	for (i = 0; keys[i] != NULL && i < 5; i++) {
+	for (i = 0; keys[i] != NULL && i < 6; i++) {
 		v = json_object_get(rq->o, keys[i]);
 		if (i == 0 && !json_is_string(v))
 			return http_error(c, MHD_HTTP_BAD_REQUEST, "\"name\": "
@@ -445,20 +602,23 @@ api_licence_add(struct http_req *rq)
 }
 
 /* POST /api/queues {"name", "max_nodes", "max_seconds", "hours_from",
- * "hours_to"} */
+ * "hours_to", "priority"}; a priority not given is left as it was
+ * (0 for a new queue): the scheduler's order (schema 015). */
 enum MHD_Result
 api_queue_add(struct http_req *rq)
 {
 	static const char *const keys[] = { "name", "max_nodes",
-	    "max_seconds", "hours_from", "hours_to", NULL };
+	    "max_seconds", "hours_from", "hours_to", "priority", NULL };
 
 	return admin_upsert(rq, keys, "INSERT INTO queues "
-	    "(name, max_nodes, max_duration, hours_from, hours_to) VALUES "
-	    "($1, coalesce($2::integer, 8), make_interval(secs => "
-	    "coalesce($3::bigint, 86400)), $4::time, $5::time) ON CONFLICT "
+	    "(name, max_nodes, max_duration, hours_from, hours_to, priority) "
+	    "VALUES ($1, coalesce($2::integer, 8), make_interval(secs => "
+	    "coalesce($3::bigint, 86400)), $4::time, $5::time, "
+	    "coalesce($6::integer, 0)) ON CONFLICT "
 	    "(name) DO UPDATE SET max_nodes = excluded.max_nodes, "
 	    "max_duration = excluded.max_duration, hours_from = "
-	    "excluded.hours_from, hours_to = excluded.hours_to", "queue.set");
+	    "excluded.hours_from, hours_to = excluded.hours_to, priority = "
+	    "coalesce($6::integer, queues.priority)", "queue.set");
 }
 
 /*
@@ -492,9 +652,11 @@ tick_main(void *arg)
 			r = db_query(db, "SELECT reservations_expire()", 0,
 			    NULL);
 			if (PQresultStatus(r) == PGRES_TUPLES_OK &&
-			    atoi(PQgetvalue(r, 0, 0)) > 0)
+			    atoi(PQgetvalue(r, 0, 0)) > 0) {
 				log_info("%s reservation(s) ended",
 				    PQgetvalue(r, 0, 0));
+				sched_nudge();	/* their nodes are free */
+			}
 			PQclear(r);
 			tokens_tick(db);	/* api_token.c: hourly */
 			db_put(pd, db);

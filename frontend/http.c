@@ -91,7 +91,7 @@ const struct route http_routes[] = {
 
 	{ "POST", "/api/reservations", HTTP_USER, API_BODY_MAX,
 	    KEYS("nodes", "count", "profile", "licences", "seconds", "at",
-	    "queue"), api_resv_add },
+	    "queue", "asap"), api_resv_add },
 	{ "GET", "/api/reservations", HTTP_USER, 0, NULL, api_resv_list },
 	/* /ID/extend takes {"seconds"}, /ID/release nothing */
 	{ "POST", "/api/reservations/", HTTP_USER, API_BODY_MAX, NULL,
@@ -101,7 +101,7 @@ const struct route http_routes[] = {
 	{ "GET", "/api/licences", HTTP_USER, 0, NULL, api_licence_list },
 	{ "POST", "/api/queues", HTTP_ADMIN, API_BODY_MAX,
 	    KEYS("name", "max_nodes", "max_seconds", "hours_from",
-	    "hours_to"), api_queue_add },
+	    "hours_to", "priority"), api_queue_add },
 	{ "GET", "/api/queues", HTTP_USER, 0, NULL, api_queue_list },
 
 	{ "POST", "/api/deployments", HTTP_USER, API_BODY_MAX,

@@ -1,7 +1,7 @@
 /*
  * pipold.c -- the pipol frontend daemon's main: options, then the life
  * cycle (database, dnsmasq files, HTTP server, reservation expiry tick,
- * signals, shutdown). What it serves is http.c's route table; nothing
+ * scheduler, signals, shutdown). What it serves is http.c's route table; nothing
  * here is called from another file. Foreground; logs on stderr. SIGTERM/SIGINT stop it cleanly
  * (and the embedded PostgreSQL with it); kill -9 loses nothing, since
  * every state that matters is in the database or in the store.
@@ -23,6 +23,7 @@
 #include "log.h"
 #include "parse.h"
 #include "pipold.h"
+#include "sched.h"
 #include "store.h"
 
 /* The command line: the options, the usage line and --help (cmd.h). */
@@ -212,7 +213,13 @@ main(int argc, char **argv)
 		http_stop(&pd);
 		goto fail;
 	}
+	if (sched_start(&pd, &e) < 0) {
+		resv_tick_stop();
+		http_stop(&pd);
+		goto fail;
+	}
 	if (db_watch_start(&pd, &e) < 0) {
+		sched_stop();
 		resv_tick_stop();
 		http_stop(&pd);
 		goto fail;
@@ -223,6 +230,7 @@ main(int argc, char **argv)
 	if (sig != SIGUSR1)
 		log_info("%s: stopping", strsignal(sig));
 	db_watch_stop();
+	sched_stop();
 	resv_tick_stop();
 	http_stop(&pd);
 	if (sig == SIGUSR1)

@@ -34,7 +34,8 @@ cmd_whoami(const struct cmd *c, const struct cmd_args *a)
 static const struct cmd groups[] = {
 	{ "reserve", cmd_reserve,
 	  "-n COUNT | --nodes N1,N2 [OPTIONS]",
-	  "reserve nodes now or at a date", reserve_opts, 0, 0, NULL },
+	  "reserve nodes now, at a date, or as soon as they are free (--asap)",
+	  reserve_opts, 0, 0, NULL },
 	{ "reservations", cmd_reservations, "[--all]",
 	  "your reservations (--all: everyone's, admin)", reservations_opts,
 	  0, 0, NULL },
@@ -42,7 +43,8 @@ static const struct cmd groups[] = {
 	  "make a reservation longer, if the nodes stay free", extend_opts,
 	  1, 1, NULL },
 	{ "release", cmd_release, "ID",
-	  "end a reservation now: its nodes are free at once", NULL, 1, 1,
+	  "end a reservation now: its nodes are free at once (a queued "
+	  "request: cancelled)", NULL, 1, 1,
 	  NULL },
 	{ "deploy", cmd_deploy,
 	  "-n N1,N2 -i NAME[:VERSION] [--reservation ID] [--wait] [OPTIONS]",

@@ -2,8 +2,8 @@
  * resv_cmd.c -- reservations through pipold: "pipol reserve",
  * "pipol reservations", "pipol extend", "pipol release", and the
  * admin's "pipol licence ..." and "pipol queue ...". The rules (free
- * nodes, licences, queue limits) are pipold's; this file shapes
- * requests and prints answers.
+ * nodes, licences, queue limits, the order of --asap requests) are
+ * pipold's; this file shapes requests and prints answers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,11 +44,45 @@ join(json_t *a, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+/* What a queued request asks, its place and its expected start (the
+ * START column: "unknown" when pipold cannot tell). */
+static void
+asap_nodes(json_t *r, char *buf, size_t len, char *start, size_t slen)
+{
+	size_t off;
+
+	if (json_is_integer(json_object_get(r, "count")))
+		off = (size_t)snprintf(buf, len, "%lld %s",
+		    (long long)cli_int(r, "count"),
+		    *cli_str(r, "profile") ? cli_str(r, "profile") : "any");
+	else {
+		join(json_object_get(r, "nodes"), buf, len);
+		off = strlen(buf);
+	}
+	if (json_is_integer(json_object_get(r, "position")) && off < len)
+		snprintf(buf + off, len - off, " (position %lld)",
+		    (long long)cli_int(r, "position"));
+	else if (*cli_str(r, "reason") && off < len)
+		snprintf(buf + off, len - off, " (%s)", cli_str(r, "reason"));
+	if (json_is_string(json_object_get(r, "start")))
+		when(r, "start", start, slen);
+	else
+		snprintf(start, slen, "%s", strcmp(cli_str(r, "state"),
+		    "queued") == 0 ? "unknown" : "-");
+}
+
 static void
 print_resv(json_t *r)
 {
 	char nodes[1024], a[64], b[64];
 
+	if (json_object_get(r, "submitted") != NULL) {	/* --asap */
+		asap_nodes(r, nodes, sizeof(nodes), a, sizeof(a));
+		printf("%-6lld %-10s %-8s %-25s %-25s %s\n",
+		    (long long)json_integer_value(json_object_get(r, "id")),
+		    cli_str(r, "user"), cli_str(r, "state"), a, "-", nodes);
+		return;
+	}
 	join(json_object_get(r, "nodes"), nodes, sizeof(nodes));
 	printf("%-6lld %-10s %-8s %-25s %-25s %s\n",
 	    (long long)json_integer_value(json_object_get(r, "id")),
@@ -102,7 +136,7 @@ names_list(const char *s)
 }
 
 enum { R_COUNT, R_NODES, R_PROFILE, R_LICENCE, R_FOR, R_AT, R_QUEUE,
-    R_QUIET };
+    R_QUIET, R_ASAP };
 
 const struct cmd_opt reserve_opts[] = {
 	[R_COUNT] = { "count", 'n', CMD_VALUE, "N",
@@ -120,6 +154,8 @@ const struct cmd_opt reserve_opts[] = {
 	    "whose admission rules apply (default \"default\")" },
 	[R_QUIET] = { "quiet", 'q', CMD_FLAG, NULL,
 	    "print only the reservation's ID" },
+	[R_ASAP] = { "asap", 0, CMD_FLAG, NULL,
+	    "queue it: placed as soon as the nodes are free" },
 	CMD_OPT_END
 };
 
@@ -174,6 +210,14 @@ cmd_reserve(const struct cmd *c, const struct cmd_args *a)
 		rc = cmd_usage_error(c, "give -n COUNT or --nodes N1,N2");
 		goto out;
 	}
+	if (cmd_count(a, R_ASAP)) {
+		if (cmd_str(a, R_AT) != NULL) {
+			rc = cmd_usage_error(c, "--asap and --at: one or the "
+			    "other");
+			goto out;
+		}
+		json_object_set_new(send, "asap", json_true());
+	}
 	if (json_object_size(lics) > 0)
 		json_object_set(send, "licences", lics);
 	if (client_call("POST", "/api/reservations", send, &reply, &e) < 0) {
@@ -183,7 +227,12 @@ cmd_reserve(const struct cmd *c, const struct cmd_args *a)
 	if (cmd_count(a, R_QUIET))
 		printf("%lld\n", (long long)json_integer_value(
 		    json_object_get(reply, "id")));
-	else {
+	else if (cmd_count(a, R_ASAP)) {
+		printf("request %lld queued; the reservation will have this "
+		    "ID\n", (long long)cli_int(reply, "id"));
+		print_head();
+		print_resv(reply);
+	} else {
 		print_head();
 		print_resv(reply);
 	}
@@ -276,7 +325,10 @@ cmd_release(const struct cmd *c, const struct cmd_args *a)
 		return rc;
 	if (client_call("POST", path, NULL, &reply, &e) < 0)
 		return cli_fail(&e);
-	printf("reservation %s released\n", a->pos[0]);
+	if (strcmp(cli_str(reply, "state"), "cancelled") == 0)
+		printf("request %s cancelled\n", a->pos[0]);
+	else
+		printf("reservation %s released\n", a->pos[0]);
 	json_decref(reply);
 	return 0;
 }
@@ -323,7 +375,7 @@ cmd_licence_list(const struct cmd *c, const struct cmd_args *a)
 	return 0;
 }
 
-enum { Q_MAX_NODES, Q_MAX_TIME, Q_HOURS };
+enum { Q_MAX_NODES, Q_MAX_TIME, Q_HOURS, Q_PRIORITY };
 
 static const struct cmd_opt queue_add_opts[] = {
 	[Q_MAX_NODES] = { "max-nodes", 0, CMD_VALUE, "N",
@@ -332,6 +384,9 @@ static const struct cmd_opt queue_add_opts[] = {
 	    "length of one reservation (default 1d)" },
 	[Q_HOURS] = { "hours", 0, CMD_VALUE, "FROM-TO",
 	    "reservations start in these hours only" },
+	[Q_PRIORITY] = { "priority", 0, CMD_VALUE, "N",
+	    "-1000..1000: --asap requests of higher ones placed first "
+	    "(default 0; kept when not given)" },
 	CMD_OPT_END
 };
 
@@ -353,6 +408,11 @@ queue_rules(const struct cmd *c, const struct cmd_args *a, json_t *send,
 		if (parse_duration("--max-time", v, &n, e) < 0)
 			return cli_fail(e);
 		json_object_set_new(send, "max_seconds", json_integer(n));
+	}
+	if ((v = cmd_str(a, Q_PRIORITY)) != NULL) {
+		if (parse_count("--priority", v, -1000, 1000, &n, e) < 0)
+			return cli_fail(e);
+		json_object_set_new(send, "priority", json_integer(n));
 	}
 	if ((v = cmd_str(a, Q_HOURS)) != NULL) {
 		if (sscanf(v, "%5[0-9:]-%5[0-9:]", from, to) != 2)
@@ -396,18 +456,19 @@ cmd_queue_list(const struct cmd *c, const struct cmd_args *a)
 	(void)a;
 	if (client_call("GET", "/api/queues", NULL, &reply, &e) < 0)
 		return cli_fail(&e);
-	printf("%-16s %9s %12s %s\n", "NAME", "MAX NODES", "MAX SECONDS",
-	    "START HOURS");
+	printf("%-16s %9s %12s %8s %s\n", "NAME", "MAX NODES", "MAX SECONDS",
+	    "PRIORITY", "START HOURS");
 	json_array_foreach(json_object_get(reply, "queues"), i, q) {
 		if (json_is_string(json_object_get(q, "hours_from")))
 			snprintf(hours, sizeof(hours), "%.5s-%.5s",
 			    cli_str(q, "hours_from"), cli_str(q, "hours_to"));
 		else
 			snprintf(hours, sizeof(hours), "any");
-		printf("%-16s %9lld %12lld %s\n", cli_str(q, "name"),
+		printf("%-16s %9lld %12lld %8lld %s\n", cli_str(q, "name"),
 		    (long long)json_integer_value(json_object_get(q,
 		    "max_nodes")), (long long)json_integer_value(
-		    json_object_get(q, "max_seconds")), hours);
+		    json_object_get(q, "max_seconds")),
+		    (long long)cli_int(q, "priority"), hours);
 	}
 	json_decref(reply);
 	return 0;
@@ -424,7 +485,8 @@ const struct cmd licence_cmds[] = {
 
 const struct cmd queue_cmds[] = {
 	{ "add", cmd_queue_add,
-	  "NAME [--max-nodes N] [--max-time DURATION] [--hours HH:MM-HH:MM]",
+	  "NAME [--max-nodes N] [--max-time DURATION] [--hours HH:MM-HH:MM] "
+	  "[--priority N]",
 	  "declare a queue and its admission rules, or change them (admin)",
 	  queue_add_opts, 1, 1, NULL },
 	{ "list", cmd_queue_list, "", "queues and their admission rules",

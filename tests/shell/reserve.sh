@@ -65,7 +65,7 @@ r6=$(as "$al" reserve --queue short --nodes n1 --at "$D2 10:00" --for 50m -q)
 expect_fail 4 "queue short: at most 01:00:00 per reservation" as "$al" extend "$r6" --by 20m
 expect_fail 6 "queue nope: no such queue" as "$al" reserve --queue nope -n 1
 expect_fail 4 "admins only" as "$al" queue add mine --max-nodes 100
-as "$al" queue list | grep -qE '^short +2 +3600 +08:00-18:00$' && ok "queue list" || notok "queue list"
+as "$al" queue list | grep -qE '^short +2 +3600 +0 +08:00-18:00$' && ok "queue list" || notok "queue list"
 
 # licences: counted over time, admins declare them
 as "$adm" licence add matlab 2 > /dev/null
