@@ -132,46 +132,46 @@ KVER=${KPKG#linux-image-}
 # Xen libraries its Debian build links (libxenctrl and what it needs):
 # every libxen* package kexec-tools depends on, recursively; ldd below
 # takes only the closure of /sbin/kexec from them. The same cache.
-# deb_get PACKAGE: DEBF, apt-cache's candidate in the cache (downloaded
-# once), or the newest cached .deb when apt-cache does not know it
-deb_get() {
-	local v
-	v=$(apt-cache show --no-all-versions "$1" 2>/dev/null |
-	    awk '/^Version:/ { print $2; exit }')
-	DEBF=$CACHE/${1}_${v/:/%3a}_amd64.deb
-	if [ -n "$v" ] && [ ! -f "$DEBF" ]; then
-		echo "bootenv: downloading $1 $v" >&2
-		download "$1" || { cat "$WORK/apt.log" >&2; die "$1: apt-get download failed"; }
-	fi
-	[ -n "$v" ] && [ -f "$DEBF" ] && return
-	DEBF=$(find "$CACHE" -maxdepth 1 -name "${1}_*_amd64.deb" -printf '%p\n' |
-	    sort -V | tail -n 1)
-	[ -n "$DEBF" ] || die "$1: unknown to apt-cache and not in $CACHE (apt-get update?)"
-}
+# apt-cache costs seconds a call on a loaded machine: one call a level.
 KX_PKGS=kexec-tools todo=kexec-tools
 while [ -n "$todo" ]; do
 	next=
-	for p in $todo; do
-		for d in $(apt-cache depends "$p" 2>/dev/null |
-		    awk '$1 == "Depends:" && $2 ~ /^libxen/ { print $2 }'); do
-			case " $KX_PKGS " in
-			*" $d "*) ;;
-			*) KX_PKGS="$KX_PKGS $d" next="$next $d" ;;
-			esac
-		done
+	# shellcheck disable=SC2086
+	for d in $(apt-cache depends $todo 2>/dev/null |
+	    awk '$1 == "Depends:" && $2 ~ /^libxen/ { print $2 }' | sort -u); do
+		case " $KX_PKGS " in
+		*" $d "*) ;;
+		*) KX_PKGS="$KX_PKGS $d" next="$next $d" ;;
+		esac
 	done
 	todo=$next
 done
-if [ "$KX_PKGS" = kexec-tools ]; then	# apt-cache knows nothing: the cache
+# PACKAGE VERSION, apt-cache's candidates
+# shellcheck disable=SC2086
+apt-cache show --no-all-versions $KX_PKGS 2>/dev/null |
+    awk '/^Package:/ { p = $2 } /^Version:/ { print p, $2 }' > "$WORK/kx.versions"
+if [ "$KX_PKGS" = kexec-tools ] && [ ! -s "$WORK/kx.versions" ]; then
+	# apt-cache knows nothing: what the cache holds
 	KX_PKGS=$(find "$CACHE" -maxdepth 1 \( -name 'kexec-tools_*.deb' -o \
 	    -name 'libxen*.deb' \) -printf '%f\n' | cut -d_ -f1 | sort -u)
-	[ -n "$KX_PKGS" ] || KX_PKGS=kexec-tools
+	[ -n "$KX_PKGS" ] || die "kexec-tools: unknown to apt-cache and not in $CACHE (apt-get update?)"
 fi
 KX=$WORK/kexec-tools
 for p in $KX_PKGS; do
-	deb_get "$p"
-	dpkg-deb -x "$DEBF" "$KX"
-	KXVERSION=${KXVERSION:-$(dpkg-deb -f "$DEBF" Version)}
+	# apt-cache's candidate in the cache (downloaded once), else the
+	# newest cached .deb of p
+	v=$(awk -v p="$p" '$1 == p { print $2; exit }' "$WORK/kx.versions")
+	f=$CACHE/${p}_${v/:/%3a}_amd64.deb
+	if [ -n "$v" ] && [ ! -f "$f" ]; then
+		echo "bootenv: downloading $p $v" >&2
+		download "$p" || { cat "$WORK/apt.log" >&2; die "$p: apt-get download failed"; }
+	fi
+	[ -n "$v" ] && [ -f "$f" ] ||
+	    f=$(find "$CACHE" -maxdepth 1 -name "${p}_*_amd64.deb" -printf '%p\n' |
+		sort -V | tail -n 1)
+	[ -n "$f" ] || die "$p: unknown to apt-cache and not in $CACHE (apt-get update?)"
+	dpkg-deb -x "$f" "$KX"
+	[ "$p" = kexec-tools ] && KXVERSION=$(dpkg-deb -f "$f" Version)
 done
 [ -x "$KX/sbin/kexec" ] || die "kexec-tools: no sbin/kexec in the package"
 
