@@ -1,10 +1,11 @@
 #!/bin/bash
 # build.sh -- the deployment environment of one flavour: Debian's kernel
 # (vmlinuz) and an initramfs (initrd.img) holding BusyBox, pipol-agent
-# with its exact shared-library closure, the NIC and disk modules in
-# dependency order, and /init. Nothing is installed on this machine: the
-# kernel package is fetched with apt-get download (kept in a cache, so a
-# rerun needs no network) and unpacked in a scratch folder.
+# and kexec-tools' kexec with their exact shared-library closures, the
+# NIC and disk modules in dependency order, and /init. Nothing is
+# installed on this machine: the kernel and kexec-tools packages are
+# fetched with apt-get download (kept in a cache, so a rerun needs no
+# network) and unpacked in a scratch folder.
 # The initramfs is reproducible: same inputs, same bytes.
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,7 @@ flavours:
 
 options:
   --agent FILE   pipol-agent to put in (default build/pipol-agent)
-  --cache DIR    where the kernel .deb is kept (default $PIPOL_BOOTENV_CACHE,
+  --cache DIR    where the .debs are kept (default $PIPOL_BOOTENV_CACHE,
                  else /var/cache/pipol/bootenv when writable, else
                  ${XDG_CACHE_HOME:-~/.cache}/pipol/bootenv)
   --help         this text
