@@ -226,7 +226,7 @@ kexec_tool_run(char *const argv[], int kfd, int ifd, int sec,
 	    argv[0];
 	struct timespec end;
 	int p[2], st = 0, timedout;
-	pid_t pid, w;
+	pid_t pid, w = 0;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return perr_errno(e, PE_FAIL, "%s: pipe", tool);
@@ -249,6 +249,8 @@ kexec_tool_run(char *const argv[], int kfd, int ifd, int sec,
 		else
 			usleep(10000);
 	}
+	if (w < 0)	/* reaped by someone else: its status unknown */
+		return perr_errno(e, PE_FAIL, "%s: waitpid", tool);
 	if (timedout) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
@@ -379,7 +381,7 @@ file_load(int kfd, int ifd, const char *cmdline, unsigned long flags)
 #endif
 }
 
-/* kexec_load(2) with no segment: whatever is loaded, unloaded */
+/* What how loaded, unloaded: file_load's flag, kexec_load's 0 segments */
 static void
 unload(const char *how)
 {
@@ -486,8 +488,11 @@ kexec_node(json_t *order, const char *meta, const char *disk,
 		    "environment): rebooting through the firmware");
 		return;
 	}
-	if (cmdline_value(KEXEC_CMDLINE, "pipol.kexec", v, sizeof(v), &e) < 0 ||
-	    (mode = kexec_mode_parse(v)) < 0) {
+	mode = KEXEC_MODE_AUTO;
+	if (cmdline_value(KEXEC_CMDLINE, "pipol.kexec", v, sizeof(v), &e) < 0)
+		log_warnx("kexec: %s: the default (kexec_file_load, then "
+		    "kexec -l)", e.msg);
+	else if ((mode = kexec_mode_parse(v)) < 0) {
 		log_warnx("kexec: pipol.kexec=%s: not file or load; the "
 		    "default (kexec_file_load, then kexec -l)", v);
 		mode = KEXEC_MODE_AUTO;
