@@ -35,6 +35,8 @@ tr -d '\r' < "$NET_DIR/n1.log" | grep -a "pipol-agent: kexec: handing over to /b
     { notok "n1: the agent handed over, loaded by kexec -l"; tr -d '\r' < "$NET_DIR/n1.log" | grep -a kexec >&2; }
 equal "n1: no firmware boot between the write and the deployed system (one /boot/MAC, no disk boot)" \
     "$(bootreqs) $(tr -d '\r' < "$NET_DIR/n1.log" | grep -c "Booting from SAN device 0x80")" "1 0"
+# the agent's kexec lines, for the log
+tr -d '\r' < "$NET_DIR/n1.log" | grep -a '^pipol-agent: kexec' | sed 's/^/# /'
 dep=$(grep -o 'deployment [0-9]*' "$T/deploy.out" | head -1 | cut -d' ' -f2)
 alice status "$dep" > "$T/status"
 sed 's/^/# /' "$T/status"
