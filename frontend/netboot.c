@@ -585,7 +585,8 @@ netboot_tick(struct pipold *pd, PGconn *db)
 	last = now;
 	for (i = 0; i < PQntuples(r); i++)
 		keep[n++] = PQgetvalue(r, i, 0);
-	qsort(keep, n, sizeof(*keep), cmp_str);
+	if (n > 0)	/* keep is NULL when there is none */
+		qsort(keep, n, sizeof(*keep), cmp_str);
 	snprintf(dir, sizeof(dir), "%s/kernels", pd->state);
 	if ((d = opendir(dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
