@@ -7,8 +7,8 @@
  *
  * list, show, validate, promote, rollback and copy go through pipold
  * (GET/POST /api/images, api_image.c) when a server is known and no
- * --state is given; else, like the other commands, they work on the
- * store here. list and show print image_info.c's JSON on both paths.
+ * store is named here (--state, $PIPOL_STATE); else, like the other
+ * commands, they work on the store here. list and show print image_info.c's JSON on both paths.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,12 +298,19 @@ fmt_time(long long t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Through pipold? A server is known and --state does not say otherwise
- * (docs/admin.md, "Images over the API"). */
+/*
+ * Through pipold? Only when no store is named here (--state, or
+ * $PIPOL_STATE set and not empty: the frontend's own scripts keep
+ * their store) and a server is known (docs/admin.md, "Images over the
+ * API").
+ */
 static int
 via_server(const struct iargs *a)
 {
-	return a->state == NULL && client_has_server();
+	const char *env = getenv("PIPOL_STATE");
+
+	return a->state == NULL && (env == NULL || *env == '\0') &&
+	    client_has_server();
 }
 
 /* GET path from pipold, or what fill makes of the local store. */
