@@ -90,6 +90,14 @@ static const struct cmd_opt state_opts[] = {
 	[O_END] = CMD_OPT_END
 };
 
+/* list, show, validate, promote, rollback, copy: pipold's store too */
+static const struct cmd_opt api_opts[] = {
+	[O_STATE] = { "state", 0, CMD_VALUE, "DIR",
+	    "the store in DIR (default $PIPOL_STATE, else pipold's\n"
+	    "when a server is known, else /var/lib/pipol)" },
+	[O_END] = CMD_OPT_END
+};
+
 static int
 opt_value(struct iargs *a, int id, const char *v, struct perr *e)
 {
@@ -658,24 +666,24 @@ const struct cmd image_cmds[] = {
 	{ "export", cmd_export, "NAME[:VERSION] [-o FILE] [--raw]",
 	  "write the .pimg single file, or the raw disk with --raw",
 	  export_opts, 1, 1, NULL },
-	{ "list", cmd_ls, "", "list images and their versions", state_opts,
+	{ "list", cmd_ls, "", "list images and their versions", api_opts,
 	  0, 0, NULL },
 	{ "show", cmd_show, "NAME[:VERSION]",
-	  "describe one version (default: current, else newest)", state_opts,
+	  "describe one version (default: current, else newest)", api_opts,
 	  1, 1, NULL },
 	{ "verify", cmd_verify, "[NAME[:VERSION]] [--repair]",
 	  "re-read and re-hash stored chunks (all versions by default)",
 	  verify_opts, 0, 1, NULL },
 	{ "validate", cmd_validate, "NAME:VERSION",
-	  "mark a draft as validated", state_opts, 1, 1, NULL },
+	  "mark a draft as validated", api_opts, 1, 1, NULL },
 	{ "promote", cmd_promote, "NAME:VERSION",
-	  "make a validated version current", state_opts, 1, 1, NULL },
+	  "make a validated version current", api_opts, 1, 1, NULL },
 	{ "rollback", cmd_rollback, "NAME",
-	  "make the previous current version current again", state_opts,
+	  "make the previous current version current again", api_opts,
 	  1, 1, NULL },
 	{ "copy", cmd_copy, "NAME[:VERSION] NEWNAME",
 	  "new draft of NEWNAME sharing every chunk (none copied)",
-	  state_opts, 2, 2, NULL },
+	  api_opts, 2, 2, NULL },
 	{ "rm", cmd_rm, "NAME:VERSION",
 	  "remove a version (not the current one); gc frees its chunks",
 	  state_opts, 1, 1, NULL },
