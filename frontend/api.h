@@ -113,6 +113,8 @@ int netboot_kernel_of(struct pg_conn *db, const char *node_id,
 /* GET /boot/MAC/kernel|initrd, from boot_script */
 enum MHD_Result netboot_file(struct http_req *rq, const char *mac,
     const char *part);
+/* the hourly sweep of STATE/kernels: files no deployment needs */
+void netboot_tick(struct pipold *pd, struct pg_conn *db);
 /* elilo.c's local mode: the node's recorded kernel and initrd placed
  * as DIR/pipol/NAME/vmlinuz and initrd.img, its command line in
  * cmdline; 1 done, 0 none recorded, -1 an error */
