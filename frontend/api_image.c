@@ -96,22 +96,27 @@ store_error(struct http_req *rq, const struct perr *e)
 	    "image store: cannot be read");
 }
 
+/* The caller's view; list and show need no database, and list reads
+ * every index: the pooled connection goes back first. */
 static int
-view_of(const struct http_req *rq)
+view_of(struct http_req *rq)
 {
+	db_put(rq->pd, rq->db);
+	rq->db = NULL;
 	return rq->who.admin ? IMAGE_INFO_ALL : IMAGE_INFO_DEPLOYABLE;
 }
 
 enum MHD_Result
 api_image_list(struct http_req *rq)
 {
+	int view = view_of(rq);
 	struct store *s;
 	struct perr e;
 	json_t *o;
 
 	if (store_open(rq->pd->state, STORE_SHARED_NOWAIT, &s, &e) < 0)
 		return store_error(rq, &e);
-	if (image_info_list(s, view_of(rq), &o, &e) < 0) {
+	if (image_info_list(s, view, &o, &e) < 0) {
 		store_close(s);
 		return store_error(rq, &e);
 	}
