@@ -124,4 +124,9 @@ int netboot_elilo_files(struct pipold *pd, struct pg_conn *db,
 /* mac: GET /grub/MAC, the GRUB script of a mac-efi32 node (boot.c) */
 route_fn grub_script;
 
+/* imageapi: api_image.c, GET /api/images[/NAME], POST
+ * /api/images/NAME/validate|promote|rollback|copy */
+route_fn api_image_list, api_image_show, api_image_validate,
+    api_image_promote, api_image_rollback, api_image_copy;
+
 #endif
