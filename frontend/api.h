@@ -21,6 +21,7 @@ int api_add_user(struct pipold *pd, const char *name, int admin,
 
 /* api_node.c: /api/nodes, /api/nodes/NAME */
 route_fn api_node_add, api_node_list, api_node_show, api_node_set;
+#define NODE_CONSOLE_MAX	200	/* boot_params.console, node set */
 /* NAME of /api/nodes/NAME[/...], 0 and *rest (what follows NAME); -1
  * when it is no node name. */
 int node_name_from_url(const char *url, char name[64], const char **rest);

@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include "api.h"
+#include "boot.h"
+#include "elilo.h"
+#include "grub.h"
 #include "pipold.h"
 #include "power.h"
 
@@ -318,93 +321,125 @@ node_kexec_set(struct http_req *rq, const char *name, int on,
 	return 0;
 }
 
+/*
+ * One key of the node's boot_params (flavour, console) set to value,
+ * "" removing it (the default again); its event. 0, or -1 with *rc the
+ * answer sent.
+ */
+static int
+node_boot_param(struct http_req *rq, const char *name, const char *key,
+    const char *value, enum MHD_Result *rc)
+{
+	const char *params[3] = { name, key, value };
+	char err[96];
+	PGresult *r;
+
+	r = db_query(rq->db, "UPDATE nodes SET boot_params = CASE WHEN $3 = "
+	    "'' THEN boot_params - $2 ELSE boot_params || jsonb_build_object("
+	    "$2::text, $3::text) END WHERE name = $1 RETURNING id", 3, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		snprintf(err, sizeof(err), "node %s: no such node", name);
+		*rc = PQresultStatus(r) != PGRES_TUPLES_OK ? http_sql_error(
+		    rq->c, r, name) : http_error(rq->c, MHD_HTTP_NOT_FOUND, err);
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	db_event(rq->db, rq->who.name, "node.set", json_pack("{s:s, s:s}",
+	    "node", name, key, value));
+	return 0;
+}
+
+/* A console fit for every boot script pipold writes: iPXE's, GRUB's,
+ * elilo's rules, spaces allowed; "" (back to the default) too. */
+static int
+console_ok(const char *v)
+{
+	return v != NULL && strlen(v) <= NODE_CONSOLE_MAX && (*v == '\0' ||
+	    (boot_value_ok(v, 1) && grub_value_ok(v, 1) &&
+	    elilo_value_ok(v, 1)));
+}
+
 /* POST /api/nodes/NAME {"power_driver"?, "power_params"?, "bootenv"?,
- * "wipe"?, "kexec"?} */
+ * "console"?, "wipe"?, "kexec"?} */
 enum MHD_Result
 api_node_set(struct http_req *rq)
 {
 	struct MHD_Connection *c = rq->c;
 	PGconn *db = rq->db;
-	json_t *o = rq->o, *d;
-	char err[PERR_MSG_MAX + 80], name[64];
-	const char *fl, *params[2], *rest;
+	json_t *o = rq->o, *d, *done;
+	char name[64];
+	const char *fl, *con, *rest;
 	struct power_change pc = { 0 };
 	enum MHD_Result rc;
-	PGresult *r;
 	int tx, on, kx, requeued = 0;
 
 	if (node_name_from_url(rq->url, name, &rest) < 0 || *rest != '\0')
 		return http_error(c, MHD_HTTP_NOT_FOUND, "not found");
 	d = json_object_get(o, "power_driver");
 	fl = json_string_value(json_object_get(o, "bootenv"));
+	con = json_string_value(json_object_get(o, "console"));
 	if (json_object_size(o) == 0 || (d != NULL && !json_is_string(d)) ||
 	    (json_object_get(o, "power_params") != NULL &&
 	    !json_is_object(json_object_get(o, "power_params"))) ||
 	    (json_object_get(o, "bootenv") != NULL && (fl == NULL ||
 	    *fl == '\0' || strlen(fl) > 31 || strspn(fl,
 	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(fl))) ||
+	    (json_object_get(o, "console") != NULL && !console_ok(con)) ||
 	    (json_object_get(o, "wipe") != NULL &&
 	    !json_is_boolean(json_object_get(o, "wipe"))) ||
 	    (json_object_get(o, "kexec") != NULL &&
 	    !json_is_boolean(json_object_get(o, "kexec"))))
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "want {\"power_"
 		    "driver\": string, \"power_params\": object, \"bootenv\": "
-		    "a flavour (a-z, 0-9, -), \"wipe\": boolean, \"kexec\": "
-		    "boolean}");
+		    "a flavour (a-z, 0-9, -), \"console\": kernel arguments "
+		    "(letters, digits, spaces, ._-,:/=+@%~; at most 200), "
+		    "\"wipe\": boolean, \"kexec\": boolean}");
+	done = json_pack("{s:s}", "node", name);
 	if (json_object_get(o, "wipe") != NULL) {
 		on = json_is_true(json_object_get(o, "wipe"));
 		if (node_wipe_set(rq, name, on, &requeued, &rc) < 0)
-			return rc;
-		if (json_object_size(o) == 1)
-			return http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:b, "
-			    "s:b}", "node", name, "wipe", on, "requeued",
-			    requeued));
+			goto out;
+		json_object_set_new(done, "wipe", json_boolean(on));
 	}
 	if (json_object_get(o, "kexec") != NULL) {
 		kx = json_is_true(json_object_get(o, "kexec"));
 		if (node_kexec_set(rq, name, kx, &rc) < 0)
-			return rc;
-		if (fl == NULL && d == NULL &&
-		    json_object_get(o, "power_params") == NULL)
-			return http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:b, "
-			    "s:b}", "node", name, "kexec", kx, "requeued",
-			    requeued));
+			goto out;
+		json_object_set_new(done, "kexec", json_boolean(kx));
 	}
-	if (fl != NULL) {
-		params[0] = name;
-		params[1] = fl;
-		r = db_query(db, "UPDATE nodes SET boot_params = boot_params "
-		    "|| jsonb_build_object('flavour', $2::text) WHERE name = $1 "
-		    "RETURNING id", 2, params);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-			snprintf(err, sizeof(err), "node %s: no such node", name);
-			rc = PQresultStatus(r) != PGRES_TUPLES_OK ?
-			    http_sql_error(c, r, name) : http_error(c,
-			    MHD_HTTP_NOT_FOUND, err);
-			PQclear(r);
-			return rc;
-		}
-		PQclear(r);
-		db_event(db, rq->who.name, "node.set", json_pack("{s:s, s:s}",
-		    "node", name, "bootenv", fl));
-		if (d == NULL && json_object_get(o, "power_params") == NULL)
-			return http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:s}",
-			    "node", name, "bootenv", fl));
+	if (fl != NULL && node_boot_param(rq, name, "flavour", fl, &rc) < 0)
+		goto out;
+	if (fl != NULL)
+		json_object_set_new(done, "bootenv", json_string(fl));
+	if (con != NULL && node_boot_param(rq, name, "console", con, &rc) < 0)
+		goto out;
+	if (con != NULL)
+		json_object_set_new(done, "console", json_string(con));
+	json_object_set_new(done, "requeued", json_boolean(requeued));
+	if (d == NULL && json_object_get(o, "power_params") == NULL) {
+		rc = http_json(c, MHD_HTTP_OK, done);
+		done = NULL;
+		goto out;
 	}
 	pc.node = name;
 	pc.o = o;
 	if ((tx = db_tx(db, power_change_tx, &pc)) < 0) {
 		json_decref(pc.detail);
-		if (tx == DB_TX_RETRY)
-			return http_error(c, MHD_HTTP_CONFLICT, "node: "
-			    "conflicts with another request, try again");
-		return tx == DB_TX_FAILED ? http_error(c,
+		rc = tx == DB_TX_RETRY ? http_error(c, MHD_HTTP_CONFLICT,
+		    "node: conflicts with another request, try again") :
+		    tx == DB_TX_FAILED ? http_error(c,
 		    MHD_HTTP_SERVICE_UNAVAILABLE, "database error") :
 		    http_error(c, pc.status, pc.err);
+		goto out;
 	}
-	rc = http_json(c, MHD_HTTP_OK, json_pack("{s:s, s:O}", "node", name,
-	    "power", json_object_get(pc.detail, "power_driver")));
+	json_object_set(done, "power", json_object_get(pc.detail,
+	    "power_driver"));
+	rc = http_json(c, MHD_HTTP_OK, done);
+	done = NULL;
 	db_event(db, rq->who.name, "node.set", pc.detail);
 	dnsmasq_nodes_changed(rq->pd);
+ out:
+	json_decref(done);
 	return rc;
 }

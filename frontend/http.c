@@ -82,7 +82,7 @@ const struct route http_routes[] = {
 	/* a prefix: GET of NAME/power is the handler's 404, not a 405 */
 	{ "GET", "/api/nodes/", HTTP_USER, 0, NULL, api_node_show },
 	{ "POST", "/api/nodes/*", HTTP_ADMIN, API_BODY_MAX,
-	    KEYS("power_driver", "power_params", "bootenv",
+	    KEYS("power_driver", "power_params", "bootenv", "console",
 	    "wipe", "kexec"), api_node_set },
 	{ "POST", "/api/nodes/*/power", HTTP_USER, API_BODY_MAX,
 	    KEYS("action"), api_node_power },

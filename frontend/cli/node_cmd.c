@@ -106,7 +106,7 @@ cmd_node_add(const struct cmd *c, const struct cmd_args *a)
 	return 0;
 }
 
-enum { S_POWER, S_POWER_PARAM, S_BOOTENV, S_WIPE, S_KEXEC };
+enum { S_POWER, S_POWER_PARAM, S_BOOTENV, S_CONSOLE, S_WIPE, S_KEXEC };
 
 static const struct cmd_opt set_opts[] = {
 	[S_POWER] = { "power", 0, CMD_VALUE, "DRIVER",
@@ -119,6 +119,11 @@ static const struct cmd_opt set_opts[] = {
 	    "the deployment environment it boots: cloud\n"
 	    "(virtio only) or generic (real hardware);\n"
 	    "default cloud for virtual nodes, else generic" },
+	[S_CONSOLE] = { "console", 0, CMD_VALUE, "ARGS",
+	    "the deployment kernel's console arguments, and\n"
+	    "any other words for it (e.g. pipol.kexec=load);\n"
+	    "\"\": the default (console=tty0\n"
+	    "console=ttyS0,115200)" },
 	[S_WIPE] = { "wipe", 0, CMD_VALUE, "on|off",
 	    "wipe its disk at the end of each reservation;\n"
 	    "also retries (on) or drops (off) a failed wipe" },
@@ -133,16 +138,17 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 {
 	const char *power = cmd_str(a, S_POWER), *name = a->pos[0];
 	const char *flavour = cmd_str(a, S_BOOTENV), *wipe = cmd_str(a, S_WIPE);
-	const char *kexec = cmd_str(a, S_KEXEC);
+	const char *kexec = cmd_str(a, S_KEXEC), *console = cmd_str(a, S_CONSOLE);
 	json_t *send, *reply = NULL, *pp;
 	char path[128];
 	struct perr e;
 	int rc;
 
 	if (power == NULL && flavour == NULL && wipe == NULL &&
-	    kexec == NULL && cmd_count(a, S_POWER_PARAM) == 0)
+	    kexec == NULL && console == NULL &&
+	    cmd_count(a, S_POWER_PARAM) == 0)
 		return cmd_usage_error(c, "give NAME and --power, "
-		    "--power-param, --bootenv, --wipe or --kexec");
+		    "--power-param, --bootenv, --console, --wipe or --kexec");
 	if (kexec != NULL && strcmp(kexec, "on") != 0 &&
 	    strcmp(kexec, "off") != 0)
 		return cmd_usage_error(c, "--kexec %s: on or off", kexec);
@@ -159,6 +165,8 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 		json_object_set_new(send, "power_params", pp);
 	if (flavour != NULL)
 		json_object_set_new(send, "bootenv", json_string(flavour));
+	if (console != NULL)
+		json_object_set_new(send, "console", json_string(console));
 	if (wipe != NULL)
 		json_object_set_new(send, "wipe", json_boolean(strcmp(wipe,
 		    "on") == 0));
@@ -172,6 +180,9 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 		return cli_fail(&e);
 	if (flavour != NULL)
 		printf("%s: deployment environment %s\n", name, flavour);
+	if (console != NULL)
+		printf("%s: console %s\n", name, *console ? console :
+		    "(the default)");
 	if (wipe != NULL)
 		printf("%s: wipe %s%s\n", name, wipe, json_is_true(
 		    json_object_get(reply, "requeued")) ? (strcmp(wipe, "on")
@@ -328,7 +339,7 @@ const struct cmd node_cmds[] = {
 	  "add a machine to the pool (admin)", add_opts, 1, 1, NULL },
 	{ "set", cmd_node_set,
 	  "NAME [--power qemu|ipmi|manual] [--power-param KEY=VALUE]... "
-	  "[--bootenv FLAVOUR] [--wipe on|off] [--kexec on|off]",
+	  "[--bootenv FLAVOUR] [--console ARGS] [--wipe on|off] [--kexec on|off]",
 	  "change how a machine is powered, deployed or wiped (admin)",
 	  set_opts,
 	  1, 1, NULL },

@@ -14,7 +14,7 @@ PROFILE=pc-bios
 
 sql() { psql -X -q -t -A -h "$T/state/pg" -U pipol -d pipol -c "$1" 2>&1; }
 CONSOLE="console=tty0 console=ttyS0,115200 pipol.kexec=load"
-sql "UPDATE nodes SET boot_params = boot_params || jsonb_build_object('console', '$CONSOLE') WHERE name = 'n1'" > /dev/null
+equal "pipol node set n1 --console ...pipol.kexec=load" "$(pipol node set n1 --console "$CONSOLE")" "n1: console $CONSOLE"
 equal "n1's deployment kernel line: pipol.kexec=load (boot_params console)" \
     "$(sql "SELECT boot_params->>'console' FROM nodes WHERE name = 'n1'")" "$CONSOLE"
 

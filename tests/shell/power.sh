@@ -153,10 +153,27 @@ equal "stored" "$(sql "select power_params->>'qmp' from nodes where name = 'n3'"
 equal "node set driver alone drops the old params" "$("$P" node set n3 --power manual)" "n3: power manual"
 equal "params dropped" "$(sql "select power_params::text from nodes where name = 'n3'")" "{}"
 expect_fail 2 "$U: node n3: power driver \"wol\": not qemu, ipmi or manual" "$P" node set n3 --power wol
+# the deployment kernel's extra words (boot_params.console): what every
+# boot script may carry, bounded; "" back to the default
+equal "node set --console" "$("$P" node set n3 --console 'console=ttyS0,115200 pipol.kexec=load')" \
+    "n3: console console=ttyS0,115200 pipol.kexec=load"
+equal "... kept in boot_params" "$(sql "select boot_params->>'console' from nodes where name = 'n3'")" \
+    "console=ttyS0,115200 pipol.kexec=load"
+curl -s "$U/boot/52:54:00:00:01:03" | grep -q 'pipol.kexec=load' && notok "... not in a script with no deployment" ||
+    ok "... not in a script with no deployment"
+for bad in 'quiet; reboot' 'a$(id)' "it's" 'x"y' 'a\b' 'x#y' "$(printf 'a%.0s' $(seq 201))"; do
+	"$P" node set n3 --console "$bad" > /dev/null 2> "$T/con.err"
+	equal "node set --console '${bad:0:20}': refused, exit 2" "$? $(grep -c 'console.: kernel arguments' "$T/con.err")" "2 1"
+done
+equal "... nothing changed" "$(sql "select boot_params->>'console' from nodes where name = 'n3'")" \
+    "console=ttyS0,115200 pipol.kexec=load"
+expect_fail 4 "$U: admins only" as_bob node set n3 --console quiet
+equal "node set --console '': the default again" "$("$P" node set n3 --console '')" "n3: console (the default)"
+equal "... the key gone" "$(sql "select boot_params ? 'console' from nodes where name = 'n3'")" f
 expect_fail 4 "$U: admins only" as_bob node set n3 --power qemu
 expect_fail 6 "$U: node n9: no such node" "$P" node set n9 --power manual
-expect_fail 2 "give NAME and --power, --power-param, --bootenv, --wipe or --kexec" "$P" node set n3
-equal "node.set events" "$(sql "select count(*) from events where kind = 'node.set'")" 2
+expect_fail 2 "give NAME and --power, --power-param, --bootenv, --console, --wipe or --kexec" "$P" node set n3
+equal "node.set events (power twice, console twice)" "$(sql "select count(*) from events where kind = 'node.set'")" 4
 
 # IPMI: ipmitool against ipmi_sim (OpenIPMI's BMC simulator) on
 # loopback; its chassis control is a script keeping the power state
