@@ -8,7 +8,9 @@
 # network first in BootOrder and writes Apple's efi-boot-device -> the
 # reboot goes PXE -> GRUB -> pipold's local script -> the disk's
 # BOOTIA32.EFI -> the deployed system, ready, SSH; a reset goes through
-# pipold again and back to it.
+# pipold again and back to it. Deployed with --no-kexec: that reboot
+# through the firmware is what this test is about (a kexec hands over
+# without it: e2e_bios, e2e_kexecload).
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/net/testnet.sh"
 PROFILE=mac-efi32
@@ -23,7 +25,7 @@ cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi "$E2E_TFTP/"
 check "n1: uefi32 node (32-bit OVMF), blank disk, off" net_node n1 52:54:00:99:00:21 "$T/n1.disk" uefi32 -S
 t0=$(date +%s%N)
 net_mark n1
-alice deploy -n n1 -i testimg --wait --timeout 15m > "$T/deploy.out" 2>&1
+alice deploy -n n1 -i testimg --no-kexec --wait --timeout 15m > "$T/deploy.out" 2>&1
 rc=$?
 equal "deploy --wait: exit 0, ready" "$rc $(grep -c '^n1 *ready' "$T/deploy.out")" "0 1"
 [ $rc = 0 ] || { cat "$T/deploy.out" >&2; tr -d '\r' < "$NET_DIR/n1.log" | tail -40 >&2; }
