@@ -361,10 +361,13 @@ EOF
 	# root: no password login, keys only
 	sed -i 's/^root:[^:]*:/root:!*:/' "$r/etc/shadow"
 
-	# GRUB reads this; the kernel symlinks follow upgrades. mac: an
-	# IA32 GRUB's "linux" would take the kernel's 32-bit entry, with no
-	# EFI after it; linuxefi takes the EFI handover, which a 64-bit
-	# kernel runs in mixed mode under 32-bit firmware
+	# GRUB reads this; the kernel symlinks follow upgrades. mac:
+	# linuxefi, the EFI handover: the kernel's EFI stub runs on the
+	# firmware (mixed mode under 32-bit EFI), with its Apple quirks
+	# (Apple device properties), and it is the path tests/e2e/mac.sh
+	# proves. The IA32 GRUB's "linux" boots it too (tried: GRUB exits
+	# boot services and hands the kernel a 32-bit EFI table, which
+	# CONFIG_EFI_MIXED takes), but the stub never runs
 	local lx=linux ird=initrd
 	[ "$kind" != mac ] || lx=linuxefi ird=initrdefi
 	mkdir -p "$r/boot/grub"
