@@ -1,10 +1,11 @@
 #!/bin/bash
 # build.sh -- the deployment environment of one flavour: Debian's kernel
 # (vmlinuz) and an initramfs (initrd.img) holding BusyBox, pipol-agent
-# with its exact shared-library closure, the NIC and disk modules in
-# dependency order, and /init. Nothing is installed on this machine: the
-# kernel package is fetched with apt-get download (kept in a cache, so a
-# rerun needs no network) and unpacked in a scratch folder.
+# and kexec-tools' kexec with their exact shared-library closures, the
+# NIC and disk modules in dependency order, and /init. Nothing is
+# installed on this machine: the kernel and kexec-tools packages are
+# fetched with apt-get download (kept in a cache, so a rerun needs no
+# network) and unpacked in a scratch folder.
 # The initramfs is reproducible: same inputs, same bytes.
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,7 @@ flavours:
 
 options:
   --agent FILE   pipol-agent to put in (default build/pipol-agent)
-  --cache DIR    where the kernel .deb is kept (default $PIPOL_BOOTENV_CACHE,
+  --cache DIR    where the .debs are kept (default $PIPOL_BOOTENV_CACHE,
                  else /var/cache/pipol/bootenv when writable, else
                  ${XDG_CACHE_HOME:-~/.cache}/pipol/bootenv)
   --help         this text
@@ -128,6 +129,53 @@ KPKG=$(dpkg-deb -f "$DEB" Package)
 KVERSION=$(dpkg-deb -f "$DEB" Version)
 KVER=${KPKG#linux-image-}
 
+# --- kexec-tools (kexec -l, initrd/kexec.c's kexec_load path) and the
+# Xen libraries its Debian build links (libxenctrl and what it needs):
+# every libxen* package kexec-tools depends on, recursively; ldd below
+# takes only the closure of /sbin/kexec from them. The same cache.
+# apt-cache costs seconds a call on a loaded machine: one call a level.
+KX_PKGS=kexec-tools todo=kexec-tools
+while [ -n "$todo" ]; do
+	next=
+	# shellcheck disable=SC2086
+	for d in $(apt-cache depends $todo 2>/dev/null |
+	    awk '$1 == "Depends:" && $2 ~ /^libxen/ { print $2 }' | sort -u); do
+		case " $KX_PKGS " in
+		*" $d "*) ;;
+		*) KX_PKGS="$KX_PKGS $d" next="$next $d" ;;
+		esac
+	done
+	todo=$next
+done
+# PACKAGE VERSION, apt-cache's candidates
+# shellcheck disable=SC2086
+apt-cache show --no-all-versions $KX_PKGS 2>/dev/null |
+    awk '/^Package:/ { p = $2 } /^Version:/ { print p, $2 }' > "$WORK/kx.versions"
+if [ "$KX_PKGS" = kexec-tools ] && [ ! -s "$WORK/kx.versions" ]; then
+	# apt-cache knows nothing: what the cache holds
+	KX_PKGS=$(find "$CACHE" -maxdepth 1 \( -name 'kexec-tools_*.deb' -o \
+	    -name 'libxen*.deb' \) -printf '%f\n' | cut -d_ -f1 | sort -u)
+	[ -n "$KX_PKGS" ] || die "kexec-tools: unknown to apt-cache and not in $CACHE (apt-get update?)"
+fi
+KX=$WORK/kexec-tools
+for p in $KX_PKGS; do
+	# apt-cache's candidate in the cache (downloaded once), else the
+	# newest cached .deb of p
+	v=$(awk -v p="$p" '$1 == p { print $2; exit }' "$WORK/kx.versions")
+	f=$CACHE/${p}_${v/:/%3a}_amd64.deb
+	if [ -n "$v" ] && [ ! -f "$f" ]; then
+		echo "bootenv: downloading $p $v" >&2
+		download "$p" || { cat "$WORK/apt.log" >&2; die "$p: apt-get download failed"; }
+	fi
+	[ -n "$v" ] && [ -f "$f" ] ||
+	    f=$(find "$CACHE" -maxdepth 1 -name "${p}_*_amd64.deb" -printf '%p\n' |
+		sort -V | tail -n 1)
+	[ -n "$f" ] || die "$p: unknown to apt-cache and not in $CACHE (apt-get update?)"
+	dpkg-deb -x "$f" "$KX"
+	[ "$p" = kexec-tools ] && KXVERSION=$(dpkg-deb -f "$f" Version)
+done
+[ -x "$KX/sbin/kexec" ] || die "kexec-tools: no sbin/kexec in the package"
+
 K=$WORK/kernel
 dpkg-deb -x "$DEB" "$K"
 [ -f "$K/boot/vmlinuz-$KVER" ] || die "$DEB: no boot/vmlinuz-$KVER"
@@ -159,13 +207,23 @@ install -m 755 "$TOP/bootenv/udhcpc.script" "$R/usr/share/udhcpc/default.script"
 strip --strip-unneeded -o "$R/usr/bin/pipol-agent" "$AGENT"
 chmod 755 "$R/usr/bin/pipol-agent"
 
-# the agent's shared-library closure and the loader, at the paths the
-# loader searches without an ld.so.cache
-ldd "$AGENT" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+install -m 755 "$KX/sbin/kexec" "$R/sbin/kexec"
+
+# the shared-library closures of the agent and of kexec (its Xen
+# libraries from the unpacked packages, the rest from this machine, as
+# the agent's) and the loader, at the paths the loader searches without
+# an ld.so.cache
+KXLIB=$KX/usr/lib/x86_64-linux-gnu:$KX/lib/x86_64-linux-gnu
+ldd "$AGENT" > "$WORK/ldd"
+LD_LIBRARY_PATH=$KXLIB ldd "$KX/sbin/kexec" >> "$WORK/ldd"
+grep 'not found' "$WORK/ldd" && die "a library of pipol-agent or kexec not found"
+awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' "$WORK/ldd" |
     sort -u > "$WORK/libs"
 grep -q '^/lib64/ld-linux-x86-64.so.2$' "$WORK/libs" || die "$AGENT: no loader in ldd's answer"
 while read -r lib; do
 	case $lib in
+	"$KX"/lib/x86_64-linux-gnu/*|"$KX"/usr/lib/x86_64-linux-gnu/*)
+		dst=/lib/x86_64-linux-gnu/${lib##*/} ;;
 	/lib64/*|/lib/x86_64-linux-gnu/*) dst=$lib ;;
 	/usr/lib/x86_64-linux-gnu/*) dst=/lib/x86_64-linux-gnu/${lib##*/} ;;
 	*) die "$lib: a library outside the multiarch folders" ;;
@@ -204,7 +262,7 @@ cp "$K/lib/modules/$KVER"/modules.{builtin,builtin.modinfo,order} \
     "$R/lib/modules/$KVER/"
 depmod -b "$R" "$KVER"
 
-echo "pipol bootenv $FLAVOUR, $KPKG $KVERSION" > "$R/etc/pipol/release"
+echo "pipol bootenv $FLAVOUR, $KPKG $KVERSION, kexec-tools $KXVERSION" > "$R/etc/pipol/release"
 echo "root:x:0:0:root:/root:/bin/sh" > "$R/etc/passwd"
 echo "root:x:0:" > "$R/etc/group"
 echo "127.0.0.1 localhost" > "$R/etc/hosts"
@@ -218,6 +276,8 @@ EOF
 if [ "$(id -u)" -eq 0 ]; then
 	chroot "$R" /usr/bin/pipol-agent --help > /dev/null 2> "$WORK/chroot.err" ||
 	    { cat "$WORK/chroot.err" >&2; die "pipol-agent does not start in the initramfs"; }
+	chroot "$R" /sbin/kexec --version > /dev/null 2> "$WORK/chroot.err" ||
+	    { cat "$WORK/chroot.err" >&2; die "kexec does not start in the initramfs"; }
 fi
 
 # --- reproducible archive: fixed modes, owners, mtimes, order

@@ -113,6 +113,8 @@ int netboot_kernel_of(struct pg_conn *db, const char *node_id,
 /* GET /boot/MAC/kernel|initrd, from boot_script */
 enum MHD_Result netboot_file(struct http_req *rq, const char *mac,
     const char *part);
+/* the hourly sweep of STATE/kernels: files no deployment needs */
+void netboot_tick(struct pipold *pd, struct pg_conn *db);
 /* elilo.c's local mode: the node's recorded kernel and initrd placed
  * as DIR/pipol/NAME/vmlinuz and initrd.img, its command line in
  * cmdline; 1 done, 0 none recorded, -1 an error */
@@ -121,5 +123,10 @@ int netboot_elilo_files(struct pipold *pd, struct pg_conn *db,
     char *cmdline, size_t len);
 /* mac: GET /grub/MAC, the GRUB script of a mac-efi32 node (boot.c) */
 route_fn grub_script;
+
+/* imageapi: api_image.c, GET /api/images[/NAME], POST
+ * /api/images/NAME/validate|promote|rollback|copy */
+route_fn api_image_list, api_image_show, api_image_validate,
+    api_image_promote, api_image_rollback, api_image_copy;
 
 #endif

@@ -95,8 +95,11 @@ power_act(struct pipold *pd, struct MHD_Connection *c, const char *name,
 	if (action != POWER_STATUS) {
 		log_info("node %s: power %s by %s: %s", name,
 		    power_action_name(action), who->name, ok ? msg : e.msg);
-		if ((db = db_get(pd)) != NULL && ok && action != POWER_OFF)
+		if ((db = db_get(pd)) != NULL && ok && action != POWER_OFF) {
+			/* a deployment power-cycled by hand: its timeline */
+			timeline_mark(db, name, "power_on", NULL);
 			boot_arm(db, name);	/* a cycle pipold started */
+		}
 		elilo_write_node(pd, name);
 		if (db != NULL)
 			db_event(db, who->name, "node.power", json_pack(

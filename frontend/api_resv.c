@@ -659,6 +659,7 @@ tick_main(void *arg)
 			}
 			PQclear(r);
 			tokens_tick(db);	/* api_token.c: hourly */
+			netboot_tick(pd, db);	/* netboot.c: hourly */
 			db_put(pd, db);
 			resv_end_tick(pd);	/* what the ends queued */
 		}

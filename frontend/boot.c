@@ -54,13 +54,13 @@ boot_value_ok(const char *v, int spaces)
 	return 1;
 }
 
-static void
-var_set(struct boot_var *v, int *n, const char *name, const char *value)
+void
+boot_var_set(struct boot_var *v, int *n, const char *name, const char *value)
 {
 	if (*n >= BOOT_VARS)
 		return;
 	v[*n].name = name;
-	snprintf(v[*n].value, sizeof(v[*n].value), "%s", value);
+	snprintf(v[*n].value, sizeof(v[*n].value), "%s", value ? value : "");
 	(*n)++;
 }
 
@@ -177,9 +177,9 @@ grub_script_text(const char *server, const char *tname, struct boot_var *v,
 		log_warnx("grub: %s: not a URL GRUB can reach", server);
 		return NULL;
 	}
-	var_set(v, &nv, "HOST", s.host);
-	var_set(v, &nv, "PORT", s.port);
-	var_set(v, &nv, "BASE", s.base);
+	boot_var_set(v, &nv, "HOST", s.host);
+	boot_var_set(v, &nv, "PORT", s.port);
+	boot_var_set(v, &nv, "BASE", s.base);
 	if (strncmp(tname, "local-", 6) == 0)
 		tname = "local";
 	if ((text = grub_render(tname, v, nv, err, sizeof(err))) == NULL)
@@ -295,13 +295,13 @@ netboot_vars(PGconn *db, const char *node_id, const char *mac,
 	struct netboot_kernel k;
 	int found = netboot_kernel_of(db, node_id, addr, &k) == 1;
 
-	var_set(v, nv, "MAC", mac);
-	var_set(v, nv, "DEPLOYMENT", found ? k.deployment : "none");
-	var_set(v, nv, "KERNEL", found ? "yes" : "none");
-	var_set(v, nv, "INITRD", found && *k.initrd ? "yes" : "no");
-	var_set(v, nv, "INITRD_ARG", found && *k.initrd ?
+	boot_var_set(v, nv, "MAC", mac);
+	boot_var_set(v, nv, "DEPLOYMENT", found ? k.deployment : "none");
+	boot_var_set(v, nv, "KERNEL", found ? "yes" : "none");
+	boot_var_set(v, nv, "INITRD", found && *k.initrd ? "yes" : "no");
+	boot_var_set(v, nv, "INITRD_ARG", found && *k.initrd ?
 	    "initrd=initrd.img" : "");
-	var_set(v, nv, "CMDLINE", found ? k.cmdline : "");
+	boot_var_set(v, nv, "CMDLINE", found ? k.cmdline : "");
 	return "netboot";
 }
 
@@ -347,7 +347,7 @@ script_for(struct http_req *rq, const char *prefix, int grub)
 	if ((db = db_get(pd)) == NULL)
 		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "#!ipxe\n"
 		    "echo pipol: database unavailable\n");
-	var_set(v, &nv, "SERVER", server);
+	boot_var_set(v, &nv, "SERVER", server);
 	r = db_query(db, "SELECT id, name, profile, boot_mode, "
 	    "boot_params::text FROM nodes WHERE mac = $1::macaddr", 1,
 	    params);
@@ -360,15 +360,15 @@ script_for(struct http_req *rq, const char *prefix, int grub)
 		rc = answer_script(c, "unknown", v, nv, grub);
 		goto out;
 	}
-	var_set(v, &nv, "NODE", PQgetvalue(r, 0, 1));
+	boot_var_set(v, &nv, "NODE", PQgetvalue(r, 0, 1));
 	profile = PQgetvalue(r, 0, 2);
 	params_j = json_loads(PQgetvalue(r, 0, 4), 0, NULL);
 	x = json_object_get(params_j, "flavour");
-	var_set(v, &nv, "FLAVOUR", json_is_string(x) && boot_value_ok(
+	boot_var_set(v, &nv, "FLAVOUR", json_is_string(x) && boot_value_ok(
 	    json_string_value(x), 0) ? json_string_value(x) :
 	    strcmp(profile, "virtual") == 0 ? "cloud" : "generic");
 	x = json_object_get(params_j, "console");
-	var_set(v, &nv, "CONSOLE", json_is_string(x) && boot_value_ok(
+	boot_var_set(v, &nv, "CONSOLE", json_is_string(x) && boot_value_ok(
 	    json_string_value(x), 1) ? json_string_value(x) :
 	    "console=tty0 console=ttyS0,115200");
 	bp = PQgetvalue(r, 0, 3);
@@ -387,12 +387,12 @@ script_for(struct http_req *rq, const char *prefix, int grub)
 			goto out;
 		}
 		if (m == 0) {
-			var_set(v, &nv, "DEPLOYMENT", dep);
-			var_set(v, &nv, "TOKEN", hex);
+			boot_var_set(v, &nv, "DEPLOYMENT", dep);
+			boot_var_set(v, &nv, "TOKEN", hex);
 			tname = "deploy";
 		} else if (m == 2 && wait_round(c) < BOOT_WAIT_ROUNDS) {
 			snprintf(next, sizeof(next), "%d", wait_round(c) + 1);
-			var_set(v, &nv, "NEXT", next);
+			boot_var_set(v, &nv, "NEXT", next);
 			tname = "wait";
 		} else if (m == 2)
 			tname = "rescue";
@@ -409,9 +409,9 @@ script_for(struct http_req *rq, const char *prefix, int grub)
 
 		if (k && i && boot_value_ok(k, 0) && boot_value_ok(i, 0) &&
 		    (cl == NULL || boot_value_ok(cl, 1))) {
-			var_set(v, &nv, "KERNEL", k);
-			var_set(v, &nv, "INITRD", i);
-			var_set(v, &nv, "CMDLINE", cl ? cl : "");
+			boot_var_set(v, &nv, "KERNEL", k);
+			boot_var_set(v, &nv, "INITRD", i);
+			boot_var_set(v, &nv, "CMDLINE", cl ? cl : "");
 			tname = "kernel";
 		}
 	}

@@ -22,6 +22,11 @@ struct boot_var {
 	char value[2048];	/* a kernel command line (netboot) */
 };
 
+/* v[*n] = name, value (NULL: ""), *n counted; past BOOT_VARS nothing:
+ * the renderer leaves an @NAME@ it does not know as it is. */
+void boot_var_set(struct boot_var *v, int *n, const char *name,
+    const char *value);
+
 /* A value fit for an iPXE script line: printable, no quote, no '$'
  * (iPXE would expand it), none of `;&|<> and backslash; spaces only
  * when spaces. */

@@ -136,16 +136,6 @@ elilo_dir(const struct dnsmasq_opts *o, char *buf, size_t len)
 		    (int)(slash - o->elilo), o->elilo);
 }
 
-static void
-var_set(struct boot_var *v, int *n, const char *name, const char *value)
-{
-	if (*n >= BOOT_VARS)
-		return;
-	v[*n].name = name;
-	snprintf(v[*n].value, sizeof(v[*n].value), "%s", value ? value : "");
-	(*n)++;
-}
-
 /* A string of the node's boot_params, or dflt. */
 static const char *
 param(json_t *p, const char *key, const char *dflt)
@@ -216,10 +206,10 @@ node_write(struct pipold *pd, PGconn *db, PGresult *r, int i)
 	elilo_dir(&pd->dnsmasq, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/%s", dir, fname);
 	console = param(p, "console", "console=ttyS0,115200");
-	var_set(v, &nv, "NODE", name);
-	var_set(v, &nv, "SERVER", pd->dnsmasq.url);
-	var_set(v, &nv, "FLAVOUR", param(p, "flavour", "generic"));
-	var_set(v, &nv, "CONSOLE", console);
+	boot_var_set(v, &nv, "NODE", name);
+	boot_var_set(v, &nv, "SERVER", pd->dnsmasq.url);
+	boot_var_set(v, &nv, "FLAVOUR", param(p, "flavour", "generic"));
+	boot_var_set(v, &nv, "CONSOLE", console);
 	if (strcmp(mode, "park") == 0)	/* never the last user's system */
 		mode = "rescue";
 	if (strcmp(mode, "deploy") == 0) {
@@ -233,12 +223,12 @@ node_write(struct pipold *pd, PGconn *db, PGresult *r, int i)
 			goto out;	/* the boot under way may need it */
 		mode = m == 0 ? "deploy" : m == 1 ? "local" : "rescue";
 		if (m == 0) {
-			var_set(v, &nv, "DEPLOYMENT", dep);
-			var_set(v, &nv, "TOKEN", hex);
+			boot_var_set(v, &nv, "DEPLOYMENT", dep);
+			boot_var_set(v, &nv, "TOKEN", hex);
 		}
 	}
 	if (strcmp(mode, "kernel") == 0)
-		var_set(v, &nv, "CMDLINE", param(p, "cmdline", console));
+		boot_var_set(v, &nv, "CMDLINE", param(p, "cmdline", console));
 	else if (strcmp(mode, "local") == 0) {
 		/* the deployed system's kernel, recorded by its agent
 		 * (netboot.c), placed in the node's folder; else what the
@@ -248,7 +238,7 @@ node_write(struct pipold *pd, PGconn *db, PGresult *r, int i)
 		if (m < 0)
 			log_warnx("elilo: node %s: its recorded kernel not "
 			    "placed in %s/pipol/%s", name, dir, name);
-		var_set(v, &nv, "CMDLINE", m == 1 ? kcl : param(p,
+		boot_var_set(v, &nv, "CMDLINE", m == 1 ? kcl : param(p,
 		    "local_cmdline", console));
 	}
 	if ((text = elilo_render(mode, v, nv, err, sizeof(err))) == NULL) {

@@ -230,16 +230,6 @@ loader_make(const char *dir)
 	return 0;
 }
 
-static void
-var_set(struct boot_var *v, int *n, const char *name, const char *value)
-{
-	if (*n >= BOOT_VARS)
-		return;
-	v[*n].name = name;
-	snprintf(v[*n].value, sizeof(v[*n].value), "%s", value);
-	(*n)++;
-}
-
 int
 grub_loader_setup(const struct dnsmasq_opts *o)
 {
@@ -269,10 +259,10 @@ grub_loader_setup(const struct dnsmasq_opts *o)
 	}
 	if (loader_make(dir) < 0)
 		return 0;
-	var_set(v, &nv, "HOST", s.host);
-	var_set(v, &nv, "PORT", s.port);
-	var_set(v, &nv, "BASE", s.base);
-	var_set(v, &nv, "SERVER", o->url);
+	boot_var_set(v, &nv, "HOST", s.host);
+	boot_var_set(v, &nv, "PORT", s.port);
+	boot_var_set(v, &nv, "BASE", s.base);
+	boot_var_set(v, &nv, "SERVER", o->url);
 	if ((text = grub_render("tftp", v, nv, err, sizeof(err))) == NULL) {
 		log_warnx("grub: %s", err);
 		return 0;

@@ -165,6 +165,18 @@ const struct route http_routes[] = {
 	    KEYS("kernel_size", "initrd_size", "cmdline"), agent_kernel_post },
 	/* mac: the GRUB script of a mac-efi32 node (boot.c, grub.c) */
 	{ "GET", "/grub/", HTTP_PUBLIC, 0, NULL, grub_script },
+	/* imageapi (api_image.c): the store's versions; users see what
+	 * they may deploy, admins change them */
+	{ "GET", "/api/images", HTTP_USER, 0, NULL, api_image_list },
+	{ "GET", "/api/images/*", HTTP_USER, 0, NULL, api_image_show },
+	{ "POST", "/api/images/*/validate", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("version"), api_image_validate },
+	{ "POST", "/api/images/*/promote", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("version"), api_image_promote },
+	{ "POST", "/api/images/*/rollback", HTTP_ADMIN, 0, NULL,
+	    api_image_rollback },
+	{ "POST", "/api/images/*/copy", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("to", "version"), api_image_copy },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 

@@ -23,6 +23,7 @@
  * leaves the same file.
  */
 #include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -515,4 +517,96 @@ netboot_elilo_files(struct pipold *pd, PGconn *db, const char *node_id,
 		return -1;
 	snprintf(cmdline, len, "%s", k.cmdline);
 	return 1;
+}
+
+/*
+ * The hourly sweep of STATE/kernels (api_resv.c's tick): nothing else
+ * removes what the agents sent. A kernel file goes when no record
+ * needs it -- the latest deployment of each node (what a netboot-only
+ * node may boot, elilo's local section) and every record of the last
+ * day keep theirs -- and it is older than NETBOOT_GC_SEC, so that a
+ * file moved in just before its record commits is not taken; a staged
+ * piece goes when it is older than NETBOOT_GC_SEC (an upload takes
+ * seconds, its agent gave up long ago). Only names this file makes
+ * are touched.
+ */
+#define NETBOOT_GC_SEC		3600
+#define NETBOOT_SWEEP_SEC	3600
+
+static int
+sha_name(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+/* dir/name older than NETBOOT_GC_SEC, unlinked: 1, else 0 */
+static int
+sweep_one(int dfd, const char *name, time_t now)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || now - st.st_mtime < NETBOOT_GC_SEC)
+		return 0;
+	return unlinkat(dfd, name, 0) == 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void
+netboot_tick(struct pipold *pd, PGconn *db)
+{
+	static time_t last;	/* the tick is one thread */
+	char dir[PATH_MAX];
+	const char **keep = NULL, *name;
+	struct dirent *de;
+	time_t now = time(NULL);
+	int i, n = 0, gone = 0;
+	PGresult *r;
+	DIR *d;
+
+	if (last != 0 && now - last < NETBOOT_SWEEP_SEC)
+		return;
+	r = db_query(db, "SELECT s FROM deployment_kernels k, LATERAL "
+	    "(VALUES (k.kernel_sha), (k.initrd_sha)) v(s) WHERE s IS NOT NULL "
+	    "AND (k.recorded > now() - interval '1 day' OR k.deployment_id IN "
+	    "(SELECT DISTINCT ON (node_id) id FROM deployments ORDER BY "
+	    "node_id, id DESC))", 0, NULL);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK ||
+	    (PQntuples(r) > 0 && (keep = calloc(PQntuples(r),
+	    sizeof(*keep))) == NULL)) {
+		PQclear(r);	/* nothing removed without knowing */
+		return;
+	}
+	last = now;
+	for (i = 0; i < PQntuples(r); i++)
+		keep[n++] = PQgetvalue(r, i, 0);
+	if (n > 0)	/* keep is NULL when there is none */
+		qsort(keep, n, sizeof(*keep), cmp_str);
+	snprintf(dir, sizeof(dir), "%s/kernels", pd->state);
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			name = de->d_name;
+			if (sha_name(name) && (n == 0 || bsearch(&name, keep,
+			    n, sizeof(*keep), cmp_str) == NULL))
+				gone += sweep_one(dirfd(d), name, now);
+		}
+		closedir(d);
+	}
+	snprintf(dir, sizeof(dir), "%s/kernels/tmp", pd->state);
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				gone += sweep_one(dirfd(d), de->d_name, now);
+		closedir(d);
+	}
+	if (gone > 0)
+		log_info("netboot: %d kernel file(s) no deployment needs "
+		    "removed from %s/kernels", gone, pd->state);
+	free(keep);
+	PQclear(r);
 }

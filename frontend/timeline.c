@@ -1,11 +1,11 @@
 /*
  * timeline.c -- the phases of a deployment pipold sees with no state
  * change (schema 011): its node's power cycle returned (power_on, from
- * api_deploy.c's power job), its node asking /boot/MAC once rebooting
- * and answered with its disk (handover, from boot.c). The phases that
- * follow a state change are recorded by triggers, in the transaction
- * of that change; GET /api/deployments returns them all
- * (deployment_timeline()).
+ * api_deploy.c's power job, or api_power.c's by hand), its node asking
+ * /boot/MAC once rebooting and answered with its disk (handover, from
+ * boot.c). The phases that follow a state change are recorded by
+ * triggers, in the transaction of that change; GET /api/deployments
+ * returns them all (deployment_timeline()).
  *
  * A phase is a timestamp and opens nothing: a failure to record one is
  * logged, and the deployment goes on.

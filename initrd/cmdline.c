@@ -2,7 +2,8 @@
  * cmdline.c -- pipol.server= and pipol.token= from the kernel command
  * line. Every value is checked here, before anything is sent anywhere:
  * the token is 256 bits in hex, the server an http(s) URL without
- * spaces, quotes or control characters.
+ * spaces, quotes or control characters. Other pipol.* words (the
+ * kexec path, kexec.c) are read with cmdline_value.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -133,4 +134,30 @@ cmdline_read(const char *path, struct agent_cmdline *c, struct perr *e)
 	if ((rc = agent_url_check("pipol.server", c->server, e)) < 0)
 		return rc;
 	return agent_token_check("pipol.token", c->token, e);
+}
+
+int
+cmdline_value(const char *path, const char *key, char *out, size_t len,
+    struct perr *e)
+{
+	char *buf, *w, *save;
+	size_t k = strlen(key);
+	int rc, found = 0;
+
+	*out = '\0';
+	if ((buf = malloc(CMDLINE_MAX + 1)) == NULL)
+		return perr_set(e, PE_FAIL, "%s: out of memory", path);
+	if ((rc = slurp(path, buf, e)) < 0) {
+		free(buf);
+		return rc;
+	}
+	/* the last one wins, as with the kernel's own parameters */
+	for (w = strtok_r(buf, " \t\n", &save); w != NULL && rc == 0;
+	    w = strtok_r(NULL, " \t\n", &save))
+		if (strncmp(w, key, k) == 0 && w[k] == '=') {
+			rc = take(out, len, w, k + 1, key, e);
+			found = 1;
+		}
+	free(buf);
+	return rc < 0 ? rc : found;
 }

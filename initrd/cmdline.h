@@ -7,6 +7,8 @@
 #ifndef AGENT_CMDLINE_H
 #define AGENT_CMDLINE_H
 
+#include <stddef.h>
+
 #include "perr.h"
 
 struct agent_cmdline {
@@ -18,5 +20,12 @@ int cmdline_read(const char *path, struct agent_cmdline *c, struct perr *e);
 int agent_url_check(const char *opt, const char *v, struct perr *e);
 /* exactly 64 lower-case hex digits; the message never shows the value */
 int agent_token_check(const char *what, const char *v, struct perr *e);
+/*
+ * The value of the last "key=value" word of the command line in path
+ * into out (len bytes): 1; 0 when there is none (out ""); -code with e
+ * when path is unreadable or the value longer than len - 1.
+ */
+int cmdline_value(const char *path, const char *key, char *out, size_t len,
+    struct perr *e);
 
 #endif

@@ -139,22 +139,6 @@ send_files(struct kup *k, int rootfd, const char *part,
 	return rc;
 }
 
-/* A line for the deployment's log at pipold (POST /agent/log) */
-static void
-log_line(struct kup *k, const char *msg)
-{
-	json_t *o = json_pack("{s:s, s:i, s:s}", "script", "(kernel)",
-	    "status", 0, "output", msg);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	struct perr e;
-
-	if (text == NULL || send_req(k, "POST", "/agent/log",
-	    "application/json", text, strlen(text), &e) < 0)
-		log_warnx("kernel: log line not kept at pipold");
-	free(text);
-	json_decref(o);
-}
-
 static int
 upload(struct kup *k, int rootfd, const struct kernel_boot *kb,
     struct perr *e)
@@ -191,15 +175,12 @@ upload(struct kup *k, int rootfd, const struct kernel_boot *kb,
 }
 
 int
-kernel_upload(const char *server, const char *token, json_t *order,
-    const char *root, const char *dev, struct perr *e)
+kernel_upload(const char *server, const char *token, const char *root,
+    const char *dev, struct perr *e)
 {
-	const char *profile = json_string_value(json_object_get(order,
-	    "profile"));
-	int netboot = profile != NULL && strcmp(profile, "netboot-only") == 0;
 	struct kup k = { .server = server, .token = token };
 	struct kernel_boot *kb;
-	char uuid[37], msg[PERR_MSG_MAX + 64];
+	char uuid[37];
 	struct perr fe;
 	int rootfd, rc;
 
@@ -216,25 +197,13 @@ kernel_upload(const char *server, const char *token, json_t *order,
 	}
 	rc = kernel_find(rootfd, dev != NULL && kernel_fs_uuid(dev, uuid) ==
 	    0 ? uuid : NULL, kb, &fe);
-	if (rc < 0 && netboot) {
+	if (rc < 0) {
 		rc = perr_set(e, PE_DATA, "netboot-only: no kernel to boot "
 		    "the deployed system from the network: %s", fe.msg);
 		goto out;
 	}
-	if (rc == 0)
-		rc = upload(&k, rootfd, kb, &fe);
-	if (rc < 0 && netboot) {
+	if ((rc = upload(&k, rootfd, kb, &fe)) < 0)
 		*e = fe;
-		goto out;
-	}
-	if (rc < 0) {	/* not needed to boot this node: said, not fatal */
-		snprintf(msg, sizeof(msg), "the deployed system's kernel is "
-		    "not at pipold (kexec and network boots need it): %s\n",
-		    fe.msg);
-		log_warnx("%s", msg);
-		log_line(&k, msg);
-		rc = 0;
-	}
  out:
 	http_easy_free(k.h);
 	http_away_destroy(&k.away);

@@ -20,12 +20,12 @@
  * After post-install, the root still mounted at root: find its kernel
  * (root=UUID= the UUID of the filesystem on dev; dev NULL: as
  * kernel_find says) and upload it to server with token (the agent's,
- * in its current phase), with the order's profile deciding what a
- * missing kernel means: on netboot-only a failure naming what was
- * searched (-PE_DATA with e), elsewhere a warning and 0.
+ * in its current phase); called for netboot-only nodes only. No kernel
+ * found: -PE_DATA with e naming what was searched; an upload refused:
+ * -code with e.
  */
-int kernel_upload(const char *server, const char *token, json_t *order,
-    const char *root, const char *dev, struct perr *e);
+int kernel_upload(const char *server, const char *token, const char *root,
+    const char *dev, struct perr *e);
 
 /* The UUID of the ext2/3/4, xfs or btrfs filesystem on dev, as
  * "xxxxxxxx-xxxx-...": 0, or -1 when it is none of those. */

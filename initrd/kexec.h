@@ -2,7 +2,10 @@
  * kexec.h -- the hand-over to the deployed system without a firmware
  * pass (kexec.c): once the disk is written, post-installed and reported,
  * its root is mounted again, its default kernel found (kernel_find.c),
- * loaded with kexec_file_load(2) and jumped to. Any failure leaves the
+ * loaded with kexec_file_load(2) -- or kexec_load(2) through kexec-tools'
+ * kexec -l where the kernel will not take the first, or where the
+ * deployment kernel's command line says pipol.kexec=load -- and jumped
+ * to. Any failure leaves the
  * machine as it was: the caller returns, and /init reboots through the
  * firmware as before. Knows nothing of HTTP: telling pipold is the
  * caller's callback.
@@ -13,6 +16,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "kernel_find.h"
 #include "perr.h"
 
 #define KEXEC_INITRD_MAX	(512u << 20)	/* the initrds, joined: a
@@ -23,6 +27,31 @@
 							   environment
 							   jumps */
 #define KEXEC_ROOT_DIR		"/run/pipol/kexec-root"
+#define KEXEC_CMDLINE		"/proc/cmdline"	/* pipol.kexec= */
+#define KEXEC_TOOL		"/sbin/kexec"	/* Debian's kexec-tools,
+						   in bootenv/build.sh's
+						   initramfs */
+#define KEXEC_TOOL_SEC		60	/* kexec -l copies ~50 MB: seconds,
+					   even under QEMU without KVM */
+#define KEXEC_TOOL_LINES	20	/* of its output, logged */
+
+/* how to load: pipol.kexec= on the deployment kernel's command line */
+enum kexec_mode {
+	KEXEC_MODE_AUTO,	/* none: kexec_file_load, kexec -l when the
+				   kernel will not file_load (kexec_errno_
+				   wants_load) */
+	KEXEC_MODE_FILE,	/* "file": kexec_file_load only */
+	KEXEC_MODE_LOAD,	/* "load": kexec -l only, for a kernel whose
+				   kexec_file_load misbehaves */
+};
+
+/* kexec -l's argv, built in place: no shell, one element per value */
+struct kexec_tool {
+	char *argv[8];
+	char kernel[32];			/* /proc/self/fd/N */
+	char initrd[48];			/* --initrd=/proc/self/fd/N */
+	char cmdline[16 + KERNEL_CMDLINE_MAX];	/* --command-line=TEXT */
+};
 
 /*
  * Whether to try, from the order and the image's metadata ("key=value"
@@ -37,6 +66,35 @@ int kexec_wanted(json_t *order, const char *meta, const char **why);
  * does not take): the machine reboots through the firmware instead.
  */
 int kexec_errno_is_refusal(int err);
+
+/*
+ * Whether that errno means this kernel does not do kexec_file_load for
+ * this kernel file, when kexec_load may: not built in (ENOSYS,
+ * EOPNOTSUPP), a format only kexec-tools takes (ENOEXEC). Not lockdown
+ * or a signature policy (EPERM, EKEYREJECTED, EBADMSG): lockdown
+ * refuses kexec_load too, and a signature wanted is never walked
+ * around.
+ */
+int kexec_errno_wants_load(int err);
+
+/* pipol.kexec's value (NULL or "": none) as a mode; -1 if unknown */
+int kexec_mode_parse(const char *v);
+
+/*
+ * kexec -l of the kernel at kfd, the initrd at ifd (-1: none), the
+ * command line as it is, into t (its argv points into t): 0, or -1 when
+ * the command line is longer than the kernel takes.
+ */
+int kexec_tool_argv(struct kexec_tool *t, int kfd, int ifd,
+    const char *cmdline);
+
+/*
+ * argv run (no shell), kfd and ifd (-1: none) open in it, its output
+ * logged a line at a time (KEXEC_TOOL_LINES at most), killed after sec
+ * seconds: 0 when it exits 0, else -code with e saying how it ended.
+ */
+int kexec_tool_run(char *const argv[], int kfd, int ifd, int sec,
+    struct perr *e);
 
 /*
  * The UUID of the filesystem on dev (ext2/3/4, XFS, btrfs), as blkid

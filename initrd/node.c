@@ -352,8 +352,8 @@ node_postinst_agent(struct postinst *p, const char *server,
 		/* a netboot-only order: its kernel too, as node mode */
 		if (rc == 0 && strcmp(json_string_value(json_object_get(
 		    p->order, "profile")) ?: "", "netboot-only") == 0)
-			rc = kernel_upload(n.server, n.token, p->order,
-			    p->root, NULL, e);
+			rc = kernel_upload(n.server, n.token, p->root,
+			    NULL, e);
 	}
 	http_easy_free(n.h);
 	http_away_destroy(&n.away);
@@ -480,8 +480,11 @@ node_postinst(struct node *n, struct deploy *d, json_t *order,
 	if (rc == 0 && strcmp(json_string_value(json_object_get(order,
 	    "profile")) ?: "", "mac-efi32") == 0)
 		rc = node_apple(n, e);
-	if (rc == 0)	/* the root still mounted: its kernel to pipold */
-		rc = kernel_upload(n->server, n->token, order, dir, part, e);
+	/* netboot-only: the root still mounted, its kernel to pipold (a
+	 * kexec reads it from the disk: other profiles send nothing) */
+	if (rc == 0 && strcmp(json_string_value(json_object_get(order,
+	    "profile")) ?: "", "netboot-only") == 0)
+		rc = kernel_upload(n->server, n->token, dir, part, e);
 	if (mount_root_undo(dir, &ue) < 0 && rc == 0) {
 		*e = ue;
 		rc = -ue.code;

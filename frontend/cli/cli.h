@@ -41,6 +41,9 @@ long long cli_int(json_t *o, const char *k);
 /* client.c: one call to pipold; *reply is the JSON answer (caller frees) */
 int client_call(const char *method, const char *path, json_t *send,
     json_t **reply, struct perr *e);
+/* client.c: does client_call know a server (the environment, the
+ * config file)? image_cmd.c goes through pipold then (imageapi) */
+int client_has_server(void);
 
 /* policy_cmd.c: "pipol group", "pipol site", and the queue and user
  * commands listed in resv_cmd.c and user_cmd.c */

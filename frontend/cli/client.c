@@ -62,6 +62,20 @@ config_get(const char *key, char **out)
 	free(text);
 }
 
+int
+client_has_server(void)
+{
+	char *server;
+	int has;
+
+	if (getenv("PIPOL_SERVER") != NULL)
+		return 1;
+	config_get("server", &server);
+	has = server != NULL;
+	free(server);
+	return has;
+}
+
 static int
 status_code(long http)
 {

@@ -4,6 +4,11 @@
  * enum, each command's table a subset (common/cmd.c parses argv); the
  * values are checked here, then imagestore is called; every error is one
  * line and a documented exit status.
+ *
+ * list, show, validate, promote, rollback and copy go through pipold
+ * (GET/POST /api/images, api_image.c) when a server is known and no
+ * store is named here (--state, $PIPOL_STATE); else, like the other
+ * commands, they work on the store here. list and show print image_info.c's JSON on both paths.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +19,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "image.h"
+#include "image_info.h"
 #include "log.h"
 #include "parse.h"
 #include "perr.h"
@@ -81,6 +87,14 @@ static const struct cmd_opt verify_opts[] = {
 
 static const struct cmd_opt state_opts[] = {
 	OPT_STATE,
+	[O_END] = CMD_OPT_END
+};
+
+/* list, show, validate, promote, rollback, copy: pipold's store too */
+static const struct cmd_opt api_opts[] = {
+	[O_STATE] = { "state", 0, CMD_VALUE, "DIR",
+	    "the store in DIR (default $PIPOL_STATE, else pipold's\n"
+	    "when a server is known, else /var/lib/pipol)" },
 	[O_END] = CMD_OPT_END
 };
 
@@ -268,22 +282,6 @@ cmd_export(const struct cmd *c, const struct cmd_args *ca)
 	return rc < 0 ? cli_fail(&e) : 0;
 }
 
-static const char *
-version_label(const struct store_image *img, const struct store_version *v)
-{
-	size_t i = img->nhist;
-
-	if (img->current == v->version)
-		return "current";
-	/* previous: what rollback would make current */
-	while (i > 0 && (img->history[i - 1] == img->current ||
-	    store_image_find(img, img->history[i - 1]) == NULL))
-		i--;
-	if (i > 0 && img->history[i - 1] == v->version)
-		return "previous";
-	return store_vstate_name(v->state);
-}
-
 static void
 fmt_size(uint64_t n, char *buf, size_t len)
 {
@@ -308,152 +306,140 @@ fmt_time(long long t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * Through pipold? Only when no store is named here (--state, or
+ * $PIPOL_STATE set and not empty: the frontend's own scripts keep
+ * their store) and a server is known (docs/admin.md, "Images over the
+ * API").
+ */
+static int
+via_server(const struct iargs *a)
+{
+	const char *env = getenv("PIPOL_STATE");
+
+	return a->state == NULL && (env == NULL || *env == '\0') &&
+	    client_has_server();
+}
+
+/* GET path from pipold, or what fill makes of the local store. */
+static int
+image_json(const struct iargs *a, const char *path,
+    int (*fill)(struct store *, const char *, unsigned, json_t **,
+    struct perr *), const char *name, unsigned v, json_t **out)
+{
+	struct store *s;
+	struct perr e;
+	int rc;
+
+	if (via_server(a))
+		return client_call("GET", path, NULL, out, &e) < 0 ?
+		    cli_fail(&e) : 0;
+	if ((rc = open_store(a, STORE_SHARED, &s)) != 0)
+		return rc;
+	rc = fill(s, name, v, out, &e);
+	store_close(s);
+	return rc < 0 ? cli_fail(&e) : 0;
+}
+
+static int
+fill_list(struct store *s, const char *name, unsigned v, json_t **out,
+    struct perr *e)
+{
+	(void)name;
+	(void)v;
+	return image_info_list(s, IMAGE_INFO_ALL, out, e);
+}
+
+static int
+fill_show(struct store *s, const char *name, unsigned v, json_t **out,
+    struct perr *e)
+{
+	return image_info_show(s, name, v, IMAGE_INFO_ALL, out, e);
+}
+
+/* The table of image_info_list's JSON; PE_DATA when it lists errors. */
+static int
+print_list(json_t *o)
+{
+	json_t *img, *ver, *errs = json_object_get(o, "errors");
+	char size[32], when[32];
+	size_t i, j;
+
+	for (i = 0; i < json_array_size(errs); i++)
+		log_warnx("%s", json_string_value(json_array_get(errs, i)));
+	printf("%-24s %7s  %-9s  %-4s  %10s  %s\n", "NAME", "VERSION",
+	    "STATE", "CODEC", "DISK", "CREATED");
+	json_array_foreach(json_object_get(o, "images"), i, img)
+		json_array_foreach(json_object_get(img, "versions"), j, ver) {
+			fmt_size((uint64_t)cli_int(ver, "disk_size"), size,
+			    sizeof(size));
+			fmt_time(cli_int(ver, "created"), when, sizeof(when));
+			printf("%-24s %7lld  %-9s  %-4s  %10s  %s\n",
+			    cli_str(img, "name"), cli_int(ver, "version"),
+			    cli_str(ver, "state"), cli_str(ver, "codec"), size,
+			    when);
+		}
+	return json_array_size(errs) ? PE_DATA : 0;
+}
+
 static int
 cmd_ls(const struct cmd *c, const struct cmd_args *ca)
 {
-	struct store_image img;
-	struct pimg_index *ix;
-	char **names, size[32], when[32];
 	struct iargs a;
-	struct store *s;
-	struct perr e;
-	size_t n, i, j;
+	json_t *o;
 	int rc;
 
 	(void)c;
 	if ((rc = image_args(ca, &a)) != 0)
 		return rc;
-	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
+	if ((rc = image_json(&a, "/api/images", fill_list, NULL, 0, &o)) != 0)
 		return rc;
-	if (store_list(s, &names, &n, &e) < 0) {
-		store_close(s);
-		return cli_fail(&e);
-	}
-	printf("%-24s %7s  %-9s  %-4s  %10s  %s\n", "NAME", "VERSION",
-	    "STATE", "CODEC", "DISK", "CREATED");
-	for (i = 0; i < n; i++) {
-		if (store_image_get(s, names[i], &img, &e) < 0) {
-			log_warnx("%s", e.msg);
-			rc = PE_DATA;
-			continue;
-		}
-		for (j = 0; j < img.nv; j++) {
-			if (store_load(s, names[i], img.v[j].version, &ix,
-			    &e) < 0) {
-				log_warnx("%s", e.msg);
-				rc = PE_DATA;
-				continue;
-			}
-			fmt_size(ix->disk_size, size, sizeof(size));
-			fmt_time(img.v[j].created, when, sizeof(when));
-			printf("%-24s %7u  %-9s  %-4s  %10s  %s\n", names[i],
-			    img.v[j].version, version_label(&img, &img.v[j]),
-			    pimg_codec_name((int)ix->codec), size, when);
-			pimg_index_free(ix);
-		}
-		store_image_clear(&img);
-	}
-	store_list_free(names, n);
-	store_close(s);
+	rc = print_list(o);
+	json_decref(o);
 	return rc;
 }
 
-static int
-hash_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, HASH_BYTES);
-}
-
-/* Distinct chunk hashes of ix, sorted; caller frees. */
-static uint8_t *
-distinct_hashes(const struct pimg_index *ix, size_t *n)
-{
-	uint8_t *h = malloc((size_t)ix->nchunks * HASH_BYTES + 1);
-	size_t i, k = 0;
-
-	if (h == NULL)
-		return NULL;
-	for (i = 0; i < ix->nchunks; i++)
-		memcpy(h + i * HASH_BYTES, ix->e[i].hash, HASH_BYTES);
-	qsort(h, ix->nchunks, HASH_BYTES, hash_cmp);
-	for (i = 0; i < ix->nchunks; i++)
-		if (k == 0 || memcmp(h + (k - 1) * HASH_BYTES,
-		    h + i * HASH_BYTES, HASH_BYTES) != 0)
-			memmove(h + k++ * HASH_BYTES, h + i * HASH_BYTES,
-			    HASH_BYTES);
-	*n = k;
-	return h;
-}
-
-/* Bytes of the distinct chunks of ix (each stored once). */
-static uint64_t
-stored_bytes(const struct pimg_index *ix, const uint8_t *mine, size_t nm)
-{
-	uint8_t *seen = calloc(nm + 1, 1);
-	const uint8_t *hit;
-	uint64_t stored = 0;
-	size_t i, k;
-
-	for (i = 0; seen != NULL && i < ix->nchunks; i++) {
-		hit = bsearch(ix->e[i].hash, mine, nm, HASH_BYTES, hash_cmp);
-		k = (size_t)(hit - mine) / HASH_BYTES;
-		if (!seen[k]) {
-			seen[k] = 1;
-			stored += ix->e[i].comp_len;
-		}
-	}
-	free(seen);
-	return stored;
-}
-
-/* Stored size, and how many chunks the next older version shares. */
+/* What image_info_show's JSON says, one "key: value" line each. */
 static void
-show_sharing(struct store *s, const char *name, const struct store_image *img,
-    unsigned v, const struct pimg_index *ix)
+print_show(json_t *o)
 {
-	struct pimg_index *old = NULL;
-	uint8_t *mine, *theirs = NULL;
-	uint64_t stored;
-	size_t nm, nt = 0, i, shared = 0;
-	unsigned prev = 0;
-	struct perr e;
-	char size[32];
+	const char *state = cli_str(o, "state");
+	char size[32], when[32];
 
-	if ((mine = distinct_hashes(ix, &nm)) == NULL)
-		return;
-	stored = stored_bytes(ix, mine, nm);
-	fmt_size(stored, size, sizeof(size));
-	printf("stored size:   %llu bytes (%s, %zu distinct chunks)\n",
-	    (unsigned long long)stored, size, nm);
-	for (i = 0; i < img->nv; i++)
-		if (img->v[i].version < v)
-			prev = img->v[i].version;
-	if (prev && store_load(s, name, prev, &old, &e) == 0 &&
-	    (theirs = distinct_hashes(old, &nt)) != NULL) {
-		for (i = 0; i < nm; i++)
-			shared += bsearch(mine + i * HASH_BYTES, theirs, nt,
-			    HASH_BYTES, hash_cmp) != NULL;
-		printf("shared:        %zu of %zu chunks with %s:%u\n",
-		    shared, nm, name, prev);
-	} else {
+	fmt_size((uint64_t)cli_int(o, "disk_size"), size, sizeof(size));
+	fmt_time(cli_int(o, "created"), when, sizeof(when));
+	printf("image:         %s:%lld\n", cli_str(o, "image"),
+	    cli_int(o, "version"));
+	printf("state:         %s%s\n", state, strcmp(state, "current") == 0 ||
+	    strcmp(state, "previous") == 0 ? " (validated)" : "");
+	printf("created:       %s\n", when);
+	printf("codec:         %s\n", cli_str(o, "codec"));
+	printf("chunk size:    %lld\n", cli_int(o, "chunk_size"));
+	printf("disk size:     %lld bytes (%s)\n", cli_int(o, "disk_size"),
+	    size);
+	printf("chunks:        %lld\n", cli_int(o, "chunks"));
+	printf("zero chunks:   %lld\n", cli_int(o, "zero_chunks"));
+	fmt_size((uint64_t)cli_int(o, "stored_bytes"), size, sizeof(size));
+	printf("stored size:   %lld bytes (%s, %lld distinct chunks)\n",
+	    cli_int(o, "stored_bytes"), size, cli_int(o, "distinct_chunks"));
+	if (cli_int(o, "shared_with") != 0)
+		printf("shared:        %lld of %lld chunks with %s:%lld\n",
+		    cli_int(o, "shared_chunks"), cli_int(o, "distinct_chunks"),
+		    cli_str(o, "image"), cli_int(o, "shared_with"));
+	else
 		printf("shared:        no earlier version\n");
-	}
-	free(theirs);
-	pimg_index_free(old);
-	free(mine);
+	printf("disk hash:     %s\n", cli_str(o, "disk_hash"));
+	if (*cli_str(o, "meta"))
+		printf("meta:\n%s", cli_str(o, "meta"));
 }
 
 static int
 cmd_show(const struct cmd *c, const struct cmd_args *ca)
 {
-	char name[STORE_NAME_MAX + 1], hex[HASH_HEX], size[32], when[32];
-	const struct store_version *sv;
-	struct store_image img;
-	struct pimg_index *ix;
+	char name[STORE_NAME_MAX + 1], path[128];
 	struct iargs a;
-	struct store *s;
-	struct perr e;
 	unsigned v;
+	json_t *o;
 	int rc;
 
 	(void)c;
@@ -461,41 +447,12 @@ cmd_show(const struct cmd *c, const struct cmd_args *ca)
 		return rc;
 	if ((rc = parse_ref(a.pos[0], name, &v, 0)) != 0)
 		return rc;
-	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
+	snprintf(path, sizeof(path), v ? "/api/images/%s?version=%u" :
+	    "/api/images/%s", name, v);
+	if ((rc = image_json(&a, path, fill_show, name, v, &o)) != 0)
 		return rc;
-	if (store_resolve(s, name, &v, &e) < 0 ||
-	    store_image_get(s, name, &img, &e) < 0) {
-		store_close(s);
-		return cli_fail(&e);
-	}
-	if (store_load(s, name, v, &ix, &e) < 0) {
-		store_image_clear(&img);
-		store_close(s);
-		return cli_fail(&e);
-	}
-	sv = store_image_find(&img, v);
-	hash_hex(ix->disk_hash, hex);
-	fmt_size(ix->disk_size, size, sizeof(size));
-	fmt_time(sv->created, when, sizeof(when));
-	printf("image:         %s:%u\n", name, v);
-	printf("state:         %s%s\n", version_label(&img, sv),
-	    img.current == v || strcmp(version_label(&img, sv), "previous")
-	    == 0 ? " (validated)" : "");
-	printf("created:       %s\n", when);
-	printf("codec:         %s\n", pimg_codec_name((int)ix->codec));
-	printf("chunk size:    %u\n", ix->chunk_size);
-	printf("disk size:     %llu bytes (%s)\n",
-	    (unsigned long long)ix->disk_size, size);
-	printf("chunks:        %u\n", ix->nchunks);
-	printf("zero chunks:   %llu\n",
-	    (unsigned long long)pimg_index_zero_chunks(ix));
-	show_sharing(s, name, &img, v, ix);
-	printf("disk hash:     %s\n", hex);
-	if (*ix->meta)
-		printf("meta:\n%s", ix->meta);
-	pimg_index_free(ix);
-	store_image_clear(&img);
-	store_close(s);
+	print_show(o);
+	json_decref(o);
 	return 0;
 }
 
@@ -534,7 +491,31 @@ cmd_verify(const struct cmd *c, const struct cmd_args *ca)
 	return rc < 0 ? PE_DATA : 0;
 }
 
-/* validate, promote, rm: NAME:VERSION and one store call. */
+/*
+ * POST /api/images/NAME/ACTION with body (taken, may be NULL); 0 and
+ * the version pipold names in its answer, or an exit status.
+ */
+static int
+post_image(const char *name, const char *action, json_t *body,
+    unsigned *v)
+{
+	char path[128];
+	json_t *reply;
+	struct perr e;
+	int rc;
+
+	snprintf(path, sizeof(path), "/api/images/%s/%s", name, action);
+	rc = client_call("POST", path, body, &reply, &e);
+	json_decref(body);
+	if (rc < 0)
+		return cli_fail(&e);
+	*v = (unsigned)cli_int(reply, "version");
+	json_decref(reply);
+	return 0;
+}
+
+/* validate, promote, rm: NAME:VERSION and one store call, or the
+ * action of that name through pipold (rm: never). */
 static int
 version_op(const struct cmd *c, const struct cmd_args *ca,
     int (*op)(struct store *, const char *, unsigned, struct perr *),
@@ -547,17 +528,22 @@ version_op(const struct cmd *c, const struct cmd_args *ca,
 	unsigned v;
 	int rc;
 
-	(void)c;
 	if ((rc = image_args(ca, &a)) != 0)
 		return rc;
 	if ((rc = parse_ref(a.pos[0], name, &v, 1)) != 0)
 		return rc;
-	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
-		return rc;
-	rc = op(s, name, v, &e);
-	store_close(s);
-	if (rc < 0)
-		return cli_fail(&e);
+	if (op != store_rm && via_server(&a)) {
+		if ((rc = post_image(name, c->name, json_pack("{s:i}",
+		    "version", (int)v), &v)) != 0)
+			return rc;
+	} else {
+		if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
+			return rc;
+		rc = op(s, name, v, &e);
+		store_close(s);
+		if (rc < 0)
+			return cli_fail(&e);
+	}
 	printf("%s:%u %s\n", name, v, done);
 	return 0;
 }
@@ -594,16 +580,22 @@ cmd_rollback(const struct cmd *c, const struct cmd_args *ca)
 		return rc;
 	if (store_name_check(a.pos[0], &e) < 0)
 		return cli_fail(&e);
-	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
-		return rc;
-	rc = store_rollback(s, a.pos[0], &now, &e);
-	store_close(s);
-	if (rc < 0)
-		return cli_fail(&e);
+	if (via_server(&a)) {
+		if ((rc = post_image(a.pos[0], "rollback", NULL, &now)) != 0)
+			return rc;
+	} else {
+		if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
+			return rc;
+		rc = store_rollback(s, a.pos[0], &now, &e);
+		store_close(s);
+		if (rc < 0)
+			return cli_fail(&e);
+	}
 	printf("%s:%u is current\n", a.pos[0], now);
 	return 0;
 }
 
+/* Over the API, NEWNAME must be a new image (409 otherwise). */
 static int
 cmd_copy(const struct cmd *c, const struct cmd_args *ca)
 {
@@ -612,6 +604,7 @@ cmd_copy(const struct cmd *c, const struct cmd_args *ca)
 	struct store *s;
 	struct perr e;
 	unsigned v, nv;
+	json_t *body;
 	int rc;
 
 	(void)c;
@@ -621,12 +614,21 @@ cmd_copy(const struct cmd *c, const struct cmd_args *ca)
 		return rc;
 	if (store_name_check(a.pos[1], &e) < 0)
 		return cli_fail(&e);
-	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
-		return rc;
-	rc = store_copy(s, name, v, a.pos[1], &nv, &e);
-	store_close(s);
-	if (rc < 0)
-		return cli_fail(&e);
+	if (via_server(&a)) {
+		body = json_pack("{s:s}", "to", a.pos[1]);
+		if (v != 0)
+			json_object_set_new(body, "version",
+			    json_integer(v));
+		if ((rc = post_image(name, "copy", body, &nv)) != 0)
+			return rc;
+	} else {
+		if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
+			return rc;
+		rc = store_copy(s, name, v, a.pos[1], &nv, &e);
+		store_close(s);
+		if (rc < 0)
+			return cli_fail(&e);
+	}
 	printf("%s:%u\n", a.pos[1], nv);
 	return 0;
 }
@@ -664,24 +666,24 @@ const struct cmd image_cmds[] = {
 	{ "export", cmd_export, "NAME[:VERSION] [-o FILE] [--raw]",
 	  "write the .pimg single file, or the raw disk with --raw",
 	  export_opts, 1, 1, NULL },
-	{ "list", cmd_ls, "", "list images and their versions", state_opts,
+	{ "list", cmd_ls, "", "list images and their versions", api_opts,
 	  0, 0, NULL },
 	{ "show", cmd_show, "NAME[:VERSION]",
-	  "describe one version (default: current, else newest)", state_opts,
+	  "describe one version (default: current, else newest)", api_opts,
 	  1, 1, NULL },
 	{ "verify", cmd_verify, "[NAME[:VERSION]] [--repair]",
 	  "re-read and re-hash stored chunks (all versions by default)",
 	  verify_opts, 0, 1, NULL },
 	{ "validate", cmd_validate, "NAME:VERSION",
-	  "mark a draft as validated", state_opts, 1, 1, NULL },
+	  "mark a draft as validated", api_opts, 1, 1, NULL },
 	{ "promote", cmd_promote, "NAME:VERSION",
-	  "make a validated version current", state_opts, 1, 1, NULL },
+	  "make a validated version current", api_opts, 1, 1, NULL },
 	{ "rollback", cmd_rollback, "NAME",
-	  "make the previous current version current again", state_opts,
+	  "make the previous current version current again", api_opts,
 	  1, 1, NULL },
 	{ "copy", cmd_copy, "NAME[:VERSION] NEWNAME",
 	  "new draft of NEWNAME sharing every chunk (none copied)",
-	  state_opts, 2, 2, NULL },
+	  api_opts, 2, 2, NULL },
 	{ "rm", cmd_rm, "NAME:VERSION",
 	  "remove a version (not the current one); gc frees its chunks",
 	  state_opts, 1, 1, NULL },

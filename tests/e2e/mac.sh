@@ -50,12 +50,6 @@ con "pipol: n1: booting the local disk" && con "pipol-testimg: IA32 GRUB" &&
     notok "n1: after the deployment, PXE -> GRUB -> pipold's local script -> the disk's BOOTIA32.EFI"
 con "pipol-testimg: up n1" && ok "n1: the deployed system is up as n1" || notok "n1: the deployed system is up as n1"
 
-sshnode() {
-	net_exec ssh -F /dev/null -i "$T/id" -o BatchMode=yes -o IdentitiesOnly=yes \
-	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-	    -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR \
-	    -o ConnectTimeout=20 "$1@10.99.0.21" "$2" 2>&1
-}
 equal "ssh root@n1 with alice's key: hostname, 32-bit EFI" \
     "$(sshnode root 'hostname; cat /sys/firmware/efi/fw_platform_size' | tr '\n' ' ')" "n1 32 "
 

@@ -78,12 +78,6 @@ fi
 con "pipol-testimg: up n1" && ok "n1: the deployed system is up as n1" || notok "n1: the deployed system is up as n1"
 con "pipol: ready reported to $NET_URL" && ok "n1: its first boot reported ready" || notok "n1: its first boot reported ready"
 
-sshnode() {
-	net_exec ssh -F /dev/null -i "$T/id" -o BatchMode=yes -o IdentitiesOnly=yes \
-	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-	    -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR \
-	    -o ConnectTimeout=20 "$1@10.99.0.21" "$2" 2>&1
-}
 equal "ssh root@n1 with alice's key: hostname" "$(sshnode root hostname)" n1
 equal "the rc script's work" "$(sshnode root 'cat /root/rc-ran; cat /etc/motd; ls /root/never 2>&1 | wc -l')" \
     "rc for alice on testimg

@@ -6,7 +6,8 @@
 # QMP power, the cloud deployment environment), its blank 64 MiB disk
 # $T/n1.disk. Gives pipol (admin) and alice (functions running pipol
 # in the namespace), con TEXT (in n1's console), bootreqs (n1's
-# fetches of /boot/MAC). Cleans up on exit: pipold, its PostgreSQL,
+# fetches of /boot/MAC), sshnode USER CMD (CMD on n1 over SSH, alice's
+# key). Cleans up on exit: pipold, its PostgreSQL,
 # the namespace and what runs in it, $T. E2E_LAYOUT (mkimage --layout)
 # and E2E_TFTP (pipold --tftp-root, a folder of the test's own) when set:
 # the mac-efi32 test's GPT image and IA32 GRUB.
@@ -58,3 +59,9 @@ con() { tr -d '\r' < "$NET_DIR/n1.log" | grep -F -- "$1" > /dev/null; }
 # iPXE's fetches of /boot/MAC (each boot asks pipold once; TFTP sends
 # snponly.efi twice a boot: its size first, then the file)
 bootreqs() { tr -d '\r' < "$NET_DIR/n1.log" | grep -c "/boot/52%3A54%3A00%3A99%3A00%3A21\.\.\. ok"; }
+sshnode() {
+	net_exec ssh -F /dev/null -i "$T/id" -o BatchMode=yes -o IdentitiesOnly=yes \
+	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+	    -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR \
+	    -o ConnectTimeout=20 "$1@10.99.0.21" "$2" 2>&1
+}

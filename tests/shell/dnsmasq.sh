@@ -9,11 +9,9 @@
 # added while dnsmasq runs is served without a restart.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/pipold_lib.sh"
-NS=pipol-test-$$
+. "$TOP/tests/net/dhcpns.sh"
 DIR=$T/dns
-NPID=
-stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
-extra_cleanup() { stop "$NPID"; ip netns del "$NS" 2>/dev/null; }
+extra_cleanup() { dhcpns_down; }
 
 expect_fail 2 "--dnsmasq-dir needs --public-url" "$D" --dnsmasq-dir "$DIR"
 expect_fail 2 "--public-url ftp://10.77.0.1/: not http(s)://HOST[:PORT][/PATH]" \
@@ -73,36 +71,12 @@ equal "at start: a file that is no node's removed" "$(ls "$DIR/hosts" | tr '\n' 
 
 # a real dnsmasq on those files, inside a namespace of our own:
 # d0 (10.77.0.1, dnsmasq) <-veth-> c0 (the client, any MAC we give it)
-if ! ip netns add "$NS"; then
-	notok "network namespace $NS (root and CAP_NET_ADMIN needed)"
+if ! dhcpns_up "$DIR/pipol.conf"; then
+	notok "network namespace (root and CAP_NET_ADMIN needed)"
 	exit 1
 fi
-ip -n "$NS" link set lo up
-ip -n "$NS" link add d0 type veth peer name c0
-ip -n "$NS" addr add 10.77.0.1/24 dev d0
-ip -n "$NS" link set d0 up
-ip -n "$NS" link set c0 up
-ip netns exec "$NS" dnsmasq --keep-in-foreground --conf-file="$DIR/pipol.conf" \
-    --port=0 --interface=d0 --bind-interfaces --dhcp-range=10.77.0.0,static \
-    --dhcp-leasefile="$T/leases" --user=root \
-    --log-dhcp --log-facility="$T/dnsmasq.log" &
-NPID=$!
-for _ in $(seq 100); do ip netns exec "$NS" ss -Hlun 'sport = :67' | grep -q . && break; sleep 0.1; done
-cat > "$T/udhcpc.sh" <<EOF
-#!/bin/sh
-[ "\$1" = bound ] && echo "ip=\$ip boot_file=\$boot_file" > "$T/lease"
-exit 0
-EOF
-chmod 755 "$T/udhcpc.sh"
 # dhcp MAC [udhcpc -x options]: the lease the client got, or "none"
-dhcp() {
-	local mac=$1; shift
-	rm -f "$T/lease"
-	ip -n "$NS" link set c0 address "$mac"
-	ip netns exec "$NS" busybox udhcpc -i c0 -f -q -n -t 4 -T 1 \
-	    -s "$T/udhcpc.sh" "$@" > /dev/null 2>&1
-	cat "$T/lease" 2>/dev/null || echo none
-}
+dhcp() { dhcpns_ask "$@"; }
 equal "BIOS PXE (arch 0): its address, undionly.kpxe" \
     "$(dhcp 52:54:00:00:07:01 -x 0x5d:0000)" "ip=10.77.0.21 boot_file=undionly.kpxe"
 equal "UEFI PXE (arch 7): snponly.efi" \
@@ -120,7 +94,7 @@ equal "a MAC that is no node: no lease" "$(dhcp 52:54:00:00:07:09 -x 0x5d:0000)"
 "$P" node add n9 --mac 52:54:00:00:07:09 --profile pc-bios --ip 10.77.0.29 > /dev/null
 equal "a node added while dnsmasq runs: served, no restart" \
     "$(dhcp 52:54:00:00:07:09 -x 0x5d:0000)" "ip=10.77.0.29 boot_file=undionly.kpxe"
-kill -0 "$NPID" 2>/dev/null && ok "dnsmasq still runs" || notok "dnsmasq still runs"
+kill -0 "$DHCPNS_PID" 2>/dev/null && ok "dnsmasq still runs" || notok "dnsmasq still runs"
 grep -q "read $DIR/hosts/n9" "$T/dnsmasq.log" &&
     ok "dnsmasq read the new host file" || { notok "dnsmasq read the new host file"; tail -5 "$T/dnsmasq.log" >&2; }
 equal "n1's file was not read again (no duplicate host)" "$(grep -c "read $DIR/hosts/n1\$" "$T/dnsmasq.log")" 1

@@ -10,12 +10,10 @@
 # option 93 = 2 with elilo.efi, and serves the file over TFTP.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/pipold_lib.sh"
-NS=pipol-elilo-$$
+. "$TOP/tests/net/dhcpns.sh"
 DIR=$T/dns
 TFTP=$T/tftp
-NPID=
-stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
-extra_cleanup() { stop "$NPID"; ip netns del "$NS" 2>/dev/null; }
+extra_cleanup() { dhcpns_down; }
 
 D=$B/pipold
 expect_fail 2 "--elilo goes with --dnsmasq-dir" "$D" --elilo elilo.efi
@@ -128,43 +126,19 @@ sql "UPDATE deployments SET state = 'rebooting' WHERE id = $dep" > /dev/null
 same "past writing, the deployed system's first boot: local" "$F" "$T/local.want"
 
 # a real dnsmasq, in a namespace of our own; the client asks as IA-64
-if ! ip netns add "$NS"; then
-	notok "network namespace $NS (root and CAP_NET_ADMIN needed)"
+if ! dhcpns_up "$DIR/pipol.conf"; then
+	notok "network namespace (root and CAP_NET_ADMIN needed)"
 	exit 1
 fi
-ip -n "$NS" link set lo up
-ip -n "$NS" link add d0 type veth peer name c0
-ip -n "$NS" addr add 10.77.0.1/24 dev d0
-ip -n "$NS" link set d0 up
-ip -n "$NS" link set c0 up
-ip netns exec "$NS" dnsmasq --keep-in-foreground --conf-file="$DIR/pipol.conf" \
-    --port=0 --interface=d0 --bind-interfaces --dhcp-range=10.77.0.0,static \
-    --dhcp-leasefile="$T/leases" --user=root \
-    --log-dhcp --log-facility="$T/dnsmasq.log" &
-NPID=$!
-for _ in $(seq 100); do ip netns exec "$NS" ss -Hlun 'sport = :67' | grep -q . && break; sleep 0.1; done
-cat > "$T/udhcpc.sh" <<EOF
-#!/bin/sh
-[ "\$1" = bound ] && echo "ip=\$ip boot_file=\$boot_file" > "$T/lease"
-exit 0
-EOF
-chmod 755 "$T/udhcpc.sh"
-dhcp() {
-	local mac=$1; shift
-	rm -f "$T/lease"
-	ip -n "$NS" link set c0 address "$mac"
-	ip netns exec "$NS" busybox udhcpc -i c0 -f -q -n -t 4 -T 1 \
-	    -s "$T/udhcpc.sh" "$@" > /dev/null 2>&1
-	cat "$T/lease" 2>/dev/null || echo none
-}
+dhcp() { dhcpns_ask "$@"; }
 equal "IA-64 PXE (option 93 = 2): its address, elilo.efi" \
     "$(dhcp 52:54:00:00:0a:01 -x 0x5d:0002)" "ip=10.77.0.31 boot_file=ia64/elilo.efi"
 equal "BIOS PXE still undionly.kpxe" \
     "$(dhcp 52:54:00:00:0a:03 -x 0x5d:0000)" "ip=10.77.0.33 boot_file=undionly.kpxe"
 equal "a MAC that is no node, as IA-64: no lease" "$(dhcp 52:54:00:00:0a:09 -x 0x5d:0002)" none
-ip -n "$NS" addr add 10.77.0.31/24 dev c0
-tftp_get() { (cd "$T" && rm -f got && ip netns exec "$NS" busybox tftp -g -r "$1" -l got 10.77.0.1 2>/dev/null) && cat "$T/got"; }
+ip -n "$DHCPNS" addr add 10.77.0.31/24 dev c0
+tftp_get() { dhcpns_tftp "$1" "$T/got" && cat "$T/got"; }
 equal "TFTP: elilo.efi" "$(tftp_get ia64/elilo.efi)" "not really elilo"
 same "TFTP: the node's configuration, by the name elilo asks first" <(tftp_get ia64/0A4D001F.conf) "$T/local.want"
-stop "$NPID"; NPID=
+dhcpns_down
 stop_pipold

@@ -183,4 +183,29 @@ equal "no kernel in the image: exit 3" $? 3
 grep -q "netboot-only: no kernel to boot the deployed system from the network: .*vmlinuz" "$T/pi3.out" &&
     ok "... naming what it searched" || { notok "... naming what it searched"; cat "$T/pi3.out" >&2; }
 equal "... nothing recorded" "$(sql "select count(*) from deployment_kernels where deployment_id = $dep3")" 0
+k2=$(sql "select kernel_sha from deployment_kernels where deployment_id = $dep2")
+sql "update deployment_kernels set recorded = now() - interval '2 days'" > /dev/null
+stop_pipold
+
+# the hourly sweep (netboot_tick, at pipold's start): a kernel file goes
+# when no record needs it (the latest deployment of each node, any
+# record of the last day) and it is an hour old; staged pieces an hour
+# old go; other names are left alone
+K=$T/state/kernels fresh=$(printf 'f%.0s' $(seq 64))
+touch -d '2 hours ago' "$K"/*
+: > "$K/$fresh"; : > "$K/tmp/78.kernel"
+: > "$K/README"; : > "$K/tmp/77.kernel"; touch -d '2 hours ago' "$K/README" "$K/tmp/77.kernel"
+check "pipold starts again" start_pipold
+for _ in $(seq 300); do [ -e "$K/$isha" ] || break; sleep 0.1; done
+equal "sweep: nb1's old deployment's kernel and initrd removed" \
+    "$([ -e "$K/$ksha" ] || echo k)$([ -e "$K/$isha" ] || echo i)" ki
+[ -e "$K/$k2" ] && ok "sweep: nb2's latest deployment keeps its kernel" ||
+    notok "sweep: nb2's latest deployment keeps its kernel"
+[ -e "$K/$fresh" ] && ok "sweep: a file younger than an hour is kept" ||
+    notok "sweep: a file younger than an hour is kept"
+equal "sweep: staged pieces an hour old removed, newer kept" \
+    "$(ls "$K/tmp" | tr '\n' ' ')" "78.kernel "
+[ -e "$K/README" ] && ok "sweep: other names left alone" || notok "sweep: other names left alone"
+grep -q "netboot: 3 kernel file(s) no deployment needs removed" "$T/pipold.log" &&
+    ok "sweep: said in pipold's log" || notok "sweep: said in pipold's log"
 stop_pipold

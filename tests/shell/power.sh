@@ -52,6 +52,7 @@ ip             10.9.1.1
 power          qemu
 boot           local
 wipe           off
+kexec          on
 power_params   {\"qmp\":\"$T/qmp.sock\"}"
 as_bob node show n1 > "$T/show"
 grep -q '^power  *qemu$' "$T/show" && ! grep -q power_params "$T/show" &&
@@ -154,7 +155,7 @@ equal "params dropped" "$(sql "select power_params::text from nodes where name =
 expect_fail 2 "$U: node n3: power driver \"wol\": not qemu, ipmi or manual" "$P" node set n3 --power wol
 expect_fail 4 "$U: admins only" as_bob node set n3 --power qemu
 expect_fail 6 "$U: node n9: no such node" "$P" node set n9 --power manual
-expect_fail 2 "give NAME and --power, --power-param, --bootenv or --wipe" "$P" node set n3
+expect_fail 2 "give NAME and --power, --power-param, --bootenv, --wipe or --kexec" "$P" node set n3
 equal "node.set events" "$(sql "select count(*) from events where kind = 'node.set'")" 2
 
 # IPMI: ipmitool against ipmi_sim (OpenIPMI's BMC simulator) on

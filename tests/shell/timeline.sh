@@ -151,4 +151,14 @@ as "$al" release "$r" > /dev/null
 for _ in $(seq 150); do [ "$(sql "select state from deployments where id = $d4")" = failed ] && break; sleep 0.1; done
 equal "a release: failed recorded" "$(sql "select count(*) from deployment_phases where deployment_id = $d4 and phase = 'failed'")" 1
 
+# power_on also when the user power-cycles the node by hand (a deploy
+# whose own cycle failed): pipol node power reset records it
+as "$al" deploy -n n1 -i os > /dev/null
+d5=$(sql "select max(id) from deployments")
+for _ in $(seq 150); do [ -n "$(at "$d5" power_on)" ] && break; sleep 0.1; done
+sql "delete from deployment_phases where deployment_id = $d5 and phase = 'power_on'" > /dev/null
+equal "a deploy whose cycle is not recorded: created only" "$(phases "$d5")" created
+as "$al" node power n1 reset > /dev/null
+equal "pipol node power reset: power_on recorded" "$(phases "$d5")" "created power_on"
+
 stop_pipold

@@ -91,6 +91,17 @@ static const struct {
 	    agent_kernel_post },
 	/* mac: GRUB scripts, public as /boot/ is */
 	{ "GET", "/grub/52:54:00:12:34:56", HTTP_PUBLIC, 0, grub_script },
+	/* imageapi: users list and show, admins change */
+	{ "GET", "/api/images", HTTP_USER, 0, api_image_list },
+	{ "GET", "/api/images/debian12", HTTP_USER, 0, api_image_show },
+	{ "POST", "/api/images/debian12/validate", HTTP_ADMIN, API_BODY_MAX,
+	    api_image_validate },
+	{ "POST", "/api/images/debian12/promote", HTTP_ADMIN, API_BODY_MAX,
+	    api_image_promote },
+	{ "POST", "/api/images/debian12/rollback", HTTP_ADMIN, 0,
+	    api_image_rollback },
+	{ "POST", "/api/images/debian12/copy", HTTP_ADMIN, API_BODY_MAX,
+	    api_image_copy },
 };
 
 /* Every route as declared, and every route of the table met above. */
