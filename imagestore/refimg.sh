@@ -11,6 +11,13 @@
 #   uefi   GPT disk; partition 1 the EFI system partition (FAT32, 128 MiB)
 #          holding GRUB at the removable-media path /EFI/BOOT/BOOTX64.EFI
 #          (no NVRAM Boot#### entry needed), partition 2 the ext4 root.
+#   mac    the uefi disk for mac-efi32 nodes (the first Intel Macs: 32-bit
+#          EFI on a 64-bit CPU): the ESP holds an IA32 GRUB at
+#          /EFI/BOOT/BOOTIA32.EFI (grub-mkimage -O i386-efi) besides
+#          BOOTX64.EFI, which a Mac with 64-bit EFI boots; both read the
+#          same grub.cfg, whose linuxefi enters the 64-bit kernel by the
+#          EFI handover: under 32-bit firmware, the kernel's mixed mode
+#          (CONFIG_EFI_MIXED, set in Debian's kernels).
 #
 # Built without loop devices or mounts: debootstrap into a folder,
 # mkfs.ext4 -d into a partition-sized file, mkfs.vfat -C and mcopy for
@@ -44,7 +51,7 @@
 # initramfs differ), so neither are their images.
 set -eu
 
-USAGE="usage: refimg.sh [--kernel-flavour cloud|generic] [--cache DIR] bios|uefi OUT"
+USAGE="usage: refimg.sh [--kernel-flavour cloud|generic] [--cache DIR] bios|uefi|mac OUT"
 help() {
 	cat <<EOF
 $USAGE
@@ -52,6 +59,7 @@ Build the Debian 12 reference disk image (raw, 2 GiB, mostly zeros) and
 copy it to OUT. Prints what pipol needs to know about it on stdout:
   bios:  root=1 fstype=ext4               (one line each)
   uefi:  esp=1 root=2 fstype=ext4
+  mac:   esp=1 root=2 fstype=ext4     (uefi with an IA32 GRUB too)
 options:
   --kernel-flavour F   cloud (default): linux-image-cloud-amd64, virtio
                        only, fast under QEMU; generic: linux-image-amd64
@@ -89,8 +97,8 @@ while [ $# -gt 0 ]; do
 		shift ;;
 	esac
 done
-[ -n "$kind" ] || usage_err "no image kind given (bios or uefi)"
-case $kind in bios|uefi) ;; *) usage_err "$kind: not an image kind (bios, uefi)" ;; esac
+[ -n "$kind" ] || usage_err "no image kind given (bios, uefi or mac)"
+case $kind in bios|uefi|mac) ;; *) usage_err "$kind: not an image kind (bios, uefi, mac)" ;; esac
 [ -n "$out" ] || usage_err "no OUT given"
 case $flavour in
 cloud) kmeta=linux-image-cloud-amd64 ;;
@@ -107,7 +115,7 @@ SELF=$(readlink -f "$0")
 # initramfs-tools, udev and kmod
 INCLUDE="$kmeta,systemd-sysv,systemd-resolved,udev,dbus,openssh-server,curl,ca-certificates,sudo,iproute2,zstd"
 DISK_MIB=2048			# virtual size; the zeros cost nothing in a .pimg
-ESP_MIB=128			# uefi: FAT32, holds GRUB only (about 4 MiB)
+ESP_MIB=128			# uefi, mac: FAT32, holds GRUB only (4-8 MiB)
 LABEL=pipolroot			# the root's ext4 label: fstab, root=
 MBR_ID=0x5049504c		# "PIPL"
 GPT_ID=50495030-4c00-4000-8000-726566696d67
@@ -118,6 +126,7 @@ ESP_VOLID=5049504C		# FAT volume id, fstab UUID=5049-504C (upper case,
 case $kind in		# the root filesystem's UUID (and hash seed) per kind
 bios) FS_UUID=50495030-4c00-4000-8000-62696f730001 ;;
 uefi) FS_UUID=50495030-4c00-4000-8000-756566690001 ;;
+mac) FS_UUID=50495030-4c00-4000-8000-696133320001 ;;	# "ia32"
 esac
 GPT_ESP=C12A7328-F81F-11D2-BA4B-00A0C93EC3B8
 GPT_ROOT_X86_64=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709	# discoverable partitions
@@ -128,6 +137,9 @@ GRUB_MODS="part_msdos part_gpt ext2 fat normal configfile linux echo test
   halt sleep"
 GRUB_BIOS_MODS="biosdisk"
 GRUB_EFI_MODS="efi_gop"
+# mac: linuxefi (the EFI handover, mixed mode under IA32 firmware);
+# efi_uga for the Macs whose EFI has UGA and no GOP
+GRUB_MAC_MODS="efi_gop efi_uga linuxefi"
 
 # --- the mirrors this machine's apt uses for bookworm and its security --
 . "$(dirname "$SELF")/aptsrc.sh"
@@ -139,7 +151,7 @@ security=$(apt_uri bookworm-security)
 # --- host tools: install the missing ones (none of them touches /boot) ---
 need=()
 for p in debootstrap debian-archive-keyring grub-pc-bin grub-efi-amd64-bin \
-    mtools dosfstools e2fsprogs fdisk; do
+    grub-efi-ia32-bin mtools dosfstools e2fsprogs fdisk; do
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
 	    need+=("$p")
 done
@@ -265,7 +277,7 @@ fi
 
 # --- 2. the image, named by what it is made of ------------------------------
 tools=$(dpkg-query -W -f='${Package} ${Version}\n' grub-pc-bin \
-    grub-efi-amd64-bin e2fsprogs dosfstools mtools fdisk)
+    grub-efi-amd64-bin grub-efi-ia32-bin e2fsprogs dosfstools mtools fdisk)
 key=$( { cat "$SELF"; cat "$tree.pkgs"; echo "$tools"; echo "$mirror";
     echo "${SOURCE_DATE_EPOCH:-}"; } | sha256sum | cut -c1-16)
 img=$cache/debian12-$kind-$flavour-$key.img
@@ -349,7 +361,15 @@ EOF
 	# root: no password login, keys only
 	sed -i 's/^root:[^:]*:/root:!*:/' "$r/etc/shadow"
 
-	# GRUB reads this; the kernel symlinks follow upgrades
+	# GRUB reads this; the kernel symlinks follow upgrades. mac:
+	# linuxefi, the EFI handover: the kernel's EFI stub runs on the
+	# firmware (mixed mode under 32-bit EFI), with its Apple quirks
+	# (Apple device properties), and it is the path tests/e2e/mac.sh
+	# proves. The IA32 GRUB's "linux" boots it too (tried: GRUB exits
+	# boot services and hands the kernel a 32-bit EFI table, which
+	# CONFIG_EFI_MIXED takes), but the stub never runs
+	local lx=linux ird=initrd
+	[ "$kind" != mac ] || lx=linuxefi ird=initrdefi
 	mkdir -p "$r/boot/grub"
 	cat > "$r/boot/grub/grub.cfg" <<EOF
 # pipol reference image (imagestore/refimg.sh). Not made by update-grub:
@@ -360,12 +380,12 @@ terminal_output serial console
 set timeout_style=countdown
 set timeout=1
 menuentry 'Debian GNU/Linux 12' {
-	linux /vmlinuz $CMDLINE
-	initrd /initrd.img
+	$lx /vmlinuz $CMDLINE
+	$ird /initrd.img
 }
 menuentry 'Debian GNU/Linux 12 (previous kernel)' {
-	linux /vmlinuz.old $CMDLINE
-	initrd /initrd.img.old
+	$lx /vmlinuz.old $CMDLINE
+	$ird /initrd.img.old
 }
 EOF
 
@@ -430,12 +450,14 @@ grub_bios() {
 	dd if="$W/core.img" of="$d" bs=512 seek=1 conv=notrunc status=none
 }
 
-# grub_efi FILE: the removable-media GRUB
+# grub_efi FORMAT FILE MODS...: a removable-media GRUB, x86_64-efi or
+# i386-efi ("(,gpt2)": partition 2 of the disk it was loaded from)
 grub_efi() {
-	# shellcheck disable=SC2086
-	grub-mkimage -O x86_64-efi -d /usr/lib/grub/x86_64-efi \
-	    -p '(,gpt2)/boot/grub' -o "$1" $GRUB_EFI_MODS $GRUB_MODS ||
-	    die "grub-mkimage -O x86_64-efi failed"
+	local fmt=$1 f=$2; shift 2
+	grub-mkimage -O "$fmt" -d "/usr/lib/grub/$fmt" \
+	    -p '(,gpt2)/boot/grub' -o "$f" "$@" ||
+	    die "grub-mkimage -O $fmt failed"
+	touch -d "@$sde" "$f"
 }
 
 # part_field DISK N FIELD: start or size (sectors) of partition N
@@ -468,9 +490,15 @@ label-id: $GPT_ID
 start=2048, size=$((ESP_MIB * 2048)), type=$GPT_ESP, uuid=$ESP_PARTUUID, name="EFI system partition"
 start=$((2048 + ESP_MIB * 2048)), type=$GPT_ROOT_X86_64, uuid=$ROOT_PARTUUID, name="root"
 EOF
-		# ESP: FAT32, GRUB at the removable-media path
-		grub_efi "$W/BOOTX64.EFI"
-		touch -d "@$sde" "$W/BOOTX64.EFI"
+		# ESP: FAT32, GRUB at the removable-media path (mac: the
+		# IA32 one too)
+		# shellcheck disable=SC2086
+		if [ "$kind" = uefi ]; then
+			grub_efi x86_64-efi "$W/BOOTX64.EFI" $GRUB_EFI_MODS $GRUB_MODS
+		else
+			grub_efi x86_64-efi "$W/BOOTX64.EFI" $GRUB_MAC_MODS $GRUB_MODS
+			grub_efi i386-efi "$W/BOOTIA32.EFI" $GRUB_MAC_MODS $GRUB_MODS
+		fi
 		export MTOOLS_SKIP_CHECK=1 SOURCE_DATE_EPOCH=$sde
 		# --invariant: fixed times (mkfs.vfat 4.2 dates the label entry
 		# now, SOURCE_DATE_EPOCH or not) but also a fixed volume id,
@@ -484,6 +512,8 @@ EOF
 		done
 		mmd -i "$W/esp.img" ::/EFI ::/EFI/BOOT
 		mcopy -m -i "$W/esp.img" "$W/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+		[ "$kind" != mac ] ||
+		    mcopy -m -i "$W/esp.img" "$W/BOOTIA32.EFI" ::/EFI/BOOT/BOOTIA32.EFI
 		dd if="$W/esp.img" of="$d" bs=1M seek=1 conv=notrunc,sparse status=none
 	fi
 	n=1; [ "$kind" = bios ] || n=2
@@ -492,7 +522,7 @@ EOF
 	mkroot "$r" "$W/root.img" $((size / 2048))
 	dd if="$W/root.img" of="$d" bs=1M seek=$((start / 2048)) \
 	    conv=notrunc,sparse status=none
-	[ "$kind" = uefi ] || grub_bios "$d"
+	[ "$kind" != bios ] || grub_bios "$d"
 	mv "$d" "$img.tmp"
 	mv "$img.tmp" "$img"
 	rm -rf "$r" "$W/root.img" "$W/esp.img"
