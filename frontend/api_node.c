@@ -257,6 +257,25 @@ power_change_tx(PGconn *db, void *arg)
 }
 
 /*
+ * r, an UPDATE of node name RETURNING a row: not one row (a database
+ * error, or no such node) is answered here, r cleared: 1; else 0.
+ */
+static int
+node_answered(struct http_req *rq, PGresult *r, const char *name,
+    enum MHD_Result *rc)
+{
+	char err[128];
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		return 0;
+	snprintf(err, sizeof(err), "node %s: no such node", name);
+	*rc = PQresultStatus(r) != PGRES_TUPLES_OK ? http_sql_error(rq->c, r,
+	    name) : http_error(rq->c, MHD_HTTP_NOT_FOUND, err);
+	PQclear(r);
+	return 1;
+}
+
+/*
  * The node's wipe setting (schema 010): its disk wiped at the end of
  * each reservation. Also an admin's answer to a wipe queued or given
  * up: on, tried again now (from try 1); off, it becomes a plain off.
@@ -267,7 +286,6 @@ node_wipe_set(struct http_req *rq, const char *name, int on, int *requeued,
     enum MHD_Result *rc)
 {
 	const char *params[2] = { name, on ? "t" : "f" };
-	char err[128];
 	PGresult *r;
 
 	r = db_query(rq->db, "WITH n AS (UPDATE nodes SET wipe = $2::boolean "
@@ -277,14 +295,8 @@ node_wipe_set(struct http_req *rq, const char *name, int on, int *requeued,
 	    "WHERE node_id IN (SELECT id FROM n) AND action = 'wipe' AND "
 	    "deployment_id IS NULL RETURNING 1) SELECT (SELECT count(*) FROM "
 	    "a) FROM n", 2, params);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		snprintf(err, sizeof(err), "node %s: no such node", name);
-		*rc = PQresultStatus(r) != PGRES_TUPLES_OK ?
-		    http_sql_error(rq->c, r, name) : http_error(rq->c,
-		    MHD_HTTP_NOT_FOUND, err);
-		PQclear(r);
+	if (node_answered(rq, r, name, rc))
 		return -1;
-	}
 	*requeued = atoi(PQgetvalue(r, 0, 0)) > 0;
 	PQclear(r);
 	db_event(rq->db, rq->who.name, "node.set", json_pack("{s:s, s:b, "
@@ -302,19 +314,12 @@ node_kexec_set(struct http_req *rq, const char *name, int on,
     enum MHD_Result *rc)
 {
 	const char *params[2] = { name, on ? "t" : "f" };
-	char err[128];
 	PGresult *r;
 
 	r = db_query(rq->db, "UPDATE nodes SET kexec = $2::boolean WHERE "
 	    "name = $1 RETURNING id", 2, params);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		snprintf(err, sizeof(err), "node %s: no such node", name);
-		*rc = PQresultStatus(r) != PGRES_TUPLES_OK ?
-		    http_sql_error(rq->c, r, name) : http_error(rq->c,
-		    MHD_HTTP_NOT_FOUND, err);
-		PQclear(r);
+	if (node_answered(rq, r, name, rc))
 		return -1;
-	}
 	PQclear(r);
 	db_event(rq->db, rq->who.name, "node.set", json_pack("{s:s, s:b}",
 	    "node", name, "kexec", on));
@@ -331,19 +336,13 @@ node_boot_param(struct http_req *rq, const char *name, const char *key,
     const char *value, enum MHD_Result *rc)
 {
 	const char *params[3] = { name, key, value };
-	char err[96];
 	PGresult *r;
 
 	r = db_query(rq->db, "UPDATE nodes SET boot_params = CASE WHEN $3 = "
 	    "'' THEN boot_params - $2 ELSE boot_params || jsonb_build_object("
 	    "$2::text, $3::text) END WHERE name = $1 RETURNING id", 3, params);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		snprintf(err, sizeof(err), "node %s: no such node", name);
-		*rc = PQresultStatus(r) != PGRES_TUPLES_OK ? http_sql_error(
-		    rq->c, r, name) : http_error(rq->c, MHD_HTTP_NOT_FOUND, err);
-		PQclear(r);
+	if (node_answered(rq, r, name, rc))
 		return -1;
-	}
 	PQclear(r);
 	db_event(rq->db, rq->who.name, "node.set", json_pack("{s:s, s:s}",
 	    "node", name, key, value));
