@@ -54,6 +54,26 @@ boot_value_ok(const char *v, int spaces)
 	return 1;
 }
 
+int
+boot_vars_fit(const struct boot_var *v, int nv,
+    int (*ok)(const char *, int), const char *line, int max, char *err,
+    size_t errlen)
+{
+	int i, spaces;
+
+	for (i = 0; i < nv; i++) {
+		spaces = strcmp(v[i].name, "CONSOLE") == 0 ||
+		    strcmp(v[i].name, "CMDLINE") == 0;
+		if (!ok(v[i].value, spaces)) {
+			snprintf(err, errlen, "%s: not fit for %s (letters, "
+			    "digits, ._-,:/=+@%%~%s; at most %d bytes)",
+			    v[i].name, line, spaces ? ", spaces" : "", max);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void
 boot_var_set(struct boot_var *v, int *n, const char *name, const char *value)
 {

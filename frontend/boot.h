@@ -27,6 +27,16 @@ struct boot_var {
 void boot_var_set(struct boot_var *v, int *n, const char *name,
     const char *value);
 
+/*
+ * Every value of v fit by ok (spaces allowed in CONSOLE and CMDLINE
+ * only): 0; else -1 and err names the first unfit one, "not fit for
+ * LINE (letters, digits, ._-,:/=+@%~...; at most MAX bytes)" -- the
+ * GRUB and elilo renderers' rule.
+ */
+int boot_vars_fit(const struct boot_var *v, int nv,
+    int (*ok)(const char *, int), const char *line, int max, char *err,
+    size_t errlen);
+
 /* A value fit for an iPXE script line: printable, no quote, no '$'
  * (iPXE would expand it), none of `;&|<> and backslash; spaces only
  * when spaces. */

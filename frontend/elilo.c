@@ -76,19 +76,10 @@ elilo_render(const char *mode, const struct boot_var *v, int nv, char *err,
 {
 	char tname[32];
 	char *text;
-	int i, spaces;
 
-	for (i = 0; i < nv; i++) {
-		spaces = strcmp(v[i].name, "CONSOLE") == 0 ||
-		    strcmp(v[i].name, "CMDLINE") == 0;
-		if (!elilo_value_ok(v[i].value, spaces)) {
-			snprintf(err, errlen, "%s: not fit for an elilo line "
-			    "(letters, digits, ._-,:/=+@%%~%s; at most %d "
-			    "bytes)", v[i].name, spaces ? ", spaces" : "",
-			    ELILO_VALUE_MAX);
-			return NULL;
-		}
-	}
+	if (boot_vars_fit(v, nv, elilo_value_ok, "an elilo line", ELILO_VALUE_MAX, err,
+	    errlen) < 0)
+		return NULL;
 	if (strcmp(mode, "deploy") && strcmp(mode, "local") &&
 	    strcmp(mode, "kernel") && strcmp(mode, "rescue")) {
 		snprintf(err, errlen, "%s: no such elilo mode", mode);

@@ -110,19 +110,11 @@ grub_render(const char *mode, const struct boot_var *v, int nv, char *err,
 	    "park", "wait", "kernel", "unknown", "tftp", NULL };
 	char tname[32];
 	char *text;
-	int i, spaces;
+	int i;
 
-	for (i = 0; i < nv; i++) {
-		spaces = strcmp(v[i].name, "CONSOLE") == 0 ||
-		    strcmp(v[i].name, "CMDLINE") == 0;
-		if (!grub_value_ok(v[i].value, spaces)) {
-			snprintf(err, errlen, "%s: not fit for a GRUB line "
-			    "(letters, digits, ._-,:/=+@%%~%s; at most %d "
-			    "bytes)", v[i].name, spaces ? ", spaces" : "",
-			    GRUB_VALUE_MAX);
-			return NULL;
-		}
-	}
+	if (boot_vars_fit(v, nv, grub_value_ok, "a GRUB line", GRUB_VALUE_MAX, err,
+	    errlen) < 0)
+		return NULL;
 	for (i = 0; modes[i] && strcmp(modes[i], mode); i++)
 		;
 	if (modes[i] == NULL) {
