@@ -180,6 +180,7 @@ node_write(struct pipold *pd, PGconn *db, PGresult *r, int i)
 	struct boot_var v[BOOT_VARS];
 	char dir[PATH_MAX], path[PATH_MAX + 32], fname[ELILO_NAME_LEN];
 	char dep[24], hex[65], err[200], kcl[NETBOOT_CMDLINE_MAX];
+	char initrd[PATH_MAX + 100];
 	const char *name = PQgetvalue(r, i, 1), *ip = PQgetvalue(r, i, 2);
 	const char *mode = PQgetvalue(r, i, 3), *console;
 	json_t *p = json_loads(PQgetvalue(r, i, 4), 0, NULL);
@@ -231,6 +232,17 @@ node_write(struct pipold *pd, PGconn *db, PGresult *r, int i)
 			    "placed in %s/pipol/%s", name, dir, name);
 		boot_var_set(v, &nv, "CMDLINE", m == 1 ? kcl : param(p,
 		    "local_cmdline", console));
+		/* a recorded kernel with no initrd: no initrd= line (elilo
+		 * would fail to load the file); else the node's folder's */
+		snprintf(initrd, sizeof(initrd), "%s/pipol/%s/initrd.img", dir,
+		    name);
+		if (m == 1 && access(initrd, F_OK) != 0)
+			boot_var_set(v, &nv, "INITRD", "");
+		else {
+			snprintf(initrd, sizeof(initrd), "initrd=pipol/%s/"
+			    "initrd.img", name);
+			boot_var_set(v, &nv, "INITRD", initrd);
+		}
 	}
 	if ((text = elilo_render(mode, v, nv, err, sizeof(err))) == NULL) {
 		log_warnx("elilo: node %s: %s; %s removed", name, err, path);

@@ -46,4 +46,20 @@ cmp -s "$TFTP/ia64/pipol/it1/vmlinuz" "$T/vmlinuz" && cmp -s "$TFTP/ia64/pipol/i
 same "it2's file untouched" "$TFTP/ia64/0A4D0020.conf" "$T/it2.before"
 [ -e "$TFTP/ia64/pipol/it2" ] && notok "nothing for it2" || ok "nothing for it2"
 [ -n "$(find "$TFTP" -name '*.tmp')" ] && notok "no temporary file left" || ok "no temporary file left"
+
+# a kernel recorded with no initrd: the local section has no initrd=
+# line (elilo would fail to load it) and the old initrd.img is gone
+api "$tok" POST /agent/result '{"state":"ready"}' > /dev/null
+"$P" deploy -n it1 -i os > "$T/dep2.out" 2>&1
+for _ in $(seq 50); do grep -q pipol.token "$F" 2>/dev/null && break; sleep 0.1; done
+tok=$(grep -o 'pipol\.token=[0-9a-f]*' "$F" | cut -d= -f2)
+api "$tok" GET /agent/order > /dev/null
+api "$tok" POST /agent/progress '{"state":"writing"}' > /dev/null
+api "$tok" POST /agent/progress '{"state":"postinstall"}' > /dev/null
+equal "a second deployment: its kernel, no initrd" \
+    "$(up kernel "$T/vmlinuz") $(api "$tok" POST /agent/kernel "{\"kernel_size\":70000,\"initrd_size\":0,\"cmdline\":\"$CL\"}")" "200 200"
+api "$tok" POST /agent/result '{"state":"rebooting"}' > /dev/null
+grep -qxF "image=pipol/it1/vmlinuz" "$F" && ! grep -q 'initrd=' "$F" &&
+    ok "no initrd recorded: no initrd= line" || { notok "no initrd recorded: no initrd= line"; cat "$F" >&2; }
+[ -e "$TFTP/ia64/pipol/it1/initrd.img" ] && notok "... the old initrd.img removed" || ok "... the old initrd.img removed"
 stop_pipold

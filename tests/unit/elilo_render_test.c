@@ -133,7 +133,8 @@ render_modes(void)
 	    "\tinitrd=bootenv/generic/initrd.img\n"
 	    "\tappend=\"pipol.rescue=1 console=ttyS0,115200 panic=-1\"\n");
 	set(&v[n], "CMDLINE", "root=/dev/sda2 ro console=ttyS0");
-	expect("local", v, n + 1,
+	set(&v[n + 1], "INITRD", "initrd=pipol/n1/initrd.img");
+	expect("local", v, n + 2,
 	    "# pipol: n1 boots its deployed system: its kernel and initramfs,\n"
 	    "# served by pipold from its own folder. Written by pipold, edits are lost.\n"
 	    "default=local\n"
@@ -142,6 +143,17 @@ render_modes(void)
 	    "\tlabel=local\n"
 	    "\tdescription=\"pipol n1 deployed system\"\n"
 	    "\tinitrd=pipol/n1/initrd.img\n"
+	    "\tappend=\"root=/dev/sda2 ro console=ttyS0\"\n");
+	set(&v[n + 1], "INITRD", "");	/* a kernel recorded without one */
+	expect("local", v, n + 2,
+	    "# pipol: n1 boots its deployed system: its kernel and initramfs,\n"
+	    "# served by pipold from its own folder. Written by pipold, edits are lost.\n"
+	    "default=local\n"
+	    "delay=30\n"
+	    "image=pipol/n1/vmlinuz\n"
+	    "\tlabel=local\n"
+	    "\tdescription=\"pipol n1 deployed system\"\n"
+	    "\t\n"
 	    "\tappend=\"root=/dev/sda2 ro console=ttyS0\"\n");
 	expect("kernel", v, n + 1,
 	    "# pipol: n1, kernel testing (set by an admin): the kernel and\n"
