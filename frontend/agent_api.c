@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
 #include "hash.h"
 #include "pipold.h"
 
@@ -279,7 +280,7 @@ agent_phase(struct http_req *rq)
 {
 	struct MHD_Connection *c = rq->c;
 	const char *phase, *tok, *params[2];
-	uint8_t hash[32];
+	uint8_t hash[32], mine[32];
 	char dep[24];
 	enum MHD_Result rc;
 	size_t i;
@@ -298,10 +299,17 @@ agent_phase(struct http_req *rq)
 		if (strchr("0123456789abcdef", tok[i]) == NULL)
 			return http_error(c, MHD_HTTP_BAD_REQUEST, "the token: "
 			    "64 lower-case hex digits");
+	hash_buf(tok, 64, hash);
+	/* the trade sent again with the token it named (its answer was
+	 * lost, the boot token is dead): the same answer; only the agent
+	 * that named that token holds it */
+	if (rq->who.user_phase && auth_bearer_hash(c, mine) == 0 &&
+	    auth_same(hash, mine))
+		return http_json(c, MHD_HTTP_OK, json_pack("{s:s}", "phase",
+		    "user"));
 	if (rq->who.user_phase)
 		return http_error(c, MHD_HTTP_FORBIDDEN, "already in the "
 		    "user phase");
-	hash_buf(tok, 64, hash);
 	snprintf(dep, sizeof(dep), "%lld", rq->who.deployment);
 	params[0] = dep;
 	params[1] = (const char *)hash;

@@ -278,7 +278,7 @@ node_phase(void *arg, struct perr *e)
 {
 	struct node *n = arg;
 	uint8_t raw[32];
-	char hex[HASH_HEX];
+	char hex[HASH_HEX], old[sizeof(n->token)];
 	json_t *o, *ack = NULL;
 	ssize_t got;
 	int rc;
@@ -294,6 +294,20 @@ node_phase(void *arg, struct perr *e)
 	    NULL)
 		return perr_set(e, PE_FAIL, "out of memory");
 	rc = call_until(n, "/agent/phase", o, &ack, e);
+	if (rc == -PE_DENIED) {
+		/* the boot token dead: the trade may have been made and its
+		 * answer lost; pipold answers it again to the new token */
+		memcpy(old, n->token, sizeof(old));
+		memcpy(n->token, hex, sizeof(n->token));
+		json_decref(ack);
+		ack = NULL;
+		if ((rc = call_until(n, "/agent/phase", o, &ack, e)) < 0)
+			memcpy(n->token, old, sizeof(n->token));
+		else
+			log_info("post-install: the phase's answer was lost; "
+			    "pipold confirmed it to the new token");
+		explicit_bzero(old, sizeof(old));
+	}
 	explicit_bzero((char *)(uintptr_t)json_string_value(json_object_get(
 	    o, "token")), 64);
 	json_decref(o);

@@ -116,6 +116,9 @@ equal "the boot token: a second phase 401" "$(api "$tok" POST /agent/phase "{\"p
 equal "the user-phase token: order 403" "$(api "$utok" GET /agent/order)" 403
 grep -q "the order is for the boot phase" "$T/api.out" && ok "... says why" || notok "... says why"
 equal "the user-phase token: phase again 403" "$(api "$utok" POST /agent/phase "{\"phase\":\"user\",\"token\":\"$new\"}")" 403
+equal "the user-phase token naming itself (a lost answer sent again): 200" \
+    "$(api "$utok" POST /agent/phase "{\"phase\":\"user\",\"token\":\"$utok\"}")" 200
+equal "... still that token" "$(sql "select token_phase from deployments where id = $dep")" user
 equal "the user-phase token: a site log line 403" \
     "$(api "$utok" POST /agent/log '{"script":"10-fake","status":0,"output":"x","site":true}')" 403
 equal "the user-phase token: a log line 200" \
@@ -154,4 +157,30 @@ expect_fail 1 "post-install: rc rc: exit status 127" "$A" postinstall --root "$R
 grep -q "/run: a link to nothing inside the image, whose links resolve inside it: nothing mounted there" "$T/.out" &&
     ok "... named" || notok "... named"
 equal "... nothing in the folder outside" "$(ls -A "$T/outmiss")" ""
+
+# the phase's answer lost (the trade made at pipold, the connection cut
+# before the reply): the agent's retry with the dead boot token gets
+# 401, it asks again with the token it named, and goes on
+PP=$(free_port)
+python3 "$TOP/tests/tools/lossy_proxy.py" "$PP" "$U" /agent/phase "$T/proxy.log" &
+PXPID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PP/health" && break; sleep 0.1; done
+as "$al" deploy -n n1 -i os > /dev/null
+for _ in $(seq 100); do
+	tok=$(curl -s "$U/boot/52:54:00:00:07:01" | grep -o 'pipol\.token=[0-9a-f]*' | cut -d= -f2)
+	[ -n "$tok" ] && break; sleep 0.1
+done
+dep=$(sql "select max(id) from deployments")
+api "$tok" GET /agent/order > /dev/null; cp "$T/api.out" "$T/order4"
+api "$tok" POST /agent/progress '{"state":"writing"}' > /dev/null
+api "$tok" POST /agent/progress '{"state":"postinstall"}' > /dev/null
+R4=$T/root4; mkroot "$R4"
+PIPOL_TOKEN=$tok "$A" postinstall --root "$R4" --order "$T/order4" --agent "http://127.0.0.1:$PP" > "$T/pi4.out" 2>&1
+equal "a lost phase answer: post-install exit 0" $? 0
+equal "... the proxy lost it" "$(grep -c '^drop POST /agent/phase 200' "$T/proxy.log")" 1
+grep -q "the phase's answer was lost; pipold confirmed it to the new token" "$T/pi4.out" &&
+    ok "... the agent asked again with its new token" || { notok "... the agent asked again with its new token"; cat "$T/pi4.out" >&2; }
+utok=$(sed -n "s/^PIPOL_TOKEN='\([0-9a-f]*\)'$/\1/p" "$R4/etc/pipol/ready.env")
+equal "... its hook holds the token pipold took" "$(api "$utok" POST /agent/result '{"state":"rebooting"}')" 200
+kill "$PXPID" && wait "$PXPID" 2>/dev/null
 stop_pipold
