@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1098,4 +1099,49 @@ kernel_find(int rootfd, const char *uuid, struct kernel_boot *kb,
 	memset(kb, 0, sizeof(*kb));
 	return perr_set(e, PE_DATA, "no kernel: no grub.cfg entry, "
 	    "no /vmlinuz, nothing in /boot");
+}
+
+/* ---- the root filesystem's UUID, from its superblock ---- */
+
+static void
+uuid_format(const uint8_t u[16], char *out, size_t len)
+{
+	snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
+	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* where each filesystem keeps its magic and its UUID */
+static const struct fs_sb {
+	off_t off;		/* of the superblock */
+	unsigned magic_at, uuid_at;
+	const char *magic;
+	size_t magic_len;
+} fs_sbs[] = {
+	{ 1024, 0x38, 0x68, "\x53\xef", 2 },		/* ext2, ext3, ext4 */
+	{ 0, 0x00, 0x20, "XFSB", 4 },			/* XFS */
+	{ 0x10000, 0x40, 0x20, "_BHRfS_M", 8 },		/* btrfs (fsid) */
+};
+
+int
+kernel_fs_uuid(const char *dev, char *out, size_t len)
+{
+	uint8_t sb[0x80], zero[16] = { 0 };
+	size_t i;
+	int fd, rc = -1;
+
+	if ((fd = open(dev, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	for (i = 0; i < sizeof(fs_sbs) / sizeof(fs_sbs[0]) && rc < 0; i++) {
+		const struct fs_sb *f = &fs_sbs[i];
+
+		if (pread(fd, sb, sizeof(sb), f->off) != (ssize_t)sizeof(sb) ||
+		    memcmp(sb + f->magic_at, f->magic, f->magic_len) != 0 ||
+		    memcmp(sb + f->uuid_at, zero, 16) == 0)
+			continue;
+		uuid_format(sb + f->uuid_at, out, len);
+		rc = 0;
+	}
+	close(fd);
+	return rc;
 }

@@ -62,4 +62,10 @@ const char *kernel_how_name(enum kernel_how how);
 struct cmd;
 extern const struct cmd kernel_cmd;
 
+/*
+ * The UUID of the filesystem on dev (ext2/3/4, XFS, btrfs), as blkid
+ * prints it, into out (KERNEL_UUID_MAX); 0, or -1 when none is known.
+ */
+int kernel_fs_uuid(const char *dev, char *out, size_t len);
+
 #endif

@@ -195,7 +195,7 @@ kernel_upload(const char *server, const char *token, const char *root,
 		rc = perr_set(e, PE_FAIL, "libcurl: out of memory");
 		goto out;
 	}
-	rc = kernel_find(rootfd, dev != NULL && kernel_fs_uuid(dev, uuid) ==
+	rc = kernel_find(rootfd, dev != NULL && kernel_fs_uuid(dev, uuid, sizeof(uuid)) ==
 	    0 ? uuid : NULL, kb, &fe);
 	if (rc < 0) {
 		rc = perr_set(e, PE_DATA, "netboot-only: no kernel to boot "
@@ -210,42 +210,4 @@ kernel_upload(const char *server, const char *token, const char *root,
 	close(rootfd);
 	free(kb);
 	return rc;
-}
-
-/* ---- the root filesystem's UUID, from its superblock ---- */
-
-static void
-uuid_text(const unsigned char *u, char out[37])
-{
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
-	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-}
-
-int
-kernel_fs_uuid(const char *dev, char uuid[37])
-{
-	static const unsigned char zero[16];
-	unsigned char sb[4096];
-	const unsigned char *u = NULL;
-	int fd;
-
-	if ((fd = open(dev, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	/* ext2/3/4: superblock at 1024, magic 0xEF53 at 0x38, UUID 0x68 */
-	if (pread(fd, sb, 1024, 1024) == 1024 && sb[0x38] == 0x53 &&
-	    sb[0x39] == 0xef)
-		u = sb + 0x68;
-	/* xfs: "XFSB" at 0, UUID at 32 */
-	else if (pread(fd, sb, 512, 0) == 512 && memcmp(sb, "XFSB", 4) == 0)
-		u = sb + 32;
-	/* btrfs: superblock at 64 KiB, "_BHRfS_M" at 0x40, fsid at 0x20 */
-	else if (pread(fd, sb, 4096, 65536) == 4096 &&
-	    memcmp(sb + 0x40, "_BHRfS_M", 8) == 0)
-		u = sb + 0x20;
-	close(fd);
-	if (u == NULL || memcmp(u, zero, 16) == 0)
-		return -1;
-	uuid_text(u, uuid);
-	return 0;
 }

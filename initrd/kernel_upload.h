@@ -27,8 +27,4 @@
 int kernel_upload(const char *server, const char *token, const char *root,
     const char *dev, struct perr *e);
 
-/* The UUID of the ext2/3/4, xfs or btrfs filesystem on dev, as
- * "xxxxxxxx-xxxx-...": 0, or -1 when it is none of those. */
-int kernel_fs_uuid(const char *dev, char uuid[37]);
-
 #endif

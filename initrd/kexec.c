@@ -269,51 +269,6 @@ kexec_tool_run(char *const argv[], int kfd, int ifd, int sec,
 	    WTERMSIG(st));
 }
 
-/* ---- the root filesystem's UUID ---- */
-
-static void
-uuid_format(const uint8_t u[16], char *out, size_t len)
-{
-	snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
-	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-}
-
-/* where each filesystem keeps its magic and its UUID */
-static const struct fs_sb {
-	off_t off;		/* of the superblock */
-	unsigned magic_at, uuid_at;
-	const char *magic;
-	size_t magic_len;
-} fs_sbs[] = {
-	{ 1024, 0x38, 0x68, "\x53\xef", 2 },		/* ext2, ext3, ext4 */
-	{ 0, 0x00, 0x20, "XFSB", 4 },			/* XFS */
-	{ 0x10000, 0x40, 0x20, "_BHRfS_M", 8 },		/* btrfs (fsid) */
-};
-
-int
-kexec_fs_uuid(const char *dev, char *out, size_t len)
-{
-	uint8_t sb[0x80], zero[16] = { 0 };
-	size_t i;
-	int fd, rc = -1;
-
-	if ((fd = open(dev, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	for (i = 0; i < sizeof(fs_sbs) / sizeof(fs_sbs[0]) && rc < 0; i++) {
-		const struct fs_sb *f = &fs_sbs[i];
-
-		if (pread(fd, sb, sizeof(sb), f->off) != (ssize_t)sizeof(sb) ||
-		    memcmp(sb + f->magic_at, f->magic, f->magic_len) != 0 ||
-		    memcmp(sb + f->uuid_at, zero, 16) == 0)
-			continue;
-		uuid_format(sb + f->uuid_at, out, len);
-		rc = 0;
-	}
-	close(fd);
-	return rc;
-}
-
 /* ---- the files ---- */
 
 /* path, inside the root, opened for reading; fd or -1 with e */
@@ -448,7 +403,7 @@ kexec_load_root(const char *dir, const char *part, struct kernel_boot *kb,
 
 	if ((rootfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return perr_errno(e, PE_FAIL, "%s", dir);
-	rc = kernel_find(rootfd, kexec_fs_uuid(part, uuid, sizeof(uuid)) == 0 ?
+	rc = kernel_find(rootfd, kernel_fs_uuid(part, uuid, sizeof(uuid)) == 0 ?
 	    uuid : NULL, kb, e);
 	if (rc == 0 && (kfd = open_in_root(rootfd, kb->kernel, e)) < 0)
 		rc = -e->code;

@@ -97,12 +97,6 @@ int kexec_tool_run(char *const argv[], int kfd, int ifd, int sec,
     struct perr *e);
 
 /*
- * The UUID of the filesystem on dev (ext2/3/4, XFS, btrfs), as blkid
- * prints it, into out (KERNEL_UUID_MAX); 0, or -1 when none is known.
- */
-int kexec_fs_uuid(const char *dev, char *out, size_t len);
-
-/*
  * Node mode's hand-over, after the result was reported: when
  * kexec_wanted, disk's root partition mounted at KEXEC_ROOT_DIR, its
  * kernel loaded, unmounted and synced, mark(arg) called (pipold told:

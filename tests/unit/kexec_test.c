@@ -113,27 +113,27 @@ kexec_fs_uuids(void)
 	/* ext4: 0xEF53 at 1024 + 0x38, the UUID at 1024 + 0x68 */
 	sb_file(path, 4096, 1024 + 0x38, "\x53\xef", 2, 1024 + 0x68,
 	    uuid_bytes);
-	CHECK(kexec_fs_uuid(path, out, sizeof(out)) == 0);
+	CHECK(kernel_fs_uuid(path, out, sizeof(out)) == 0);
 	CHECK(strcmp(out, UUID_TEXT) == 0);
 	/* XFS: "XFSB" at 0, the UUID at 0x20 */
 	sb_file(path, 4096, 0, "XFSB", 4, 0x20, uuid_bytes);
-	CHECK(kexec_fs_uuid(path, out, sizeof(out)) == 0 &&
+	CHECK(kernel_fs_uuid(path, out, sizeof(out)) == 0 &&
 	    strcmp(out, UUID_TEXT) == 0);
 	/* btrfs: its magic at 64 KiB + 0x40, the fsid at 64 KiB + 0x20 */
 	sb_file(path, 0x11000, 0x10040, "_BHRfS_M", 8, 0x10020, uuid_bytes);
-	CHECK(kexec_fs_uuid(path, out, sizeof(out)) == 0 &&
+	CHECK(kernel_fs_uuid(path, out, sizeof(out)) == 0 &&
 	    strcmp(out, UUID_TEXT) == 0);
 	/* no magic, a UUID where ext4's would be: none */
 	sb_file(path, 4096, 0, NULL, 0, 1024 + 0x68, uuid_bytes);
-	CHECK(kexec_fs_uuid(path, out, sizeof(out)) < 0);
+	CHECK(kernel_fs_uuid(path, out, sizeof(out)) < 0);
 	/* ext4's magic but an all-zero UUID: none (blkid gives none) */
 	sb_file(path, 4096, 1024 + 0x38, "\x53\xef", 2, 0, NULL);
-	CHECK(kexec_fs_uuid(path, out, sizeof(out)) < 0);
+	CHECK(kernel_fs_uuid(path, out, sizeof(out)) < 0);
 	/* a file too short for a superblock */
 	sb_file(path, 100, 0, "XFSB", 4, 0, NULL);
-	CHECK(kexec_fs_uuid(path, out, sizeof(out)) < 0);
+	CHECK(kernel_fs_uuid(path, out, sizeof(out)) < 0);
 	unlink(path);
-	CHECK(kexec_fs_uuid(path, out, sizeof(out)) < 0);	/* no file */
+	CHECK(kernel_fs_uuid(path, out, sizeof(out)) < 0);	/* no file */
 }
 
 /* stderr (log.c's lines) of one kexec_node call on disk, into out */

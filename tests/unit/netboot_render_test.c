@@ -14,6 +14,7 @@
 
 #include "boot.h"
 #include "harness.h"
+#include "kernel_find.h"
 #include "kernel_upload.h"
 
 static void
@@ -129,7 +130,7 @@ fake_fs(const char *path, off_t at, const void *magic, size_t mlen,
 	    pwrite(fd, u, 16, at + uuid_at) != 16)
 		rc = -1;
 	else
-		rc = kernel_fs_uuid(path, uuid);
+		rc = kernel_fs_uuid(path, uuid, 37);
 	if (fd >= 0)
 		close(fd);
 	unlink(path);
