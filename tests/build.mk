@@ -20,7 +20,7 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
 
 build-fuzz/%: tests/fuzz/%.c $(IMG_SRC) $(COMMON_SRC)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_FLAGS) -o $@ $^ $(IMG_LIBS)
+	clang $(FUZZ_FLAGS) -o $@ $^ $(IMG_LIBS) -ljansson
 
 fuzz: $(FUZZ_BIN)
 
