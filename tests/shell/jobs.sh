@@ -170,7 +170,18 @@ wait_sql "select a.state from asap_requests a join job_runs jr on jr.reservation
     ok "busy nodes: the job's request waits" || notok "busy nodes: the job's request waits"
 equal "job cancel" "$(as "$al" job cancel "$j4")" "job $j4: cancelled"
 equal "... its request cancelled, its run too" "$(sql "select a.state || ' ' || jr.state from asap_requests a join job_runs jr on jr.reservation_id = a.id where jr.job_id = $j4")" "cancelled cancelled"
+
+# a job survives pipold: killed -9 while the job waits, restarted, the
+# job is placed and deployed when the nodes come free
+j6=$(as "$al" sub -i os --name survives -q -- true)
+kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+check "pipold starts again" start_pipold
 as "$bo" release "$r" > /dev/null
+wait_sql "select state from job_runs where job_id = $j6" deploying &&
+    ok "after a restart the job goes on: deploying" || notok "after a restart the job goes on: deploying"
+as "$al" job cancel "$j6" > /dev/null
+wait_sql "select count(*) from reservations where state = 'active'" 0 &&
+    ok "a cancelled job's nodes are released" || notok "a cancelled job's nodes are released"
 
 # refusals: bounds and the usage
 expect_fail 2 "give a command after --, or --script FILE" as "$al" sub -i os
