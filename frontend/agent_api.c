@@ -42,6 +42,29 @@
 #include "hash.h"
 #include "pipold.h"
 
+/*
+ * sub (schema 016): the order of a deployment that runs a job's
+ * command carries "job": {"run", "token"}, the job-run token the
+ * post-install writes for the job hook (jobs.c mints it for the
+ * address asking). Every other order is sent as the statement made it.
+ */
+static enum MHD_Result
+order_with_job(struct http_req *rq, PGresult *r, const char *dep)
+{
+	char addr[HTTP_ADDR_MAX];
+	json_t *o, *job;
+
+	if (http_peer_addr(rq->c, addr) < 0 || (job = job_order_fields(rq->db,
+	    dep, addr)) == NULL)
+		return http_pgjson(rq->c, r, MHD_HTTP_OK, "order");
+	if ((o = json_loads(PQgetvalue(r, 0, 0), 0, NULL)) == NULL) {
+		json_decref(job);
+		return http_pgjson(rq->c, r, MHD_HTTP_OK, "order");
+	}
+	json_object_set_new(o, "job", job);
+	return http_json(rq->c, MHD_HTTP_OK, o);
+}
+
 enum MHD_Result
 agent_order(struct http_req *rq)
 {
@@ -74,7 +97,10 @@ agent_order(struct http_req *rq)
 	    "d.id, 'fetching', NULL) FROM deployments d JOIN nodes n ON n.id "
 	    "= d.node_id LEFT JOIN users u ON u.id = d.user_id WHERE d.id = "
 	    "$1 AND d.token_phase = 'boot'", 2, params);
-	rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "order");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		rc = order_with_job(rq, r, dep);
+	else
+		rc = http_pgjson(rq->c, r, MHD_HTTP_OK, "order");
 	PQclear(r);
 	return rc;
 }

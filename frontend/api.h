@@ -130,4 +130,24 @@ route_fn grub_script;
 route_fn api_image_list, api_image_show, api_image_validate,
     api_image_promote, api_image_rollback, api_image_copy;
 
+/* sub (api_job.c, jobs.c, schema 016): pipol sub and pipol job; the
+ * node's job hook (/job/...) with its job-run token */
+#define JOB_SOURCE_MAX		(256ull << 20)	/* a source tarball */
+#define JOB_OUT_MAX		(64ull << 20)	/* stdout, stderr each */
+#define JOB_RESULTS_MAX		(256ull << 20)	/* the results tarball */
+#define JOB_PIECE_MAX		(8u << 20)	/* one upload's piece */
+route_fn api_job_add, api_job_change, api_job_list, api_job_get;
+route_fn job_hook_argv, job_hook_source, job_hook_out, job_hook_result;
+/* api_deploy.c: the deployment of a placed job request, as the user's
+ * own POST /api/deployments makes it (the same checks); 0 or -1, *f */
+int deploy_for_job(struct pipold *pd, struct pg_conn *db,
+    const struct caller *who, const char *arr, int nnodes, const char *ref,
+    long long rid, struct http_fail *f);
+int deploy_image_ok(struct pipold *pd, const char *ref, int admin,
+    struct perr *e);
+/* agent_api.c's order: the job run of deployment dep, if any, with a
+ * job-run token minted for the address addr (jobs.c); NULL when none */
+json_t *job_order_fields(struct pg_conn *db, const char *dep,
+    const char *addr);
+
 #endif

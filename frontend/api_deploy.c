@@ -508,3 +508,51 @@ power_deploy(struct pipold *pd, PGconn *db, const char *names)
 	}
 	pthread_attr_destroy(&attr);
 }
+
+/*
+ * sub (jobs.c): the deployment of a placed job request, as POST
+ * /api/deployments makes it for user who, with the same checks: image
+ * ref as who may deploy it, the nodes (a PostgreSQL array literal of
+ * nnodes) of who's running reservation rid; then their power cycle.
+ * 0, or -1 with *f saying why.
+ */
+int
+deploy_for_job(struct pipold *pd, PGconn *db, const struct caller *who,
+    const char *arr, int nnodes, const char *ref, long long rid,
+    struct http_fail *f)
+{
+	struct deploy d = { .who = who, .arr = arr, .nnodes = nnodes };
+	struct perr e;
+	int tx;
+
+	if (image_lookup(pd, ref, who->admin, &d.im, &e) < 0)
+		return http_fail_set(f, MHD_HTTP_NOT_FOUND, e.msg);
+	if ((d.o = json_pack("{s:I}", "reservation", (json_int_t)rid)) == NULL)
+		return http_fail_set(f, MHD_HTTP_SERVICE_UNAVAILABLE, "deploy: "
+		    "out of memory");
+	http_fail_set(&d.f, MHD_HTTP_CONFLICT, "deploy: conflicts with "
+	    "another request");
+	if ((tx = db_tx(db, deploy_tx, &d)) < 0) {
+		if (tx == DB_TX_FAILED)
+			http_fail_set(&d.f, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "deploy: database error");
+		*f = d.f;
+	} else {
+		db_event(db, who->name, "deploy.add", json_pack("{s:s, s:s, "
+		    "s:s}", "nodes", arr, "image", ref, "reservation", d.rid));
+		power_deploy(pd, db, arr);
+	}
+	json_decref(d.o);
+	free(d.reply);
+	return tx < 0 ? -1 : 0;
+}
+
+/* sub (api_job.c): may who deploy image ref? 0, or -code with e. */
+int
+deploy_image_ok(struct pipold *pd, const char *ref, int admin,
+    struct perr *e)
+{
+	struct image_ref im;
+
+	return image_lookup(pd, ref, admin, &im, e);
+}

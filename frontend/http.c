@@ -177,6 +177,20 @@ const struct route http_routes[] = {
 	    api_image_rollback },
 	{ "POST", "/api/images/*/copy", HTTP_ADMIN, API_BODY_MAX,
 	    KEYS("to", "version"), api_image_copy },
+	/* sub (api_job.c): pipol sub and pipol job; the node's job hook,
+	 * public routes that look up their job-run token themselves */
+	{ "POST", "/api/jobs", HTTP_USER, API_BODY_MAX,
+	    KEYS("name", "argv", "images", "count", "profile", "seconds",
+	    "keep", "source"), api_job_add },
+	{ "POST", "/api/jobs/", HTTP_USER, JOB_PIECE_MAX, NULL,
+	    api_job_change },
+	{ "GET", "/api/jobs", HTTP_USER, 0, NULL, api_job_list },
+	{ "GET", "/api/jobs/", HTTP_USER, 0, NULL, api_job_get },
+	{ "GET", "/job/argv", HTTP_PUBLIC, 0, NULL, job_hook_argv },
+	{ "GET", "/job/source", HTTP_PUBLIC, 0, NULL, job_hook_source },
+	{ "POST", "/job/out/", HTTP_PUBLIC, JOB_PIECE_MAX, NULL, job_hook_out },
+	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX,
+	    KEYS("status", "seconds", "truncated"), job_hook_result },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 

@@ -24,6 +24,7 @@
 #include "parse.h"
 #include "pipold.h"
 #include "sched.h"
+#include "jobs.h"
 #include "store.h"
 
 /* The command line: the options, the usage line and --help (cmd.h). */
@@ -218,7 +219,14 @@ main(int argc, char **argv)
 		http_stop(&pd);
 		goto fail;
 	}
+	if (jobs_start(&pd, &e) < 0) {	/* sub: the job thread */
+		sched_stop();
+		resv_tick_stop();
+		http_stop(&pd);
+		goto fail;
+	}
 	if (db_watch_start(&pd, &e) < 0) {
+		jobs_stop();
 		sched_stop();
 		resv_tick_stop();
 		http_stop(&pd);
@@ -230,6 +238,7 @@ main(int argc, char **argv)
 	if (sig != SIGUSR1)
 		log_info("%s: stopping", strsignal(sig));
 	db_watch_stop();
+	jobs_stop();
 	sched_stop();
 	resv_tick_stop();
 	http_stop(&pd);

@@ -278,6 +278,161 @@ ready_hook(const char *server, const char *token, struct perr *e)
 	return 0;
 }
 
+/*
+ * sub (schema 016): the job hook of a deployment that runs a job's
+ * command (the order's "job"). Waits for pipold to see the system
+ * ready, fetches the command and the source, runs the command as the
+ * user (su -s /bin/sh USER pipol-job-run: never root; its words read
+ * back from \0ooo escapes into "$@" and exec'd, no shell ever parses
+ * them), sends stdout, stderr (64 MiB each, then cut) and the results
+ * folder in pieces, then the exit status, once; removes itself and its
+ * token. The user's side (pipol-job-run) is a separate script, so that
+ * what runs as the user never reads root's files: the command and the
+ * source come on its stdin, its output goes to files root opened.
+ */
+static const char job_script[] =
+"#!/bin/sh\n"
+"# pipol-job -- written by pipol's post-install: this deployment's run\n"
+"# of a job (pipol sub), once, then this hook and its token are removed.\n"
+". /etc/pipol/job.env || exit 1\n"
+"auth=\"Authorization: Bearer $PIPOL_JOB_TOKEN\"\n"
+"w=/var/lib/pipol-job\n"
+"rm -rf \"$w\"; mkdir -p -m 700 \"$w\" || exit 1\n"
+"get() {\n"
+"\tif command -v curl >/dev/null 2>&1; then\n"
+"\t\tcurl -fsS -m 600 -o \"$2\" -H \"$auth\" \"$PIPOL_SERVER$1\"\n"
+"\telse\n"
+"\t\twget -q -O \"$2\" --header \"$auth\" \"$PIPOL_SERVER$1\"\n"
+"\tfi\n"
+"}\n"
+"post() {\n"
+"\tif command -v curl >/dev/null 2>&1; then\n"
+"\t\tcurl -fsS -m 600 -o /dev/null -H \"$auth\" --data-binary \"@$2\" \\\n"
+"\t\t    -H 'Content-Type: application/octet-stream' \"$PIPOL_SERVER$1\"\n"
+"\telse\n"
+"\t\twget -q -O /dev/null --header \"$auth\" --post-file \"$2\" \\\n"
+"\t\t    \"$PIPOL_SERVER$1\"\n"
+"\tfi\n"
+"}\n"
+"retry() { for _ in 1 2 3 4 5; do \"$@\" && return 0; sleep 3; done; return 1; }\n"
+"# send FILE NAME LIMIT: its first LIMIT bytes, in pieces of 8 MiB\n"
+"send() {\n"
+"\tsize=$(wc -c < \"$1\"); off=0\n"
+"\t[ \"$size\" -gt \"$3\" ] && { size=$3; trunc=true; }\n"
+"\twhile [ $off -lt $size ]; do\n"
+"\t\tn=$((size - off)); [ $n -gt 8388608 ] && n=8388608\n"
+"\t\tdd if=\"$1\" bs=1048576 skip=$((off / 1048576)) count=8 2>/dev/null |\n"
+"\t\t    head -c $n > \"$w/piece\"\n"
+"\t\tretry post \"/job/out/$2?off=$off\" \"$w/piece\" || return 1\n"
+"\t\toff=$((off + n))\n"
+"\tdone\n"
+"}\n"
+"i=0\n"
+"until get /job/argv \"$w/argv\" 2>/dev/null; do\n"
+"\ti=$((i + 1)); [ $i -ge 300 ] && exit 1\n"
+"\tsleep 2\n"
+"done\n"
+"retry get /job/source \"$w/source\" || exit 1\n"
+"home=$(awk -F: -v u=\"$PIPOL_USER\" '$1 == u { print $6 }' /etc/passwd)\n"
+"export PIPOL_RESULTS=\"$home/pipol-results\"\n"
+"as_user() { su -s /bin/sh \"$PIPOL_USER\" /usr/local/sbin/pipol-job-run \"$@\"; }\n"
+": > \"$w/stdout\"; : > \"$w/stderr\"\n"
+"[ -s \"$w/source\" ] && as_user unpack < \"$w/source\" >> \"$w/stderr\" 2>&1\n"
+"t0=$(date +%s)\n"
+"as_user run < \"$w/argv\" >> \"$w/stdout\" 2>> \"$w/stderr\"\n"
+"status=$?\n"
+"t1=$(date +%s)\n"
+"as_user pack > \"$w/results\" 2>> \"$w/stderr\"\n"
+"trunc=false\n"
+"send \"$w/stdout\" stdout 67108864 && send \"$w/stderr\" stderr 67108864 &&\n"
+"    send \"$w/results\" results 268435456 || exit 1\n"
+"printf '{\"status\":%d,\"seconds\":%d,\"truncated\":%s}' \"$status\" \\\n"
+"    $((t1 - t0)) \"$trunc\" > \"$w/result\"\n"
+"retry post /job/result \"$w/result\"\n"
+"echo \"pipol: job run over, exit status $status\" > /dev/console 2>/dev/null\n"
+"rm -rf \"$w\" /etc/pipol/job.env /etc/local.d/pipol-job.start \\\n"
+"    /etc/systemd/system/multi-user.target.wants/pipol-job.service \\\n"
+"    /etc/systemd/system/pipol-job.service\n"
+"exit 0\n";
+
+/* what runs as the user: unpack (stdin into $HOME), run (the command's
+ * words on stdin, one a line in \0ooo escapes), pack (the results) */
+static const char job_run_script[] =
+"#!/bin/sh\n"
+"# pipol-job-run -- written by pipol's post-install: the part of a job's\n"
+"# run that runs as the user (pipol-job calls it through su).\n"
+"cd || exit 125\n"
+"case $1 in\n"
+"unpack) exec tar -xzf - ;;\n"
+"pack) mkdir -p \"$PIPOL_RESULTS\" && cd \"$PIPOL_RESULTS\" &&\n"
+"    exec tar -czf - . ;;\n"
+"run)\n"
+"\tmkdir -p \"$PIPOL_RESULTS\"\n"
+"\tset --\n"
+"\twhile IFS= read -r l; do\n"
+"\t\ta=$(printf '%bx' \"$l\")\n"
+"\t\tset -- \"$@\" \"${a%x}\"\n"
+"\tdone\n"
+"\texec \"$@\" < /dev/null ;;\n"
+"esac\n"
+"exit 2\n";
+
+static const char job_unit[] =
+"# written by pipol's post-install: a job's run, once, after ready\n"
+"[Unit]\n"
+"Description=pipol: this deployment's job run (pipol sub)\n"
+"Wants=network-online.target\n"
+"After=network-online.target pipol-ready.service\n"
+"ConditionPathExists=/etc/pipol/job.env\n"
+"\n"
+"[Service]\n"
+"Type=simple\n"
+"ExecStart=/usr/local/sbin/pipol-job\n"
+"\n"
+"[Install]\n"
+"WantedBy=multi-user.target\n";
+
+static int
+job_hook(const struct postinst *p, struct perr *e)
+{
+	json_t *job = json_object_get(p->order, "job");
+	const char *tok = json_string_value(json_object_get(job, "token"));
+	const char *user = json_string_value(json_object_get(p->order, "user"));
+	char env[800];
+	int rc;
+
+	if (tok == NULL || user == NULL || p->server == NULL)
+		return 0;
+	if (strspn(tok, "0123456789abcdef") != 64 || tok[64] != '\0')
+		return perr_set(e, PE_DATA, "order: a bad job token");
+	snprintf(env, sizeof(env), "PIPOL_SERVER='%s'\nPIPOL_JOB_TOKEN='%s'\n"
+	    "PIPOL_USER='%s'\n", p->server, tok, user);
+	if ((rc = chroot_put_file("/etc/pipol/job.env", 0600, env, strlen(env),
+	    e)) < 0 ||
+	    (rc = chroot_put_file("/usr/local/sbin/pipol-job", 0755, job_script,
+	    strlen(job_script), e)) < 0 ||
+	    (rc = chroot_put_file("/usr/local/sbin/pipol-job-run", 0755,
+	    job_run_script, strlen(job_run_script), e)) < 0)
+		return rc;
+	if (access("/etc/systemd/system", F_OK) == 0) {
+		if ((rc = chroot_put_file("/etc/systemd/system/pipol-job.service",
+		    0644, job_unit, strlen(job_unit), e)) < 0)
+			return rc;
+		unlink("/etc/systemd/system/multi-user.target.wants/"
+		    "pipol-job.service");
+		if (symlink("/etc/systemd/system/pipol-job.service",
+		    "/etc/systemd/system/multi-user.target.wants/"
+		    "pipol-job.service") < 0)
+			return perr_errno(e, PE_FAIL, "pipol-job.service");
+		return 0;
+	}
+	unlink("/etc/local.d/pipol-job.start");
+	if (symlink("/usr/local/sbin/pipol-job", "/etc/local.d/pipol-job.start")
+	    < 0)
+		return perr_errno(e, PE_FAIL, "/etc/local.d/pipol-job.start");
+	return 0;
+}
+
 int
 postinst_configure(const struct postinst *p, struct perr *e)
 {
@@ -306,5 +461,9 @@ postinst_configure(const struct postinst *p, struct perr *e)
 int
 postinst_ready_hook(const struct postinst *p, struct perr *e)
 {
-	return ready_hook(p->server, p->token, e);
+	int rc;
+
+	if ((rc = ready_hook(p->server, p->token, e)) < 0)
+		return rc;
+	return job_hook(p, e);	/* sub: after ready_hook's folders */
 }

@@ -54,4 +54,14 @@ int cmd_queue_revoke(const struct cmd *c, const struct cmd_args *a);
 int cmd_queue_grants(const struct cmd *c, const struct cmd_args *a);
 int cmd_user_set(const struct cmd *c, const struct cmd_args *a);
 
+
+/* sub: job_cmd.c's "pipol sub" and "pipol job"; client.c's raw
+ * transfer: buf (len bytes, or NULL) sent, the answer's bytes written
+ * to out (NULL: dropped); an HTTP error is its status's exit code */
+extern const struct cmd job_cmds[];
+extern const struct cmd_opt sub_opts[];
+int cmd_sub(const struct cmd *c, const struct cmd_args *a);
+int client_raw(const char *method, const char *path, const void *buf,
+    size_t len, FILE *out, struct perr *e);
+
 #endif

@@ -192,3 +192,89 @@ cli_int(json_t *o, const char *k)
 {
 	return (long long)json_integer_value(json_object_get(o, k));
 }
+
+/* sub (job_cmd.c): bytes to pipold or from it */
+static size_t
+on_file(char *p, size_t size, size_t n, void *arg)
+{
+	return fwrite(p, size, n, arg) * size;
+}
+
+int
+client_raw(const char *method, const char *path, const void *buf,
+    size_t len, FILE *out, struct perr *e)
+{
+	char *server = NULL, *token = NULL, url[2048], auth[128];
+	struct curl_slist *hdr = NULL;
+	struct body b = { NULL, 0 };
+	long http = 0;
+	CURLcode res;
+	CURL *h;
+	int rc = 0;
+
+	if (getenv("PIPOL_SERVER"))
+		server = strdup(getenv("PIPOL_SERVER"));
+	else
+		config_get("server", &server);
+	if (getenv("PIPOL_TOKEN"))
+		token = strdup(getenv("PIPOL_TOKEN"));
+	else
+		config_get("token", &token);
+	if (server == NULL || (h = curl_easy_init()) == NULL) {
+		rc = perr_set(e, PE_USAGE, "no server: set PIPOL_SERVER or "
+		    "\"server URL\" in ~/.config/pipol/config");
+		goto out;
+	}
+	snprintf(url, sizeof(url), "%s%s", server, path);
+	if (token != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %.64s",
+		    token);
+		hdr = curl_slist_append(hdr, auth);
+	}
+	if (buf != NULL) {
+		hdr = curl_slist_append(hdr, "Content-Type: "
+		    "application/octet-stream");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, buf);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
+	if (out != NULL) {
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_file);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	} else {
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	}
+	/* an error's answer is never written to out */
+	curl_easy_setopt(h, CURLOPT_FAILONERROR, out != NULL ? 1L : 0L);
+	res = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdr);
+	if (res != CURLE_OK && http < 400)
+		rc = perr_set(e, PE_UNAVAIL, "%s: %s", server,
+		    curl_easy_strerror(res));
+	else if (http >= 400) {
+		json_t *o = b.p ? json_loads(b.p, 0, NULL) : NULL;
+		json_t *m = json_object_get(o, "error");
+
+		rc = perr_set(e, status_code(http), "%s: %s", server,
+		    json_is_string(m) ? json_string_value(m) : "HTTP error");
+		json_decref(o);
+	}
+ out:
+	free(b.p);
+	free(server);
+	if (token != NULL) {
+		memset(token, 0, strlen(token));
+		free(token);
+	}
+	return rc;
+}

@@ -59,6 +59,14 @@ static const struct cmd groups[] = {
 	{ "log", cmd_log, "ID",
 	  "what a deployment's post-install and rc scripts said", NULL, 1, 1,
 	  NULL },
+	/* sub (job_cmd.c) */
+	{ "sub", cmd_sub, "-n N -i IMG1,IMG2 [OPTIONS] -- CMD ARGS... | "
+	  "--script FILE",
+	  "run a command as you on freshly deployed nodes of each image",
+	  sub_opts, 0, CMD_POS_ANY, NULL },
+	{ "job", NULL, "COMMAND ...",
+	  "your jobs (pipol sub): runs, output, results, the matrix", NULL,
+	  0, 0, job_cmds },
 	{ "script", NULL, "COMMAND ...",
 	  "your rc scripts, the site's post-install scripts", NULL, 0, 0,
 	  script_cmds },

@@ -102,6 +102,20 @@ static const struct {
 	    api_image_rollback },
 	{ "POST", "/api/images/debian12/copy", HTTP_ADMIN, API_BODY_MAX,
 	    api_image_copy },
+	/* sub: the job API; the job hook's routes are public (api_job.c
+	 * looks up the job-run token itself) */
+	{ "POST", "/api/jobs", HTTP_USER, API_BODY_MAX, api_job_add },
+	{ "POST", "/api/jobs/7/source", HTTP_USER, JOB_PIECE_MAX,
+	    api_job_change },
+	{ "POST", "/api/jobs/7/cancel", HTTP_USER, JOB_PIECE_MAX,
+	    api_job_change },
+	{ "GET", "/api/jobs", HTTP_USER, 0, api_job_list },
+	{ "GET", "/api/jobs/matrix", HTTP_USER, 0, api_job_get },
+	{ "GET", "/api/jobs/7/runs/9/stdout", HTTP_USER, 0, api_job_get },
+	{ "GET", "/job/argv", HTTP_PUBLIC, 0, job_hook_argv },
+	{ "GET", "/job/source", HTTP_PUBLIC, 0, job_hook_source },
+	{ "POST", "/job/out/stdout", HTTP_PUBLIC, JOB_PIECE_MAX, job_hook_out },
+	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX, job_hook_result },
 };
 
 /* Every route as declared, and every route of the table met above. */
@@ -228,7 +242,7 @@ route_bodies(void)
 	for (rt = http_routes; rt->path != NULL; rt++) {
 		CHECK(rt->body_max <= API_BODY_MAX || rt->level == HTTP_UPLOAD
 		    || (rt->level == HTTP_AGENT && rt->body_max ==
-		    NETBOOT_PIECE_MAX));
+		    NETBOOT_PIECE_MAX) || rt->body_max == JOB_PIECE_MAX);
 		CHECK(rt->keys == NULL || rt->body_max > 0);
 		CHECK(strcmp(rt->method, "GET") != 0 || rt->body_max == 0);
 	}
