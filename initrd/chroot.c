@@ -65,7 +65,8 @@ chroot_mkdirs(const char *path, mode_t mode, struct perr *e)
 			continue;
 		char c = *s;
 		*s = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		/* parents a user must cross: 0755; the last one: mode */
+		if (mkdir(buf, c == '\0' ? mode : 0755) < 0 && errno != EEXIST)
 			return perr_errno(e, PE_FAIL, "%s", buf);
 		if ((*s = c) == '\0')
 			break;

@@ -13,7 +13,8 @@
 #include "perr.h"
 
 /* Small files for the system, from inside the chroot or out: path
- * written whole with mode; every missing folder of path made. */
+ * written whole with mode; every missing folder of path made (path
+ * itself with mode, its missing parents 0755). */
 int chroot_put_file(const char *path, mode_t mode, const char *text,
     size_t len, struct perr *e);
 int chroot_mkdirs(const char *path, mode_t mode, struct perr *e);

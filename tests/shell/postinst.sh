@@ -93,6 +93,10 @@ equal "nothing left in /tmp" "$(ls -A "$R/tmp")" ""
 grep -q " $R/proc " /proc/mounts && notok "bind mounts undone" || ok "bind mounts undone"
 # again: nothing doubled
 PIPOL_TOKEN=00ff00ff "$A" postinstall --root "$R" --order "$T/o1" --server http://10.99.0.1:8080 > /dev/null 2>&1
+# an image without /home: the parent made crossable (0755), the home 0700
+R3=$T/root3; mkroot "$R3"; rmdir "$R3/home"
+PIPOL_TOKEN=00ff00ff "$A" postinstall --root "$R3" --order "$T/o1" --server http://10.99.0.1:8080 > /dev/null 2>&1
+equal "no /home in the image: /home 755, hers 700" "$(stat -c %a "$R3/home") $(stat -c %a "$R3/home/alice")" "755 700"
 equal "twice: one passwd line" "$(grep -c ^alice: "$R/etc/passwd")" 1
 equal "twice: one key line" "$(grep -c PipolTestKey "$R/root/.ssh/authorized_keys")" 1
 
