@@ -35,6 +35,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,8 +297,9 @@ piece_write(const char *path, long long off, const char *buf, size_t len)
  * is queued in *rc and -1.
  */
 static int
-piece_take(struct http_req *rq, PGconn *db, const char *upd,
-    const char *row, const char *path, enum MHD_Result *rc)
+piece_take_bytes(struct http_req *rq, PGconn *db, const char *upd,
+    const char *row, const char *path, const char *body, size_t len,
+    enum MHD_Result *rc)
 {
 	long long off = query_off(rq->c);
 	char o[24], end[24];
@@ -304,13 +307,13 @@ piece_take(struct http_req *rq, PGconn *db, const char *upd,
 	PGresult *r;
 	int full;
 
-	if (off < 0 || rq->len == 0) {
+	if (off < 0 || len == 0) {
 		*rc = http_error(rq->c, MHD_HTTP_BAD_REQUEST, "want ?off=N and "
 		    "a body");
 		return -1;
 	}
 	snprintf(o, sizeof(o), "%lld", off);
-	snprintf(end, sizeof(end), "%lld", off + (long long)rq->len);
+	snprintf(end, sizeof(end), "%lld", off + (long long)len);
 	r = db_query(db, upd, 3, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		*rc = http_sql_error(rq->c, r, "upload");
@@ -325,12 +328,49 @@ piece_take(struct http_req *rq, PGconn *db, const char *upd,
 	}
 	full = strcmp(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)) == 0;
 	PQclear(r);
-	if (piece_write(path, off, rq->body, rq->len) < 0) {
+	if (piece_write(path, off, body, len) < 0) {
 		*rc = http_error(rq->c, MHD_HTTP_SERVICE_UNAVAILABLE, "upload: "
 		    "cannot write it");
 		return -1;
 	}
 	return full;
+}
+
+static int
+piece_take(struct http_req *rq, PGconn *db, const char *upd,
+    const char *row, const char *path, enum MHD_Result *rc)
+{
+	return piece_take_bytes(rq, db, upd, row, path, rq->body, rq->len, rc);
+}
+
+/*
+ * A piece sent as base64 (?enc=base64: BusyBox's wget --post-file stops
+ * at the first NUL byte, so a system without curl sends its binary
+ * pieces encoded; line breaks allowed): decoded into a new buffer, *len
+ * its length. NULL when the body is not base64.
+ */
+static unsigned char *
+piece_decode(const char *body, size_t blen, size_t *len)
+{
+	EVP_ENCODE_CTX *ctx;
+	unsigned char *out;
+	int n = 0, m = 0;
+
+	if (blen > INT_MAX || (ctx = EVP_ENCODE_CTX_new()) == NULL)
+		return NULL;
+	if ((out = malloc(blen / 4 * 3 + 80)) == NULL) {
+		EVP_ENCODE_CTX_free(ctx);
+		return NULL;
+	}
+	EVP_DecodeInit(ctx);
+	if (EVP_DecodeUpdate(ctx, out, &n, (const unsigned char *)body,
+	    (int)blen) < 0 || EVP_DecodeFinal(ctx, out + n, &m) < 0) {
+		free(out);
+		out = NULL;
+	} else
+		*len = (size_t)n + (size_t)m;
+	EVP_ENCODE_CTX_free(ctx);
+	return out;
 }
 
 /* The end of a source upload: checked, then the job queued. */
@@ -729,26 +769,38 @@ job_hook_out(struct http_req *rq)
 	};
 	_Static_assert(JOB_OUT_MAX == 67108864 &&
 	    JOB_RESULTS_MAX == 268435456, "the statements' limits");
-	const char *what = rq->url + strlen("/job/out/");
+	const char *what = rq->url + strlen("/job/out/"), *enc =
+	    MHD_lookup_connection_value(rq->c, MHD_GET_ARGUMENT_KIND, "enc");
 	char file[64], path[4096];
+	unsigned char *dec = NULL;
+	size_t i, dlen = 0;
 	enum MHD_Result rc;
 	struct hook h;
-	size_t i;
 
 	for (i = 0; i < 3 && strcmp(outs[i].name, what) != 0; i++)
 		;
 	if (i == 3)
 		return http_error(rq->c, MHD_HTTP_NOT_FOUND, "want stdout, "
 		    "stderr or results");
+	if (enc != NULL && strcmp(enc, "base64") != 0)
+		return http_error(rq->c, MHD_HTTP_BAD_REQUEST, "enc: base64 "
+		    "or none");
 	if (hook_auth(rq, &h, &rc) < 0)
 		return rc;
 	snprintf(file, sizeof(file), "%s.%s", h.run, outs[i].file);
 	if (job_path(rq->pd, h.job, file, 1, path, sizeof(path)) < 0)
 		rc = http_error(rq->c, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot "
 		    "keep it");
-	else if (piece_take(rq, h.db, outs[i].sql, h.run, path, &rc) >= 0)
+	else if (enc != NULL && (dec = piece_decode(rq->body, rq->len,
+	    &dlen)) == NULL)
+		rc = http_error(rq->c, MHD_HTTP_BAD_REQUEST, "enc=base64: the "
+		    "body is not base64");
+	else if (piece_take_bytes(rq, h.db, outs[i].sql, h.run, path,
+	    dec ? (const char *)dec : rq->body, dec ? dlen : rq->len,
+	    &rc) >= 0)
 		rc = http_json(rq->c, MHD_HTTP_OK, json_pack("{s:s}", "kept",
 		    what));
+	free(dec);
 	db_put(rq->pd, h.db);
 	return rc;
 }

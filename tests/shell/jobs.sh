@@ -100,7 +100,12 @@ equal "... a piece over 8 MiB: 413" "$(hook "$JT" POST '/job/out/stderr?off=0' "
 equal "... no such stream: 404" "$(hook "$JT" POST '/job/out/passwd?off=0' "$T/o1")" 404
 equal "... no offset: 400" "$(hook "$JT" POST '/job/out/stdout' "$T/o1")" 400
 mkdir -p "$T/res" && echo 42 > "$T/res/answer" && tar -C "$T/res" -czf "$T/res.tgz" .
-equal "results" "$(hook "$JT" POST '/job/out/results?off=0' "$T/res.tgz")" 200
+# results in base64 (a system without curl: BusyBox's wget posts text only)
+base64 < "$T/res.tgz" > "$T/res.b64"; printf 'not base64 at all!\n' > "$T/bad.b64"
+equal "results in base64: not base64: 400" "$(hook "$JT" POST '/job/out/results?off=0&enc=base64' "$T/bad.b64")" 400
+equal "... an unknown encoding: 400" "$(hook "$JT" POST '/job/out/results?off=0&enc=gzip' "$T/res.b64")" 400
+equal "results, in base64" "$(hook "$JT" POST '/job/out/results?off=0&enc=base64' "$T/res.b64")" 200
+equal "... kept decoded" "$(sql "select results_bytes from job_runs where job_id = $j1")" "$(stat -c %s "$T/res.tgz")"
 equal "the result: bad body 400" "$(hook "$JT" POST /job/result '' -d '{"status":"0"}')" 400
 equal "the result" "$(hook "$JT" POST /job/result '' -d '{"status":0,"seconds":7}')" 200
 equal "... posted twice: the token is dead (401)" "$(hook "$JT" POST /job/result '' -d '{"status":1,"seconds":7}')" 401
