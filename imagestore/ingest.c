@@ -13,6 +13,7 @@
  * The first error wins; the others drain; ingest_finish() joins every
  * thread and commits the index only when nothing failed.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -329,10 +330,16 @@ ingest_finish(struct ingest *in, const char *name, const char *meta,
 int
 image_threads(int asked)
 {
+	cpu_set_t set;
 	long n;
 
 	if (asked > 0)
 		return asked;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
+	/* the cores this process may run on (taskset, a cgroup's cpuset),
+	 * not every core online: a worker more than cores only waits */
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (int)(n > 64 ? 64 : n) : 1;
 }

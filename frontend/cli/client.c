@@ -90,85 +90,119 @@ status_code(long http)
 	return PE_FAIL;
 }
 
+/* One request: where (PIPOL_SERVER or the config), who (the token, wiped
+ * when done), and a handle with what every request sets. */
+struct client_req {
+	char *server, *token, url[2048];
+	struct curl_slist *hdr;
+	CURL *h;
+};
+
+static int
+req_open(struct client_req *q, const char *method, const char *path,
+    const char *ctype, long timeout_sec, struct perr *e)
+{
+	char line[128];
+
+	memset(q, 0, sizeof(*q));
+	if (getenv("PIPOL_SERVER"))
+		q->server = strdup(getenv("PIPOL_SERVER"));
+	else
+		config_get("server", &q->server);
+	if (getenv("PIPOL_TOKEN"))
+		q->token = strdup(getenv("PIPOL_TOKEN"));
+	else
+		config_get("token", &q->token);
+	if (q->server == NULL)
+		return perr_set(e, PE_USAGE, "no server: set PIPOL_SERVER or "
+		    "\"server URL\" in ~/.config/pipol/config");
+	if ((q->h = curl_easy_init()) == NULL)
+		return perr_set(e, PE_FAIL, "out of memory");
+	snprintf(q->url, sizeof(q->url), "%s%s", q->server, path);
+	if (q->token != NULL) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %.64s",
+		    q->token);
+		q->hdr = curl_slist_append(q->hdr, line);
+	}
+	if (ctype != NULL) {
+		snprintf(line, sizeof(line), "Content-Type: %s", ctype);
+		q->hdr = curl_slist_append(q->hdr, line);
+	}
+	curl_easy_setopt(q->h, CURLOPT_URL, q->url);
+	curl_easy_setopt(q->h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(q->h, CURLOPT_HTTPHEADER, q->hdr);
+	curl_easy_setopt(q->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(q->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(q->h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(q->h, CURLOPT_TIMEOUT, timeout_sec);
+	return 0;
+}
+
+static void
+req_close(struct client_req *q)
+{
+	if (q->h != NULL)
+		curl_easy_cleanup(q->h);
+	curl_slist_free_all(q->hdr);
+	free(q->server);
+	if (q->token != NULL) {
+		memset(q->token, 0, strlen(q->token));
+		free(q->token);
+	}
+}
+
+/* An answer of 400 or more: its "error", with the exit status it maps to */
+static int
+answer_error(const struct client_req *q, long http, json_t *o,
+    struct perr *e)
+{
+	json_t *m = json_object_get(o, "error");
+
+	return perr_set(e, status_code(http), "%s: %s", q->server,
+	    json_is_string(m) ? json_string_value(m) : "HTTP error");
+}
+
 int
 client_call(const char *method, const char *path, json_t *send,
     json_t **reply, struct perr *e)
 {
-	char *server = NULL, *token = NULL, url[2048], auth[128];
-	struct curl_slist *hdr = NULL;
 	struct body b = { NULL, 0 };
+	struct client_req q;
 	char *payload = NULL;
 	json_error_t je;
 	long http = 0;
 	CURLcode res;
-	CURL *h;
-	int rc = 0;
+	int rc;
 
-	if (getenv("PIPOL_SERVER"))
-		server = strdup(getenv("PIPOL_SERVER"));
-	else
-		config_get("server", &server);
-	if (getenv("PIPOL_TOKEN"))
-		token = strdup(getenv("PIPOL_TOKEN"));
-	else
-		config_get("token", &token);
-	if (server == NULL) {
-		rc = perr_set(e, PE_USAGE, "no server: set PIPOL_SERVER or "
-		    "\"server URL\" in ~/.config/pipol/config");
+	*reply = NULL;
+	if ((rc = req_open(&q, method, path, send != NULL ?
+	    "application/json" : NULL, (long)CLIENT_TIMEOUT_SEC, e)) < 0)
 		goto out;
-	}
-	snprintf(url, sizeof(url), "%s%s", server, path);
-	if ((h = curl_easy_init()) == NULL) {
-		rc = perr_set(e, PE_FAIL, "out of memory");
-		goto out;
-	}
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %.64s",
-		    token);
-		hdr = curl_slist_append(hdr, auth);
-	}
 	if (send != NULL) {
 		payload = json_dumps(send, JSON_COMPACT);
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+		curl_easy_setopt(q.h, CURLOPT_POSTFIELDS, payload);
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)CLIENT_TIMEOUT_SEC);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	res = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hdr);
+	curl_easy_setopt(q.h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(q.h, CURLOPT_WRITEDATA, &b);
+	res = curl_easy_perform(q.h);
+	curl_easy_getinfo(q.h, CURLINFO_RESPONSE_CODE, &http);
 	if (res != CURLE_OK) {
-		rc = perr_set(e, PE_UNAVAIL, "%s: %s", server,
+		rc = perr_set(e, PE_UNAVAIL, "%s: %s", q.server,
 		    curl_easy_strerror(res));
 		goto out;
 	}
 	*reply = b.p ? json_loads(b.p, 0, &je) : NULL;
 	if (http >= 400) {
-		json_t *m = *reply ? json_object_get(*reply, "error") : NULL;
-
-		rc = perr_set(e, status_code(http), "%s: %s", server,
-		    json_is_string(m) ? json_string_value(m) : "HTTP error");
+		rc = answer_error(&q, http, *reply, e);
 		json_decref(*reply);
 		*reply = NULL;
 	} else if (*reply == NULL) {
-		rc = perr_set(e, PE_DATA, "%s: not a JSON answer", server);
+		rc = perr_set(e, PE_DATA, "%s: not a JSON answer", q.server);
 	}
  out:
+	req_close(&q);
 	free(b.p);
 	free(payload);
-	free(server);
-	if (token != NULL) {
-		memset(token, 0, strlen(token));
-		free(token);
-	}
 	return rc;
 }
 
@@ -204,77 +238,42 @@ int
 client_raw(const char *method, const char *path, const void *buf,
     size_t len, FILE *out, struct perr *e)
 {
-	char *server = NULL, *token = NULL, url[2048], auth[128];
-	struct curl_slist *hdr = NULL;
 	struct body b = { NULL, 0 };
+	struct client_req q;
 	long http = 0;
 	CURLcode res;
-	CURL *h;
-	int rc = 0;
+	int rc;
 
-	if (getenv("PIPOL_SERVER"))
-		server = strdup(getenv("PIPOL_SERVER"));
-	else
-		config_get("server", &server);
-	if (getenv("PIPOL_TOKEN"))
-		token = strdup(getenv("PIPOL_TOKEN"));
-	else
-		config_get("token", &token);
-	if (server == NULL || (h = curl_easy_init()) == NULL) {
-		rc = perr_set(e, PE_USAGE, "no server: set PIPOL_SERVER or "
-		    "\"server URL\" in ~/.config/pipol/config");
+	if ((rc = req_open(&q, method, path, buf != NULL ?
+	    "application/octet-stream" : NULL, 600L, e)) < 0)
 		goto out;
-	}
-	snprintf(url, sizeof(url), "%s%s", server, path);
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %.64s",
-		    token);
-		hdr = curl_slist_append(hdr, auth);
-	}
 	if (buf != NULL) {
-		hdr = curl_slist_append(hdr, "Content-Type: "
-		    "application/octet-stream");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, buf);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		curl_easy_setopt(q.h, CURLOPT_POSTFIELDS, buf);
+		curl_easy_setopt(q.h, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)len);
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
 	if (out != NULL) {
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_file);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+		curl_easy_setopt(q.h, CURLOPT_WRITEFUNCTION, on_file);
+		curl_easy_setopt(q.h, CURLOPT_WRITEDATA, out);
 	} else {
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+		curl_easy_setopt(q.h, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(q.h, CURLOPT_WRITEDATA, &b);
 	}
 	/* an error's answer is never written to out */
-	curl_easy_setopt(h, CURLOPT_FAILONERROR, out != NULL ? 1L : 0L);
-	res = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hdr);
+	curl_easy_setopt(q.h, CURLOPT_FAILONERROR, out != NULL ? 1L : 0L);
+	res = curl_easy_perform(q.h);
+	curl_easy_getinfo(q.h, CURLINFO_RESPONSE_CODE, &http);
 	if (res != CURLE_OK && http < 400)
-		rc = perr_set(e, PE_UNAVAIL, "%s: %s", server,
+		rc = perr_set(e, PE_UNAVAIL, "%s: %s", q.server,
 		    curl_easy_strerror(res));
 	else if (http >= 400) {
 		json_t *o = b.p ? json_loads(b.p, 0, NULL) : NULL;
-		json_t *m = json_object_get(o, "error");
 
-		rc = perr_set(e, status_code(http), "%s: %s", server,
-		    json_is_string(m) ? json_string_value(m) : "HTTP error");
+		rc = answer_error(&q, http, o, e);
 		json_decref(o);
 	}
  out:
+	req_close(&q);
 	free(b.p);
-	free(server);
-	if (token != NULL) {
-		memset(token, 0, strlen(token));
-		free(token);
-	}
 	return rc;
 }

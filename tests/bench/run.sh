@@ -6,6 +6,7 @@ cd "$(dirname "$0")"
 bash mkdisk.sh
 bash image.sh
 bash agent.sh
+bash pinned.sh
 bash serve.sh
 bash progress.sh
 bash handover.sh
