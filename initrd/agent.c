@@ -62,7 +62,7 @@ static const struct cmd_opt deploy_opts[] = {
 	[O_CONNECTIONS] = { "connections", 0, CMD_VALUE, "N",
 	    "parallel keep-alive HTTP connections (default 4)" },
 	[O_THREADS] = { "threads", 0, CMD_VALUE, "N",
-	    "decode/verify/write workers (default: one per core)" },
+	    "decode/verify/write workers (default: cores + 1)" },
 	[O_RESUME_FILE] = { "resume-file", 0, CMD_VALUE, "FILE",
 	    "record durable chunks there; the same command with\n"
 	    "the same FILE continues after a cut (removed on success)" },

@@ -32,7 +32,9 @@ deploy_run(struct deploy *d, struct perr *e)
 {
 	int rc;
 
-	d->threads = d->threads ? d->threads : image_threads(0);
+	/* one worker more than cores: a worker waits in its O_DIRECT write
+	 * while another decodes (docs/performance.md) */
+	d->threads = d->threads ? d->threads : image_threads(0) + 1;
 	d->tty = isatty(STDERR_FILENO);
 	d->t0 = now_sec();
 	pthread_mutex_init(&d->mu, NULL);

@@ -81,7 +81,7 @@ static const struct cmd_opt node_opts[] = {
 	[O_CONNECTIONS] = { "connections", 0, CMD_VALUE, "N",
 	    "parallel HTTP connections (default 4)" },
 	[O_THREADS] = { "threads", 0, CMD_VALUE, "N",
-	    "decode/verify/write workers (default: one per core)" },
+	    "decode/verify/write workers (default: cores + 1)" },
 	[O_RESUME_FILE] = { "resume-file", 0, CMD_VALUE, "FILE",
 	    "record durable chunks there; a run with the same\n"
 	    "FILE continues after a cut (removed on success)" },
