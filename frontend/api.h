@@ -44,6 +44,10 @@ void resv_tick_stop(void);
 
 /* api_deploy.c: deployments */
 route_fn api_deploy_add, api_deploy_list;
+/* GET of a list the caller owns: sql with $1 the caller's id, $2
+ * everyone's rows, $3 ?id= (0: all); "no such NOTFOUND of yours" */
+enum MHD_Result api_owned_list(struct http_req *rq, const char *sql,
+    int everyone, const char *what, const char *notfound);
 /* Power-cycle the nodes named (a PostgreSQL array literal) into their
  * deployment, in a thread of its own; failures are logged only. */
 void power_deploy(struct pipold *pd, struct pg_conn *db, const char *names);

@@ -371,14 +371,21 @@ api_deploy_add(struct http_req *rq)
 	return rc;
 }
 
+/*
+ * GET of a list the caller owns (deployments, jobs): sql takes $1 the
+ * caller's id, $2 whether every user's rows are wanted, $3 the ?id=
+ * asked for (0: all) and answers one JSON document; a ?id= that is not
+ * in it is "no such <notfound> of yours".
+ */
 enum MHD_Result
-api_deploy_list(struct http_req *rq)
+api_owned_list(struct http_req *rq, const char *sql, int everyone,
+    const char *what, const char *notfound)
 {
 	struct MHD_Connection *c = rq->c;
 	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
 	    "id");
 	const char *params[3];
-	char uid[24];
+	char uid[24], msg[80];
 	enum MHD_Result rc;
 	PGresult *r;
 
@@ -387,9 +394,26 @@ api_deploy_list(struct http_req *rq)
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "id: a number");
 	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
 	params[0] = uid;
-	params[1] = rq->who.admin ? "t" : "f";
+	params[1] = everyone ? "t" : "f";
 	params[2] = id ? id : "0";
-	r = db_query(rq->db, "SELECT json_build_object('deployments', coalesce("
+	r = db_query(rq->db, sql, 3, params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = http_sql_error(c, r, what);
+	else if (id != NULL && strstr(PQgetvalue(r, 0, 0), "\"id\"") == NULL)
+		rc = (snprintf(msg, sizeof(msg), "no such %s of yours",
+		    notfound), http_error(c, MHD_HTTP_NOT_FOUND, msg));
+	else
+		rc = http_reply(c, MHD_HTTP_OK, "application/json",
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+enum MHD_Result
+api_deploy_list(struct http_req *rq)
+{
+	return api_owned_list(rq, "SELECT json_build_object('deployments', "
+	    "coalesce("
 	    "json_agg(json_build_object('id', d.id, 'node', n.name, 'user', "
 	    "u.name, 'image', d.image_name || coalesce(':' || "
 	    "d.image_version, ''), 'kind', d.kind, 'state', d.state, "
@@ -404,17 +428,7 @@ api_deploy_list(struct http_req *rq)
 	    "FROM (SELECT * FROM deployments d WHERE (d.user_id = $1 OR "
 	    "$2::boolean) AND ($3 = 0 OR d.id = $3) ORDER BY d.id DESC "
 	    "LIMIT 200) d JOIN nodes n ON n.id = d.node_id LEFT JOIN users u "
-	    "ON u.id = d.user_id", 3, params);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = http_sql_error(c, r, "deployments");
-	else if (id != NULL && strstr(PQgetvalue(r, 0, 0), "\"id\"") == NULL)
-		rc = http_error(c, MHD_HTTP_NOT_FOUND, "no such deployment "
-		    "of yours");
-	else
-		rc = http_reply(c, MHD_HTTP_OK, "application/json",
-		    PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return rc;
+	    "ON u.id = d.user_id", rq->who.admin, "deployments", "deployment");
 }
 
 struct power_job {

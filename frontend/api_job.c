@@ -487,23 +487,7 @@ api_job_change(struct http_req *rq)
 enum MHD_Result
 api_job_list(struct http_req *rq)
 {
-	struct MHD_Connection *c = rq->c;
-	const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-	    "id"), *all = MHD_lookup_connection_value(c,
-	    MHD_GET_ARGUMENT_KIND, "all");
-	const char *params[3];
-	enum MHD_Result rc;
-	char uid[24];
-	PGresult *r;
-
-	if (id != NULL && (strlen(id) == 0 || strlen(id) > 18 ||
-	    strspn(id, "0123456789") != strlen(id)))
-		return http_error(c, MHD_HTTP_BAD_REQUEST, "id: a number");
-	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
-	params[0] = uid;
-	params[1] = rq->who.admin && all != NULL ? "t" : "f";
-	params[2] = id ? id : "0";
-	r = db_query(rq->db, "SELECT json_build_object('jobs', coalesce("
+	return api_owned_list(rq, "SELECT json_build_object('jobs', coalesce("
 	    "json_agg(json_build_object('id', j.id, 'name', j.name, 'user', "
 	    "u.name, 'state', j.state, 'reason', j.reason, 'argv', j.argv, "
 	    "'images', j.images, 'count', j.per_image, 'keep', j.keep, "
@@ -519,16 +503,9 @@ api_job_list(struct http_req *rq)
 	    "jr.node_id WHERE jr.job_id = j.id)) ORDER BY j.id DESC), '[]')) "
 	    "FROM (SELECT * FROM jobs j WHERE (j.user_id = $1 OR $2::boolean) "
 	    "AND ($3 = 0 OR j.id = $3) ORDER BY j.id DESC LIMIT 200) j JOIN "
-	    "users u ON u.id = j.user_id", 3, params);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = http_sql_error(c, r, "jobs");
-	else if (id != NULL && strstr(PQgetvalue(r, 0, 0), "\"id\"") == NULL)
-		rc = http_error(c, MHD_HTTP_NOT_FOUND, "no such job of yours");
-	else
-		rc = http_reply(c, MHD_HTTP_OK, "application/json",
-		    PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return rc;
+	    "users u ON u.id = j.user_id", rq->who.admin &&
+	    MHD_lookup_connection_value(rq->c, MHD_GET_ARGUMENT_KIND, "all") !=
+	    NULL, "jobs", "job");
 }
 
 /* GET /api/jobs/matrix: yours; ?user=NAME another's (admins only) */
