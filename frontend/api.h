@@ -150,4 +150,7 @@ int deploy_image_ok(struct pipold *pd, const char *ref, int admin,
 json_t *job_order_fields(struct pg_conn *db, const char *dep,
     const char *addr);
 
+/* metrics (metrics.c): GET /metrics, Prometheus' text format */
+route_fn api_metrics;
+
 #endif

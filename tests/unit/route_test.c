@@ -116,6 +116,8 @@ static const struct {
 	{ "GET", "/job/source", HTTP_PUBLIC, 0, job_hook_source },
 	{ "POST", "/job/out/stdout", HTTP_PUBLIC, JOB_PIECE_MAX, job_hook_out },
 	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX, job_hook_result },
+	/* metrics: admins only */
+	{ "GET", "/metrics", HTTP_ADMIN, 0, api_metrics },
 };
 
 /* Every route as declared, and every route of the table met above. */
