@@ -153,4 +153,8 @@ json_t *job_order_fields(struct pg_conn *db, const char *dep,
 /* metrics (metrics.c): GET /metrics, Prometheus' text format */
 route_fn api_metrics;
 
+/* bmc (api_bmc.c, bmc.c, schema 021): GET /api/bmc/NAME (the holder's
+ * BMC account), POST /api/bmc/NAME/rotate-admin (admins) */
+route_fn api_bmc_show, api_bmc_rotate;
+
 #endif

@@ -194,6 +194,11 @@ const struct route http_routes[] = {
 	    KEYS("status", "seconds", "truncated"), job_hook_result },
 	/* metrics (metrics.c): Prometheus' text format, admins only */
 	{ "GET", "/metrics", HTTP_ADMIN, 0, NULL, api_metrics },
+	/* bmc (api_bmc.c): the holder's BMC account; admins rotate the
+	 * BMC's admin password */
+	{ "GET", "/api/bmc/*", HTTP_USER, 0, NULL, api_bmc_show },
+	{ "POST", "/api/bmc/*/rotate-admin", HTTP_ADMIN, 0, NULL,
+	    api_bmc_rotate },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 

@@ -118,6 +118,9 @@ static const struct {
 	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX, job_hook_result },
 	/* metrics: admins only */
 	{ "GET", "/metrics", HTTP_ADMIN, 0, api_metrics },
+	/* bmc: the holder's account (checked in api_bmc.c), admin rotation */
+	{ "GET", "/api/bmc/n1", HTTP_USER, 0, api_bmc_show },
+	{ "POST", "/api/bmc/n1/rotate-admin", HTTP_ADMIN, 0, api_bmc_rotate },
 };
 
 /* Every route as declared, and every route of the table met above. */
