@@ -154,4 +154,11 @@ int deploy_image_ok(struct pipold *pd, const char *ref, int admin,
 json_t *job_order_fields(struct pg_conn *db, const char *dep,
     const char *addr);
 
+/* metrics (metrics.c): GET /metrics, Prometheus' text format */
+route_fn api_metrics;
+
+/* bmc (api_bmc.c, bmc.c, schema 021): GET /api/bmc/NAME (the holder's
+ * BMC account), POST /api/bmc/NAME/rotate-admin (admins) */
+route_fn api_bmc_show, api_bmc_rotate;
+
 #endif

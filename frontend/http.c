@@ -27,6 +27,7 @@
 #include "api.h"
 #include "http.h"
 #include "pipold.h"
+#include "metrics.h"	/* metrics: request latency by route */
 
 /*
  * Connections at once: every node's agent keeps one to report progress
@@ -191,6 +192,13 @@ const struct route http_routes[] = {
 	{ "POST", "/job/out/", HTTP_PUBLIC, JOB_PIECE_MAX, NULL, job_hook_out },
 	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX,
 	    KEYS("status", "seconds", "truncated"), job_hook_result },
+	/* metrics (metrics.c): Prometheus' text format, admins only */
+	{ "GET", "/metrics", HTTP_ADMIN, 0, NULL, api_metrics },
+	/* bmc (api_bmc.c): the holder's BMC account; admins rotate the
+	 * BMC's admin password */
+	{ "GET", "/api/bmc/*", HTTP_USER, 0, NULL, api_bmc_show },
+	{ "POST", "/api/bmc/*/rotate-admin", HTTP_ADMIN, 0, NULL,
+	    api_bmc_rotate },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 
@@ -379,6 +387,10 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 
 	(void)cls, (void)toe;
 	http_guard_done(c);
+	/* metrics: the request's time, by route pattern */
+	metrics_request_end(rq == NULL ? METRICS_ROUTE_NONE :
+	    rq == &store_req ? METRICS_ROUTE_STORE :
+	    (int)(rq->rt - http_routes));
 	if (rq != NULL && rq != &store_req) {
 		free(rq->body);
 		free(rq);
@@ -540,6 +552,7 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	PGconn *db = NULL;
 	int known;
 
+	metrics_request_begin();	/* metrics */
 	http_guard_body(c, len);
 	if (http_store_path_ok(url)) {
 		if (len > 0)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "metrics.h"	/* metrics: answers and bytes */
 #include "pipold.h"
 #include "store.h"
 
@@ -123,6 +124,7 @@ http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		if (fd != -1)
 			close(fd);
+		metrics_store(MHD_HTTP_NOT_FOUND, 0);	/* metrics */
 		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 	}
 	/* chunks: named by their hash; indexes: by name, version, size */
@@ -140,6 +142,7 @@ http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	(void)head;	/* MHD sends no body for HEAD by itself */
 	if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
 		close(fd);
+		metrics_store(MHD_HTTP_NOT_MODIFIED, 0);	/* metrics */
 		return http_fd(c, MHD_HTTP_NOT_MODIFIED, -1, 0, 0, hdr);
 	}
 	if (range != NULL && parse_range(range, len, &from, &len) < 0) {
@@ -148,6 +151,7 @@ http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		    (intmax_t)st.st_size);
 		hdr[8] = "Content-Range";
 		hdr[9] = crange;
+		metrics_store(MHD_HTTP_RANGE_NOT_SATISFIABLE, 0); /* metrics */
 		return http_fd(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, -1, 0, 0,
 		    hdr);
 	}
@@ -158,6 +162,7 @@ http_store(struct pipold *pd, struct MHD_Connection *c, const char *url,
 		hdr[8] = "Content-Range";
 		hdr[9] = crange;
 	}
+	metrics_store(status, head ? 0 : len);	/* metrics */
 	return http_fd(c, status, fd, from, len, hdr);
 }
 

@@ -25,6 +25,7 @@
 #include "pipold.h"
 #include "sched.h"
 #include "jobs.h"
+#include "bmc.h"	/* bmc: per-reservation BMC accounts */
 #include "store.h"
 
 /* The command line: the options, the usage line and --help (cmd.h). */
@@ -225,7 +226,15 @@ main(int argc, char **argv)
 		http_stop(&pd);
 		goto fail;
 	}
+	if (bmc_start(&pd, &e) < 0) {	/* bmc: the reconcile thread */
+		jobs_stop();
+		sched_stop();
+		resv_tick_stop();
+		http_stop(&pd);
+		goto fail;
+	}
 	if (db_watch_start(&pd, &e) < 0) {
+		bmc_stop();	/* bmc */
 		jobs_stop();
 		sched_stop();
 		resv_tick_stop();
@@ -238,6 +247,7 @@ main(int argc, char **argv)
 	if (sig != SIGUSR1)
 		log_info("%s: stopping", strsignal(sig));
 	db_watch_stop();
+	bmc_stop();	/* bmc */
 	jobs_stop();
 	sched_stop();
 	resv_tick_stop();

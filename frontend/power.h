@@ -53,5 +53,11 @@ int power_qmp_run(const char *node, const json_t *params, int action,
 int power_ipmi_check(const json_t *params, struct perr *e);
 int power_ipmi_run(const char *node, const json_t *params, int action,
     char *msg, size_t msglen, struct perr *e);
+/* bmc: ipmitool on the node's BMC with its connection params and the
+ * words of cmd (NULL-terminated, 8 at most); the whole output in out;
+ * 0 when it exited 0, else -code with e naming the node and the
+ * output's last line. Bounded in time as power_ipmi_run. */
+int power_ipmi_tool(const char *node, const json_t *params,
+    const char *const *cmd, char *out, size_t outlen, struct perr *e);
 
 #endif

@@ -219,20 +219,23 @@ run_captured(char *const argv[], char *out, size_t max, int *status,
 	return 0;
 }
 
+/*
+ * ipmitool with the node's connection (host, port, user, password file,
+ * cipher) and then the words of cmd (NULL-terminated, at most
+ * IPMI_CMD_MAX); its whole output in out. 0 when it exited 0; else
+ * -code, e naming the node and ipmitool's last line.
+ */
+#define IPMI_CMD_MAX	8
 int
-power_ipmi_run(const char *node, const json_t *params, int action,
-    char *msg, size_t msglen, struct perr *e)
+power_ipmi_tool(const char *node, const json_t *params,
+    const char *const *cmd, char *out, size_t outlen, struct perr *e)
 {
-	static const char *const verbs[POWER_NACTIONS] = {
-		[POWER_ON] = "on", [POWER_OFF] = "off", [POWER_RESET] = "reset",
-		[POWER_CYCLE] = "cycle", [POWER_STATUS] = "status",
-	};
 	const char *host = param(params, "host"), *port = param(params, "port");
 	const char *pw = param(params, "password_file");
 	const char *cipher = param(params, "cipher");
-	char tool[PATH_MAX], out[IPMI_OUT_MAX], line[200];
-	const char *argv[24];
-	int n = 0, status = 0, late = 0;
+	char tool[PATH_MAX], line[200];
+	const char *argv[16 + IPMI_CMD_MAX + 1];
+	int n = 0, i, status = 0, late = 0;
 
 	if (access(pw, R_OK) == -1)
 		return perr_errno(e, PE_CONFLICT, "node %s: password_file %s",
@@ -251,11 +254,12 @@ power_ipmi_run(const char *node, const json_t *params, int action,
 		argv[n++] = "-C", argv[n++] = cipher;
 	argv[n++] = "-N", argv[n++] = "2";	/* seconds per try */
 	argv[n++] = "-R", argv[n++] = "3";	/* tries */
-	argv[n++] = "chassis", argv[n++] = "power", argv[n++] = verbs[action];
+	for (i = 0; cmd[i] != NULL && i < IPMI_CMD_MAX; i++)
+		argv[n++] = cmd[i];
 	argv[n] = NULL;
 	/* execv's prototype predates const; nothing is written through it */
 	if ((n = run_captured((char *const *)(uintptr_t)argv, out,
-	    sizeof(out), &status, &late, e)) < 0)
+	    outlen, &status, &late, e)) < 0)
 		return n;
 	if (late)
 		return perr_set(e, PE_UNAVAIL, "node %s: ipmitool %s: no "
@@ -264,6 +268,24 @@ power_ipmi_run(const char *node, const json_t *params, int action,
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return perr_set(e, PE_FAIL, "node %s: ipmitool %s: %s", node,
 		    host, *line ? line : "failed");
+	return 0;
+}
+
+int
+power_ipmi_run(const char *node, const json_t *params, int action,
+    char *msg, size_t msglen, struct perr *e)
+{
+	static const char *const verbs[POWER_NACTIONS] = {
+		[POWER_ON] = "on", [POWER_OFF] = "off", [POWER_RESET] = "reset",
+		[POWER_CYCLE] = "cycle", [POWER_STATUS] = "status",
+	};
+	const char *cmd[4] = { "chassis", "power", verbs[action], NULL };
+	char out[IPMI_OUT_MAX], line[200];
+	int rc;
+
+	if ((rc = power_ipmi_tool(node, params, cmd, out, sizeof(out), e)) < 0)
+		return rc;
+	last_line(out, line, sizeof(line));
 	snprintf(msg, msglen, "%s", *line ? line : "done");
 	return 0;
 }

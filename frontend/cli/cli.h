@@ -64,4 +64,8 @@ int cmd_sub(const struct cmd *c, const struct cmd_args *a);
 int client_raw(const char *method, const char *path, const void *buf,
     size_t len, FILE *out, struct perr *e);
 
+/* bmc: bmc_cmd.c's "pipol node bmc" (in node_cmd.c's table) */
+extern const struct cmd_opt node_bmc_opts[];
+int cmd_node_bmc(const struct cmd *c, const struct cmd_args *a);
+
 #endif

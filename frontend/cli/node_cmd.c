@@ -357,5 +357,10 @@ const struct cmd node_cmds[] = {
 	  "what a machine boots when not being deployed: its disk, the "
 	  "rescue environment, or a kernel under test (admin)", boot_opts,
 	  2, 2, NULL },
+	/* bmc (bmc_cmd.c) */
+	{ "bmc", cmd_node_bmc, "NAME [--rotate-admin]",
+	  "your BMC account on an IPMI machine you hold: user, password, "
+	  "address; --rotate-admin: a new BMC admin password (admin)",
+	  node_bmc_opts, 1, 1, NULL },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
 };

@@ -116,6 +116,11 @@ static const struct {
 	{ "GET", "/job/source", HTTP_PUBLIC, 0, job_hook_source },
 	{ "POST", "/job/out/stdout", HTTP_PUBLIC, JOB_PIECE_MAX, job_hook_out },
 	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX, job_hook_result },
+	/* metrics: admins only */
+	{ "GET", "/metrics", HTTP_ADMIN, 0, api_metrics },
+	/* bmc: the holder's account (checked in api_bmc.c), admin rotation */
+	{ "GET", "/api/bmc/n1", HTTP_USER, 0, api_bmc_show },
+	{ "POST", "/api/bmc/n1/rotate-admin", HTTP_ADMIN, 0, api_bmc_rotate },
 };
 
 /* Every route as declared, and every route of the table met above. */
