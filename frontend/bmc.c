@@ -1,6 +1,6 @@
 /*
  * bmc.c -- per-reservation BMC accounts on IPMI nodes (bmc.h, schema
- * 021_bmc.sql).
+ * 017_bmc.sql).
  *
  * Reconcile, not react: a thread compares, every BMC_TICK_SEC, what
  * each IPMI node's BMC_SLOT should be (bmc_want: its running

@@ -1,6 +1,6 @@
 #!/bin/bash
 # bmc: per-reservation BMC accounts (frontend/bmc.c, api_bmc.c, schema
-# 021) against ipmi_sim (OpenIPMI's BMC simulator) on loopback, driven
+# 017) against ipmi_sim (OpenIPMI's BMC simulator) on loopback, driven
 # by ipmitool: the holder's credentials work during the reservation and
 # are refused after release, after expiry, and after an end that came
 # while pipold was down; only the holder sees them; the account is an

@@ -1,4 +1,4 @@
--- 021_bmc.sql -- bmc: a per-reservation account on the BMC of each IPMI
+-- 017_bmc.sql -- bmc: a per-reservation account on the BMC of each IPMI
 -- node (frontend/bmc.c). What pipold last made true on each BMC; the
 -- reconcile tick compares it with what should be (bmc_want) and acts.
 -- No password is stored: the holder's is derived from a key kept under
