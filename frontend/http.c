@@ -191,6 +191,12 @@ const struct route http_routes[] = {
 	{ "POST", "/job/out/", HTTP_PUBLIC, JOB_PIECE_MAX, NULL, job_hook_out },
 	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX,
 	    KEYS("status", "seconds", "truncated"), job_hook_result },
+	/* refresh (api_refresh.c): image refresh and its history, admins */
+	{ "POST", "/api/images/*/refresh", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("update", "test", "promote", "schedule", "profile"),
+	    api_refresh_add },
+	{ "GET", "/api/images/*/history", HTTP_ADMIN, 0, NULL,
+	    api_refresh_history },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 
