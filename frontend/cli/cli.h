@@ -64,4 +64,10 @@ int cmd_sub(const struct cmd *c, const struct cmd_args *a);
 int client_raw(const char *method, const char *path, const void *buf,
     size_t len, FILE *out, struct perr *e);
 
+/* refresh: refresh_cmd.c's "pipol image refresh" and "pipol image
+ * history" (listed in image_cmd.c's table) */
+extern const struct cmd_opt refresh_opts[];
+int cmd_refresh(const struct cmd *c, const struct cmd_args *a);
+int cmd_history(const struct cmd *c, const struct cmd_args *a);
+
 #endif
