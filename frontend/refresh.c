@@ -231,12 +231,8 @@ refresh_validate(struct pipold *pd, PGconn *db, PGresult *r, int i)
 	}
 	snprintf(cn, sizeof(cn), "%u", n);
 	snprintf(cs, sizeof(cs), "%u", sh);
-	u = db_query(db, "WITH f AS (UPDATE refreshes SET chunks = $2, "
-	    "shared_chunks = $3 WHERE id = $1) SELECT refresh_step($1, "
-	    "'validate', 'ok', NULL, now(), CASE WHEN $4 THEN 'promote' END), "
-	    "CASE WHEN $4 THEN refresh_step($1, 'promote', 'ok', NULL, now(), "
-	    "NULL) END, refresh_end($1, CASE WHEN $4 THEN 'promoted' ELSE "
-	    "'validated' END, NULL)", 4, params);
+	u = db_query(db, "SELECT refresh_validated($1, $2, $3, $4)", 4,
+	    params);
 	if (PQresultStatus(u) != PGRES_TUPLES_OK)
 		log_warnx("refresh %s: %s", rid, PQresultErrorMessage(u));
 	PQclear(u);

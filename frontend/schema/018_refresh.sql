@@ -147,6 +147,23 @@ BEGIN
 	    f.image, 'version', f.to_version, 'reason', why));
 END $$;
 
+-- The store's steps passed (refresh.c): the new version has n chunks,
+-- shared of them already in the old one; validated, promoted if prom;
+-- the refresh over.
+CREATE FUNCTION refresh_validated(rid bigint, n integer, shared integer,
+    prom boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE refreshes SET chunks = n, shared_chunks = shared WHERE id = rid;
+	PERFORM refresh_step(rid, 'validate', 'ok', NULL, now(),
+	    CASE WHEN prom THEN 'promote' END);
+	IF prom THEN
+		PERFORM refresh_step(rid, 'promote', 'ok', NULL, now(), NULL);
+	END IF;
+	PERFORM refresh_end(rid, CASE WHEN prom THEN 'promoted' ELSE
+	    'validated' END, NULL);
+END $$;
+
 -- One step of bookkeeping, idempotent, safe from several pipold: the
 -- steps that follow the job run and the capture deployment moved on.
 -- The number of refreshes changed. (refresh.c starts the capture and
