@@ -116,6 +116,11 @@ static const struct {
 	{ "GET", "/job/source", HTTP_PUBLIC, 0, job_hook_source },
 	{ "POST", "/job/out/stdout", HTTP_PUBLIC, JOB_PIECE_MAX, job_hook_out },
 	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX, job_hook_result },
+	/* refresh: admins only, both */
+	{ "POST", "/api/images/debian12/refresh", HTTP_ADMIN, API_BODY_MAX,
+	    api_refresh_add },
+	{ "GET", "/api/images/debian12/history", HTTP_ADMIN, 0,
+	    api_refresh_history },
 };
 
 /* Every route as declared, and every route of the table met above. */
