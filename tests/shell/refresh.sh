@@ -138,12 +138,16 @@ equal "... os:2 still current" "$("$P" image show os | grep '^image:' | tr -s ' 
 equal "... steps" "$(sql "select string_agg(step || ':' || outcome, ' ' order by started) from refresh_steps where refresh_id = 2")" "deploy:ok update-test:failed"
 
 # 3. the update fails: kept, the reason names the update
-as "$adm" image refresh os --update 'exit 3' --test true > /dev/null
+as "$adm" image refresh os --update 'exit 3' --test true --wait > "$T/wait.out" 2>&1 &
+WPID=$!
 check "the node deploys" node_up 3
 check "the node runs update then test" node_run
 equal "... the wrapper says 200" "$(cat "$T/run.status")" 200
 wait_sql "select reason from refreshes where id = 3" "the update command failed; version 2 stays current" &&
     ok "refresh 3: kept, the update named" || notok "refresh 3: kept, the update named"
+wait "$WPID"; rc=$?
+equal "--wait: exit 1 (kept), the end's line" "$rc $(tail -1 "$T/wait.out")" \
+    "1 refresh 3: os kept: the update command failed; version 2 stays current"
 
 # history: both CLI and API
 as "$adm" image history os > "$T/hist"; rc=$?
