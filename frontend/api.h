@@ -157,8 +157,20 @@ json_t *job_order_fields(struct pg_conn *db, const char *dep,
 /* metrics (metrics.c): GET /metrics, Prometheus' text format */
 route_fn api_metrics;
 
-/* bmc (api_bmc.c, bmc.c, schema 021): GET /api/bmc/NAME (the holder's
+/* bmc (api_bmc.c, bmc.c, schema 017): GET /api/bmc/NAME (the holder's
  * BMC account), POST /api/bmc/NAME/rotate-admin (admins) */
 route_fn api_bmc_show, api_bmc_rotate;
+
+/* refresh (api_refresh.c, refresh.c, schema 018): pipol image refresh
+ * and history; capture_start (api_capture.c): a capture deployment of
+ * node into image for user uid under reservation res (NULL: none), its
+ * power cycle; its JSON answer in *reply (caller frees); 0, or -1, *f */
+route_fn api_refresh_add, api_refresh_history;
+int capture_start(struct pipold *pd, struct pg_conn *db, const char *node,
+    const char *image, const char *uid, const char *res, char **reply,
+    struct http_fail *f);
+/* api_image.c: NAME of /api/images/NAME[/ACTION], checked; 0 or -1 */
+#include "store.h"
+int image_from_url(const char *url, char name[STORE_NAME_MAX + 1]);
 
 #endif

@@ -44,20 +44,65 @@ _Static_assert(CAPTURE_PUT_MAX == PIMG_COMP_MAX(PIMG_CHUNK_MAX),
     "CAPTURE_PUT_MAX: the largest member of the largest chunk");
 
 /*
- * POST /api/captures {"node": NAME, "image": NAME}: admins have a node's
- * disk captured into a new draft of the image. The same path as a
- * deployment (boot script, token, order), with kind capture: the
- * agent reads the disk and uploads what the store lacks; the draft's
- * number is recorded in the deployment, which ends ready.
+ * A capture deployment of node into image for user uid (under
+ * reservation res, or none: NULL), then the node's power cycle: the
+ * same path as a deployment (boot script, token, order), with kind
+ * capture: the agent reads the disk and uploads what the store lacks;
+ * the draft's number is recorded in the deployment, which ends ready.
+ * The answer's JSON in *reply (caller frees); 0, or -1 with *f.
+ * POST /api/captures and the refresh thread (refresh.c) both call it.
  */
+int
+capture_start(struct pipold *pd, PGconn *db, const char *node,
+    const char *image, const char *uid, const char *res, char **reply,
+    struct http_fail *f)
+{
+	const char *params[4] = { node, image, uid, res };
+	char err[160], arr[80];
+	PGresult *r;
+	int rc = -1;
+
+	r = db_query(db, "WITH d AS (INSERT INTO deployments (node_id, "
+	    "kind, image_name, user_id, reservation_id) SELECT id, 'capture', "
+	    "$2, $3, $4 FROM "
+	    "nodes WHERE name = $1 RETURNING id, node_id), t AS (INSERT INTO "
+	    "deployment_transitions (deployment_id, state) SELECT id, "
+	    "'pending' FROM d), n AS (UPDATE nodes SET boot_mode = 'deploy' "
+	    "WHERE id IN (SELECT node_id FROM d)) SELECT json_build_object("
+	    "'capture', id, 'node', $1::text, 'image', $2::text) FROM d", 4,
+	    params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, sizeof(err), "node %s: a deployment is already in "
+		    "flight", node);
+		if (http_sql_status(r) == MHD_HTTP_CONFLICT)
+			http_fail_set(f, MHD_HTTP_CONFLICT, err);
+		else
+			http_fail_sql(f, r, "capture");
+	} else if (PQntuples(r) == 0) {
+		snprintf(err, sizeof(err), "node %s: no such node", node);
+		http_fail_set(f, MHD_HTTP_NOT_FOUND, err);
+	} else if ((*reply = strdup(PQgetvalue(r, 0, 0))) == NULL) {
+		http_fail_set(f, MHD_HTTP_SERVICE_UNAVAILABLE, "capture: out "
+		    "of memory");
+	} else {
+		snprintf(arr, sizeof(arr), "{%s}", node);
+		power_deploy(pd, db, arr);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* POST /api/captures {"node": NAME, "image": NAME}: admins have a
+ * node's disk captured into a new draft of the image (capture_start). */
 enum MHD_Result
 api_capture_add(struct http_req *rq)
 {
 	struct MHD_Connection *c = rq->c;
-	const char *node, *image, *params[3];
-	char err[160], uid[24], arr[80];
+	const char *node, *image;
+	struct http_fail f;
 	enum MHD_Result rc;
-	PGresult *r;
+	char uid[24], *reply = NULL;
 
 	node = json_string_value(json_object_get(rq->o, "node"));
 	image = json_string_value(json_object_get(rq->o, "image"));
@@ -66,34 +111,13 @@ api_capture_add(struct http_req *rq)
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "want {\"node\": "
 		    "NAME, \"image\": NAME} (an image name: a-z 0-9 - _ .)");
 	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
-	params[0] = node;
-	params[1] = image;
-	params[2] = uid;
-	r = db_query(rq->db, "WITH d AS (INSERT INTO deployments (node_id, "
-	    "kind, image_name, user_id) SELECT id, 'capture', $2, $3 FROM "
-	    "nodes WHERE name = $1 RETURNING id, node_id), t AS (INSERT INTO "
-	    "deployment_transitions (deployment_id, state) SELECT id, "
-	    "'pending' FROM d), n AS (UPDATE nodes SET boot_mode = 'deploy' "
-	    "WHERE id IN (SELECT node_id FROM d)) SELECT json_build_object("
-	    "'capture', id, 'node', $1::text, 'image', $2::text) FROM d", 3,
-	    params);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(err, sizeof(err), "node %s: a deployment is already in "
-		    "flight", node);
-		rc = http_sql_status(r) == MHD_HTTP_CONFLICT ? http_error(c,
-		    MHD_HTTP_CONFLICT, err) : http_sql_error(c, r, "capture");
-	} else if (PQntuples(r) == 0) {
-		snprintf(err, sizeof(err), "node %s: no such node", node);
-		rc = http_error(c, MHD_HTTP_NOT_FOUND, err);
-	} else {
-		db_event(rq->db, rq->who.name, "capture.add", json_pack(
-		    "{s:s, s:s}", "node", node, "image", image));
-		snprintf(arr, sizeof(arr), "{%s}", node);
-		power_deploy(rq->pd, rq->db, arr);
-		rc = http_reply(c, MHD_HTTP_CREATED, "application/json",
-		    PQgetvalue(r, 0, 0));
-	}
-	PQclear(r);
+	if (capture_start(rq->pd, rq->db, node, image, uid, NULL, &reply,
+	    &f) < 0)
+		return http_fail_send(c, &f);
+	db_event(rq->db, rq->who.name, "capture.add", json_pack("{s:s, s:s}",
+	    "node", node, "image", image));
+	rc = http_reply(c, MHD_HTTP_CREATED, "application/json", reply);
+	free(reply);
 	return rc;
 }
 

@@ -41,8 +41,9 @@
  * copies to one name through pipold cannot both pass the check. */
 static pthread_mutex_t copy_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* NAME of /api/images/NAME[/ACTION], checked by the store's name rule. */
-static int
+/* NAME of /api/images/NAME[/ACTION], checked by the store's name rule
+ * (api.h: api_refresh.c uses it too). */
+int
 image_from_url(const char *url, char name[STORE_NAME_MAX + 1])
 {
 	const char *p = url + strlen(IMAGES_PREFIX);

@@ -199,6 +199,12 @@ const struct route http_routes[] = {
 	{ "GET", "/api/bmc/*", HTTP_USER, 0, NULL, api_bmc_show },
 	{ "POST", "/api/bmc/*/rotate-admin", HTTP_ADMIN, 0, NULL,
 	    api_bmc_rotate },
+	/* refresh (api_refresh.c): image refresh and its history, admins */
+	{ "POST", "/api/images/*/refresh", HTTP_ADMIN, API_BODY_MAX,
+	    KEYS("update", "test", "promote", "schedule", "profile"),
+	    api_refresh_add },
+	{ "GET", "/api/images/*/history", HTTP_ADMIN, 0, NULL,
+	    api_refresh_history },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "perr.h"
 #include "pipold.h"
+#include "refresh.h"
 #include "sched.h"
 
 static pthread_t jobs_thread;
@@ -99,6 +100,7 @@ jobs_turn(struct pipold *pd)
 		for (i = 0; i < PQntuples(r); i++)
 			jobs_deploy(pd, db, r, i);
 	PQclear(r);
+	refresh_turn(pd, db);	/* refresh (schema 018): runs follow jobs */
 	db_put(pd, db);
 }
 
@@ -178,13 +180,18 @@ job_order_fields(PGconn *db, const char *dep, const char *addr)
 	params[2] = addr;
 	r = db_query_bin(db, "UPDATE job_runs SET token_hash = $2, token_addr "
 	    "= $3 WHERE deployment_id = $1 AND state = 'deploying' RETURNING "
-	    "id", 3, params, lens, fmts);
+	    "id, EXISTS (SELECT 1 FROM refreshes f WHERE f.job_id = "
+	    "job_runs.job_id)", 3, params, lens, fmts);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		log_warnx("deployment %s: job token: %s", dep,
 		    PQresultErrorMessage(r));
 	else if (PQntuples(r) == 1)
 		o = json_pack("{s:I, s:s}", "run", (json_int_t)strtoll(
 		    PQgetvalue(r, 0, 0), NULL, 10), "token", hex);
+	/* refresh (schema 018): a refresh's run updates the system, as
+	 * root; only refresh_submit (admins) makes such a job */
+	if (o != NULL && PQgetvalue(r, 0, 1)[0] == 't')
+		json_object_set_new(o, "root", json_true());
 	PQclear(r);
 	explicit_bzero(hex, sizeof(hex));
 	return o;

@@ -413,6 +413,9 @@ job_hook(const struct postinst *p, struct perr *e)
 
 	if (tok == NULL || user == NULL || p->server == NULL)
 		return 0;
+	/* refresh (schema 018): an image refresh's run updates the system */
+	if (json_is_true(json_object_get(job, "root")))
+		user = "root";
 	if (strspn(tok, "0123456789abcdef") != 64 || tok[64] != '\0')
 		return perr_set(e, PE_DATA, "order: a bad job token");
 	snprintf(env, sizeof(env), "PIPOL_SERVER='%s'\nPIPOL_JOB_TOKEN='%s'\n"

@@ -68,4 +68,10 @@ int client_raw(const char *method, const char *path, const void *buf,
 extern const struct cmd_opt node_bmc_opts[];
 int cmd_node_bmc(const struct cmd *c, const struct cmd_args *a);
 
+/* refresh: refresh_cmd.c's "pipol image refresh" and "pipol image
+ * history" (listed in image_cmd.c's table) */
+extern const struct cmd_opt refresh_opts[];
+int cmd_refresh(const struct cmd *c, const struct cmd_args *a);
+int cmd_history(const struct cmd *c, const struct cmd_args *a);
+
 #endif

@@ -689,5 +689,12 @@ const struct cmd image_cmds[] = {
 	  state_opts, 1, 1, NULL },
 	{ "gc", cmd_gc, "", "remove chunks and files no version uses",
 	  state_opts, 0, 0, NULL },
+	/* refresh (refresh_cmd.c): through pipold, admins */
+	{ "refresh", cmd_refresh, "NAME [--schedule weekly] [--test CMD] "
+	  "[--promote]", "update the current version on a node into a new "
+	  "tested draft", refresh_opts, 1, 1, NULL },
+	{ "history", cmd_history, "NAME",
+	  "the image's refreshes: steps, durations, reasons", NULL, 1, 1,
+	  NULL },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL }
 };

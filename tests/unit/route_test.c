@@ -121,6 +121,11 @@ static const struct {
 	/* bmc: the holder's account (checked in api_bmc.c), admin rotation */
 	{ "GET", "/api/bmc/n1", HTTP_USER, 0, api_bmc_show },
 	{ "POST", "/api/bmc/n1/rotate-admin", HTTP_ADMIN, 0, api_bmc_rotate },
+	/* refresh: admins only, both */
+	{ "POST", "/api/images/debian12/refresh", HTTP_ADMIN, API_BODY_MAX,
+	    api_refresh_add },
+	{ "GET", "/api/images/debian12/history", HTTP_ADMIN, 0,
+	    api_refresh_history },
 };
 
 /* Every route as declared, and every route of the table met above. */
