@@ -12,6 +12,8 @@ pkgs_test="$pkgs_test syslinux syslinux-common syslinux-efi mtools dosfstools e2
 # mac-efi32 (32-bit EFI on a 64-bit CPU): 32-bit OVMF, IA32 GRUB for
 # pipold's network loader and the mac layout of the test image
 pkgs_test="$pkgs_test ovmf-ia32 grub-efi-ia32-bin"
+# web: the pages in a real headless browser (tests/web/web_test.py)
+pkgs_test="$pkgs_test chromium chromium-driver python3-selenium"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"
 # make demo: the reference images (imagestore/refimg.sh), the timeline
 pkgs_demo="$pkgs_test debootstrap grub-pc-bin grub-efi-amd64-bin bc"
