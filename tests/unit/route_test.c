@@ -10,6 +10,7 @@
 #include "api.h"
 #include "harness.h"
 #include "http.h"
+#include "web.h"
 
 static const struct {
 	const char *method, *url;
@@ -116,6 +117,15 @@ static const struct {
 	{ "GET", "/job/source", HTTP_PUBLIC, 0, job_hook_source },
 	{ "POST", "/job/out/stdout", HTTP_PUBLIC, JOB_PIECE_MAX, job_hook_out },
 	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX, job_hook_result },
+	/* web: the pages are public, the session's routes a user's (login
+	 * public: the token it takes is the proof) */
+	{ "GET", "/web", HTTP_PUBLIC, 0, web_file_get },
+	{ "GET", "/web/app.js", HTTP_PUBLIC, 0, web_file_get },
+	{ "POST", "/api/web/login", HTTP_PUBLIC, API_BODY_MAX, web_login },
+	{ "POST", "/api/web/logout", HTTP_USER, 0, web_logout },
+	{ "GET", "/api/web/session", HTTP_USER, 0, web_session_show },
+	{ "GET", "/api/events", HTTP_USER, 0, web_events },
+	{ "GET", "/api/web/docs/admin", HTTP_USER, 0, web_docs_get },
 };
 
 /* Every route as declared, and every route of the table met above. */
