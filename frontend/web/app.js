@@ -3,11 +3,12 @@
 // act: nodes (paginated and filtered by the server), reservations (the
 // reserve and deploy forms, extend and release), deployments. Pages of
 // their own: deploy.js (a deployment, live), more.js (chart, images,
-// jobs, docs, admin). Every page speaks only the JSON API (api.js).
+// jobs, docs), admin.js. Every page speaks only the JSON API (api.js).
 import { api, setCsrf } from './api.js';
 import { el, clear, table, when } from './dom.js';
 import { deployPage } from './deploy.js';
 import { chartPage, imagesPage, jobsPage, docsPage } from './more.js';
+import { adminPage } from './admin.js';
 
 const $ = id => document.getElementById(id);
 export const session = { user: '', admin: false };
@@ -30,6 +31,7 @@ function loggedIn(s) {
 	setCsrf(s.csrf);
 	$('who').textContent = s.user + (s.admin ? ' (admin)' : '');
 	$('nav').hidden = false;
+	$('nav-admin').hidden = !s.admin;
 	$('logout').hidden = false;
 	$('login').hidden = true;
 	route();
@@ -58,7 +60,7 @@ function parseHash() {
 const pages = {
 	nodes: nodesPage, reservations: resvPage, deployments: depsPage,
 	deployment: deployPage, chart: chartPage, images: imagesPage,
-	jobs: jobsPage, docs: docsPage,
+	jobs: jobsPage, docs: docsPage, admin: adminPage,
 };
 
 export async function route() {

@@ -27,9 +27,10 @@ function nodeCard(d, prev, now) {
 	bar.firstChild.style.width = `${pct.toFixed(1)}%`;
 	const steps = (d.transitions || []).map(t =>
 	    `${t.state} ${new Date(t.at).toLocaleTimeString()}`).join(' → ');
-	const phases = (d.phases || []).map(p => typeof p === 'string' ? p :
-	    `${p.phase || p.name || ''} ${p.at ? new Date(p.at)
-	    .toLocaleTimeString() : ''}`).join(' · ');
+	// the phases passed, with their time (the timeline lists those to
+	// come too, without one)
+	const phases = (d.phases || []).filter(p => p && p.at).map(p =>
+	    `${p.phase} ${new Date(p.at).toLocaleTimeString()}`).join(' · ');
 	return el('section', { class: 'node', 'data-dep': d.id,
 	    'data-state': d.state },
 	    el('h2', {}, `${d.node} — deployment ${d.id}`),

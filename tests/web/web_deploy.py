@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""web_deploy.py URL TOKEN SHOTS -- the deploy form and a deployment's
+live page in a real headless Chromium (tests/shell/web_deploy.sh runs it
+in the test network's namespace, where pipold and the QEMU node n1 are):
+log in, deploy testimg onto n1 from the form, and watch the page's
+states, pushed by server-sent events, reach ready without a reload.
+Prints "ok - ..." or "not ok - ..." per check."""
+import os
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+U, TOKEN, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
+ORDER = ["pending", "booting", "fetching", "writing", "postinstall",
+         "rebooting", "ready"]
+failed = 0
+
+
+def check(name, cond, detail=""):
+    global failed
+    print(f"{'ok' if cond else 'not ok'} - {name}", flush=True)
+    if not cond:
+        failed += 1
+        if detail:
+            print(f"  {detail}", file=sys.stderr)
+
+
+def wait(d, fn, secs=10):
+    try:
+        WebDriverWait(d, secs, poll_frequency=0.2).until(lambda _: fn())
+        return True
+    except Exception:
+        return False
+
+
+opt = webdriver.ChromeOptions()
+for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+          "--disable-gpu", "--window-size=1280,720", "--no-proxy-server"):
+    opt.add_argument(a)
+opt.binary_location = "/usr/bin/chromium"
+d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opt)
+try:
+    d.get(U + "/web")
+    wait(d, lambda: d.find_element(By.ID, "login").is_displayed())
+    d.find_element(By.ID, "token").send_keys(TOKEN)
+    d.find_element(By.CSS_SELECTOR, "#login button").click()
+    check("logged in", wait(d, lambda: d.find_element(By.ID, "who").text
+                            == "alice"))
+    d.get(U + "/web#/reservations")
+    wait(d, lambda: d.find_elements(By.ID, "d-nodes"))
+    d.find_element(By.ID, "d-nodes").send_keys("n1")
+    d.find_element(By.ID, "d-image").send_keys("testimg")
+    d.find_element(By.CSS_SELECTOR, "#deploy button").click()
+    check("the deploy form opens the deployment's page",
+          wait(d, lambda: "#/deployment/" in d.current_url and
+               d.find_elements(By.CSS_SELECTOR, "#live [data-dep]"), 20),
+          d.find_element(By.ID, "error").text)
+    d.execute_script("window.__noreload = 1")
+    t0, shot = time.time(), False
+    while time.time() - t0 < 300:
+        st = d.find_elements(By.CSS_SELECTOR, "#live [data-dep]")
+        st = st[0].get_attribute("data-state") if st else ""
+        if st == "writing" and not shot:
+            os.makedirs(SHOTS, exist_ok=True)
+            d.save_screenshot(os.path.join(SHOTS, "deploy-writing.png"))
+            shot = True
+        if st in ("ready", "failed"):
+            break
+        time.sleep(0.5)
+    os.makedirs(SHOTS, exist_ok=True)
+    d.save_screenshot(os.path.join(SHOTS, "deploy-ready.png"))
+    seen = d.execute_script(
+        "return [...document.querySelectorAll('#seen li')].map(e => "
+        "e.textContent.split(' ')[1])")
+    check(f"the page reached ready in {int(time.time() - t0)} s",
+          st == "ready", f"state {st}, seen {seen}")
+    check("without a reload", d.execute_script(
+        "return window.__noreload === 1"))
+    check("the stream brought the states in order, several of them",
+          len(seen) >= 4 and seen[-1] == "ready" and
+          seen == sorted(seen, key=ORDER.index), str(seen))
+    check("the post-install output arrived on the page",
+          "rc says hello" in d.find_element(By.ID, "live").text)
+    check("the stream ended once ready", wait(
+        d, lambda: d.find_element(By.ID, "stream").text ==
+        "stream ended: done"))
+finally:
+    d.quit()
+sys.exit(1 if failed else 0)
