@@ -17,7 +17,7 @@ check "n1: bios node, blank disk, off" net_node n1 52:54:00:99:00:21 "$T/n1.disk
 net_mark n1
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c "import selenium" 2>/dev/null; then
 	net_exec /usr/bin/python3 "$TOP/tests/web/web_deploy.py" "$NET_URL" "$al" "${WEB_SHOTS:-$T/shots}" ||
-	    { tr -d '\r' < "$NET_DIR/n1.log" | tail -30 >&2; }
+	    { notok "web_deploy.py: exit 0"; tr -d '\r' < "$NET_DIR/n1.log" | tail -30 >&2; }
 else
 	notok "chromium, chromium-driver, python3-selenium (tests/deps.sh test)"
 fi

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -171,8 +172,7 @@ try:
         f"{dr['id']}") == "running")
 
     # a page of another origin posts a form, and a fetch, at pipold
-    ev_dir = os.path.join(SHOTS, "evil")
-    os.makedirs(ev_dir, exist_ok=True)
+    ev_dir = tempfile.mkdtemp(prefix="pipol-evil.")
     with open(os.path.join(ev_dir, "evil.html"), "w") as f:
         f.write(f'<!doctype html><form id="f" method="post" enctype='
                 f'"text/plain" action="{U}/api/reservations/{rid}/release">'
@@ -260,11 +260,33 @@ try:
     check("deployment page: the stream ended",
           wait(d, lambda: text(d, "#stream") == "stream ended: done"))
 
-    # the other pages
+    # the chart: carol's reservation highlighted, her queued request
+    # hatched, dave's not hers to see
+    st, mine = api(CAROL, "POST", "/api/reservations",
+                   {"nodes": ["n07"], "seconds": 7200})
+    st2, q = api(CAROL, "POST", "/api/reservations",
+                 {"nodes": ["n04"], "seconds": 3600, "asap": True})
+    check("carol: a reservation and a queued request (API)",
+          st == 201 and st2 in (201, 202), f"{st} {mine} {st2} {q}")
     d.get(U + "/web#/chart")
-    check("chart: carol's reservation highlighted... (none live: dave's "
-          "shown to admins only)", wait(d, lambda: d.find_elements(
-              By.ID, "gantt")))
+    check("chart: carol's reservation, highlighted",
+          wait(d, lambda: any(e.text.startswith(f"#{mine['id']} carol")
+                              for e in d.find_elements(
+                                  By.CSS_SELECTOR, "#gantt .slot.mine"))))
+    check("chart: her queued request, where the scheduler expects it",
+          any(e.text.startswith(f"#{q.get('id')} carol") for e in
+              d.find_elements(By.CSS_SELECTOR, "#gantt .slot.queued")),
+          str([e.text for e in d.find_elements(By.CSS_SELECTOR,
+                                               "#gantt .slot")]))
+    check("chart: dave's reservation is not carol's to see",
+          not [e for e in d.find_elements(By.CSS_SELECTOR, "#gantt .slot")
+               if "dave" in e.text])
+    shot(d, "chart")
+    check("no Admin link for carol",
+          not d.find_element(By.ID, "nav-admin").is_displayed())
+    d.get(U + "/web#/admin")
+    check("carol's #/admin: admins only",
+          wait(d, lambda: text(d, "#error") == "admins only"))
     d.get(U + "/web#/docs")
     check("docs: the user guide rendered",
           wait(d, lambda: d.find_elements(By.CSS_SELECTOR, ".doc h1")))
@@ -282,6 +304,19 @@ try:
         const done = arguments[arguments.length - 1];
         fetch('/api/whoami').then(r => done(r.status));""")
     check("logout: the old session is 401", st == 401, str(st))
+    # an admin: the Admin page adds a queue
+    d.find_element(By.ID, "token").send_keys(ADMIN)
+    d.find_element(By.CSS_SELECTOR, "#login button").click()
+    check("the admin logs in, sees Admin", wait(
+        d, lambda: d.find_element(By.ID, "nav-admin").is_displayed()))
+    d.get(U + "/web#/admin")
+    wait(d, lambda: d.find_elements(By.ID, "a-q-name"))
+    d.find_element(By.ID, "a-q-name").send_keys("night")
+    d.find_element(By.CSS_SELECTOR, "#a-queue button").click()
+    check("Admin: a queue added from the form",
+          wait(d, lambda: sql("select max_nodes from queues where name = "
+                              "'night'") == "8"))
+    shot(d, "admin")
     logs = [e for e in d.get_log("browser")
             if "Content Security Policy" in e.get("message", "")]
     check("no CSP violation in the console", not logs, str(logs))
