@@ -50,7 +50,7 @@ grep -qF "$ck" "$T/pipold.log" && notok "no cookie in pipold's log" || ok "no co
 # capi COOKIE METHOD PATH [BODY [CURL ARGS...]]: as api, with the cookie
 capi() {
 	local k=$1 m=$2 p=$3 b=${4-}; shift 3; [ $# -gt 0 ] && shift
-	curl -s -o "$T/api.out" -w '%{http_code}' -X "$m" -b "pipol_session=$k" \
+	curl -s -m 10 -o "$T/api.out" -w '%{http_code}' -X "$m" -b "pipol_session=$k" \
 	    -H 'Content-Type: application/json' ${b:+--data-binary "$b"} "$@" "$U$p"
 }
 equal "cookie: GET /api/whoami" "$(capi "$ck" GET /api/whoami)" 200
@@ -79,6 +79,14 @@ acsrf=$(jq -r .csrf "$T/b")
 equal "admin cookie PUT of a capture chunk without the header: 403" \
     "$(curl -s -o "$T/api.out" -w '%{http_code}' -X PUT -b "pipol_session=$ack" --data-binary x "$U/api/capture/chunks/$(printf '%064d' 0).gz")" 403
 equal "... it is the CSRF rule" "$(jq -r .error "$T/api.out")" "missing CSRF token (header X-CSRF-Token)"
+# ... refused before the body: a declared MiB never sent is not waited for
+rawput() {
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	printf 'PUT /api/capture/chunks/%064d.gz HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nCookie: pipol_session=%s\r\nContent-Length: 1048576\r\n\r\n' 0 "$PORT" "$ack" >&5
+	timeout 3 head -1 <&5 | tr -d '\r'
+	exec 5<&-
+}
+equal "admin cookie PUT without the header: 403 before the body" "$(rawput)" "HTTP/1.1 403 Forbidden"
 equal "admin cookie with the header: past the CSRF rule (the capture's own 4xx)" \
     "$(curl -s -o "$T/api.out" -w '%{http_code}' -X PUT -b "pipol_session=$ack" -H "X-CSRF-Token: $acsrf" --data-binary x "$U/api/capture/chunks/$(printf '%064d' 0).gz" | grep -v 403 | grep -c '^4')" 1
 equal "refused requests reserved nothing" "$(sql "select count(*) from reservations")" 0
@@ -137,7 +145,7 @@ equal "events: bad ids are 400" "$(capi "$ck" GET '/api/events?deployments=1;2')
 equal "events: 65 ids are 400" "$(capi "$ck" GET "/api/events?deployments=$(seq -s, 65)")" 400
 pids=()
 for i in 1 2 3 4; do
-	curl -s -N -b "pipol_session=$ck" "$U/api/events?deployments=$dep" > "$T/sse$i" &
+	curl -s -N -m 30 -b "pipol_session=$ck" "$U/api/events?deployments=$dep" > "$T/sse$i" &
 	pids+=($!)
 done
 for _ in $(seq 50); do [ -s "$T/sse4" ] && break; sleep 0.1; done

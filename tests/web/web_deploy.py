@@ -11,6 +11,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -31,7 +32,9 @@ def check(name, cond, detail=""):
 
 def wait(d, fn, secs=10):
     try:
-        WebDriverWait(d, secs, poll_frequency=0.2).until(lambda _: fn())
+        # the page redraws: an element found may be gone when read
+        WebDriverWait(d, secs, poll_frequency=0.2, ignored_exceptions=[
+            StaleElementReferenceException]).until(lambda _: fn())
         return True
     except Exception:
         return False
@@ -62,8 +65,9 @@ try:
     d.execute_script("window.__noreload = 1")
     t0, shot = time.time(), False
     while time.time() - t0 < 300:
-        st = d.find_elements(By.CSS_SELECTOR, "#live [data-dep]")
-        st = st[0].get_attribute("data-state") if st else ""
+        st = d.execute_script("const e = document.querySelector("
+                              "'#live [data-dep]');"
+                              "return e ? e.dataset.state : ''")
         if st == "writing" and not shot:
             os.makedirs(SHOTS, exist_ok=True)
             d.save_screenshot(os.path.join(SHOTS, "deploy-writing.png"))

@@ -16,6 +16,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -63,10 +64,18 @@ def shot(d, name):
 
 def wait(d, fn, secs=10):
     try:
-        WebDriverWait(d, secs, poll_frequency=0.1).until(lambda _: fn())
+        # the pages redraw: an element found may be gone when read
+        WebDriverWait(d, secs, poll_frequency=0.1, ignored_exceptions=[
+            StaleElementReferenceException]).until(lambda _: fn())
         return True
     except Exception:
         return False
+
+
+def find(d, sel, secs=10):
+    """the element once the page has drawn it"""
+    wait(d, lambda: d.find_elements(By.CSS_SELECTOR, sel), secs)
+    return d.find_element(By.CSS_SELECTOR, sel)
 
 
 def rows(d, sel="tbody tr"):
@@ -74,8 +83,10 @@ def rows(d, sel="tbody tr"):
 
 
 def text(d, sel):
-    e = d.find_elements(By.CSS_SELECTOR, sel)
-    return e[0].text if e else None
+    """the text of the first match, read at once in the page (None: none)"""
+    return d.execute_script(
+        "const e = document.querySelector(arguments[0]);"
+        "return e ? e.innerText : null", sel)
 
 
 opt = webdriver.ChromeOptions()
@@ -121,7 +132,9 @@ try:
                all(r.find_elements(By.TAG_NAME, "td")[1].text == "uefi"
                    for r in rows(d))))
     Select(d.find_element(By.ID, "f-profile")).select_by_value("")
-    Select(d.find_element(By.ID, "f-state")).select_by_value("reserved")
+    # the page is drawn again for the new filter: wait for it
+    wait(d, lambda: "profile=" not in d.current_url and len(rows(d)) == 20)
+    Select(find(d, "#f-state")).select_by_value("reserved")
     check("nodes: filtered on reserved, n01 held by alice",
           wait(d, lambda: [r.text.split()[:5] for r in rows(d)] ==
                [["n01", "pc-bios", "manual", "reserved", "alice"]]),
@@ -139,18 +152,20 @@ try:
               "u.id = r.user_id where u.name = 'carol'")
     row = f'tr[data-resv="{rid}"]'
     end0 = sql(f"select upper(during) from reservations where id = {rid}")
+    end_txt = text(d, row + " .end")
     d.find_element(By.CSS_SELECTOR, row + " .extend").click()
     check("extend by an hour from the page",
           wait(d, lambda: sql(f"select upper(during) - '{end0}'::timestamptz "
                               f"from reservations where id = {rid}") ==
                "01:00:00"))
-    wait(d, lambda: d.find_elements(By.CSS_SELECTOR, row + " .extend"))
+    check("... and the page shows the new end",
+          wait(d, lambda: text(d, row + " .end") not in (None, end_txt)))
     shot(d, "reservations")
     # another's node: the API's refusal, one sentence
     st, dr = api(DAVE, "POST", "/api/reservations",
                  {"nodes": ["n04"], "seconds": 3600})
     check("dave reserves n04 (API)", st == 201, str(dr))
-    d.find_element(By.ID, "r-nodes").send_keys("n04")
+    find(d, "#r-nodes").send_keys("n04")
     d.find_element(By.CSS_SELECTOR, "#reserve button").click()
     check("reserving dave's node: the refusal shown, one line",
           wait(d, lambda: (text(d, "#error") or "") != "" and
