@@ -850,15 +850,11 @@ http_fd(struct MHD_Connection *c, unsigned status, int fd, uint64_t off,
 	return rc;
 }
 
-/* web: an answer with headers (name, value pairs, NULL-terminated);
- * the bytes are copied */
-enum MHD_Result
-http_reply_headers(struct MHD_Connection *c, unsigned status,
-    const char *type, const void *buf, size_t len,
-    const char *const *headers)
+/* web: r queued with its type and headers, then let go (r NULL: drop) */
+static enum MHD_Result
+queue_typed(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
+    const char *type, const char *const *headers)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len,
-	    (void *)(uintptr_t)buf, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result rc;
 
 	if (r == NULL)
@@ -871,6 +867,17 @@ http_reply_headers(struct MHD_Connection *c, unsigned status,
 	return rc;
 }
 
+/* web: an answer with headers (name, value pairs, NULL-terminated);
+ * the bytes are copied */
+enum MHD_Result
+http_reply_headers(struct MHD_Connection *c, unsigned status,
+    const char *type, const void *buf, size_t len,
+    const char *const *headers)
+{
+	return queue_typed(c, status, MHD_create_response_from_buffer(len,
+	    (void *)(uintptr_t)buf, MHD_RESPMEM_MUST_COPY), type, headers);
+}
+
 /* web: a stream of unknown length, read by fn in the connection's own
  * thread (fn may wait); done(cls) when it ends, or now on failure */
 enum MHD_Result
@@ -880,16 +887,8 @@ http_stream(struct MHD_Connection *c, const char *type,
 {
 	struct MHD_Response *r = MHD_create_response_from_callback(
 	    MHD_SIZE_UNKNOWN, 4096, fn, cls, done);
-	enum MHD_Result rc;
 
-	if (r == NULL) {
+	if (r == NULL)
 		done(cls);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", type);
-	for (; headers != NULL && headers[0] != NULL; headers += 2)
-		MHD_add_response_header(r, headers[0], headers[1]);
-	rc = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return rc;
+	return queue_typed(c, MHD_HTTP_OK, r, type, headers);
 }

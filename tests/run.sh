@@ -81,6 +81,7 @@ SHELL_T=(tests/shell/*.sh) E2E_T=(tests/e2e/*.sh)
 ASAN_SHELL="agent_deploy image_errors pipold reserve deploy power dnsmasq capture hostile
     postinst scripts policy tokens agent_phase elilo timeline wipe kernel netboot kexec mac_dhcp asap
     image_api jobs"
+ASAN_SHELL="$ASAN_SHELL web"	# web: sessions, CSRF, the event streams
 
 for t in "$B"/tests/*_test; do
 	run "unit/$(basename "$t")" "$t"

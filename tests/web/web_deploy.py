@@ -9,43 +9,15 @@ import os
 import sys
 import time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+
+from webcheck import check, chrome, exit_status, wait
 
 U, TOKEN, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
 ORDER = ["pending", "booting", "fetching", "writing", "postinstall",
          "rebooting", "ready"]
-failed = 0
 
-
-def check(name, cond, detail=""):
-    global failed
-    print(f"{'ok' if cond else 'not ok'} - {name}", flush=True)
-    if not cond:
-        failed += 1
-        if detail:
-            print(f"  {detail}", file=sys.stderr)
-
-
-def wait(d, fn, secs=10):
-    try:
-        # the page redraws: an element found may be gone when read
-        WebDriverWait(d, secs, poll_frequency=0.2, ignored_exceptions=[
-            StaleElementReferenceException]).until(lambda _: fn())
-        return True
-    except Exception:
-        return False
-
-
-opt = webdriver.ChromeOptions()
-for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-          "--disable-gpu", "--window-size=1280,720", "--no-proxy-server"):
-    opt.add_argument(a)
-opt.binary_location = "/usr/bin/chromium"
-d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opt)
+d = chrome("1280,720")
 try:
     d.get(U + "/web")
     wait(d, lambda: d.find_element(By.ID, "login").is_displayed())
@@ -94,4 +66,4 @@ try:
         "stream ended: done"))
 finally:
     d.quit()
-sys.exit(1 if failed else 0)
+sys.exit(exit_status())

@@ -14,29 +14,16 @@ import threading
 import time
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
+
+from webcheck import check, chrome, exit_status, wait
 
 U = os.environ["WEB_URL"]
 ADMIN = os.environ["WEB_ADMIN"]
 SHOTS = os.environ["WEB_SHOTS"]
 PGHOST = os.environ["WEB_SQL_HOST"]
 CAROL, DAVE = sys.argv[1], sys.argv[2]
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global failed
-    if cond:
-        print(f"ok - {name}", flush=True)
-    else:
-        failed += 1
-        print(f"not ok - {name}", flush=True)
-        if detail:
-            print(f"  {detail}", file=sys.stderr)
 
 
 def sql(q):
@@ -62,15 +49,6 @@ def shot(d, name):
     d.save_screenshot(os.path.join(SHOTS, name + ".png"))
 
 
-def wait(d, fn, secs=10):
-    try:
-        # the pages redraw: an element found may be gone when read
-        WebDriverWait(d, secs, poll_frequency=0.1, ignored_exceptions=[
-            StaleElementReferenceException]).until(lambda _: fn())
-        return True
-    except Exception:
-        return False
-
 
 def find(d, sel, secs=10):
     """the element once the page has drawn it"""
@@ -89,12 +67,7 @@ def text(d, sel):
         "return e ? e.innerText : null", sel)
 
 
-opt = webdriver.ChromeOptions()
-for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-          "--disable-gpu", "--window-size=1280,860", "--no-proxy-server"):
-    opt.add_argument(a)
-opt.binary_location = "/usr/bin/chromium"
-d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opt)
+d = chrome()
 evil = None
 try:
     # log in
@@ -339,4 +312,4 @@ finally:
     if evil:
         evil.shutdown()
     d.quit()
-sys.exit(1 if failed else 0)
+sys.exit(exit_status())
