@@ -44,6 +44,20 @@ export async function chartPage(main) {
 		    parseFloat(x(s.start))) / 100})`;
 		return e;
 	    })));
+	// the time axis: a mark every 3 hours, and now
+	const place = (e, t) => {
+		e.style.left = `calc(9em + (100% - 9em) * ${parseFloat(x(t)) /
+		    100})`;
+		return e;
+	};
+	const axis = el('div', { class: 'row axis' });
+	for (let t = Math.ceil(from / (3 * HOUR)) * 3 * HOUR; t < to;
+	    t += 3 * HOUR)
+		axis.append(place(el('span', { class: 'tick' }, new Date(t)
+		    .toLocaleTimeString([], { hour: '2-digit',
+		    minute: '2-digit' })), t));
+	axis.append(place(el('span', { class: 'now' }, 'now'), now));
+	rows.unshift(axis);
 	main.append(el('h1', {}, 'Reservations, the next 24 hours'),
 	    el('p', {}, 'Green: yours. Hatched: queued, where the scheduler ' +
 	    'expects to place it.'), el('div', { class: 'gantt', id: 'gantt' },
