@@ -158,6 +158,20 @@ grep -q 'hi <b>there</b>' "$T/sse1" && ok "events: the post-install output" || n
 sql "update deployments set bytes_written = 600 where id = $dep" > /dev/null
 for _ in $(seq 30); do grep -q '"written" : 600\|"written":600' "$T/sse1" && break; sleep 0.2; done
 grep -q '"written" : 600\|"written":600' "$T/sse1" && ok "events: a change is pushed" || notok "events: a change is pushed"
+# ... and in all: 7 admins (who see alice's deployment) fill the other 28
+for i in 1 2 3 4 5 6 7; do
+	t=$(new_user "adm$i" --admin)
+	for j in 1 2 3 4; do
+		curl -s -N -m 30 -H "Authorization: Bearer $t" "$U/api/events?deployments=$dep" > "$T/all$i.$j" &
+		pids+=($!)
+	done
+done
+for _ in $(seq 100); do [ "$(cat "$T"/all7.* | grep -c '^event: progress')" -eq 4 ] && break; sleep 0.1; done
+a8=$(new_user adm8 --admin)
+equal "events: a 33rd stream is 429, 32 in all" "$(curl -s -m 3 -o "$T/api.out" -w '%{http_code}' -H "Authorization: Bearer $a8" "$U/api/events?deployments=$dep"; jq -r .error "$T/api.out" 2>/dev/null)" \
+    "429too many event streams: 32 in all"
+for p in "${pids[@]:4}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+pids=("${pids[@]:0:4}")
 equal "logout: 200" "$(capi "$ck" POST /api/web/logout '' -H "X-CSRF-Token: $csrf")" 200
 gone=0
 for _ in $(seq 50); do
