@@ -181,13 +181,14 @@ cookie_header(struct MHD_Connection *c, const char *sec, char *buf,
 }
 
 /* The session of token hash th, its secret in sec: the user and the
- * JSON answer; -1 with *status and err when the token opens nothing. */
+ * JSON answer; NULL with *status and err when the token opens nothing
+ * (or the database failed). */
 static json_t *
 session_make(PGconn *db, const uint8_t th[32], const char *sec,
     unsigned *status, char *err, size_t len)
 {
-	const char *params[4];
-	int lens[4] = { 32, 32, 0, 0 }, fmts[4] = { 1, 1, 0, 0 };
+	const char *params[3];
+	int lens[3] = { 32, 32, 0 }, fmts[3] = { 1, 1, 0 };
 	char csrf[65], secs[16];
 	uint8_t sh[32];
 	json_t *o = NULL;
@@ -198,10 +199,8 @@ session_make(PGconn *db, const uint8_t th[32], const char *sec,
 	params[0] = (const char *)th;
 	params[1] = (const char *)sh;
 	params[2] = secs;
-	/* csrf_hash: unused, the CSRF token is derived (a column kept
-	 * non-null for the schema's check) */
-	r = db_query_bin(db, "INSERT INTO web_sessions (hash, csrf_hash, "
-	    "token_id, expires) SELECT $2, $2, t.id, least(now() + "
+	r = db_query_bin(db, "INSERT INTO web_sessions (hash, token_id, "
+	    "expires) SELECT $2, t.id, least(now() + "
 	    "make_interval(secs => $3::int), coalesce(t.expires, 'infinity')) "
 	    "FROM tokens t WHERE t.hash = $1 AND token_state(t) = 'live' "
 	    "RETURNING (SELECT u.name FROM users u JOIN tokens t2 ON "

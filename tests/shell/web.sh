@@ -12,6 +12,7 @@
 # release, another user's reservation, a cross-site form, markup shown
 # as text; screenshots in $T/shots (WEB_SHOTS=DIR keeps them).
 . "$(dirname "$0")/../lib.sh"
+export PYTHONDONTWRITEBYTECODE=1	# no __pycache__ in tests/web
 . "$TOP/tests/pipold_lib.sh"
 
 check "pipold starts" start_pipold

@@ -8,6 +8,7 @@
 # $T/shots (WEB_SHOTS=DIR keeps them).
 PROFILE=pc-bios
 . "$(dirname "$0")/../lib.sh"
+export PYTHONDONTWRITEBYTECODE=1	# no __pycache__ in tests/web
 . "$TOP/tests/net/testnet.sh"
 . "$TOP/tests/net/e2e_lib.sh"
 
