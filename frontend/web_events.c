@@ -81,21 +81,37 @@ stream_free(void *cls)
 	free(s);
 }
 
-/* Queue text (an event or a comment) as what is to be sent next. */
+/* Queue text (an event or a comment) as what is to be sent next. A
+ * line break in data starts another "data:" line (the client joins
+ * them with a line break again): PostgreSQL's json_agg may put some
+ * between elements, and a bare one would end the field. */
 static void
 stream_queue(struct stream *s, const char *event, const char *data)
 {
-	size_t n = strlen(data) + 64;
+	size_t n = strlen(data) + 64, o;
+	const char *p;
 
+	for (p = data; (p = strchr(p, '\n')) != NULL; p++)
+		n += 6;
 	free(s->out);
 	s->off = s->len = 0;
 	if ((s->out = malloc(n)) == NULL)
 		return;
-	if (event != NULL)
-		snprintf(s->out, n, "event: %s\ndata: %s\n\n", event, data);
-	else
+	if (event == NULL) {
 		snprintf(s->out, n, ":%s\n\n", data);
-	s->len = strlen(s->out);
+		s->len = strlen(s->out);
+		return;
+	}
+	o = (size_t)snprintf(s->out, n, "event: %s\ndata: ", event);
+	for (p = data; *p != '\0'; p++) {
+		if (*p == '\n') {
+			memcpy(s->out + o, "\ndata: ", 7);
+			o += 7;
+		} else
+			s->out[o++] = *p;
+	}
+	memcpy(s->out + o, "\n\n", 3);
+	s->len = o + 2;
 }
 
 static const char events_sql[] = "SELECT json_build_object("

@@ -156,6 +156,7 @@ grep -q '"id"' "$T/bsse" && notok "events: bob sees nothing of alice's deploymen
 grep -q "^event: progress" "$T/sse1" && ok "events: a progress event" || { notok "events: a progress event"; cat "$T/sse1" >&2; }
 grep -q "\"state\" : \"writing\"\|\"state\":\"writing\"" "$T/sse1" && ok "events: its state" || notok "events: its state"
 grep -q 'hi <b>there</b>' "$T/sse1" && ok "events: the post-install output" || notok "events: the post-install output"
+sql "insert into deployment_transitions (deployment_id, state) values ($dep, 'pending'), ($dep, 'booting'), ($dep, 'writing')" > /dev/null
 sql "update deployments set bytes_written = 600 where id = $dep" > /dev/null
 for _ in $(seq 30); do grep -q '"written" : 600\|"written":600' "$T/sse1" && break; sleep 0.2; done
 grep -q '"written" : 600\|"written":600' "$T/sse1" && ok "events: a change is pushed" || notok "events: a change is pushed"
@@ -173,6 +174,9 @@ equal "events: a 33rd stream is 429, 32 in all" "$(curl -s -m 3 -o "$T/api.out" 
     "429too many event streams: 32 in all"
 for p in "${pids[@]:4}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 pids=("${pids[@]:0:4}")
+equal "events: every line a field (event, data) or a comment" \
+    "$(grep -cvE '^(event: |data: |:|$)' "$T/sse1")" 0
+grep -q '"transitions" *: *\[.*booting' "$T/sse1" && ok "events: the transitions" || notok "events: the transitions"
 equal "logout: 200" "$(capi "$ck" POST /api/web/logout '' -H "X-CSRF-Token: $csrf")" 200
 gone=0
 for _ in $(seq 50); do
