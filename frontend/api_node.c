@@ -19,6 +19,7 @@
 #include "grub.h"
 #include "pipold.h"
 #include "power.h"
+#include "web.h"
 
 /*
  * Do driver and params fit together? 0, or -1 with err naming what is
@@ -103,6 +104,14 @@ api_node_list(struct http_req *rq)
 	PGresult *r;
 	int i;
 
+	/* web: a page of it, filtered (api_node_page.c) */
+	if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset") ||
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit") ||
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "profile") ||
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state")) {
+		json_decref(list);
+		return api_node_page(rq);
+	}
 	r = db_query(rq->db, "SELECT name, mac::text, profile, "
 	    "coalesce(host(ip), "
 	    "''), power_driver, boot_mode FROM nodes ORDER BY name", 0, NULL);

@@ -20,6 +20,7 @@
 #include "api.h"
 #include "log.h"
 #include "pipold.h"
+#include "web.h"
 
 #define TOKEN_NAME_MAX	64	/* as schema 008's CHECK */
 #define TOKEN_PURGE_SEC	3600	/* tokens_purge() from the tick, hourly */
@@ -393,4 +394,5 @@ tokens_tick(PGconn *db)
 		log_info("%s token(s) ended 30 days ago dropped",
 		    PQgetvalue(r, 0, 0));
 	PQclear(r);
+	web_sessions_tick(db);	/* web: sessions ended a day ago */
 }

@@ -20,6 +20,7 @@
 #include "hash.h"
 #include "http.h"
 #include "pipold.h"
+#include "web.h"
 
 int
 auth_token_new(char hex[65], uint8_t hash[32], struct perr *e)
@@ -133,8 +134,8 @@ auth_lookup(PGconn *db, struct MHD_Connection *c, struct caller *who)
 	PGresult *r;
 
 	memset(who, 0, sizeof(*who));
-	if (auth_bearer_hash(c, want) < 0)
-		return 0;
+	if (auth_bearer_hash(c, want) < 0)	/* web: else a cookie's */
+		return web_session_lookup(db, c, who);
 	if (http_peer_addr(c, addr) < 0)
 		params[1] = NULL;	/* no agent token matches */
 	r = db_exec_prepared(db, "auth_lookup", "SELECT 'u', u.id, "

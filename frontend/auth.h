@@ -33,6 +33,8 @@ struct caller {
 				 * nothing ("token expired on ..."), or "" */
 	int user_phase;		/* an agent's token of the user phase
 				 * (schema 007): no order, no site log */
+	/* web: the web session the caller came by (its cookie), else 0 */
+	long long session;
 };
 
 /* A fresh token: 64 hex digits (shown once) and the SHA-256 kept. */

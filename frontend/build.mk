@@ -35,3 +35,9 @@ $(B)/pipold: $(B)/frontend/pipold.o $(LIBPIPOLD) $(LIBPIMG)
 
 all: $(B)/pipol $(B)/pipold
 
+
+# web (frontend/web.h): the pages and the manuals they show, embedded
+$(LIBPIPOLD): $(B)/frontend/web_files_gen.o
+$(B)/frontend/web_files_gen.c: frontend/web/embed.sh $(sort $(wildcard frontend/web/*.html frontend/web/*.js frontend/web/*.css frontend/web/*.svg)) docs/user.md docs/admin.md
+	@mkdir -p $(dir $@)
+	sh $^ > $@

@@ -28,6 +28,7 @@
 #include "http.h"
 #include "pipold.h"
 #include "metrics.h"	/* metrics: request latency by route */
+#include "web.h"
 
 /*
  * Connections at once: every node's agent keeps one to report progress
@@ -205,6 +206,15 @@ const struct route http_routes[] = {
 	    api_refresh_add },
 	{ "GET", "/api/images/*/history", HTTP_ADMIN, 0, NULL,
 	    api_refresh_history },
+	/* web (web.h): the pages, their sessions, the live deployments */
+	{ "GET", "/web", HTTP_PUBLIC, 0, NULL, web_file_get },
+	{ "GET", "/web/", HTTP_PUBLIC, 0, NULL, web_file_get },
+	{ "POST", "/api/web/login", HTTP_PUBLIC, API_BODY_MAX,
+	    KEYS("token"), web_login },
+	{ "POST", "/api/web/logout", HTTP_USER, 0, NULL, web_logout },
+	{ "GET", "/api/web/session", HTTP_USER, 0, NULL, web_session_show },
+	{ "GET", "/api/events", HTTP_USER, 0, NULL, web_events },
+	{ "GET", "/api/web/docs/*", HTTP_USER, 0, NULL, web_docs_get },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 
@@ -510,6 +520,13 @@ dispatch(struct pipold *pd, struct MHD_Connection *c, const char *url,
 			rc = refuse(c, rt->level, status, &rq.who);
 			goto out;
 		}
+		/* web: a cookie's request from the page itself only */
+		if (web_csrf_check(c, rt->method, &rq.who, err,
+		    sizeof(err)) != 0) {
+			db_put(pd, db);
+			rc = http_error(c, MHD_HTTP_FORBIDDEN, err);
+			goto out;
+		}
 	}
 	if (rt->level == HTTP_UPLOAD) {
 		db_put(pd, db);	/* not held while a chunk is decoded */
@@ -557,6 +574,7 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 	unsigned status;
 	PGconn *db = NULL;
 	int known;
+	char csrf_err[128];	/* web */
 
 	metrics_request_begin();	/* metrics */
 	http_guard_body(c, len);
@@ -593,6 +611,10 @@ begin(struct pipold *pd, struct MHD_Connection *c, const char *url,
 			api_slot_give();
 		if (status != 0)
 			return refuse(c, rt->level, status, &who);
+		/* web: a cookie's upload from the page itself only */
+		if (web_csrf_check(c, method, &who, csrf_err,
+		    sizeof(csrf_err)) != 0)
+			return http_error(c, MHD_HTTP_FORBIDDEN, csrf_err);
 	}
 	/* answer once the body is read: a response queued before makes
 	 * libmicrohttpd close the connection */
@@ -845,4 +867,47 @@ http_fd(struct MHD_Connection *c, unsigned status, int fd, uint64_t off,
 	rc = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return rc;
+}
+
+/* web: r queued with its type and headers, then let go (r NULL: drop) */
+static enum MHD_Result
+queue_typed(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
+    const char *type, const char *const *headers)
+{
+	enum MHD_Result rc;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	for (; headers != NULL && headers[0] != NULL; headers += 2)
+		MHD_add_response_header(r, headers[0], headers[1]);
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* web: an answer with headers (name, value pairs, NULL-terminated);
+ * the bytes are copied */
+enum MHD_Result
+http_reply_headers(struct MHD_Connection *c, unsigned status,
+    const char *type, const void *buf, size_t len,
+    const char *const *headers)
+{
+	return queue_typed(c, status, MHD_create_response_from_buffer(len,
+	    (void *)(uintptr_t)buf, MHD_RESPMEM_MUST_COPY), type, headers);
+}
+
+/* web: a stream of unknown length, read by fn in the connection's own
+ * thread (fn may wait); done(cls) when it ends, or now on failure */
+enum MHD_Result
+http_stream(struct MHD_Connection *c, const char *type,
+    const char *const *headers, MHD_ContentReaderCallback fn, void *cls,
+    MHD_ContentReaderFreeCallback done)
+{
+	struct MHD_Response *r = MHD_create_response_from_callback(
+	    MHD_SIZE_UNKNOWN, 4096, fn, cls, done);
+
+	if (r == NULL)
+		done(cls);
+	return queue_typed(c, MHD_HTTP_OK, r, type, headers);
 }

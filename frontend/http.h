@@ -157,4 +157,14 @@ unsigned http_sql_status(struct pg_result *r);
 enum MHD_Result http_fd(struct MHD_Connection *c, unsigned status, int fd,
     uint64_t off, uint64_t len, const char *const *headers);
 
+/* web: an answer with headers (name, value pairs, NULL-terminated),
+ * buf copied; a stream of unknown length read by fn in the
+ * connection's thread, done(cls) at its end (or at once on failure) */
+enum MHD_Result http_reply_headers(struct MHD_Connection *c,
+    unsigned status, const char *type, const void *buf, size_t len,
+    const char *const *headers);
+enum MHD_Result http_stream(struct MHD_Connection *c, const char *type,
+    const char *const *headers, MHD_ContentReaderCallback fn, void *cls,
+    MHD_ContentReaderFreeCallback done);
+
 #endif

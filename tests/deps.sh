@@ -14,6 +14,8 @@ pkgs_test="$pkgs_test syslinux syslinux-common syslinux-efi mtools dosfstools e2
 pkgs_test="$pkgs_test ovmf-ia32 grub-efi-ia32-bin"
 # metrics: tests/shell/metrics.sh parses /metrics with Prometheus' parser
 pkgs_test="$pkgs_test python3-prometheus-client"
+# web: the pages in a real headless browser (tests/web/web_test.py)
+pkgs_test="$pkgs_test chromium chromium-driver python3-selenium"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"
 # make demo: the reference images (imagestore/refimg.sh), the timeline
 pkgs_demo="$pkgs_test debootstrap grub-pc-bin grub-efi-amd64-bin bc"

@@ -82,6 +82,7 @@ ASAN_SHELL="agent_deploy image_errors pipold reserve deploy power dnsmasq captur
     postinst scripts policy tokens agent_phase elilo timeline wipe kernel netboot kexec mac_dhcp asap
     image_api jobs"
 ASAN_SHELL="$ASAN_SHELL metrics bmc"	# metrics, bmc
+ASAN_SHELL="$ASAN_SHELL web"	# web: sessions, CSRF, the event streams
 
 for t in "$B"/tests/*_test; do
 	run "unit/$(basename "$t")" "$t"

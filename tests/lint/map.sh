@@ -9,6 +9,7 @@ MAP=docs/architecture.md
 files=$(git ls-files 2>/dev/null || find . -type f | sed 's|^\./||')
 # generated at build time (frontend/build.mk)
 generated="schema_sql.c ipxe_templates.c"
+generated="$generated web_files_gen.c"	# web
 
 exists() {	# exists NAME: a path of the tree, or the base name of one
 	case $1 in

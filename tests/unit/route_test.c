@@ -10,6 +10,7 @@
 #include "api.h"
 #include "harness.h"
 #include "http.h"
+#include "web.h"
 
 static const struct {
 	const char *method, *url;
@@ -126,6 +127,15 @@ static const struct {
 	    api_refresh_add },
 	{ "GET", "/api/images/debian12/history", HTTP_ADMIN, 0,
 	    api_refresh_history },
+	/* web: the pages are public, the session's routes a user's (login
+	 * public: the token it takes is the proof) */
+	{ "GET", "/web", HTTP_PUBLIC, 0, web_file_get },
+	{ "GET", "/web/app.js", HTTP_PUBLIC, 0, web_file_get },
+	{ "POST", "/api/web/login", HTTP_PUBLIC, API_BODY_MAX, web_login },
+	{ "POST", "/api/web/logout", HTTP_USER, 0, web_logout },
+	{ "GET", "/api/web/session", HTTP_USER, 0, web_session_show },
+	{ "GET", "/api/events", HTTP_USER, 0, web_events },
+	{ "GET", "/api/web/docs/admin", HTTP_USER, 0, web_docs_get },
 };
 
 /* Every route as declared, and every route of the table met above. */

@@ -1,0 +1,101 @@
+// more.js -- the pages that only show: the reservations chart (nodes x
+// time, one's own highlighted, queued requests where the scheduler
+// expects them), images, jobs, and the manuals (rendered as text by
+// dom.js's markdown, admin.md for admins only).
+import { api } from './api.js';
+import { el, table, when, markdown } from './dom.js';
+import { session } from './app.js';
+
+const HOUR = 3600e3;
+
+export async function chartPage(main) {
+	const r = await api('GET', '/api/reservations' +
+	    (session.admin ? '?all=1' : ''));
+	const now = Date.now(), from = now - HOUR, to = now + 24 * HOUR;
+	const x = t => `${Math.max(0, Math.min(100, (t - from) * 100 /
+	    (to - from)))}%`;
+	const byNode = new Map();
+	const add = (name, slot) => {
+		if (!byNode.has(name)) byNode.set(name, []);
+		byNode.get(name).push(slot);
+	};
+	for (const v of r.reservations) {
+		const queued = v.state === 'queued';
+		const start = Date.parse(v.start) || (queued ? now : NaN);
+		const end = v.end ? Date.parse(v.end) :
+		    start + 1000 * (v.seconds || 3600);
+		if (isNaN(start) || end < from || start > to) continue;
+		const names = (v.nodes || []).length ? v.nodes :
+		    [`(${v.count || '?'} ${v.profile || 'any'})`];
+		for (const n of names)
+			add(n, { v, start, end, queued });
+	}
+	const rows = [...byNode.keys()].sort().map(n => el('div',
+	    { class: 'row' }, el('span', { class: 'label' }, n),
+	    byNode.get(n).map(s => {
+		const e = el('span', { class: 'slot' +
+		    (s.v.user === session.user ? ' mine' : '') +
+		    (s.queued ? ' queued' : ''), title: `#${s.v.id} ` +
+		    `${s.v.user} ${s.v.state} ${when(s.start)} – ${when(s.end)}` },
+		    `#${s.v.id} ${s.v.user}`);
+		e.style.left = `calc(9em + (100% - 9em) * ${parseFloat(x(s.start))
+		    / 100})`;
+		e.style.width = `calc((100% - 9em) * ${(parseFloat(x(s.end)) -
+		    parseFloat(x(s.start))) / 100})`;
+		return e;
+	    })));
+	// the time axis: a mark every 3 hours, and now
+	const place = (e, t) => {
+		e.style.left = `calc(9em + (100% - 9em) * ${parseFloat(x(t)) /
+		    100})`;
+		return e;
+	};
+	const axis = el('div', { class: 'row axis' });
+	for (let t = Math.ceil(from / (3 * HOUR)) * 3 * HOUR; t < to;
+	    t += 3 * HOUR)
+		axis.append(place(el('span', { class: 'tick' }, new Date(t)
+		    .toLocaleTimeString([], { hour: '2-digit',
+		    minute: '2-digit' })), t));
+	axis.append(place(el('span', { class: 'now' }, 'now'), now));
+	rows.unshift(axis);
+	main.append(el('h1', {}, 'Reservations, the next 24 hours'),
+	    el('p', {}, 'Green: yours. Hatched: queued, where the scheduler ' +
+	    'expects to place it.'), el('div', { class: 'gantt', id: 'gantt' },
+	    rows.length ? rows : el('p', {}, 'nothing reserved')));
+}
+
+export async function imagesPage(main) {
+	const r = await api('GET', '/api/images');
+	const rows = [];
+	for (const i of r.images)
+		for (const v of i.versions || [])
+			rows.push(el('tr', {}, el('td', {}, i.name),
+			    el('td', {}, v.version), el('td', {}, v.state),
+			    el('td', {}, v.validated ? 'yes' : 'no'),
+			    el('td', {}, when(v.created * 1000))));
+	main.append(el('h1', {}, 'Images'), table(['image', 'version',
+	    'state', 'validated', 'created'], rows));
+}
+
+export async function jobsPage(main) {
+	const r = await api('GET', '/api/jobs');
+	const rows = r.jobs.map(j => el('tr', { 'data-job': j.id },
+	    el('td', {}, j.id), el('td', { class: 'name' }, j.name),
+	    el('td', {}, j.user), el('td', {}, j.state),
+	    el('td', { class: 'argv' }, (j.argv || []).join(' ')),
+	    el('td', {}, (j.images || []).join(' ')),
+	    el('td', {}, (j.runs || []).map(x => `${x.node || '-'}:${x.state}`)
+	    .join(' ')), el('td', {}, when(j.created))));
+	main.append(el('h1', {}, 'Jobs'), table(['id', 'name', 'user', 'state',
+	    'argv', 'images', 'runs', 'submitted'], rows));
+}
+
+export async function docsPage(main, arg) {
+	const name = arg === 'admin' ? 'admin' : 'user';
+	const r = await fetch(`/api/web/docs/${name}`,
+	    { credentials: 'same-origin' });
+	if (!r.ok) throw new Error(`docs ${name}: HTTP ${r.status}`);
+	main.append(el('p', {}, el('a', { href: '#/docs/user' }, 'User guide'),
+	    session.admin ? [' · ', el('a', { href: '#/docs/admin' },
+	    'Admin guide')] : ''), markdown(await r.text()));
+}
