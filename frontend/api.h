@@ -150,4 +150,8 @@ int deploy_image_ok(struct pipold *pd, const char *ref, int admin,
 json_t *job_order_fields(struct pg_conn *db, const char *dep,
     const char *addr);
 
+/* console (api_console.c): GET /api/nodes/NAME/console (an upgrade),
+ * GET /api/deployments/ID/console (the log) */
+route_fn api_node_console, api_deploy_console;
+
 #endif

@@ -157,4 +157,10 @@ unsigned http_sql_status(struct pg_result *r);
 enum MHD_Result http_fd(struct MHD_Connection *c, unsigned status, int fd,
     uint64_t off, uint64_t len, const char *const *headers);
 
+/* console: answers 101 Switching Protocols to protocol (the request's
+ * Upgrade); cb(cls, ...) then owns the socket until it closes it with
+ * MHD_upgrade_action. The daemon runs with MHD_ALLOW_UPGRADE. */
+enum MHD_Result http_upgrade(struct MHD_Connection *c, const char *protocol,
+    MHD_UpgradeHandler cb, void *cls);
+
 #endif

@@ -24,6 +24,7 @@
 #include "parse.h"
 #include "pipold.h"
 #include "sched.h"
+#include "console.h"	/* console */
 #include "jobs.h"
 #include "store.h"
 
@@ -225,7 +226,15 @@ main(int argc, char **argv)
 		http_stop(&pd);
 		goto fail;
 	}
+	if (console_start(&pd, &e) < 0) {	/* console: the readers */
+		jobs_stop();
+		sched_stop();
+		resv_tick_stop();
+		http_stop(&pd);
+		goto fail;
+	}
 	if (db_watch_start(&pd, &e) < 0) {
+		console_stop();	/* console */
 		jobs_stop();
 		sched_stop();
 		resv_tick_stop();
@@ -238,6 +247,7 @@ main(int argc, char **argv)
 	if (sig != SIGUSR1)
 		log_info("%s: stopping", strsignal(sig));
 	db_watch_stop();
+	console_stop();	/* console */
 	jobs_stop();
 	sched_stop();
 	resv_tick_stop();
