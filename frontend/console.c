@@ -88,6 +88,10 @@ static int npend;
 static struct { long long node_id; int n; } counts[CONSOLE_NODES_MAX];
 static int ncounts;					/* under mu */
 
+static pthread_cond_t refreshed_cv = PTHREAD_COND_INITIALIZER;
+static unsigned long refreshes, refresh_starts;		/* under mu */
+static int nudged;					/* under mu */
+
 static struct console *cons[CONSOLE_NODES_MAX];	/* the thread's */
 static int ncons;
 
@@ -150,6 +154,33 @@ console_attach(long long node_id, long long user, int admin,
 	pthread_mutex_unlock(&mu);
 	if (write(wake[1], "", 1) < 0 && errno != EAGAIN)
 		log_warn("console: wake");
+}
+
+void
+console_nudge(void)
+{
+	struct timespec until;
+	unsigned long want;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += CONSOLE_NUDGE_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&mu);
+	if (!running) {
+		pthread_mutex_unlock(&mu);
+		return;
+	}
+	/* a refresh under way may have read before the deployment: the
+	 * one after it */
+	want = refresh_starts + 1;
+	nudged = 1;
+	if (write(wake[1], "", 1) < 0 && errno != EAGAIN)
+		log_warn("console: wake");
+	while (refreshes < want && pthread_cond_timedwait(&refreshed_cv, &mu,
+	    &until) == 0)
+		;
+	pthread_mutex_unlock(&mu);
 }
 
 /* The thread's count of node n's clients, for console_has_room. */
@@ -469,6 +500,9 @@ consoles_refresh(void)
 	PGresult *r;
 	int i, j;
 
+	pthread_mutex_lock(&mu);
+	refresh_starts++;
+	pthread_mutex_unlock(&mu);
 	if ((db = db_get(cpd)) == NULL)
 		return;		/* the database is away: as they were */
 	r = db_query(db, refresh_sql, 0, NULL);
@@ -484,6 +518,10 @@ consoles_refresh(void)
 		log_warnx("console: %s", PQerrorMessage(db));
 	PQclear(r);
 	db_put(cpd, db);
+	pthread_mutex_lock(&mu);
+	refreshes++;
+	pthread_cond_broadcast(&refreshed_cv);
+	pthread_mutex_unlock(&mu);
 	/* the holder's: a released reservation's holder is cut off */
 	for (i = 0; i < ncons; i++)
 		for (j = 0; j < CONSOLE_CLIENTS_MAX; j++)
@@ -600,12 +638,16 @@ console_main(void *arg)
 	    (1 + CONSOLE_CLIENTS_MAX)];
 	static struct slot sl[sizeof(pfd) / sizeof(pfd[0])];
 	time_t now, refreshed = 0;
-	int i, n;
+	int i, n, nudge;
 
 	(void)arg;
 	while (!stopping) {
 		now = time(NULL);
-		if (now - refreshed >= CONSOLE_REFRESH_SEC) {
+		pthread_mutex_lock(&mu);
+		nudge = nudged;
+		nudged = 0;
+		pthread_mutex_unlock(&mu);
+		if (nudge || now - refreshed >= CONSOLE_REFRESH_SEC) {
 			consoles_refresh();
 			refreshed = now;
 		}

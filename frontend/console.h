@@ -53,6 +53,15 @@ void console_attach(long long node_id, long long user, int admin,
     const char *who, int fd, struct MHD_UpgradeResponseHandle *urh,
     const char *extra, size_t extra_len);
 
+/*
+ * A deployment may have started on a node: the consoles read their
+ * nodes again before this returns (CONSOLE_NUDGE_MS at most), so that
+ * the boot that follows is logged to it from its first byte. Called
+ * before the deploy's power cycle. Thread-safe.
+ */
+#define CONSOLE_NUDGE_MS	1000
+void console_nudge(void);
+
 /* The path of deployment dep's console log under state (out: PATH_MAX). */
 void console_log_path(const char *state, long long dep, char *out,
     size_t len);
