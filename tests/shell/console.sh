@@ -109,6 +109,8 @@ grep -qF "fake-node: booting" "$T/log" && grep -qF "adm" "$T/log" &&
 as "$adm" log "$dep" --console > "$T/log.adm" && same "an admin reads it too" "$T/log" "$T/log.adm"
 expect_fail 6 "$U: deployment $dep: none of yours" as "$bo" log "$dep" --console
 expect_fail 6 "$U: deployment 999: none of yours" as "$al" log 999 --console
+equal "GET /api/deployments/$dep/console as bob: 404" "$(api "$bo" GET "/api/deployments/$dep/console")" 404
+grep -qF booting "$T/api.out" && notok "... and nothing of the log" || ok "... and nothing of the log"
 equal "the log file is pipold's only (0600)" "$(stat -c %a "$T/state/console/$dep.log")" 600
 
 # the holder is cut off when the reservation ends, attached or not
