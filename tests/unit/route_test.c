@@ -116,6 +116,11 @@ static const struct {
 	{ "GET", "/job/source", HTTP_PUBLIC, 0, job_hook_source },
 	{ "POST", "/job/out/stdout", HTTP_PUBLIC, JOB_PIECE_MAX, job_hook_out },
 	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX, job_hook_result },
+	/* console: before the /api/nodes/ and /api/deployments/ prefixes */
+	{ "GET", "/api/nodes/n1/console", HTTP_USER, 0, api_node_console },
+	{ "GET", "/api/deployments/7/console", HTTP_USER, 0,
+	    api_deploy_console },
+	{ "GET", "/api/deployments/7/log", HTTP_USER, 0, api_deploy_log },
 };
 
 /* Every route as declared, and every route of the table met above. */
