@@ -77,6 +77,20 @@ client_has_server(void)
 	return has;
 }
 
+/* Where and who: the server and the token (malloc'd, NULL when none). */
+static void
+client_who(char **server, char **token)
+{
+	if (getenv("PIPOL_SERVER"))
+		*server = strdup(getenv("PIPOL_SERVER"));
+	else
+		config_get("server", server);
+	if (getenv("PIPOL_TOKEN"))
+		*token = strdup(getenv("PIPOL_TOKEN"));
+	else
+		config_get("token", token);
+}
+
 static int
 status_code(long http)
 {
@@ -105,14 +119,7 @@ client_call(const char *method, const char *path, json_t *send,
 	CURL *h;
 	int rc = 0;
 
-	if (getenv("PIPOL_SERVER"))
-		server = strdup(getenv("PIPOL_SERVER"));
-	else
-		config_get("server", &server);
-	if (getenv("PIPOL_TOKEN"))
-		token = strdup(getenv("PIPOL_TOKEN"));
-	else
-		config_get("token", &token);
+	client_who(&server, &token);
 	if (server == NULL) {
 		rc = perr_set(e, PE_USAGE, "no server: set PIPOL_SERVER or "
 		    "\"server URL\" in ~/.config/pipol/config");
@@ -213,14 +220,7 @@ client_raw(const char *method, const char *path, const void *buf,
 	CURL *h;
 	int rc = 0;
 
-	if (getenv("PIPOL_SERVER"))
-		server = strdup(getenv("PIPOL_SERVER"));
-	else
-		config_get("server", &server);
-	if (getenv("PIPOL_TOKEN"))
-		token = strdup(getenv("PIPOL_TOKEN"));
-	else
-		config_get("token", &token);
+	client_who(&server, &token);
 	if (server == NULL || (h = curl_easy_init()) == NULL) {
 		rc = perr_set(e, PE_USAGE, "no server: set PIPOL_SERVER or "
 		    "\"server URL\" in ~/.config/pipol/config");
@@ -399,14 +399,7 @@ client_upgrade(const char *path, const char *protocol, CURL **out,
 
 	*out = NULL;
 	*early_len = 0;
-	if (getenv("PIPOL_SERVER"))
-		server = strdup(getenv("PIPOL_SERVER"));
-	else
-		config_get("server", &server);
-	if (getenv("PIPOL_TOKEN"))
-		token = strdup(getenv("PIPOL_TOKEN"));
-	else
-		config_get("token", &token);
+	client_who(&server, &token);
 	if (server == NULL || (host = strstr(server, "://")) == NULL) {
 		rc = perr_set(e, PE_USAGE, "no server: set PIPOL_SERVER or "
 		    "\"server URL\" in ~/.config/pipol/config");

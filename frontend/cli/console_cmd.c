@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "cli.h"
 #include "log.h"
 #include "parse.h"
@@ -94,23 +95,6 @@ keys_scan(char *buf, size_t len, int *bol, int *tilde, int *detach)
 		*bol = k == '\r' || k == '\n';
 	}
 	return out;
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* The session: 0 detached (or --seconds), 1 pipold closed it. */

@@ -69,14 +69,14 @@ grep -qF third "$T/log0" && ! grep -qF fourth "$T/log0" && ok "Ctrl-] detaches, 
     { notok "Ctrl-] detaches, nothing after it sent"; cat -A "$T/log0" >&2; }
 
 # who may attach
-expect_fail 4 "$U: node n1: not in a running reservation of yours" as "$bo" console n1 < /dev/null
+expect_fail 4 "$U: node n1: not in a running reservation of yours" as "$bo" console n1 --seconds 20 < /dev/null
 printf 'adm\r' | as "$adm" console n1 --seconds 2 > "$T/ca.out" 2>&1
 tr -d '\r' < "$T/ca.out" | grep -qx adm && ok "an admin attaches to anyone's node and types" ||
     { notok "an admin attaches to anyone's node and types"; cat -A "$T/ca.out" >&2; }
 expect_fail 7 "$U: node n2: no console (an admin sets the qemu power param serial=PATH)" \
-    as "$adm" console n2 < /dev/null
-expect_fail 6 "$U: node n9: no such node" as "$adm" console n9 < /dev/null
-expect_fail 4 "no valid token" as "$(printf '%064d' 7)" console n1 < /dev/null
+    as "$adm" console n2 --seconds 20 < /dev/null
+expect_fail 6 "$U: node n9: no such node" as "$adm" console n9 --seconds 20 < /dev/null
+expect_fail 4 "no valid token" as "$(printf '%064d' 7)" console n1 --seconds 20 < /dev/null
 equal "without Upgrade: 400" "$(api "$al" GET /api/nodes/n1/console)" 400
 grep -qF 'want \"Connection: Upgrade\" and \"Upgrade: pipol-console\"' "$T/api.out" &&
     ok "... saying what it wants" || { notok "... saying what it wants"; cat "$T/api.out" >&2; }
@@ -96,7 +96,7 @@ done
 for _ in $(seq 100); do
 	[ "$(cat "$T"/m?.out 2>/dev/null | grep -c 'console attached')" -ge 4 ] && break; sleep 0.1
 done
-expect_fail 5 "$U: node n1: 4 clients on its console already" as "$adm" console n1 < /dev/null
+expect_fail 5 "$U: node n1: 4 clients on its console already" as "$adm" console n1 --seconds 20 < /dev/null
 for p in "${BG[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 BG=()
 
@@ -130,7 +130,7 @@ grep -qF "[pipol: n1: your reservation of this node ended]" "$T/cut.out" &&
     grep -qF "pipol: node n1: console closed by pipold" "$T/cut.out.err" &&
     ok "... told why" || { notok "... told why"; cat -A "$T/cut.out" "$T/cut.out.err" >&2; }
 kill -0 "$apid" 2>/dev/null && ok "the admin's console stays" || notok "the admin's console stays"
-expect_fail 4 "$U: node n1: not in a running reservation of yours" as "$al" console n1 < /dev/null
+expect_fail 4 "$U: node n1: not in a running reservation of yours" as "$al" console n1 --seconds 20 < /dev/null
 as "$al" log "$dep" --console > /dev/null && ok "alice still reads her deployment's console log" ||
     notok "alice still reads her deployment's console log"
 stop_pipold

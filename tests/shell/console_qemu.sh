@@ -18,7 +18,7 @@ equal "n1's console: the qemu power param serial" \
     --power-param serial="$NET_DIR/n1.serial" | head -1)" "n1: power qemu"
 check "n1: BIOS node, blank disk, off" net_node n1 52:54:00:99:00:21 "$T/n1.disk" bios -S
 net_mark n1
-rid=$(alice reserve --nodes n1 --for 1h | grep -o 'reservation [0-9]*' | head -1 | tr -dc 0-9)
+rid=$(alice reserve --nodes n1 --for 1h -q | tr -dc 0-9)
 [ -n "$rid" ] && ok "alice reserves n1 (reservation $rid)" || notok "alice reserves n1"
 # alice's console during the whole deployment (ip netns exec execs pipol: $! is its pid)
 PIPOL_TOKEN=$al ip netns exec "$NET_NS" "$P" console n1 --seconds 600 < /dev/null \
@@ -56,7 +56,7 @@ tr -d '\r' < "$T/sh.out" | grep -aqx "alice42" && ok "alice types in the rescue 
 printf 'echo root$((6*7))\r' | pipol console n1 --seconds 5 > "$T/shr.out" 2>&1
 tr -d '\r' < "$T/shr.out" | grep -aqx "root42" && ok "an admin types there too" ||
     { notok "an admin types there too"; cat -A "$T/shr.out" | tail >&2; }
-expect_fail 4 "node n1: not in a running reservation of yours" bob console n1 < /dev/null
+expect_fail 4 "node n1: not in a running reservation of yours" bob console n1 --seconds 20 < /dev/null
 
 # the release: alice attached is cut off, then refused
 PIPOL_TOKEN=$al ip netns exec "$NET_NS" "$P" console n1 --seconds 120 < /dev/null \
@@ -68,6 +68,6 @@ wait "$wpid"
 equal "alice's console is cut at the release (exit 1)" "$?" 1
 grep -aqF "[pipol: n1: your reservation of this node ended]" "$T/cut.out" && ok "... told why" ||
     { notok "... told why"; cat -A "$T/cut.out" | tail -3 >&2; }
-expect_fail 4 "node n1: not in a running reservation of yours" alice console n1 < /dev/null
+expect_fail 4 "node n1: not in a running reservation of yours" alice console n1 --seconds 20 < /dev/null
 net_node_stop n1
 kill -0 "$DPID" 2>/dev/null && ok "pipold still runs" || notok "pipold still runs"
