@@ -113,6 +113,12 @@ equal "GET /api/deployments/$dep/console as bob: 404" "$(api "$bo" GET "/api/dep
 grep -qF booting "$T/api.out" && notok "... and nothing of the log" || ok "... and nothing of the log"
 equal "the log file is pipold's only (0600)" "$(stat -c %a "$T/state/console/$dep.log")" 600
 
+# the log is bounded: 5 MiB said, 4 MiB kept and a line saying so
+printf '\rflood\r' | as "$al" console n1 --seconds 4 > /dev/null 2>&1
+for _ in $(seq 50); do tail -c 40 "$T/state/console/$dep.log" | grep -qF 'console log full' && break; sleep 0.1; done
+equal "the console log stops at 4 MiB, saying so" "$(stat -c %s "$T/state/console/$dep.log") $(tail -c 40 "$T/state/console/$dep.log" | grep -c 'console log full')" \
+    "$(( (4 << 20) + 29 )) 1"
+
 # the holder is cut off when the reservation ends, attached or not
 bgcon "$al" "$T/cut.out"
 cpid=$!

@@ -3,7 +3,8 @@
 # QEMU's "-chardev socket,server=on" offers it: a Unix socket at PATH,
 # one client at a time. To each client it says "fake-node login: ", then
 # echoes every byte it gets (a terminal's echo), a CR as CR LF; a line
-# "boot" makes it say "fake-node: booting" (a node talking on its own).
+# "boot" makes it say "fake-node: booting" (a node talking on its own),
+# a line "flood" 5 MiB of "x".
 import os, socket, sys
 
 path = sys.argv[1]
@@ -24,9 +25,11 @@ while True:
             break
         out = b.replace(b"\r", b"\r\n")
         c.sendall(out)
-        line += b
-        if b"\r" in line or b"\n" in line:
-            if line.strip() == b"boot":
+        line += b.replace(b"\n", b"\r")
+        while b"\r" in line:
+            one, line = line.split(b"\r", 1)
+            if one.strip() == b"boot":
                 c.sendall(b"fake-node: booting\r\n")
-            line = b""
+            if one.strip() == b"flood":     # a boot loop's worth
+                c.sendall(b"x" * (5 << 20))
     c.close()
