@@ -173,4 +173,8 @@ int capture_start(struct pipold *pd, struct pg_conn *db, const char *node,
 #include "store.h"
 int image_from_url(const char *url, char name[STORE_NAME_MAX + 1]);
 
+/* console (api_console.c): GET /api/nodes/NAME/console (an upgrade),
+ * GET /api/deployments/ID/console (the log) */
+route_fn api_node_console, api_deploy_console;
+
 #endif

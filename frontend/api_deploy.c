@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "console.h"	/* console */
 #include "hash.h"
 #include "log.h"
 #include "perr.h"
@@ -495,6 +496,7 @@ power_deploy(struct pipold *pd, PGconn *db, const char *names)
 	pthread_t t;
 	PGresult *r;
 
+	console_nudge();	/* console: log this boot from its start */
 	r = db_query(db, "SELECT coalesce(json_agg(json_build_object("
 	    "'name', name, 'driver', power_driver, 'params', power_params) "
 	    "ORDER BY name), '[]') FROM nodes WHERE name = ANY ($1::text[])",

@@ -81,6 +81,9 @@ const struct route http_routes[] = {
 	    KEYS("name", "mac", "profile", "ip", "power_driver",
 	    "power_params"), api_node_add },
 	{ "GET", "/api/nodes", HTTP_USER, 0, NULL, api_node_list },
+	/* console (api_console.c): before the /api/nodes/ prefix */
+	{ "GET", "/api/nodes/*/console", HTTP_USER, 0, NULL,
+	    api_node_console },
 	/* a prefix: GET of NAME/power is the handler's 404, not a 405 */
 	{ "GET", "/api/nodes/", HTTP_USER, 0, NULL, api_node_show },
 	{ "POST", "/api/nodes/*", HTTP_ADMIN, API_BODY_MAX,
@@ -110,6 +113,9 @@ const struct route http_routes[] = {
 	    KEYS("nodes", "image", "reservation", "bare", "seconds",
 	    "kexec"), api_deploy_add },
 	{ "GET", "/api/deployments", HTTP_USER, 0, NULL, api_deploy_list },
+	/* console (api_console.c): before the /api/deployments/ prefix */
+	{ "GET", "/api/deployments/*/console", HTTP_USER, 0, NULL,
+	    api_deploy_console },
 	{ "GET", "/api/deployments/", HTTP_USER, 0, NULL, api_deploy_log },
 
 	{ "POST", "/api/scripts", HTTP_USER, API_BODY_MAX,
@@ -678,7 +684,8 @@ int
 http_start(struct pipold *pd, const struct sockaddr_in *sa, struct perr *e)
 {
 	pd->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_UPGRADE,	/* console: GET /api/nodes/NAME/console */
 	    0, NULL, NULL, on_request, pd, MHD_OPTION_SOCK_ADDR, sa,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_CONNECTION_LIMIT, connections_max(),
@@ -910,4 +917,20 @@ http_stream(struct MHD_Connection *c, const char *type,
 	if (r == NULL)
 		done(cls);
 	return queue_typed(c, MHD_HTTP_OK, r, type, headers);
+}
+
+/* console: a 101 answer switching to protocol; cb gets the socket */
+enum MHD_Result
+http_upgrade(struct MHD_Connection *c, const char *protocol,
+    MHD_UpgradeHandler cb, void *cls)
+{
+	struct MHD_Response *r = MHD_create_response_for_upgrade(cb, cls);
+	enum MHD_Result rc;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, protocol);
+	rc = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	MHD_destroy_response(r);
+	return rc;
 }

@@ -167,4 +167,10 @@ enum MHD_Result http_stream(struct MHD_Connection *c, const char *type,
     const char *const *headers, MHD_ContentReaderCallback fn, void *cls,
     MHD_ContentReaderFreeCallback done);
 
+/* console: answers 101 Switching Protocols to protocol (the request's
+ * Upgrade); cb(cls, ...) then owns the socket until it closes it with
+ * MHD_upgrade_action. The daemon runs with MHD_ALLOW_UPGRADE. */
+enum MHD_Result http_upgrade(struct MHD_Connection *c, const char *protocol,
+    MHD_UpgradeHandler cb, void *cls);
+
 #endif

@@ -24,6 +24,7 @@
 #include "parse.h"
 #include "pipold.h"
 #include "sched.h"
+#include "console.h"	/* console */
 #include "jobs.h"
 #include "bmc.h"	/* bmc: per-reservation BMC accounts */
 #include "store.h"
@@ -233,8 +234,17 @@ main(int argc, char **argv)
 		http_stop(&pd);
 		goto fail;
 	}
+	if (console_start(&pd, &e) < 0) {	/* console: the readers */
+		bmc_stop();
+		jobs_stop();
+		sched_stop();
+		resv_tick_stop();
+		http_stop(&pd);
+		goto fail;
+	}
 	if (db_watch_start(&pd, &e) < 0) {
 		bmc_stop();	/* bmc */
+		console_stop();	/* console */
 		jobs_stop();
 		sched_stop();
 		resv_tick_stop();
@@ -248,6 +258,7 @@ main(int argc, char **argv)
 		log_info("%s: stopping", strsignal(sig));
 	db_watch_stop();
 	bmc_stop();	/* bmc */
+	console_stop();	/* console */
 	jobs_stop();
 	sched_stop();
 	resv_tick_stop();

@@ -40,7 +40,8 @@ manual_run(const char *node, const json_t *params, int action, char *msg,
 	return 0;
 }
 
-static const char *const qmp_keys[] = { "qmp", NULL };
+/* console: "serial", the VM's serial chardev socket (console.c) */
+static const char *const qmp_keys[] = { "qmp", "serial", NULL };
 static const char *const ipmi_keys[] = { "host", "port", "user",
     "password_file", "cipher", NULL };
 static const char *const no_keys[] = { NULL };

@@ -62,6 +62,13 @@ power_qmp_check(const json_t *params, struct perr *e)
 		return perr_set(e, PE_USAGE, "power_params: \"qmp\": %.120s: "
 		    "not an absolute path of at most %zu bytes", p,
 		    sizeof(sa.sun_path) - 1);
+	/* console: the serial chardev's socket, read by console.c */
+	p = json_string_value(json_object_get(params, "serial"));
+	if (p != NULL && (p[0] != '/' || strlen(p) >= sizeof(sa.sun_path) ||
+	    strpbrk(p, "\n\r") != NULL))
+		return perr_set(e, PE_USAGE, "power_params: \"serial\": "
+		    "%.120s: not an absolute path of at most %zu bytes", p,
+		    sizeof(sa.sun_path) - 1);
 	return 0;
 }
 

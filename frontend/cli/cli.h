@@ -74,4 +74,18 @@ extern const struct cmd_opt refresh_opts[];
 int cmd_refresh(const struct cmd *c, const struct cmd_args *a);
 int cmd_history(const struct cmd *c, const struct cmd_args *a);
 
+/* console: console_cmd.c's "pipol console" and "pipol log --console";
+ * client.c's upgraded connection: GET path with "Upgrade: protocol",
+ * 101, then raw bytes over *h (curl_easy_send/recv, CONNECT_ONLY); the
+ * bytes that came with the answer's head in early (CLIENT_HEAD_MAX). A
+ * refusal is its status's exit code with pipold's line. */
+#include <curl/curl.h>
+#define CLIENT_HEAD_MAX		8192
+extern const struct cmd_opt console_opts[], log_console_opts[];	/* log: --console, id 0 */
+int cmd_console(const struct cmd *c, const struct cmd_args *a);
+int console_log_get(long long id);
+int client_upgrade(const char *path, const char *protocol, CURL **h,
+    char *early, size_t *early_len, struct perr *e);
+int client_send_all(CURL *h, const void *buf, size_t len);
+
 #endif

@@ -6,6 +6,7 @@
  * header, never on a command line.
  */
 #include <curl/curl.h>
+#include <poll.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,20 @@ client_has_server(void)
 	return has;
 }
 
+/* Where and who: the server and the token (malloc'd, NULL when none). */
+static void
+client_who(char **server, char **token)
+{
+	if (getenv("PIPOL_SERVER"))
+		*server = strdup(getenv("PIPOL_SERVER"));
+	else
+		config_get("server", server);
+	if (getenv("PIPOL_TOKEN"))
+		*token = strdup(getenv("PIPOL_TOKEN"));
+	else
+		config_get("token", token);
+}
+
 static int
 status_code(long http)
 {
@@ -105,14 +120,7 @@ req_open(struct client_req *q, const char *method, const char *path,
 	char line[128];
 
 	memset(q, 0, sizeof(*q));
-	if (getenv("PIPOL_SERVER"))
-		q->server = strdup(getenv("PIPOL_SERVER"));
-	else
-		config_get("server", &q->server);
-	if (getenv("PIPOL_TOKEN"))
-		q->token = strdup(getenv("PIPOL_TOKEN"));
-	else
-		config_get("token", &q->token);
+	client_who(&q->server, &q->token);
 	if (q->server == NULL)
 		return perr_set(e, PE_USAGE, "no server: set PIPOL_SERVER or "
 		    "\"server URL\" in ~/.config/pipol/config");
@@ -275,5 +283,174 @@ client_raw(const char *method, const char *path, const void *buf,
  out:
 	req_close(&q);
 	free(b.p);
+	return rc;
+}
+
+/* console: an upgraded connection (GET path, "Upgrade: protocol") */
+#define CLIENT_ERRBODY_MAX	4096	/* a refusal's JSON body */
+
+/* Wait until h's socket is ready for events (POLLIN or POLLOUT), at
+ * most ms; 0, or -1. */
+static int
+upgrade_wait(CURL *h, short events, int ms)
+{
+	curl_socket_t s = CURL_SOCKET_BAD;
+	struct pollfd p;
+
+	if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+	    s == CURL_SOCKET_BAD)
+		return -1;
+	p = (struct pollfd){ .fd = s, .events = events };
+	return poll(&p, 1, ms) > 0 ? 0 : -1;
+}
+
+int
+client_send_all(CURL *h, const void *buf, size_t len)
+{
+	const char *p = buf;
+	size_t n;
+	CURLcode res;
+
+	while (len > 0) {
+		res = curl_easy_send(h, p, len, &n);
+		if (res == CURLE_AGAIN) {
+			if (upgrade_wait(h, POLLOUT, CLIENT_TIMEOUT_SEC * 1000)
+			    < 0)
+				return -1;
+			continue;
+		}
+		if (res != CURLE_OK)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The head of the answer (up to the blank line) into head; what came
+ * after it is left at head + *hlen .. head + *got. */
+static int
+upgrade_head(CURL *h, char *head, size_t *hlen, size_t *got)
+{
+	char *end;
+	size_t n;
+	CURLcode res;
+
+	*got = 0;
+	for (;;) {
+		res = curl_easy_recv(h, head + *got, CLIENT_HEAD_MAX - 1 - *got,
+		    &n);
+		if (res == CURLE_AGAIN) {
+			if (upgrade_wait(h, POLLIN, CLIENT_TIMEOUT_SEC * 1000)
+			    < 0)
+				return -1;
+			continue;
+		}
+		if (res != CURLE_OK || n == 0)
+			return -1;
+		*got += n;
+		head[*got] = '\0';
+		if ((end = strstr(head, "\r\n\r\n")) != NULL) {
+			*hlen = (size_t)(end + 4 - head);
+			return 0;
+		}
+		if (*got >= CLIENT_HEAD_MAX - 1)
+			return -1;
+	}
+}
+
+/* A refusal: its JSON body's "error" (Content-Length bytes). */
+static int
+upgrade_refused(CURL *h, const char *server, long http, char *head,
+    size_t hlen, size_t got, struct perr *e)
+{
+	char body[CLIENT_ERRBODY_MAX + 1];
+	const char *cl = strcasestr(head, "\r\nContent-Length:");
+	size_t want = cl ? strtoul(cl + 17, NULL, 10) : 0, have, n;
+	json_t *o, *m;
+	int rc;
+
+	if (want > CLIENT_ERRBODY_MAX)
+		want = CLIENT_ERRBODY_MAX;
+	have = got - hlen < want ? got - hlen : want;
+	memcpy(body, head + hlen, have);
+	while (have < want) {
+		CURLcode res = curl_easy_recv(h, body + have, want - have, &n);
+
+		if (res == CURLE_AGAIN && upgrade_wait(h, POLLIN, 5000) == 0)
+			continue;
+		if (res != CURLE_OK || n == 0)
+			break;
+		have += n;
+	}
+	body[have] = '\0';
+	o = json_loads(body, 0, NULL);
+	m = json_object_get(o, "error");
+	rc = perr_set(e, status_code(http), "%s: %s", server,
+	    json_is_string(m) ? json_string_value(m) : "HTTP error");
+	json_decref(o);
+	return rc;
+}
+
+int
+client_upgrade(const char *path, const char *protocol, CURL **out,
+    char *early, size_t *early_len, struct perr *e)
+{
+	char *server = NULL, *token = NULL, req[4096], head[CLIENT_HEAD_MAX];
+	const char *host, *slash;
+	size_t hlen = 0, got = 0;
+	long http = 0;
+	CURL *h = NULL;
+	int rc = 0, n;
+
+	*out = NULL;
+	*early_len = 0;
+	client_who(&server, &token);
+	if (server == NULL || (host = strstr(server, "://")) == NULL) {
+		rc = perr_set(e, PE_USAGE, "no server: set PIPOL_SERVER or "
+		    "\"server URL\" in ~/.config/pipol/config");
+		goto out;
+	}
+	host += 3;
+	slash = host + strcspn(host, "/");
+	n = snprintf(req, sizeof(req), "GET %s%s HTTP/1.1\r\nHost: %.*s\r\n"
+	    "Connection: Upgrade\r\nUpgrade: %s\r\n%s%.64s%s\r\n",
+	    *slash ? slash : "", path, (int)(slash - host), host, protocol,
+	    token ? "Authorization: Bearer " : "", token ? token : "",
+	    token ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(req) || (h = curl_easy_init()) ==
+	    NULL) {
+		rc = perr_set(e, PE_USAGE, "%s: URL too long", server);
+		goto out;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, server);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	if (curl_easy_perform(h) != CURLE_OK ||
+	    client_send_all(h, req, (size_t)n) < 0 ||
+	    upgrade_head(h, head, &hlen, &got) < 0 ||
+	    sscanf(head, "HTTP/1.%*d %ld", &http) != 1) {
+		rc = perr_set(e, PE_UNAVAIL, "%s: no answer", server);
+		goto out;
+	}
+	if (http != 101) {
+		rc = upgrade_refused(h, server, http, head, hlen, got, e);
+		goto out;
+	}
+	memcpy(early, head + hlen, got - hlen);
+	*early_len = got - hlen;
+	*out = h;
+	h = NULL;
+ out:
+	explicit_bzero(req, sizeof(req));
+	if (h != NULL)
+		curl_easy_cleanup(h);
+	free(server);
+	if (token != NULL) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
 	return rc;
 }

@@ -56,9 +56,13 @@ static const struct cmd groups[] = {
 	{ "status", cmd_status, "[ID] [--json]",
 	  "your deployments, or one with the time of each phase", status_opts,
 	  0, 1, NULL },
-	{ "log", cmd_log, "ID",
-	  "what a deployment's post-install and rc scripts said", NULL, 1, 1,
-	  NULL },
+	{ "log", cmd_log, "ID [--console]",
+	  "what a deployment's post-install and rc scripts said (--console: "
+	  "its console)", log_console_opts, 1, 1, NULL },
+	/* console (console_cmd.c) */
+	{ "console", cmd_console, "NODE [--seconds N]",
+	  "a node's serial console (yours, or admin); Ctrl-] or ~. detaches",
+	  console_opts, 1, 1, NULL },
 	/* sub (job_cmd.c) */
 	{ "sub", cmd_sub, "-n N -i IMG1,IMG2 [OPTIONS] -- CMD ARGS... | "
 	  "--script FILE",

@@ -194,6 +194,8 @@ cmd_log(const struct cmd *c, const struct cmd_args *a)
 
 	if (parse_count("ID", a->pos[0], 1, (long long)1e15, &id, &e) < 0)
 		return cmd_usage_error(c, "%s", e.msg);
+	if (cmd_count(a, 0) > 0)	/* console: --console */
+		return console_log_get(id);
 	snprintf(path, sizeof(path), "/api/deployments/%lld/log", id);
 	if (client_call("GET", path, NULL, &reply, &e) < 0)
 		return cli_fail(&e);

@@ -13,7 +13,9 @@
 #   net_node NAME MAC DISK [bios|uefi|uefi-snp|uefi32] [QEMU ARGS...]
 #                            a QEMU node on its own tap in br0, network
 #                            first; DISK "" for none; QMP socket
-#                            $NET_DIR/NAME.qmp, console $NET_DIR/NAME.log;
+#                            $NET_DIR/NAME.qmp, console $NET_DIR/NAME.log
+#                            (console: also a socket $NET_DIR/NAME.serial,
+#                            pipold's power param serial=);
 #                            -no-reboot, under timeout; two at most
 #   net_wait NAME REGEX SEC  wait for REGEX in NAME's console; prints the
 #                            milliseconds since NAME was started
@@ -161,14 +163,15 @@ net_node() {
 	ip -n "$NET_NS" link set "$tap" master br0 &&
 	ip -n "$NET_NS" link set "$tap" up || return
 	NET_TAP[$name]=$tap
-	rm -f "$NET_DIR/$name.log" "$NET_DIR/$name.qmp"
+	rm -f "$NET_DIR/$name.log" "$NET_DIR/$name.qmp" "$NET_DIR/$name.serial"
 	NET_T0[$name]=$(date +%s%N)
 	# graphics=off: SeaBIOS and iPXE write on the serial console too
 	# $!: timeout (ip netns exec execs it), which passes a TERM on to QEMU
 	ip netns exec "$NET_NS" timeout "${NET_TIMEOUT:-600}" qemu-system-x86_64 -name "$name" \
 	    -machine q35,graphics=off -accel kvm -accel tcg -m "${NET_MEM:-512}" \
 	    -display none -monitor none ${NET_REBOOT:+-no-reboot} \
-	    -serial "file:$NET_DIR/$name.log" \
+	    -chardev "socket,id=s0,path=$NET_DIR/$name.serial,server=on,wait=off,logfile=$NET_DIR/$name.log" \
+	    -serial chardev:s0 \
 	    -qmp "unix:$NET_DIR/$name.qmp,server=on,wait=off" "${fw[@]}" \
 	    -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
 	    -device "$nic" "${dev[@]}" "$@" \

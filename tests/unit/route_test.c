@@ -136,6 +136,11 @@ static const struct {
 	{ "GET", "/api/web/session", HTTP_USER, 0, web_session_show },
 	{ "GET", "/api/events", HTTP_USER, 0, web_events },
 	{ "GET", "/api/web/docs/admin", HTTP_USER, 0, web_docs_get },
+	/* console: before the /api/nodes/ and /api/deployments/ prefixes */
+	{ "GET", "/api/nodes/n1/console", HTTP_USER, 0, api_node_console },
+	{ "GET", "/api/deployments/7/console", HTTP_USER, 0,
+	    api_deploy_console },
+	{ "GET", "/api/deployments/7/log", HTTP_USER, 0, api_deploy_log },
 };
 
 /* Every route as declared, and every route of the table met above. */
