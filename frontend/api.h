@@ -150,4 +150,19 @@ int deploy_image_ok(struct pipold *pd, const char *ref, int admin,
 json_t *job_order_fields(struct pg_conn *db, const char *dep,
     const char *addr);
 
+/* cron (api_job.c, api_cron.c, cron.c, schema 017): a job's request
+ * as POST /api/jobs and POST /api/cron take it, checked into SQL
+ * parameters; pipol cron's routes */
+struct job_req {
+	char uid[24], n[16], secs[24], imgs[16 * 130 + 4];
+	const char *name, *prof, *keep;
+	char *argv;		/* JSON; job_req_free */
+};
+int job_req_parse(struct http_req *rq, json_t *o, struct job_req *jr,
+    enum MHD_Result *rc);
+void job_req_free(struct job_req *jr);
+enum MHD_Result job_req_sql_error(struct http_req *rq, struct pg_result *r,
+    const char *what);
+route_fn api_cron_add, api_cron_list, api_cron_rm, api_cron_change;
+
 #endif

@@ -191,6 +191,13 @@ const struct route http_routes[] = {
 	{ "POST", "/job/out/", HTTP_PUBLIC, JOB_PIECE_MAX, NULL, job_hook_out },
 	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX,
 	    KEYS("status", "seconds", "truncated"), job_hook_result },
+	/* cron (api_cron.c): pipol cron, a user's own entries */
+	{ "POST", "/api/cron", HTTP_USER, API_BODY_MAX,
+	    KEYS("name", "argv", "images", "count", "profile", "seconds",
+	    "keep", "schedule"), api_cron_add },
+	{ "GET", "/api/cron", HTTP_USER, 0, NULL, api_cron_list },
+	{ "DELETE", "/api/cron/*", HTTP_USER, 0, NULL, api_cron_rm },
+	{ "POST", "/api/cron/", HTTP_USER, 0, NULL, api_cron_change },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 

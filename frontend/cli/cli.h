@@ -64,4 +64,10 @@ int cmd_sub(const struct cmd *c, const struct cmd_args *a);
 int client_raw(const char *method, const char *path, const void *buf,
     size_t len, FILE *out, struct perr *e);
 
+/* cron: cron_cmd.c's "pipol cron"; job_cmd.c's argv of a job, the
+ * words given or a script run by sh */
+extern const struct cmd cron_cmds[];
+json_t *job_argv(const char *script, int npos, char *const *pos,
+    struct perr *e);
+
 #endif
