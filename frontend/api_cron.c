@@ -185,7 +185,8 @@ api_cron_rm(struct http_req *rq)
 	    *rest != '\0')
 		return http_error(rq->c, MHD_HTTP_NOT_FOUND, "no such call");
 	return cron_do(rq, key, "DELETE FROM cron_entries WHERE id = "
-	    "(cron_mine($1, $2)).id RETURNING id", "removed", "cron.rm");
+	    "(SELECT (cron_mine($1, $2)).id) RETURNING id", "removed",
+	    "cron.rm");
 }
 
 /* resume: the next firing from now, not the ones missed while paused */
@@ -217,7 +218,7 @@ cron_resume(struct http_req *rq, const char *key)
 	snprintf(nxt, sizeof(nxt), "%lld", (long long)next);
 	r = db_query(rq->db, "UPDATE cron_entries SET paused = false, "
 	    "next_fire = to_timestamp($3::bigint), last_error = NULL WHERE id = "
-	    "(cron_mine($1, $2)).id RETURNING id", 3, params);
+	    "(SELECT (cron_mine($1, $2)).id) RETURNING id", 3, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		rc = http_sql_error(rq->c, r, "cron");
 	else {
@@ -241,7 +242,8 @@ api_cron_change(struct http_req *rq)
 	if (cron_key(rq->url + strlen("/api/cron/"), key, &rest) == 0) {
 		if (strcmp(rest, "/pause") == 0)
 			return cron_do(rq, key, "UPDATE cron_entries SET paused = "
-			    "true WHERE id = (cron_mine($1, $2)).id RETURNING id",
+			    "true WHERE id = (SELECT (cron_mine($1, $2)).id) "
+			    "RETURNING id",
 			    "paused", "cron.pause");
 		if (strcmp(rest, "/resume") == 0) {
 			if (rq->len != 0)

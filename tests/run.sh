@@ -80,7 +80,8 @@ wanted_any() {
 SHELL_T=(tests/shell/*.sh) E2E_T=(tests/e2e/*.sh)
 ASAN_SHELL="agent_deploy image_errors pipold reserve deploy power dnsmasq capture hostile
     postinst scripts policy tokens agent_phase elilo timeline wipe kernel netboot kexec mac_dhcp asap
-    image_api jobs"
+    image_api jobs
+    cron"
 
 for t in "$B"/tests/*_test; do
 	run "unit/$(basename "$t")" "$t"
