@@ -116,6 +116,12 @@ static const struct {
 	{ "GET", "/job/source", HTTP_PUBLIC, 0, job_hook_source },
 	{ "POST", "/job/out/stdout", HTTP_PUBLIC, JOB_PIECE_MAX, job_hook_out },
 	{ "POST", "/job/result", HTTP_PUBLIC, API_BODY_MAX, job_hook_result },
+	/* cron: a user's own entries (api_cron.c checks the owner) */
+	{ "POST", "/api/cron", HTTP_USER, API_BODY_MAX, api_cron_add },
+	{ "GET", "/api/cron", HTTP_USER, 0, api_cron_list },
+	{ "DELETE", "/api/cron/nightly-build", HTTP_USER, 0, api_cron_rm },
+	{ "POST", "/api/cron/7/pause", HTTP_USER, 0, api_cron_change },
+	{ "POST", "/api/cron/7/resume", HTTP_USER, 0, api_cron_change },
 };
 
 /* Every route as declared, and every route of the table met above. */
