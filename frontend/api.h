@@ -177,4 +177,19 @@ int image_from_url(const char *url, char name[STORE_NAME_MAX + 1]);
  * GET /api/deployments/ID/console (the log) */
 route_fn api_node_console, api_deploy_console;
 
+/* cron (api_job.c, api_cron.c, cron.c, schema 020): a job's request
+ * as POST /api/jobs and POST /api/cron take it, checked into SQL
+ * parameters; pipol cron's routes */
+struct job_req {
+	char uid[24], n[16], secs[24], imgs[16 * 130 + 4];
+	const char *name, *prof, *keep;
+	char *argv;		/* JSON; job_req_free */
+};
+int job_req_parse(struct http_req *rq, json_t *o, struct job_req *jr,
+    enum MHD_Result *rc);
+void job_req_free(struct job_req *jr);
+enum MHD_Result job_req_sql_error(struct http_req *rq, struct pg_result *r,
+    const char *what);
+route_fn api_cron_add, api_cron_list, api_cron_rm, api_cron_change;
+
 #endif

@@ -159,81 +159,123 @@ job_add_reply(struct http_req *rq, const char *id)
 	    (json_int_t)strtoll(id, NULL, 10)));
 }
 
+/*
+ * The job of request o as POST /api/jobs and POST /api/cron take it
+ * (but its source): its words checked and made SQL parameters in jr
+ * (job_req_free). 0, or the refusal queued in *rc and -1.
+ */
+int
+job_req_parse(struct http_req *rq, json_t *o, struct job_req *jr,
+    enum MHD_Result *rc)
+{
+	json_t *v = json_object_get(o, "count"), *s = json_object_get(o,
+	    "seconds");
+	struct perr e;
+
+	memset(jr, 0, sizeof(*jr));
+	jr->name = json_string_value(json_object_get(o, "name"));
+	jr->prof = json_string_value(json_object_get(o, "profile"));
+	if (jr->name == NULL || !argv_ok(json_object_get(o, "argv")) ||
+	    (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > JOB_COUNT_MAX)) ||
+	    (json_object_get(o, "profile") && (jr->prof == NULL ||
+	    strlen(jr->prof) > 63)) ||
+	    (json_object_get(o, "keep") && !json_is_boolean(json_object_get(o,
+	    "keep"))) || (s && (!json_is_integer(s) ||
+	    json_integer_value(s) < 60))) {
+		*rc = http_error(rq->c, MHD_HTTP_BAD_REQUEST, "want {\"name\", "
+		    "\"argv\": [1 to 256 words, 64 KiB], \"images\": [..], "
+		    "\"count\": 1..64, \"profile\", \"seconds\": N >= 60, "
+		    "\"keep\": bool, \"source\": {\"sha256\", \"size\": up to "
+		    "256 MiB}}");
+		return -1;
+	}
+	_Static_assert(sizeof(jr->imgs) >= JOB_IMAGES_MAX * 130 + 4,
+	    "room for the images");
+	if (images_ok(rq, json_object_get(o, "images"), jr->imgs,
+	    sizeof(jr->imgs), &e) < 0) {
+		*rc = http_perr(rq->c, &e);
+		return -1;
+	}
+	if ((jr->argv = json_dumps(json_object_get(o, "argv"), JSON_COMPACT)) ==
+	    NULL) {
+		*rc = http_error(rq->c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "out of memory");
+		return -1;
+	}
+	snprintf(jr->uid, sizeof(jr->uid), "%lld", rq->who.id);
+	snprintf(jr->n, sizeof(jr->n), "%lld", v ? (long long)
+	    json_integer_value(v) : 1LL);
+	snprintf(jr->secs, sizeof(jr->secs), "%lld", s ? (long long)
+	    json_integer_value(s) : (long long)JOB_SECS_DEFAULT);
+	jr->keep = json_is_true(json_object_get(o, "keep")) ? "t" : "f";
+	return 0;
+}
+
+void
+job_req_free(struct job_req *jr)
+{
+	free(jr->argv);
+	jr->argv = NULL;
+}
+
+/* a CHECK of the jobs' (or cron entries') table failed: the name's */
+enum MHD_Result
+job_req_sql_error(struct http_req *rq, PGresult *r, const char *what)
+{
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return st && strcmp(st, "23514") == 0 ? http_error(rq->c,
+	    MHD_HTTP_BAD_REQUEST, "name: a letter or digit, then up to 63 of "
+	    "A-Z a-z 0-9 . _ + -") : http_sql_error(rq->c, r, what);
+}
+
 enum MHD_Result
 api_job_add(struct http_req *rq)
 {
-	json_t *o = rq->o, *src = json_object_get(o, "source"), *v;
-	char uid[24], n[16], secs[24], size[24], imgs[JOB_IMAGES_MAX * 130 + 4];
-	const char *params[10], *name = json_string_value(json_object_get(o,
-	    "name")), *sha = NULL, *prof;
+	json_t *o = rq->o, *src = json_object_get(o, "source");
+	const char *params[10], *sha = NULL;
+	struct job_req jr;
 	enum MHD_Result rc;
-	struct perr e;
-	char *argv;
+	char size[24];
 	PGresult *r;
 
-	prof = json_string_value(json_object_get(o, "profile"));
-	v = json_object_get(o, "count");
-	if (name == NULL || !argv_ok(json_object_get(o, "argv")) ||
-	    (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
-	    json_integer_value(v) > JOB_COUNT_MAX)) ||
-	    (json_object_get(o, "profile") && (prof == NULL ||
-	    strlen(prof) > 63)) ||
-	    (json_object_get(o, "keep") && !json_is_boolean(json_object_get(o,
-	    "keep"))) || (json_object_get(o, "seconds") && (!json_is_integer(
-	    json_object_get(o, "seconds")) || json_integer_value(
-	    json_object_get(o, "seconds")) < 60)) ||
-	    (src && (!json_is_object(src) || (sha = json_string_value(
+	if (src && (!json_is_object(src) || (sha = json_string_value(
 	    json_object_get(src, "sha256"))) == NULL || strlen(sha) != 64 ||
 	    strspn(sha, "0123456789abcdef") != 64 || !json_is_integer(
 	    json_object_get(src, "size")) || json_integer_value(
 	    json_object_get(src, "size")) < 1 || (unsigned long long)
-	    json_integer_value(json_object_get(src, "size")) > JOB_SOURCE_MAX)))
+	    json_integer_value(json_object_get(src, "size")) > JOB_SOURCE_MAX))
 		return http_error(rq->c, MHD_HTTP_BAD_REQUEST, "want {\"name\", "
 		    "\"argv\": [1 to 256 words, 64 KiB], \"images\": [..], "
 		    "\"count\": 1..64, \"profile\", \"seconds\": N >= 60, "
 		    "\"keep\": bool, \"source\": {\"sha256\", \"size\": up to "
 		    "256 MiB}}");
-	if (images_ok(rq, json_object_get(o, "images"), imgs, sizeof(imgs),
-	    &e) < 0)
-		return http_perr(rq->c, &e);
-	if ((argv = json_dumps(json_object_get(o, "argv"), JSON_COMPACT)) ==
-	    NULL)
-		return http_error(rq->c, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "out of memory");
-	snprintf(uid, sizeof(uid), "%lld", rq->who.id);
-	snprintf(n, sizeof(n), "%lld", v ? (long long)json_integer_value(v) :
-	    1LL);
-	snprintf(secs, sizeof(secs), "%lld", json_object_get(o, "seconds") ?
-	    (long long)json_integer_value(json_object_get(o, "seconds")) :
-	    (long long)JOB_SECS_DEFAULT);
+	if (job_req_parse(rq, o, &jr, &rc) < 0)
+		return rc;
 	snprintf(size, sizeof(size), "%lld", src ? (long long)
 	    json_integer_value(json_object_get(src, "size")) : 0LL);
-	params[0] = uid;
-	params[1] = name;
-	params[2] = argv;
-	params[3] = imgs;
-	params[4] = n;
-	params[5] = prof;
-	params[6] = secs;
-	params[7] = json_is_true(json_object_get(o, "keep")) ? "t" : "f";
+	params[0] = jr.uid;
+	params[1] = jr.name;
+	params[2] = jr.argv;
+	params[3] = jr.imgs;
+	params[4] = jr.n;
+	params[5] = jr.prof;
+	params[6] = jr.secs;
+	params[7] = jr.keep;
 	params[8] = sha;
 	params[9] = sha ? size : NULL;
 	r = db_query(rq->db, "SELECT job_submit($1, $2, $3::jsonb, $4, $5, "
 	    "$6, $7, $8, $9, $10)", 10, params);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-		rc = st && strcmp(st, "23514") == 0 ? http_error(rq->c,
-		    MHD_HTTP_BAD_REQUEST, "name: a letter or digit, then up "
-		    "to 63 of A-Z a-z 0-9 . _ + -") : http_sql_error(rq->c, r,
-		    "job");
-	} else {
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = job_req_sql_error(rq, r, "job");
+	else {
 		db_event(rq->db, rq->who.name, "job.add", json_pack("{s:s, "
-		    "s:s}", "id", PQgetvalue(r, 0, 0), "name", name));
+		    "s:s}", "id", PQgetvalue(r, 0, 0), "name", jr.name));
 		rc = job_add_reply(rq, PQgetvalue(r, 0, 0));
 	}
 	PQclear(r);
-	free(argv);
+	job_req_free(&jr);
 	return rc;
 }
 

@@ -221,6 +221,13 @@ const struct route http_routes[] = {
 	{ "GET", "/api/web/session", HTTP_USER, 0, NULL, web_session_show },
 	{ "GET", "/api/events", HTTP_USER, 0, NULL, web_events },
 	{ "GET", "/api/web/docs/*", HTTP_USER, 0, NULL, web_docs_get },
+	/* cron (api_cron.c): pipol cron, a user's own entries */
+	{ "POST", "/api/cron", HTTP_USER, API_BODY_MAX,
+	    KEYS("name", "argv", "images", "count", "profile", "seconds",
+	    "keep", "schedule"), api_cron_add },
+	{ "GET", "/api/cron", HTTP_USER, 0, NULL, api_cron_list },
+	{ "DELETE", "/api/cron/*", HTTP_USER, 0, NULL, api_cron_rm },
+	{ "POST", "/api/cron/", HTTP_USER, 0, NULL, api_cron_change },
 	{ NULL, NULL, HTTP_PUBLIC, 0, NULL, NULL }
 };
 

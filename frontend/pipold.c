@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include "api.h"
+#include "atomic.h"
 #include "cmd.h"
 #include "http.h"
 #include "log.h"
@@ -208,6 +209,10 @@ main(int argc, char **argv)
 			goto fail;
 		goto out;
 	}
+	/* STATE holds the keys and logs of the threads below, whatever
+	 * database --db names (the embedded one made it already) */
+	if (mkdir_one(pd.state, &e) < 0)
+		goto fail;
 	if (dnsmasq_start(&pd, &e) < 0)
 		goto fail;
 	if (http_start(&pd, &sa, &e) < 0)

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cron.h"	/* cron: entries fired at each turn */
 #include "log.h"
 #include "perr.h"
 #include "pipold.h"
@@ -61,6 +62,7 @@ sched_turn(struct pipold *pd, const char *who)
 
 	if ((db = db_get(pd)) == NULL)
 		return;
+	cron_turn(db, who);	/* cron: their jobs' requests, then placed */
 	for (i = 0; i < SCHED_STEPS_MAX; i++) {
 		s.outcome[0] = '\0';
 		if (db_tx(db, sched_step_tx, &s) < 0)

@@ -88,4 +88,10 @@ int client_upgrade(const char *path, const char *protocol, CURL **h,
     char *early, size_t *early_len, struct perr *e);
 int client_send_all(CURL *h, const void *buf, size_t len);
 
+/* cron: cron_cmd.c's "pipol cron"; job_cmd.c's argv of a job, the
+ * words given or a script run by sh */
+extern const struct cmd cron_cmds[];
+json_t *job_argv(const char *script, int npos, char *const *pos,
+    struct perr *e);
+
 #endif

@@ -161,11 +161,11 @@ source_send(long long id, int fd, long long size, struct perr *e)
 	return rc;
 }
 
-/* argv from the command line, or the script's text run by sh */
-static json_t *
-sub_argv(const struct cmd_args *a, struct perr *e)
+/* argv: the words pos (npos of them), or the text of script run by sh
+ * (pipol sub, pipol cron add) */
+json_t *
+job_argv(const char *script, int npos, char *const *pos, struct perr *e)
 {
-	const char *script = cmd_str(a, O_SCRIPT);
 	json_t *argv = json_array();
 	char *text;
 	size_t len;
@@ -183,8 +183,8 @@ sub_argv(const struct cmd_args *a, struct perr *e)
 		free(text);
 		return argv;
 	}
-	for (i = 0; i < a->npos; i++)
-		json_array_append_new(argv, json_string(a->pos[i]));
+	for (i = 0; i < npos; i++)
+		json_array_append_new(argv, json_string(pos[i]));
 	return argv;
 }
 
@@ -222,7 +222,8 @@ cmd_sub(const struct cmd *c, const struct cmd_args *a)
 	    64, &count, &e) < 0) || (cmd_str(a, O_FOR) &&
 	    parse_duration("--for", cmd_str(a, O_FOR), &secs, &e) < 0))
 		return cli_fail(&e);
-	if ((argv = sub_argv(a, &e)) == NULL)
+	if ((argv = job_argv(cmd_str(a, O_SCRIPT), a->npos, a->pos, &e)) ==
+	    NULL)
 		return cli_fail(&e);
 	if (cmd_str(a, O_DIR) && source_pack(cmd_str(a, O_DIR), &fd, &size,
 	    hex, &e) < 0) {

@@ -74,6 +74,10 @@ static const struct cmd groups[] = {
 	{ "script", NULL, "COMMAND ...",
 	  "your rc scripts, the site's post-install scripts", NULL, 0, 0,
 	  script_cmds },
+	/* cron (cron_cmd.c) */
+	{ "cron", NULL, "COMMAND ...",
+	  "cyclic jobs (pipol sub, again and again) in the nightly queue",
+	  NULL, 0, 0, cron_cmds },
 	{ "licence", NULL, "COMMAND ...",
 	  "counted resources reservations take (add: admin)", NULL, 0, 0,
 	  licence_cmds },

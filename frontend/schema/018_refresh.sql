@@ -59,7 +59,7 @@ CREATE TABLE refresh_steps (
 
 -- --schedule weekly: a refresh of the image at most every 7 days, with
 -- the options of the refresh that set it (refresh.c fires it; cron,
--- schema 017, may take this over).
+-- schema 020, may take this over).
 CREATE TABLE refresh_schedules (
 	image		text PRIMARY KEY,
 	user_id		bigint NOT NULL REFERENCES users,

@@ -141,6 +141,12 @@ static const struct {
 	{ "GET", "/api/deployments/7/console", HTTP_USER, 0,
 	    api_deploy_console },
 	{ "GET", "/api/deployments/7/log", HTTP_USER, 0, api_deploy_log },
+	/* cron: a user's own entries (api_cron.c checks the owner) */
+	{ "POST", "/api/cron", HTTP_USER, API_BODY_MAX, api_cron_add },
+	{ "GET", "/api/cron", HTTP_USER, 0, api_cron_list },
+	{ "DELETE", "/api/cron/nightly-build", HTTP_USER, 0, api_cron_rm },
+	{ "POST", "/api/cron/7/pause", HTTP_USER, 0, api_cron_change },
+	{ "POST", "/api/cron/7/resume", HTTP_USER, 0, api_cron_change },
 };
 
 /* Every route as declared, and every route of the table met above. */
