@@ -4,6 +4,7 @@
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${B:-$TOP/build}
+case $B in /*) ;; *) B=$PWD/$B ;; esac	# a test may cd
 P=$B/pipol
 T=$(mktemp -d /tmp/pipol-test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
