@@ -5,9 +5,12 @@
  *   GET /api/nodes/NAME/console, "Connection: Upgrade", "Upgrade:
  *   pipol-console": 101, then the console's bytes both ways, raw, until
  *   either side closes (or console.c cuts the client: reservation over,
- *   idle, too slow). The holder of a running reservation of the node,
- *   or an admin.
- *     400 no Upgrade · 403 not yours · 404 no such node
+ *   idle, too slow). Or "Upgrade: websocket" (the web page's terminal,
+ *   RFC 6455, version 13): the same bytes in binary frames (ws.c); on a
+ *   session cookie, only from the page's own origin (web_ws_check).
+ *   The holder of a running reservation of the node, or an admin.
+ *     400 no Upgrade, a bad WebSocket handshake · 403 not yours, or a
+ *     cross-site WebSocket · 404 no such node
  *     409 the node has no console · 503 CONSOLE_CLIENTS_MAX attached
  *   GET /api/deployments/ID/console: that deployment's console log
  *   (text/plain, what the node said, bytes as they came); its owner or
@@ -28,11 +31,13 @@
 #include "console.h"
 #include "log.h"
 #include "pipold.h"
+#include "web.h"
+#include "ws.h"
 
 /* Who attaches, carried to the upgrade callback. */
 struct attach {
 	long long node_id, user;
-	int admin;
+	int admin, ws;
 	char who[64];
 };
 
@@ -44,19 +49,44 @@ on_upgraded(void *cls, struct MHD_Connection *c, void *req_cls,
 	struct attach *a = cls;
 
 	(void)c, (void)req_cls;
-	console_attach(a->node_id, a->user, a->admin, a->who, sock, urh,
+	console_attach(a->node_id, a->user, a->admin, a->ws, a->who, sock, urh,
 	    extra_in, extra_in_size);
 	free(a);
 }
 
-/* Does the request ask for the console's protocol? */
+/*
+ * Which protocol does the request ask for: 1 the console's, 2 WebSocket
+ * (its key's accept in acc), or 0 with why in err.
+ */
 static int
-wants_upgrade(struct MHD_Connection *c)
+wants_upgrade(struct http_req *rq, char acc[WS_ACCEPT_LEN + 1], char *err,
+    size_t len)
 {
-	const char *up = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	const char *up = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_UPGRADE);
+	const char *key = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
+	    "Sec-WebSocket-Key");
+	const char *ver = MHD_lookup_connection_value(rq->c, MHD_HEADER_KIND,
+	    "Sec-WebSocket-Version");
 
-	return up != NULL && strcasecmp(up, CONSOLE_PROTOCOL) == 0;
+	if (up != NULL && strcasecmp(up, CONSOLE_PROTOCOL) == 0)
+		return 1;
+	if (up == NULL || strcasecmp(up, "websocket") != 0) {
+		snprintf(err, len, "want \"Connection: Upgrade\" and "
+		    "\"Upgrade: " CONSOLE_PROTOCOL "\" (or websocket)");
+		return 0;
+	}
+	if (ver == NULL || strcmp(ver, "13") != 0) {
+		snprintf(err, len, "WebSocket: want Sec-WebSocket-Version 13");
+		return 0;
+	}
+	if (!ws_key_ok(key)) {
+		snprintf(err, len, "WebSocket: Sec-WebSocket-Key: not 16 "
+		    "bytes in base64");
+		return 0;
+	}
+	ws_accept(key, acc);
+	return 2;
 }
 
 /*
@@ -74,10 +104,13 @@ enum MHD_Result
 api_node_console(struct http_req *rq)
 {
 	struct MHD_Connection *c = rq->c;
-	char name[64], uid[24], err[160];
-	const char *rest, *p[3];
+	char name[64], uid[24], err[160], acc[WS_ACCEPT_LEN + 1];
+	const char *rest, *p[3], *hdrs[3] = { "Sec-WebSocket-Accept", acc,
+	    NULL };
 	struct attach *a;
 	enum MHD_Result rc;
+	unsigned st;
+	int proto;
 	PGresult *r;
 
 	if (node_name_from_url(rq->url, name, &rest) < 0 ||
@@ -104,9 +137,11 @@ api_node_console(struct http_req *rq)
 		snprintf(err, sizeof(err), "node %s: no console (an admin "
 		    "sets the qemu power param serial=PATH)", name);
 		rc = http_error(c, MHD_HTTP_CONFLICT, err);
-	} else if (!wants_upgrade(c)) {
-		rc = http_error(c, MHD_HTTP_BAD_REQUEST, "want \"Connection: "
-		    "Upgrade\" and \"Upgrade: " CONSOLE_PROTOCOL "\"");
+	} else if ((proto = wants_upgrade(rq, acc, err, sizeof(err))) == 0) {
+		rc = http_error(c, MHD_HTTP_BAD_REQUEST, err);
+	} else if (proto == 2 &&
+	    (st = web_ws_check(c, &rq->who, err, sizeof(err))) != 0) {
+		rc = http_error(c, st, err);
 	} else if (!console_has_room(atoll(PQgetvalue(r, 0, 0)))) {
 		snprintf(err, sizeof(err), "node %s: %d clients on its "
 		    "console already", name, CONSOLE_CLIENTS_MAX);
@@ -115,9 +150,11 @@ api_node_console(struct http_req *rq)
 		rc = MHD_NO;
 	} else {
 		*a = (struct attach){ .node_id = atoll(PQgetvalue(r, 0, 0)),
-		    .user = rq->who.id, .admin = rq->who.admin };
+		    .user = rq->who.id, .admin = rq->who.admin,
+		    .ws = proto == 2 };
 		snprintf(a->who, sizeof(a->who), "%s", rq->who.name);
-		if ((rc = http_upgrade(c, CONSOLE_PROTOCOL, on_upgraded, a))
+		if ((rc = http_upgrade(c, proto == 2 ? "websocket" :
+		    CONSOLE_PROTOCOL, proto == 2 ? hdrs : NULL, on_upgraded, a))
 		    != MHD_YES)
 			free(a);
 	}

@@ -34,6 +34,7 @@
 #include "console.h"
 #include "log.h"
 #include "pipold.h"
+#include "ws.h"
 
 #define CONSOLE_PENDING_MAX	64	/* clients handed over, not yet taken */
 #define CONSOLE_READ_BYTES	4096
@@ -41,6 +42,8 @@
 struct client {
 	int fd;
 	struct MHD_UpgradeResponseHandle *urh;
+	int ws;			/* a browser's: WebSocket frames both ways */
+	struct ws_in wsin;
 	long long user;
 	int admin;
 	char who[64];
@@ -68,7 +71,7 @@ struct console {
 
 struct pending {
 	long long node_id, user;
-	int admin;
+	int admin, ws;
 	char who[64];
 	int fd;
 	struct MHD_UpgradeResponseHandle *urh;
@@ -129,7 +132,7 @@ console_has_room(long long node_id)
 }
 
 void
-console_attach(long long node_id, long long user, int admin,
+console_attach(long long node_id, long long user, int admin, int ws,
     const char *who, int fd, struct MHD_UpgradeResponseHandle *urh,
     const char *extra, size_t extra_len)
 {
@@ -148,7 +151,7 @@ console_attach(long long node_id, long long user, int admin,
 	}
 	p = &pend[npend++];
 	*p = (struct pending){ .node_id = node_id, .user = user,
-	    .admin = admin, .fd = fd, .urh = urh, .extra = copy,
+	    .admin = admin, .ws = ws, .fd = fd, .urh = urh, .extra = copy,
 	    .extra_len = copy != NULL ? extra_len : 0 };
 	snprintf(p->who, sizeof(p->who), "%s", who);
 	pthread_mutex_unlock(&mu);
@@ -200,15 +203,27 @@ count_publish(void)
 	pthread_mutex_unlock(&mu);
 }
 
-/* Queue bytes to a client; -1 when it is too slow (its queue full). */
+/* Queue bytes to a client, in a frame of op for a WebSocket one; -1
+ * when it is too slow (its queue full). */
+static int
+client_frame(struct client *k, enum ws_op op, const void *buf, size_t len)
+{
+	uint8_t h[WS_HEADER_MAX];
+	size_t hl = k->ws ? ws_header(h, op, len) : 0;
+
+	if (hl + len > sizeof(k->out) - k->outlen)
+		return -1;
+	memcpy(k->out + k->outlen, h, hl);
+	memcpy(k->out + k->outlen + hl, buf, len);
+	k->outlen += hl + len;
+	return 0;
+}
+
+/* The console's bytes to a client */
 static int
 client_queue(struct client *k, const void *buf, size_t len)
 {
-	if (len > sizeof(k->out) - k->outlen)
-		return -1;
-	memcpy(k->out + k->outlen, buf, len);
-	k->outlen += len;
-	return 0;
+	return client_frame(k, WS_OP_BINARY, buf, len);
 }
 
 static void
@@ -247,10 +262,12 @@ client_close(struct console *c, int slot, const char *why)
 
 	if (why != NULL) {
 		client_say(k, c->name, why);
-		client_flush(k);
 		log_info("console %s: %s detached: %s", c->name, k->who, why);
 	} else
 		log_info("console %s: %s detached", c->name, k->who);
+	if (k->ws)	/* 1000: normal closure */
+		client_frame(k, WS_OP_CLOSE, "\x03\xe8", 2);
+	client_flush(k);
 	MHD_upgrade_action(k->urh, MHD_UPGRADE_ACTION_CLOSE);
 	free(k);
 	c->cl[slot] = NULL;
@@ -402,6 +419,38 @@ client_keys(struct console *c, struct client *k, const char *buf,
 	return 0;
 }
 
+/* A WebSocket client's frames: the keys in its data frames to the
+ * node, a pong for its ping, a close answered and closed. */
+static void
+client_ws_read(struct console *c, int slot, const uint8_t *buf, size_t n)
+{
+	struct client *k = c->cl[slot];
+	uint8_t keys[CONSOLE_READ_BYTES];
+	size_t off = 0, used, klen;
+	enum ws_event ev;
+
+	while (off < n) {
+		ev = ws_read(&k->wsin, buf + off, n - off, &used, keys, &klen);
+		off += used;
+		if (klen > 0)
+			client_keys(c, k, (const char *)keys, klen);
+		if (ev == WS_PING && client_frame(k, WS_OP_PONG, k->wsin.ctl,
+		    k->wsin.ctllen) < 0) {
+			client_close(c, slot, "too slow, detached");
+			return;
+		}
+		if (ev == WS_CLOSE) {
+			client_close(c, slot, NULL);
+			return;
+		}
+		if (ev == WS_ERROR) {
+			client_close(c, slot, "not WebSocket as a client "
+			    "speaks it, detached");
+			return;
+		}
+	}
+}
+
 static void
 client_read(struct console *c, int slot, time_t now)
 {
@@ -417,7 +466,10 @@ client_read(struct console *c, int slot, time_t now)
 	if (n < 0)
 		return;
 	k->last = now;
-	client_keys(c, k, buf, (size_t)n);
+	if (k->ws)
+		client_ws_read(c, slot, (const uint8_t *)buf, (size_t)n);
+	else
+		client_keys(c, k, buf, (size_t)n);
 }
 
 static struct console *
@@ -551,14 +603,17 @@ client_take(struct pending *p, time_t now)
 		return;
 	}
 	*k = (struct client){ .fd = p->fd, .urh = p->urh, .user = p->user,
-	    .admin = p->admin, .last = now, .bucket = CONSOLE_TYPE_BURST };
+	    .admin = p->admin, .ws = p->ws, .last = now,
+	    .bucket = CONSOLE_TYPE_BURST };
 	clock_gettime(CLOCK_MONOTONIC, &k->filled);
 	snprintf(k->who, sizeof(k->who), "%s", p->who);
 	c->cl[i] = k;
 	log_info("console %s: %s attached", c->name, k->who);
 	client_say(k, c->name, c->fd != -1 ? "console attached" :
 	    "console attached, not connected yet (node off?)");
-	if (p->extra_len > 0)
+	if (p->extra_len > 0 && k->ws)
+		client_ws_read(c, i, (const uint8_t *)p->extra, p->extra_len);
+	else if (p->extra_len > 0)
 		client_keys(c, k, p->extra, p->extra_len);
 	free(p->extra);
 }

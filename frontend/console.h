@@ -46,10 +46,12 @@ int console_has_room(long long node_id);
  * Hands an upgraded connection to the console thread: fd is the
  * client's socket, urh closes it (MHD_upgrade_action); extra are the
  * bytes the client sent after its request (keys). user and admin: the
- * caller, checked again each CONSOLE_REFRESH_SEC. Takes fd and urh,
- * even on failure. Thread-safe.
+ * caller, checked again each CONSOLE_REFRESH_SEC. ws: the client speaks
+ * WebSocket (a browser): the console's bytes go in binary frames, its
+ * keys come in frames (ws.h). Takes fd and urh, even on failure.
+ * Thread-safe.
  */
-void console_attach(long long node_id, long long user, int admin,
+void console_attach(long long node_id, long long user, int admin, int ws,
     const char *who, int fd, struct MHD_UpgradeResponseHandle *urh,
     const char *extra, size_t extra_len);
 

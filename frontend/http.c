@@ -929,7 +929,7 @@ http_stream(struct MHD_Connection *c, const char *type,
 /* console: a 101 answer switching to protocol; cb gets the socket */
 enum MHD_Result
 http_upgrade(struct MHD_Connection *c, const char *protocol,
-    MHD_UpgradeHandler cb, void *cls)
+    const char *const *headers, MHD_UpgradeHandler cb, void *cls)
 {
 	struct MHD_Response *r = MHD_create_response_for_upgrade(cb, cls);
 	enum MHD_Result rc;
@@ -937,6 +937,8 @@ http_upgrade(struct MHD_Connection *c, const char *protocol,
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, protocol);
+	for (; headers != NULL && headers[0] != NULL; headers += 2)
+		MHD_add_response_header(r, headers[0], headers[1]);
 	rc = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
 	MHD_destroy_response(r);
 	return rc;

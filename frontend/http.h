@@ -168,9 +168,11 @@ enum MHD_Result http_stream(struct MHD_Connection *c, const char *type,
     MHD_ContentReaderFreeCallback done);
 
 /* console: answers 101 Switching Protocols to protocol (the request's
- * Upgrade); cb(cls, ...) then owns the socket until it closes it with
+ * Upgrade) with headers (name, value pairs, NULL-terminated; or NULL);
+ * cb(cls, ...) then owns the socket until it closes it with
  * MHD_upgrade_action. The daemon runs with MHD_ALLOW_UPGRADE. */
 enum MHD_Result http_upgrade(struct MHD_Connection *c, const char *protocol,
+    const char *const *headers,
     MHD_UpgradeHandler cb, void *cls);
 
 #endif

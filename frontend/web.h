@@ -48,6 +48,13 @@ int web_session_lookup(struct pg_conn *db, struct MHD_Connection *c,
  * X-CSRF-Token header. 0, or 403 with why in msg. Pure but for c. */
 unsigned web_csrf_check(struct MHD_Connection *c, const char *method,
     const struct caller *who, char *msg, size_t len);
+/* A WebSocket handshake on a session cookie (the web console): a GET,
+ * but one that types into a node, and the CSRF header cannot go with
+ * it; so the browser's Origin must be sent and name this host, and
+ * Sec-Fetch-Site (when sent) say same-origin. 0 (or no session), or 403
+ * with why in msg. */
+unsigned web_ws_check(struct MHD_Connection *c, const struct caller *who,
+    char *msg, size_t len);
 /* Is session id still live (for the event streams)? 1, 0, -1 error */
 int web_session_live(struct pg_conn *db, long long id);
 /* From the expiry tick: sessions ended a day ago are dropped */

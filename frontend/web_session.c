@@ -163,6 +163,25 @@ web_csrf_check(struct MHD_Connection *c, const char *method,
 	return 0;
 }
 
+unsigned
+web_ws_check(struct MHD_Connection *c, const struct caller *who,
+    char *msg, size_t len)
+{
+	const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "Sec-Fetch-Site");
+	const char *o = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "Origin");
+
+	if (who->session == 0)
+		return 0;
+	if (o == NULL || !origin_ok(c) ||
+	    (site != NULL && strcmp(site, "same-origin") != 0)) {
+		snprintf(msg, len, "cross-site request refused");
+		return MHD_HTTP_FORBIDDEN;
+	}
+	return 0;
+}
+
 /* Set-Cookie for the secret sec (NULL: the cookie cleared) */
 static void
 cookie_header(struct MHD_Connection *c, const char *sec, char *buf,

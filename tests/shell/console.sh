@@ -81,6 +81,38 @@ equal "without Upgrade: 400" "$(api "$al" GET /api/nodes/n1/console)" 400
 grep -qF 'want \"Connection: Upgrade\" and \"Upgrade: pipol-console\"' "$T/api.out" &&
     ok "... saying what it wants" || { notok "... saying what it wants"; cat "$T/api.out" >&2; }
 
+# the web page's terminal: the same console over WebSocket (ws.c), on a
+# session cookie from the page's own origin only
+wsc() { /usr/bin/python3 "$TOP/tests/tools/ws_client.py" "$U/api/nodes/n1/console" "$@"; }
+cookie() {
+	curl -s -D - -o /dev/null -H 'Content-Type: application/json' \
+	    --data-binary "{\"token\":\"$1\"}" "$U/api/web/login" |
+	    sed -n 's/^[Ss]et-[Cc]ookie: pipol_session=\([0-9a-f]*\);.*/\1/p'
+}
+cal=$(cookie "$al") cbo=$(cookie "$bo")
+wsc --cookie "$cal" --send 'wskeys\r' --ping hi --seconds 2 > "$T/w1.out" 2> "$T/w1.err"
+grep -qx "status 101" "$T/w1.err" && grep -qx "accept ok" "$T/w1.err" &&
+    ok "WebSocket on alice's session: 101, the accept key of RFC 6455" ||
+    { notok "WebSocket on alice's session: 101"; cat "$T/w1.err" >&2; }
+tr -d '\r' < "$T/w1.out" | grep -qx wskeys && grep -qF '[pipol: n1: console attached]' "$T/w1.out" &&
+    ok "... keys in masked frames reach the node, its echo comes back in frames" ||
+    { notok "... keys in frames reach the node"; cat -A "$T/w1.out" >&2; }
+grep -qx "pong hi" "$T/w1.err" && ok "... a ping is answered with its pong" ||
+    { notok "... a ping is answered with its pong"; cat "$T/w1.err" >&2; }
+wsst() { wsc "$@" --seconds 0 2>&1 >/dev/null | sed -n 's/^status //p'; }
+equal "WebSocket from another origin on her cookie: 403" "$(wsst --cookie "$cal" --origin http://evil.example)" 403
+equal "WebSocket on her cookie without an Origin: 403" "$(wsst --cookie "$cal" --origin -)" 403
+equal "WebSocket with her bearer token, no Origin (not a browser): 101" "$(wsst --token "$al" --origin -)" 101
+equal "WebSocket on bob's session: 403" "$(wsst --cookie "$cbo")" 403
+equal "WebSocket without a session or a token: 401" "$(wsst)" 401
+equal "WebSocket version 8: 400" "$(wsst --cookie "$cal" --version 8)" 400
+equal "a short Sec-WebSocket-Key: 400" "$(wsst --cookie "$cal" --key 'c2hvcnQ=')" 400
+wsc --cookie "$cal" --unmasked 'nomask\r' --seconds 2 > "$T/w2.out" 2> "$T/w2.err"
+grep -qF '[pipol: n1: not WebSocket as a client speaks it, detached]' "$T/w2.out" &&
+    grep -qx "close 1000" "$T/w2.err" && ! grep -qF nomask "$T/state/console/$dep.log" &&
+    ok "an unmasked frame: told, closed, nothing of it typed" ||
+    { notok "an unmasked frame: told, closed"; cat -A "$T/w2.out" "$T/w2.err" >&2; }
+
 # typing is bounded: 20000 keys at once, CONSOLE_TYPE_BURST (8192) go through
 head -c 20000 /dev/zero | tr '\0' a | as "$al" console n1 --seconds 3 > "$T/c4.out" 2>&1
 n=$(tr -cd a < "$T/c4.out" | wc -c)
