@@ -38,6 +38,6 @@ all: $(B)/pipol $(B)/pipold
 
 # web (frontend/web.h): the pages and the manuals they show, embedded
 $(LIBPIPOLD): $(B)/frontend/web_files_gen.o
-$(B)/frontend/web_files_gen.c: frontend/web/embed.sh $(sort $(wildcard frontend/web/*.html frontend/web/*.js frontend/web/*.css frontend/web/*.svg)) docs/user.md docs/admin.md
+$(B)/frontend/web_files_gen.c: frontend/web/embed.sh $(sort $(wildcard frontend/web/*.html frontend/web/*.js frontend/web/*.css frontend/web/*.svg frontend/web/vendor/*.mjs frontend/web/vendor/*.css)) docs/user.md docs/admin.md
 	@mkdir -p $(dir $@)
 	sh $^ > $@

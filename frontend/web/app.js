@@ -9,6 +9,7 @@ import { el, clear, table, when } from './dom.js';
 import { deployPage } from './deploy.js';
 import { chartPage, imagesPage, jobsPage, docsPage } from './more.js';
 import { adminPage } from './admin.js';
+import { consolePage } from './console.js';
 
 const $ = id => document.getElementById(id);
 export const session = { user: '', admin: false };
@@ -61,6 +62,7 @@ const pages = {
 	nodes: nodesPage, reservations: resvPage, deployments: depsPage,
 	deployment: deployPage, chart: chartPage, images: imagesPage,
 	jobs: jobsPage, docs: docsPage, admin: adminPage,
+	console: consolePage,
 };
 
 export async function route() {
@@ -97,7 +99,9 @@ async function nodesPage(main, arg, q) {
 	    opts(['', 'free', 'reserved', 'deploying'], state));
 	const rows = r.nodes.map(n => el('tr', { class: n.mine ? 'mine' : '',
 	    'data-node': n.name },
-	    el('td', {}, n.name), el('td', {}, n.profile),
+	    el('td', {}, n.name, n.mine || session.admin ? [' ', el('a',
+	    { href: `#/console/${encodeURIComponent(n.name)}`, class: 'console-link' },
+	    'console')] : ''), el('td', {}, n.profile),
 	    el('td', {}, n.power), el('td', { class: 'state' }, n.state),
 	    el('td', {}, n.holder || ''), el('td', {}, when(n.ends)),
 	    el('td', {}, n.deployment ? el('a',

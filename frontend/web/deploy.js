@@ -33,7 +33,9 @@ function nodeCard(d, prev, now) {
 	    `${p.phase} ${new Date(p.at).toLocaleTimeString()}`).join(' · ');
 	return el('section', { class: 'node', 'data-dep': d.id,
 	    'data-state': d.state },
-	    el('h2', {}, `${d.node} — deployment ${d.id}`),
+	    el('h2', {}, `${d.node} — deployment ${d.id} `, el('a',
+	    { href: `#/console/${encodeURIComponent(d.node)}`, class: 'console-link' },
+	    'console')),
 	    el('p', {}, 'State ', el('b', { class: `state-${d.state} state` },
 	    d.state), d.reason ? [' — ', el('span', { class: 'reason' },
 	    d.reason)] : '', '  ', bar, ` ${bytes(d.written)} of ` +

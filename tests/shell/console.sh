@@ -5,7 +5,9 @@
 # attach (the holder, admins; not another user; not the holder once the
 # reservation ended, even while attached), what a deployment's console
 # log holds and who may read it, the bounds (clients per console, typing
-# rate), the refusals. The real node's console: console_qemu.sh.
+# rate), the refusals; the same over WebSocket, and the page's terminal
+# (xterm.js) in headless Chromium. The real node's console:
+# console_qemu.sh.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/pipold_lib.sh"
 FPID= BG=()
@@ -144,6 +146,15 @@ expect_fail 6 "$U: deployment 999: none of yours" as "$al" log 999 --console
 equal "GET /api/deployments/$dep/console as bob: 404" "$(api "$bo" GET "/api/deployments/$dep/console")" 404
 grep -qF booting "$T/api.out" && notok "... and nothing of the log" || ok "... and nothing of the log"
 equal "the log file is pipold's only (0600)" "$(stat -c %a "$T/state/console/$dep.log")" 600
+
+# the page's terminal in Chromium (tests/web/web_console.py)
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c "import selenium" 2>/dev/null; then
+	PYTHONDONTWRITEBYTECODE=1 WEB_URL=$U WEB_CONSOLE_LOG="$T/state/console/$dep.log" \
+	    WEB_SHOTS=${WEB_SHOTS:-$T/shots} /usr/bin/python3 "$TOP/tests/web/web_console.py" "$al" "$bo" ||
+	    notok "web_console.py: exit 0 (a browser that did not start counts too)"
+else
+	notok "chromium, chromium-driver, python3-selenium (tests/deps.sh test)"
+fi
 
 # the log is bounded: 5 MiB said, 4 MiB kept and a line saying so
 printf '\rflood\r' | as "$al" console n1 --seconds 4 > /dev/null 2>&1

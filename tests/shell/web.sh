@@ -117,8 +117,16 @@ curl -s -D "$T/ph" -o "$T/index.html" "$U/web"
 grep -qi "^content-security-policy: default-src 'none'; script-src 'self';.*frame-ancestors 'none'" "$T/ph" &&
     ok "/web: the CSP, script-src 'self', frame-ancestors 'none'" || { notok "/web: the CSP"; cat "$T/ph" >&2; }
 grep -qi '^x-content-type-options: nosniff' "$T/ph" && ok "/web: nosniff" || notok "/web: nosniff"
+# the page's style nonce (for the terminal's <style>s): fresh at each
+# load, in its CSP and in the page, in nothing else
+n1=$(sed -n "s/^[Cc]ontent-[Ss]ecurity-[Pp]olicy: .*style-src 'self' 'nonce-\([0-9a-f]\{32\}\)';.*/\1/p" "$T/ph" | tr -d '\r')
+n2=$(curl -s -D - -o /dev/null "$U/web" | sed -n "s/^[Cc]ontent-[Ss]ecurity-[Pp]olicy: .*'nonce-\([0-9a-f]*\)'.*/\1/p")
+[ -n "$n1" ] && grep -qF "<meta name=\"pipol-style-nonce\" content=\"$n1\">" "$T/index.html" &&
+    ok "/web: a style nonce, in the CSP and the page" || { notok "/web: a style nonce"; cat "$T/ph" >&2; }
+[ -n "$n2" ] && [ "$n1" != "$n2" ] && ok "... a new one at each load" || notok "... a new one at each load ($n1 $n2)"
 curl -s -D "$T/jh" -o /dev/null "$U/web/app.js"
 grep -qi "^content-security-policy: default-src 'none'; script-src 'self'" "$T/jh" && ok "/web/app.js: the CSP" || notok "/web/app.js: the CSP"
+grep -qi "^content-security-policy:.*nonce" "$T/jh" && notok "/web/app.js: no nonce" || ok "/web/app.js: no nonce"
 grep -qi '^content-type: text/javascript' "$T/jh" && ok "/web/app.js: a script's type" || notok "/web/app.js: a script's type"
 equal "/web/nothing: 404" "$(curl -s -o /dev/null -w '%{http_code}' "$U/web/nothing.js")" 404
 equal "/web/../etc: 404" "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$U/web/../api/whoami")" 404

@@ -38,6 +38,8 @@ def chrome(size="1280,860"):
               "--disable-gpu", "--window-size=" + size, "--no-proxy-server"):
         opt.add_argument(a)
     opt.binary_location = "/usr/bin/chromium"
+    # the page's console messages (CSP refusals among them) for get_log
+    opt.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
                             options=opt)
 
