@@ -22,6 +22,11 @@ build-fuzz/%: tests/fuzz/%.c $(IMG_SRC) $(COMMON_SRC)
 	@mkdir -p build-fuzz
 	clang $(FUZZ_FLAGS) -o $@ $^ $(IMG_LIBS) -ljansson
 
+# the WebSocket reader (frontend/ws.c): a browser's bytes
+build-fuzz/ws_fuzz: tests/fuzz/ws_fuzz.c frontend/ws.c
+	@mkdir -p build-fuzz
+	clang $(FUZZ_FLAGS) -iquote frontend -o $@ $^ -lcrypto
+
 fuzz: $(FUZZ_BIN)
 
 # test tools (not installed)

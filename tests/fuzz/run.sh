@@ -29,11 +29,36 @@ for f in $(find "$PIPOL_STATE/store/chunks" -type f -size -64k); do
 	{ printf "$b"; cat "$f"; } > "$W/seed-chunk/$i"
 done
 
+# seeds of the WebSocket reader: frames as a browser sends them (text,
+# binary, fragments, a ping, a close), masked
+python3 - "$W/seed-ws" <<'PY'
+import os, struct, sys
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+def fr(fin, op, p):
+    k = b"\x11\x22\x33\x44"
+    n = len(p)
+    h = bytes([(0x80 if fin else 0) | op])
+    h += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
+    return h + k + bytes(c ^ k[i & 3] for i, c in enumerate(p))
+seeds = [fr(1, 2, b"root\r"), fr(0, 1, b"Hel") + fr(1, 9, b"pi") + fr(1, 0, b"lo"),
+         fr(1, 2, b"x" * 300) + fr(1, 8, b"\x03\xe8"), fr(1, 10, b"") + fr(1, 1, b"ls\r")]
+for i, s in enumerate(seeds):
+    open(f"{d}/{i}", "wb").write(bytes([i * 5]) + s)
+PY
+mkdir -p "$W/c3"
+if build-fuzz/ws_fuzz -max_total_time="$secs" -rss_limit_mb=2048 -max_len=4096 \
+    "$W/c3" "$W/seed-ws" > "$W/ws.log" 2>&1; then
+	echo "ok - fuzz ws: $(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$W/ws.log") runs, no crash"
+else
+	echo "not ok - fuzz ws"; tail -30 "$W/ws.log" >&2
+fi
+
 for t in index chunk; do
 	if build-fuzz/pimg_${t}_fuzz -max_total_time="$secs" -rss_limit_mb=2048 \
 	    -max_len=65536 "$W/c$([ $t = index ] && echo 1 || echo 2)" \
 	    "$W/seed-$t" > "$W/$t.log" 2>&1; then
-		echo "ok - fuzz pimg_$t: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$W/$t.log" | cut -d' ' -f2) runs, no crash"
+		echo "ok - fuzz pimg_$t: $(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$W/$t.log") runs, no crash"
 	else
 		echo "not ok - fuzz pimg_$t"; tail -30 "$W/$t.log" >&2
 	fi
