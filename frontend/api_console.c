@@ -94,8 +94,9 @@ wants_upgrade(struct http_req *rq, char acc[WS_ACCEPT_LEN + 1], char *err,
  * reservation of the node, or an admin: that check is here only.
  */
 static const char node_sql[] =
-    "SELECT n.id::text, coalesce(n.power_driver = 'qemu' AND "
-    "n.power_params ? 'serial', false), $3::boolean OR EXISTS (SELECT 1 "
+    "SELECT n.id::text, coalesce((n.power_driver = 'qemu' AND "
+    "n.power_params ? 'serial') OR (n.power_driver = 'ipmi' AND "
+    "n.power_params->>'sol' = 'on'), false), $3::boolean OR EXISTS (SELECT 1 "
     "FROM reservations r JOIN reservation_nodes rn ON rn.reservation_id "
     "= r.id WHERE r.user_id = $2 AND rn.node_id = n.id AND rn.live AND "
     "reservation_state(r) = 'running') FROM nodes n WHERE n.name = $1";
@@ -135,7 +136,8 @@ api_node_console(struct http_req *rq)
 		rc = http_error(c, MHD_HTTP_FORBIDDEN, err);
 	} else if (strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
 		snprintf(err, sizeof(err), "node %s: no console (an admin "
-		    "sets the qemu power param serial=PATH)", name);
+		    "sets the qemu power param serial=PATH, or the ipmi "
+		    "one sol=on)", name);
 		rc = http_error(c, MHD_HTTP_CONFLICT, err);
 	} else if ((proto = wants_upgrade(rq, acc, err, sizeof(err))) == 0) {
 		rc = http_error(c, MHD_HTTP_BAD_REQUEST, err);

@@ -3,7 +3,10 @@
  *
  *   nodes (every CONSOLE_REFRESH_SEC: driver, "serial" socket, current
  *   deployment, holder) -> one reader per console (a Unix socket,
- *   connected again every CONSOLE_RETRY_SEC while the VM is off)
+ *   connected again every CONSOLE_RETRY_SEC while the VM is off; for an
+ *   ipmi node with "sol": "on", one end of a socketpair whose other end
+ *   is the standard input and output of "ipmitool ... sol activate",
+ *   started again as often when it ends)
  *   -> STATE/console/DEP.log (up to CONSOLE_LOG_MAX, the deployment's)
  *   -> each attached client (up to CONSOLE_OUT_MAX queued, else cut)
  *   clients' keys (CONSOLE_TYPE_RATE, a bucket) -> the console
@@ -18,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -25,6 +29,8 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +39,9 @@
 
 #include "console.h"
 #include "log.h"
+#include "perr.h"
 #include "pipold.h"
+#include "power.h"
 #include "ws.h"
 
 #define CONSOLE_PENDING_MAX	64	/* clients handed over, not yet taken */
@@ -58,6 +66,8 @@ struct console {
 	long long node_id;
 	char name[64];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char params[1024];	/* ipmi: the power params (JSON); else "" */
+	pid_t pid;		/* ipmi: its ipmitool, or 0 */
 	int fd;			/* -1: not connected */
 	time_t retry;		/* not before */
 	long long dep;		/* logged to; 0: not logged */
@@ -278,6 +288,12 @@ console_disconnect(struct console *c, const char *why)
 {
 	int i;
 
+	if (c->pid > 0) {	/* ipmitool: ended, and reaped */
+		kill(c->pid, SIGKILL);
+		while (waitpid(c->pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		c->pid = 0;
+	}
 	if (c->fd != -1) {
 		close(c->fd);
 		c->fd = -1;
@@ -288,23 +304,85 @@ console_disconnect(struct console *c, const char *why)
 	}
 }
 
-/* Connect to the console's socket (QEMU: -chardev socket,server=on). */
+/*
+ * An ipmi node's Serial-over-LAN: ipmitool sol activate, its standard
+ * input and output one end of a socketpair, the other end returned
+ * (read and written as a QEMU socket is); its errors to /dev/null. Its
+ * password from the file of the power params (-f), never in argv.
+ */
+static int
+console_spawn(struct console *c)
+{
+	static const char *const cmd[] = { "sol", "activate", NULL };
+	const char *argv[IPMI_ARGV_MAX];
+	char tool[PATH_MAX];
+	json_t *params;
+	struct perr e;
+	sigset_t none;
+	int sv[2], devnull;
+	pid_t pid;
+
+	if ((params = json_loads(c->params, 0, NULL)) == NULL)
+		return -1;
+	if (power_ipmi_argv(c->name, params, cmd, argv, tool, &e) < 0 ||
+	    (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1) {
+		json_decref(params);
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		close(devnull);
+		json_decref(params);
+		return -1;
+	}
+	if ((pid = fork()) == 0) {
+		/* as power_ipmi.c's: no signal of pipold's blocked */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		dup2(sv[1], 0);
+		dup2(sv[1], 1);
+		dup2(devnull, 2);
+		close_range(3, ~0U, 0);
+		/* execv's prototype predates const */
+		execv(argv[0], (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	close(devnull);
+	json_decref(params);
+	if (pid == -1) {
+		close(sv[0]);
+		return -1;
+	}
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	c->pid = pid;
+	return sv[0];
+}
+
+/* Connect to the console's socket (QEMU: -chardev socket,server=on), or
+ * start an ipmi node's SOL. */
 static void
 console_connect(struct console *c, time_t now)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, i;
 
-	if (c->fd != -1 || now < c->retry || c->path[0] == '\0')
+	if (c->fd != -1 || now < c->retry ||
+	    (c->path[0] == '\0' && c->params[0] == '\0'))
 		return;
 	c->retry = now + CONSOLE_RETRY_SEC;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		return;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		close(fd);
-		return;
+	if (c->params[0] != '\0') {
+		if ((fd = console_spawn(c)) == -1)
+			return;
+	} else {
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->path);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0)) == -1)
+			return;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+			close(fd);
+			return;
+		}
 	}
 	c->fd = fd;
 	for (i = 0; i < CONSOLE_CLIENTS_MAX; i++)
@@ -492,8 +570,7 @@ console_free(int ix)
 	for (i = 0; i < CONSOLE_CLIENTS_MAX; i++)
 		if (c->cl[i] != NULL)
 			client_close(c, i, "console removed");
-	if (c->fd != -1)
-		close(c->fd);
+	console_disconnect(c, "console removed");
 	if (c->logfd != -1)
 		close(c->logfd);
 	free(c);
@@ -507,6 +584,7 @@ console_update(PGresult *r, int row)
 	long long id = atoll(PQgetvalue(r, row, 0));
 	struct console *c = console_find(id);
 	const char *path = PQgetvalue(r, row, 2);
+	const char *params = PQgetvalue(r, row, 5);
 
 	if (c == NULL) {
 		if (ncons >= CONSOLE_NODES_MAX ||
@@ -517,9 +595,12 @@ console_update(PGresult *r, int row)
 		cons[ncons++] = c;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", PQgetvalue(r, row, 1));
-	if (strcmp(c->path, path) != 0) {
+	if (strlen(params) >= sizeof(c->params))
+		params = "";	/* params that long are not a BMC's */
+	if (strcmp(c->path, path) != 0 || strcmp(c->params, params) != 0) {
 		console_disconnect(c, "console moved");
 		snprintf(c->path, sizeof(c->path), "%s", path);
+		snprintf(c->params, sizeof(c->params), "%s", params);
 		c->retry = 0;
 	}
 	c->dep = atoll(PQgetvalue(r, row, 3));
@@ -542,8 +623,10 @@ static const char refresh_sql[] =
     "coalesce((SELECT r.user_id FROM reservations r JOIN "
     "reservation_nodes rn ON rn.reservation_id = r.id WHERE rn.node_id "
     "= n.id AND rn.live AND reservation_state(r) = 'running' LIMIT 1), "
-    "0)::text FROM nodes n WHERE n.power_driver = 'qemu' AND "
-    "n.power_params ? 'serial' ORDER BY n.id LIMIT 1024";
+    "0)::text, CASE n.power_driver WHEN 'ipmi' THEN n.power_params::text "
+    "ELSE '' END FROM nodes n WHERE (n.power_driver = 'qemu' AND "
+    "n.power_params ? 'serial') OR (n.power_driver = 'ipmi' AND "
+    "n.power_params->>'sol' = 'on') ORDER BY n.id LIMIT 1024";
 
 static void
 consoles_refresh(void)

@@ -1,7 +1,8 @@
 /*
  * console.h -- the nodes' serial consoles (console.c): one thread keeps
  * one reader per console (a QEMU node's serial chardev, the Unix socket
- * of its power param "serial"), appends what it says to the log of the
+ * of its power param "serial"; an ipmi node's Serial-over-LAN through
+ * "ipmitool sol activate" when its power param "sol" is "on"), appends what it says to the log of the
  * node's current deployment (STATE/console/ID.log, bounded), and
  * relays it to the clients attached through GET /api/nodes/NAME/console
  * (an HTTP upgrade), whose keys it writes to the node. Who may attach is

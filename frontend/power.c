@@ -40,10 +40,11 @@ manual_run(const char *node, const json_t *params, int action, char *msg,
 	return 0;
 }
 
-/* console: "serial", the VM's serial chardev socket (console.c) */
+/* console: "serial", the VM's serial chardev socket; "sol", the BMC's
+ * Serial-over-LAN read (console.c) */
 static const char *const qmp_keys[] = { "qmp", "serial", NULL };
 static const char *const ipmi_keys[] = { "host", "port", "user",
-    "password_file", "cipher", NULL };
+    "password_file", "cipher", "sol", NULL };
 static const char *const no_keys[] = { NULL };
 
 static const struct power_driver {

@@ -59,5 +59,16 @@ int power_ipmi_run(const char *node, const json_t *params, int action,
  * output's last line. Bounded in time as power_ipmi_run. */
 int power_ipmi_tool(const char *node, const json_t *params,
     const char *const *cmd, char *out, size_t outlen, struct perr *e);
+/* console: ipmitool's argument vector for the node's connection params
+ * and the words of cmd (NULL-terminated, IPMI_CMD_MAX at most) in argv
+ * (IPMI_ARGV_MAX), its path in tool (PATH_MAX; found before any fork);
+ * 0, or -code with e naming the node (no password file, no ipmitool). */
+#define IPMI_CMD_MAX	8
+#define IPMI_ARGV_MAX	(16 + IPMI_CMD_MAX + 1)
+int power_ipmi_argv(const char *node, const json_t *params,
+    const char *const *cmd, const char **argv, char *tool, struct perr *e);
+/* Is the ipmi node's Serial-over-LAN to be read (power param "sol":
+ * "on")? */
+int power_ipmi_sol(const json_t *params);
 
 #endif

@@ -80,6 +80,7 @@ power_ipmi_check(const json_t *params, struct perr *e)
 	const char *pw = param(params, "password_file");
 	const char *port = param(params, "port");
 	const char *cipher = param(params, "cipher");
+	const char *sol = param(params, "sol");
 	unsigned char addr[16];
 	const char *s;
 
@@ -108,7 +109,18 @@ power_ipmi_check(const json_t *params, struct perr *e)
 	if (cipher != NULL && !is_digits(cipher, 0, 17))
 		return perr_set(e, PE_USAGE, "power_params: \"cipher\": %.20s: "
 		    "not a cipher suite 0-17", cipher);
+	if (json_object_get(params, "sol") != NULL && (sol == NULL ||
+	    (strcmp(sol, "on") != 0 && strcmp(sol, "off") != 0)))
+		return perr_set(e, PE_USAGE, "power_params: \"sol\": on or off");
 	return 0;
+}
+
+int
+power_ipmi_sol(const json_t *params)
+{
+	const char *sol = param(params, "sol");
+
+	return sol != NULL && strcmp(sol, "on") == 0;
 }
 
 /* ipmitool's path from $PATH, found before fork(): only execv(),
@@ -219,28 +231,19 @@ run_captured(char *const argv[], char *out, size_t max, int *status,
 	return 0;
 }
 
-/*
- * ipmitool with the node's connection (host, port, user, password file,
- * cipher) and then the words of cmd (NULL-terminated, at most
- * IPMI_CMD_MAX); its whole output in out. 0 when it exited 0; else
- * -code, e naming the node and ipmitool's last line.
- */
-#define IPMI_CMD_MAX	8
 int
-power_ipmi_tool(const char *node, const json_t *params,
-    const char *const *cmd, char *out, size_t outlen, struct perr *e)
+power_ipmi_argv(const char *node, const json_t *params,
+    const char *const *cmd, const char **argv, char *tool, struct perr *e)
 {
 	const char *host = param(params, "host"), *port = param(params, "port");
 	const char *pw = param(params, "password_file");
 	const char *cipher = param(params, "cipher");
-	char tool[PATH_MAX], line[200];
-	const char *argv[16 + IPMI_CMD_MAX + 1];
-	int n = 0, i, status = 0, late = 0;
+	int n = 0, i;
 
 	if (access(pw, R_OK) == -1)
 		return perr_errno(e, PE_CONFLICT, "node %s: password_file %s",
 		    node, pw);
-	if (find_ipmitool(tool, sizeof(tool)) < 0)
+	if (find_ipmitool(tool, PATH_MAX) < 0)
 		return perr_set(e, PE_UNAVAIL, "node %s: ipmitool: not found "
 		    "in PATH (install the ipmitool package)", node);
 	argv[n++] = tool;
@@ -257,6 +260,26 @@ power_ipmi_tool(const char *node, const json_t *params,
 	for (i = 0; cmd[i] != NULL && i < IPMI_CMD_MAX; i++)
 		argv[n++] = cmd[i];
 	argv[n] = NULL;
+	return 0;
+}
+
+/*
+ * ipmitool with the node's connection (host, port, user, password file,
+ * cipher) and then the words of cmd (NULL-terminated, at most
+ * IPMI_CMD_MAX); its whole output in out. 0 when it exited 0; else
+ * -code, e naming the node and ipmitool's last line.
+ */
+int
+power_ipmi_tool(const char *node, const json_t *params,
+    const char *const *cmd, char *out, size_t outlen, struct perr *e)
+{
+	const char *host = param(params, "host");
+	char tool[PATH_MAX], line[200];
+	const char *argv[IPMI_ARGV_MAX];
+	int n, status = 0, late = 0;
+
+	if ((n = power_ipmi_argv(node, params, cmd, argv, tool, e)) < 0)
+		return n;
 	/* execv's prototype predates const; nothing is written through it */
 	if ((n = run_captured((char *const *)(uintptr_t)argv, out,
 	    outlen, &status, &late, e)) < 0)

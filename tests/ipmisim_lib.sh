@@ -3,10 +3,11 @@
 # (ADMINISTRATOR), lanplus with cipher 3. Its chassis control is a
 # script keeping the power state in $T/sim/power and every call in
 # $T/sim/log. Users changed through IPMI persist under $T/sim/state.
-# ipmisim_start PORT: starts it, sets SPID (the test stops it);
-# $T/sim/pw holds the admin's password (0600).
+# ipmisim_start PORT [SOL]: starts it, sets SPID (the test stops it);
+# $T/sim/pw holds the admin's password (0600). SOL: the device its
+# Serial-over-LAN connects to (e.g. tcp:127.0.0.1:PORT).
 ipmisim_start() {
-	local port=$1
+	local port=$1 sol=${2:-}
 	mkdir -p "$T/sim/state"
 	cat > "$T/sim/chassis" <<EOF
 #!/bin/sh
@@ -31,6 +32,7 @@ set_working_mc 0x20
     guid a123456789abcdefa123456789abcdef
   endlan
   chassis_control "$T/sim/chassis 0x20"
+${sol:+  sol \"$sol\" 115200}
   user 2 true "admin" "s3cret-pw" admin 10 none md2 md5 straight
 EOF
 	printf 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02\nmc_enable 0x20\n' > "$T/sim/bmc.emu"

@@ -92,6 +92,7 @@ ASAN_SHELL="agent_deploy image_errors pipold reserve deploy power dnsmasq captur
 ASAN_SHELL="$ASAN_SHELL metrics bmc"	# metrics, bmc
 ASAN_SHELL="$ASAN_SHELL web"	# web: sessions, CSRF, the event streams
 ASAN_SHELL="$ASAN_SHELL cron"	# cron
+ASAN_SHELL="$ASAN_SHELL console console_ipmi"	# WebSocket frames, SOL
 
 for t in "$B"/tests/*_test; do
 	run "unit/$(basename "$t")" "$t"

@@ -75,7 +75,7 @@ expect_fail 4 "$U: node n1: not in a running reservation of yours" as "$bo" cons
 printf 'adm\r' | as "$adm" console n1 --seconds 2 > "$T/ca.out" 2>&1
 tr -d '\r' < "$T/ca.out" | grep -qx adm && ok "an admin attaches to anyone's node and types" ||
     { notok "an admin attaches to anyone's node and types"; cat -A "$T/ca.out" >&2; }
-expect_fail 7 "$U: node n2: no console (an admin sets the qemu power param serial=PATH)" \
+expect_fail 7 "$U: node n2: no console (an admin sets the qemu power param serial=PATH, or the ipmi one sol=on)" \
     as "$adm" console n2 --seconds 20 < /dev/null
 expect_fail 6 "$U: node n9: no such node" as "$adm" console n9 --seconds 20 < /dev/null
 expect_fail 4 "no valid token" as "$(printf '%064d' 7)" console n1 --seconds 20 < /dev/null
