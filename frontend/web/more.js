@@ -77,8 +77,26 @@ export async function imagesPage(main) {
 	    'state', 'validated', 'created'], rows));
 }
 
+// the portability matrix (GET /api/jobs/matrix, pipol job matrix): a
+// row per job name, a column per image, each cell the last result
+function matrixTable(m) {
+	const names = [...new Set(m.cells.map(c => c.name))];
+	const cell = (n, i) => m.cells.find(c => c.name === n && c.image === i);
+	const rows = names.map(n => el('tr', { 'data-matrix': n },
+	    el('th', {}, n), m.images.map((i) => {
+		const c = cell(n, i);
+		if (!c) return el('td', { class: 'result result-none' }, '–');
+		return el('td', { class: `result result-${c.result.replace(/ /g,
+		    '-')}`, title: c.reason || (c.status !== null ?
+		    `exit ${c.status}` : '') }, c.result, el('br'),
+		    el('small', {}, when(c.at)));
+	})));
+	return table(['job', ...m.images], rows);
+}
+
 export async function jobsPage(main) {
 	const r = await api('GET', '/api/jobs');
+	const m = await api('GET', '/api/jobs/matrix');
 	const rows = r.jobs.map(j => el('tr', { 'data-job': j.id },
 	    el('td', {}, j.id), el('td', { class: 'name' }, j.name),
 	    el('td', {}, j.user), el('td', {}, j.state),
@@ -86,7 +104,11 @@ export async function jobsPage(main) {
 	    el('td', {}, (j.images || []).join(' ')),
 	    el('td', {}, (j.runs || []).map(x => `${x.node || '-'}:${x.state}`)
 	    .join(' ')), el('td', {}, when(j.created))));
-	main.append(el('h1', {}, 'Jobs'), table(['id', 'name', 'user', 'state',
+	main.append(el('h1', {}, 'Jobs'),
+	    el('h2', {}, 'Portability matrix'), m.cells.length ?
+	    el('div', { id: 'matrix' }, matrixTable(m)) :
+	    el('p', {}, 'No job has run yet (pipol sub).'),
+	    el('h2', {}, 'Jobs'), table(['id', 'name', 'user', 'state',
 	    'argv', 'images', 'runs', 'submitted'], rows));
 }
 

@@ -281,8 +281,37 @@ try:
     shot(d, "docs")
     d.get(U + "/web#/images")
     check("images page", wait(d, lambda: text(d, "h1") == "Images"))
+    # jobs: carol's history (as pipol sub leaves it) drawn as the matrix
+    cid = sql("select id from users where name = 'carol'")
+    j1 = sql("insert into jobs (user_id, name, argv, images, per_image, "
+             f"secs, state) values ({cid}, 'build', '[\"make\"]', "
+             "'{debian12,centos9}', 1, 3600, 'done') returning id")
+    sql("insert into job_runs (job_id, image, reservation_id, state, "
+        "exit_status, started, ended, seconds) values "
+        f"({j1}, 'debian12', 0, 'exited', 0, now(), now(), 5), "
+        f"({j1}, 'centos9', 0, 'exited', 2, now(), now(), 6)")
+    j2 = sql("insert into jobs (user_id, name, argv, images, per_image, "
+             f"secs, state) values ({cid}, 'tests', '[\"make\", \"check\"]', "
+             "'{debian12}', 1, 3600, 'failed') returning id")
+    sql("insert into job_runs (job_id, image, reservation_id, state, reason, "
+        f"ended) values ({j2}, 'debian12', 0, 'deploy_failed', "
+        "'n07: deployment failed', now())")
     d.get(U + "/web#/jobs")
     check("jobs page", wait(d, lambda: text(d, "h1") == "Jobs"))
+
+    def matrix():
+        return d.execute_script(
+            "return [...document.querySelectorAll('#matrix tr')].map(r => "
+            "[...r.children].map(c => (c.className || '') + ':' + "
+            "c.innerText.split('\\n')[0].trim()))")
+    want = [[":job", ":centos9", ":debian12"],
+            [":build", "result result-failed:failed",
+             "result result-passed:passed"],
+            [":tests", "result result-none:–",
+             "result result-deploy_failed:deploy_failed"]]
+    check("jobs: the portability matrix, a row per job, a column per image",
+          wait(d, lambda: matrix() == want), str(matrix()))
+    shot(d, "jobs")
 
     # logout: the cookie opens nothing
     d.find_element(By.ID, "logout").click()
