@@ -132,7 +132,8 @@ route_fn grub_script;
 /* imageapi: api_image.c, GET /api/images[/NAME], POST
  * /api/images/NAME/validate|promote|rollback|copy */
 route_fn api_image_list, api_image_show, api_image_validate,
-    api_image_promote, api_image_rollback, api_image_copy;
+    api_image_promote, api_image_rollback, api_image_copy,
+    api_image_packages;
 
 /* sub (api_job.c, jobs.c, schema 016): pipol sub and pipol job; the
  * node's job hook (/job/...) with its job-run token */

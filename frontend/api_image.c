@@ -5,6 +5,9 @@
  *                                        what they may deploy)
  *   GET  /api/images/NAME[?version=V]    one version in detail, and the
  *                                        image's versions (users: same)
+ *   GET  /api/images/NAME/packages[?version=V][&q=TEXT]  the packages
+ *        it holds, read at validation (store_packages_collect), those
+ *        whose name contains TEXT (users: what they may deploy)
  *   POST /api/images/NAME/validate  {"version": V}      admins
  *   POST /api/images/NAME/promote   {"version": V}      admins
  *   POST /api/images/NAME/rollback                      admins
@@ -16,8 +19,9 @@
  * show), so the two paths cannot differ. Users deploy validated versions
  * only (api_deploy.c) and no image is restricted per user: a user sees
  * the validated versions of every image, and a draft or an image with
- * none answers 404 as a missing one does. Nothing here is long: validate
- * records a state and reads no chunk, the others rewrite one refs file;
+ * none answers 404 as a missing one does. Validate writes the disk out
+ * once to read its packages (a few seconds a GiB), the others rewrite
+ * one refs file;
  * list reads every index once. Each request runs in its connection's own
  * thread (http.c: a thread per connection), and the store is opened
  * NOWAIT: while gc holds it, 503 "store busy" instead of a wait.
@@ -146,6 +150,38 @@ api_image_show(struct http_req *rq)
 	if (store_open(rq->pd->state, STORE_SHARED_NOWAIT, &s, &e) < 0)
 		return store_error(rq, &e);
 	rc = image_info_show(s, name, v, view_of(rq), &o, &e);
+	store_close(s);
+	if (rc < 0)
+		return store_error(rq, &e);
+	return http_json(rq->c, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result
+api_image_packages(struct http_req *rq)
+{
+	char name[STORE_NAME_MAX + 1];
+	const char *q, *match;
+	unsigned v = 0;
+	struct store *s;
+	struct perr e;
+	json_t *o;
+	int rc;
+
+	if (image_from_url(rq->url, name) < 0)
+		return bad_name(rq->c);
+	q = MHD_lookup_connection_value(rq->c, MHD_GET_ARGUMENT_KIND,
+	    "version");
+	match = MHD_lookup_connection_value(rq->c, MHD_GET_ARGUMENT_KIND, "q");
+	if (q != NULL && (v = version_of_text(q)) == 0)
+		return http_error(rq->c, MHD_HTTP_BAD_REQUEST, "version: a "
+		    "number from 1");
+	if (match != NULL && strlen(match) > 200)
+		return http_error(rq->c, MHD_HTTP_BAD_REQUEST, "q: 200 "
+		    "characters at most");
+	if (store_open(rq->pd->state, STORE_SHARED_NOWAIT, &s, &e) < 0)
+		return store_error(rq, &e);
+	rc = image_info_packages(s, name, v, view_of(rq),
+	    match && *match ? match : NULL, &o, &e);
 	store_close(s);
 	if (rc < 0)
 		return store_error(rq, &e);

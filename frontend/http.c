@@ -177,6 +177,8 @@ const struct route http_routes[] = {
 	 * they may deploy, admins change them */
 	{ "GET", "/api/images", HTTP_USER, 0, NULL, api_image_list },
 	{ "GET", "/api/images/*", HTTP_USER, 0, NULL, api_image_show },
+	{ "GET", "/api/images/*/packages", HTTP_USER, 0, NULL,
+	    api_image_packages },
 	{ "POST", "/api/images/*/validate", HTTP_ADMIN, API_BODY_MAX,
 	    KEYS("version"), api_image_validate },
 	{ "POST", "/api/images/*/promote", HTTP_ADMIN, API_BODY_MAX,

@@ -193,6 +193,22 @@ show_sharing(struct store *s, const char *name, unsigned prev,
  * The version to show: as asked, else current, else the newest the
  * view sees. Hidden versions and images are "no such", as if absent.
  */
+/* How many packages the version holds (null: never collected). */
+static json_t *
+packages_count(struct store *s, const char *name, unsigned version)
+{
+	struct perr e;
+	size_t len, i, n = 0;
+	char *text;
+
+	if (store_packages_read(s, name, version, &text, &len, &e) < 0)
+		return json_null();
+	for (i = 0; i < len; i++)
+		n += text[i] == '\n';
+	free(text);
+	return json_integer((json_int_t)n);
+}
+
 static struct store_version *
 show_pick(const struct store_image *img, unsigned version, int view,
     struct perr *e)
@@ -294,6 +310,8 @@ image_info_show(struct store *s, const char *name, unsigned version,
 	    json_integer((json_int_t)pimg_index_zero_chunks(ix)));
 	json_object_set_new(o, "disk_hash", json_string(hex));
 	json_object_set_new(o, "meta", meta_json(ix->meta));
+	json_object_set_new(o, "packages", packages_count(s, name,
+	    sv->version));
 	rc = show_sharing(s, name, prev, ix, o, e);
 	pimg_index_free(ix);
 	store_image_clear(&img);
@@ -301,6 +319,50 @@ image_info_show(struct store *s, const char *name, unsigned version,
 		json_decref(o);
 		return rc < 0 ? rc : perr_set(e, PE_FAIL, "out of memory");
 	}
+	*out = o;
+	return 0;
+}
+
+int
+image_info_packages(struct store *s, const char *name, unsigned version,
+    int view, const char *match, json_t **out, struct perr *e)
+{
+	const struct store_version *sv;
+	struct store_image img;
+	json_t *list, *o;
+	char *text = NULL, *line, *save, *fs, *f[3];
+	size_t len = 0;
+	int rc, i;
+
+	if ((rc = store_image_get(s, name, &img, e)) < 0)
+		return rc;
+	if ((sv = show_pick(&img, version, view, e)) == NULL) {
+		store_image_clear(&img);
+		return -PE_NOTFOUND;
+	}
+	version = sv->version;
+	store_image_clear(&img);
+	rc = store_packages_read(s, name, version, &text, &len, e);
+	if (rc < 0 && rc != -PE_NOTFOUND)
+		return rc;
+	list = json_array();
+	o = json_pack("{s:s, s:i, s:b, s:o}", "image", name, "version",
+	    (int)version, "collected", rc == 0, "packages", list);
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		f[0] = strtok_r(line, " ", &fs);
+		f[1] = strtok_r(NULL, " ", &fs);
+		f[2] = strtok_r(NULL, " ", &fs);
+		for (i = 0; i < 3 && f[i] != NULL; i++)
+			;
+		if (i < 3 || (match != NULL && strstr(f[0], match) == NULL))
+			continue;
+		json_array_append_new(list, json_pack("[s,s,s]", f[0], f[1],
+		    f[2]));
+	}
+	free(text);
+	if (o == NULL)
+		return perr_set(e, PE_FAIL, "out of memory");
 	*out = o;
 	return 0;
 }

@@ -37,4 +37,13 @@ int image_info_list(struct store *s, int view, json_t **out,
 int image_info_show(struct store *s, const char *name, unsigned version,
     int view, json_t **out, struct perr *e);
 
+/*
+ * The packages of one version (picked as show picks it, with the same
+ * refusals), as read when it was validated (packages.c): {"image",
+ * "version", "collected": true|false, "packages": [[NAME, VERSION,
+ * ARCH]...]}, only those whose name contains match (NULL: all).
+ */
+int image_info_packages(struct store *s, const char *name, unsigned version,
+    int view, const char *match, json_t **out, struct perr *e);
+
 #endif

@@ -113,8 +113,17 @@ int store_commit(struct store *s, const char *name,
     const struct pimg_index *ix, unsigned *version, struct perr *e);
 int store_load(struct store *s, const char *name, unsigned version,
     struct pimg_index **ix, struct perr *e);
+/* Marks the version validated, after collecting its packages
+ * (store_packages_collect: a failure there does not stop it). */
 int store_validate(struct store *s, const char *name, unsigned version,
     struct perr *e);
+/* packages.c: the installed packages (dpkg) of the version's disk, as
+ * "NAME VERSION ARCH" lines in its .packages file (*count of them);
+ * and that file read (-PE_NOTFOUND: never collected). */
+int store_packages_collect(struct store *s, const char *name,
+    unsigned version, size_t *count, struct perr *e);
+int store_packages_read(struct store *s, const char *name, unsigned version,
+    char **text, size_t *len, struct perr *e);
 int store_promote(struct store *s, const char *name, unsigned version,
     struct perr *e);
 /* current <- the newest earlier current still present; *now gets it. */

@@ -438,8 +438,13 @@ store_validate(struct store *s, const char *name, unsigned version,
 {
 	struct store_image img;
 	struct store_version *v;
+	struct perr pe;
+	size_t npkg;
 	int lk, rc;
 
+	/* what it holds, read before: outside the image's lock (the disk
+	 * is written out whole); a draft that is not there fails below */
+	store_packages_collect(s, name, version, &npkg, &pe);
 	if ((rc = change_begin(s, name, version, &img, &v, &lk, e)) < 0)
 		return rc;
 	v->state = VS_VALIDATED;

@@ -28,7 +28,7 @@
 #define META_MAX 4096
 
 struct iargs {
-	const char *state, *from, *out;
+	const char *state, *from, *out, *grep;
 	struct image_opts o;
 	char meta[META_MAX];
 	int raw, verbose, repair;
@@ -38,7 +38,7 @@ struct iargs {
 
 /* every option of the group; each command's table takes a subset */
 enum { O_STATE, O_FROM, O_CHUNK, O_CODEC, O_LEVEL, O_THREADS, O_META,
-    O_RAW, O_REPAIR, O_OUTPUT, O_VERBOSE, O_END };
+    O_RAW, O_REPAIR, O_OUTPUT, O_VERBOSE, O_GREP, O_END };
 
 #define OPT_STATE [O_STATE] = { "state", 0, CMD_VALUE, "DIR", \
 	"state folder (default $PIPOL_STATE, else /var/lib/pipol)" }
@@ -98,6 +98,15 @@ static const struct cmd_opt api_opts[] = {
 	[O_END] = CMD_OPT_END
 };
 
+static const struct cmd_opt packages_opts[] = {
+	[O_STATE] = { "state", 0, CMD_VALUE, "DIR",
+	    "the store in DIR (default $PIPOL_STATE, else pipold's\n"
+	    "when a server is known, else /var/lib/pipol)" },
+	[O_GREP] = { "grep", 0, CMD_VALUE, "TEXT",
+	    "only the packages whose name contains TEXT" },
+	[O_END] = CMD_OPT_END
+};
+
 static int
 opt_value(struct iargs *a, int id, const char *v, struct perr *e)
 {
@@ -109,6 +118,15 @@ opt_value(struct iargs *a, int id, const char *v, struct perr *e)
 	case O_STATE: a->state = v; return 0;
 	case O_FROM: a->from = v; return 0;
 	case O_OUTPUT: a->out = v; return 0;
+	case O_GREP:
+		/* a package name's characters: the URL needs no escaping */
+		if (*v == '\0' || strlen(v) > 100 ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.+-_:")
+		    != strlen(v))
+			return perr_set(e, PE_USAGE, "--grep %s: not a piece "
+			    "of a package name (a-z 0-9 . + - _ :)", v);
+		a->grep = v;
+		return 0;
 	case O_CODEC: return pimg_codec_parse(v, &a->o.codec, e);
 	case O_CHUNK:
 		if (parse_size(v, &sz, e) < 0)
@@ -357,6 +375,16 @@ fill_show(struct store *s, const char *name, unsigned v, json_t **out,
 	return image_info_show(s, name, v, IMAGE_INFO_ALL, out, e);
 }
 
+static const char *pkg_match;	/* fill_packages's --grep */
+
+static int
+fill_packages(struct store *s, const char *name, unsigned v, json_t **out,
+    struct perr *e)
+{
+	return image_info_packages(s, name, v, IMAGE_INFO_ALL, pkg_match, out,
+	    e);
+}
+
 /* The table of image_info_list's JSON; PE_DATA when it lists errors. */
 static int
 print_list(json_t *o)
@@ -429,8 +457,49 @@ print_show(json_t *o)
 	else
 		printf("shared:        no earlier version\n");
 	printf("disk hash:     %s\n", cli_str(o, "disk_hash"));
+	if (json_is_integer(json_object_get(o, "packages")))
+		printf("packages:      %lld (pipol image packages)\n",
+		    cli_int(o, "packages"));
+	else
+		printf("packages:      not read (validate it)\n");
 	if (*cli_str(o, "meta"))
 		printf("meta:\n%s", cli_str(o, "meta"));
+}
+
+/* packages: what the version holds, one "NAME VERSION ARCH" a line */
+static int
+cmd_packages(const struct cmd *c, const struct cmd_args *ca)
+{
+	char name[STORE_NAME_MAX + 1], path[256];
+	struct iargs a;
+	json_t *o, *p;
+	unsigned v;
+	size_t i;
+	int rc;
+
+	(void)c;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
+	if ((rc = parse_ref(a.pos[0], name, &v, 0)) != 0)
+		return rc;
+	pkg_match = a.grep;
+	snprintf(path, sizeof(path), "/api/images/%s/packages?version=%u%s%s",
+	    name, v, a.grep ? "&q=" : "", a.grep ? a.grep : "");
+	if (v == 0)	/* the current one: no version= */
+		snprintf(path, sizeof(path), "/api/images/%s/packages%s%s",
+		    name, a.grep ? "?q=" : "", a.grep ? a.grep : "");
+	if ((rc = image_json(&a, path, fill_packages, name, v, &o)) != 0)
+		return rc;
+	if (!json_is_true(json_object_get(o, "collected")))
+		log_warnx("image %s:%lld: its packages were not read (validated "
+		    "by an older pipol, or no debugfs): validate it again",
+		    cli_str(o, "image"), cli_int(o, "version"));
+	json_array_foreach(json_object_get(o, "packages"), i, p)
+		printf("%s %s %s\n", json_string_value(json_array_get(p, 0)),
+		    json_string_value(json_array_get(p, 1)),
+		    json_string_value(json_array_get(p, 2)));
+	json_decref(o);
+	return 0;
 }
 
 static int
@@ -671,6 +740,9 @@ const struct cmd image_cmds[] = {
 	{ "show", cmd_show, "NAME[:VERSION]",
 	  "describe one version (default: current, else newest)", api_opts,
 	  1, 1, NULL },
+	{ "packages", cmd_packages, "NAME[:VERSION] [--grep TEXT]",
+	  "the packages it holds (read when it was validated)",
+	  packages_opts, 1, 1, NULL },
 	{ "verify", cmd_verify, "[NAME[:VERSION]] [--repair]",
 	  "re-read and re-hash stored chunks (all versions by default)",
 	  verify_opts, 0, 1, NULL },
