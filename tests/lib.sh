@@ -59,6 +59,38 @@ mkdisk() {
 	    dd of="$f" bs=1 seek=$((size - 777777)) conv=notrunc status=none
 }
 
+# dpkg_status FILE: a dpkg database, 3 installed of 6 stanzas
+dpkg_status() {
+	mkdir -p "$(dirname "$1")"
+	{
+		printf 'Package: bash\nStatus: install ok installed\nPriority: required\nVersion: 5.2.15-2+b2\nArchitecture: amd64\n\n'
+		printf 'Package: oldpkg\nStatus: deinstall ok config-files\nVersion: 1.0\nArchitecture: amd64\n\n'
+		printf 'Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 1:1.2.13.dfsg-1\n\n'
+		printf 'Package: noversion\nStatus: install ok installed\n\n'
+		printf 'Package: %s\nStatus: install ok installed\nVersion: 1\n\n' "$(printf 'x%.0s' $(seq 300))"
+		printf 'Package: tzdata\nStatus: install ok installed\nVersion: 2024a-0+deb12u1\nArchitecture: all\n'
+	} > "$1"
+}
+# dpkg_disk FILE LABEL FSTYPE: a 64 MiB disk, its last partition FSTYPE with
+# the database (LABEL gpt, dos, or none: the file system is the disk)
+dpkg_disk() {
+	local f=$1 label=$2 fs=$3 start
+	rm -rf "$T/root" && dpkg_status "$T/root/var/lib/dpkg/status"
+	rm -f "$f" "$T/part"
+	if [ "$label" = none ]; then
+		mke2fs -q -t "$fs" -d "$T/root" "$f" 32M
+		return
+	fi
+	truncate -s 64M "$f"
+	if [ "$label" = gpt ]; then
+		printf 'label: gpt\n,8M,U\n,,L\n' | sfdisk -q "$f"
+	else
+		printf 'label: dos\n,8M,c\n,,83\n' | sfdisk -q "$f"
+	fi
+	mke2fs -q -t "$fs" -d "$T/root" "$T/part" 40M
+	start=$(sfdisk -J "$f" | jq '.partitiontable.partitions[-1].start')
+	dd if="$T/part" of="$f" bs=512 seek="$start" conv=notrunc,sparse status=none
+}
 # flip_byte FILE OFFSET: invert one byte in place (a byte set to a fixed
 # value would leave the file intact when it held that value already)
 flip_byte() {

@@ -7,7 +7,8 @@
 import { api, setCsrf } from './api.js';
 import { el, clear, table, when } from './dom.js';
 import { deployPage } from './deploy.js';
-import { chartPage, imagesPage, jobsPage, docsPage } from './more.js';
+import { chartPage, imagesPage, packagesPage, jobsPage, docsPage }
+    from './more.js';
 import { adminPage } from './admin.js';
 import { consolePage } from './console.js';
 
@@ -62,7 +63,7 @@ const pages = {
 	nodes: nodesPage, reservations: resvPage, deployments: depsPage,
 	deployment: deployPage, chart: chartPage, images: imagesPage,
 	jobs: jobsPage, docs: docsPage, admin: adminPage,
-	console: consolePage,
+	console: consolePage, packages: packagesPage,
 };
 
 export async function route() {

@@ -3,7 +3,7 @@
 // expects them), images, jobs, and the manuals (rendered as text by
 // dom.js's markdown, admin.md for admins only).
 import { api } from './api.js';
-import { el, table, when, markdown } from './dom.js';
+import { el, clear, table, when, markdown } from './dom.js';
 import { session } from './app.js';
 
 const HOUR = 3600e3;
@@ -72,9 +72,42 @@ export async function imagesPage(main) {
 			rows.push(el('tr', {}, el('td', {}, i.name),
 			    el('td', {}, v.version), el('td', {}, v.state),
 			    el('td', {}, v.validated ? 'yes' : 'no'),
-			    el('td', {}, when(v.created * 1000))));
+			    el('td', {}, when(v.created * 1000)),
+			    el('td', {}, el('a', { class: 'packages-link', href:
+			    `#/packages/${encodeURIComponent(i.name)}:${v.version}` },
+			    'packages'))));
 	main.append(el('h1', {}, 'Images'), table(['image', 'version',
-	    'state', 'validated', 'created'], rows));
+	    'state', 'validated', 'created', ''], rows));
+}
+
+// #/packages/NAME:VERSION: what the version holds (read when it was
+// validated), searched as one types (in the page: a few thousand rows)
+export async function packagesPage(main, arg) {
+	const [name, v] = decodeURIComponent(String(arg || '')).split(':');
+	if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name || '') || !/^\d+$/.test(v || ''))
+		throw new Error('no image version named');
+	const r = await api('GET', `/api/images/${name}/packages?version=${v}`);
+	r.packages.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+	const search = el('input', { id: 'pkg-q', type: 'search',
+	    placeholder: 'package name contains…', autocomplete: 'off' });
+	const count = el('p', { id: 'pkg-count' });
+	const body = el('tbody');
+	const draw = () => {
+		const q = search.value.trim();
+		const hits = r.packages.filter(p => p[0].includes(q));
+		clear(body).append(...hits.slice(0, 2000).map(p => el('tr',
+		    {}, el('td', {}, p[0]), el('td', {}, p[1]),
+		    el('td', {}, p[2]))));
+		count.textContent = `${hits.length} of ${r.packages.length} ` +
+		    'packages' + (hits.length > 2000 ? ' (the first 2000 shown)' : '');
+	};
+	search.addEventListener('input', draw);
+	main.append(el('h1', {}, `Packages of ${r.image}:${r.version}`),
+	    r.collected ? '' : el('p', {}, 'Not read: this version was ' +
+	    'validated before pipol read packages.'), search, count,
+	    el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'package'),
+	    el('th', {}, 'version'), el('th', {}, 'arch'))), body));
+	draw();
 }
 
 // the portability matrix (GET /api/jobs/matrix, pipol job matrix): a

@@ -11,43 +11,11 @@
 . "$TOP/tests/pipold_lib.sh"
 r() { local t=$1; shift; env -u PIPOL_STATE PIPOL_SERVER="$U" PIPOL_TOKEN="$t" "$P" "$@"; }
 
-# status FILE: a dpkg database, 3 installed of 6 stanzas
-status() {
-	mkdir -p "$(dirname "$1")"
-	{
-		printf 'Package: bash\nStatus: install ok installed\nPriority: required\nVersion: 5.2.15-2+b2\nArchitecture: amd64\n\n'
-		printf 'Package: oldpkg\nStatus: deinstall ok config-files\nVersion: 1.0\nArchitecture: amd64\n\n'
-		printf 'Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 1:1.2.13.dfsg-1\n\n'
-		printf 'Package: noversion\nStatus: install ok installed\n\n'
-		printf 'Package: %s\nStatus: install ok installed\nVersion: 1\n\n' "$(printf 'x%.0s' $(seq 300))"
-		printf 'Package: tzdata\nStatus: install ok installed\nVersion: 2024a-0+deb12u1\nArchitecture: all\n'
-	} > "$1"
-}
-# disk FILE LABEL FSTYPE: a 64 MiB disk, its last partition FSTYPE with
-# the database (LABEL gpt, dos, or none: the file system is the disk)
-disk() {
-	local f=$1 label=$2 fs=$3 start
-	rm -rf "$T/root" && status "$T/root/var/lib/dpkg/status"
-	rm -f "$f" "$T/part"
-	if [ "$label" = none ]; then
-		mke2fs -q -t "$fs" -d "$T/root" "$f" 32M
-		return
-	fi
-	truncate -s 64M "$f"
-	if [ "$label" = gpt ]; then
-		printf 'label: gpt\n,8M,U\n,,L\n' | sfdisk -q "$f"
-	else
-		printf 'label: dos\n,8M,c\n,,83\n' | sfdisk -q "$f"
-	fi
-	mke2fs -q -t "$fs" -d "$T/root" "$T/part" 40M
-	start=$(sfdisk -J "$f" | jq '.partitiontable.partitions[-1].start')
-	dd if="$T/part" of="$f" bs=512 seek="$start" conv=notrunc,sparse status=none
-}
 want=$'bash 5.2.15-2+b2 amd64\ntzdata 2024a-0+deb12u1 all\nzlib1g 1:1.2.13.dfsg-1 amd64'
 
 for kind in "gpt ext4" "dos ext3" "none ext4"; do
 	set -- $kind
-	disk "$T/d" "$1" "$2"
+	dpkg_disk "$T/d" "$1" "$2"
 	"$P" image create "$1" --from "$T/d" > /dev/null
 	equal "$1/$2: before validation, not read" "$("$P" image show "$1" | grep '^packages:')" \
 	    "packages:      not read (validate it)"
@@ -68,7 +36,7 @@ equal "... and nothing left in the store's tmp" "$(ls "$PIPOL_STATE/store/tmp" |
 # through pipold: validated there too; users see deployable versions only
 check "pipold starts" start_pipold
 adm=$(new_user root1 --admin) al=$(new_user alice)
-disk "$T/d" gpt ext4
+dpkg_disk "$T/d" gpt ext4
 "$P" image create api --from "$T/d" > /dev/null
 expect_fail 6 "image api: no such image" r "$al" image packages api
 r "$adm" image validate api:1 > /dev/null

@@ -203,7 +203,10 @@ login "$al" > /dev/null; k2=$(sed -n 's/^[Ss]et-[Cc]ookie: pipol_session=\([0-9a
 as "$al" user token revoke "$(sql "select t.id from tokens t join users u on u.id = t.user_id where u.name = 'alice' order by t.id limit 1")" > /dev/null 2>&1
 equal "a session ends with its token" "$(capi "$k2" GET /api/whoami)" 401
 
-# the pages in Chromium
+# the pages in Chromium (an image with packages for the Images page)
+dpkg_disk "$T/deb" gpt ext4
+"$P" image create deb --from "$T/deb" > /dev/null && "$P" image validate deb:1 > /dev/null ||
+    notok "an image with packages, validated"
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c "import selenium" 2>/dev/null; then
 	WEB_URL=$U WEB_ADMIN=$adm WEB_SHOTS=${WEB_SHOTS:-$T/shots} WEB_SQL_HOST=$T/state/pg \
 	    /usr/bin/python3 "$TOP/tests/web/web_test.py" "$(new_user carol)" "$(new_user dave)" ||

@@ -281,6 +281,15 @@ try:
     shot(d, "docs")
     d.get(U + "/web#/images")
     check("images page", wait(d, lambda: text(d, "h1") == "Images"))
+    d.find_element(By.CSS_SELECTOR, 'a.packages-link[href$="/deb:1"]').click()
+    check("an image's packages: the list read at validation",
+          wait(d, lambda: text(d, "#pkg-count") == "3 of 3 packages"),
+          text(d, "#pkg-count"))
+    d.find_element(By.ID, "pkg-q").send_keys("z")
+    check("... searched as one types",
+          wait(d, lambda: [r.text.split()[0] for r in rows(d)] ==
+               ["tzdata", "zlib1g"]), str([r.text for r in rows(d)]))
+    shot(d, "packages")
     # jobs: carol's history (as pipol sub leaves it) drawn as the matrix
     cid = sql("select id from users where name = 'carol'")
     j1 = sql("insert into jobs (user_id, name, argv, images, per_image, "
