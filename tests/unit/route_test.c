@@ -95,6 +95,8 @@ static const struct {
 	/* imageapi: users list and show, admins change */
 	{ "GET", "/api/images", HTTP_USER, 0, api_image_list },
 	{ "GET", "/api/images/debian12", HTTP_USER, 0, api_image_show },
+	{ "GET", "/api/images/debian12/packages", HTTP_USER, 0,
+	    api_image_packages },
 	{ "POST", "/api/images/debian12/validate", HTTP_ADMIN, API_BODY_MAX,
 	    api_image_validate },
 	{ "POST", "/api/images/debian12/promote", HTTP_ADMIN, API_BODY_MAX,
