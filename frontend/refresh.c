@@ -175,11 +175,42 @@ chunks_shared(const struct pimg_index *a, const struct pimg_index *b)
 	return n;
 }
 
-/* The store's part: to validated, its figure, promoted if asked. */
+/* The packages of from against to's, in one line for the history */
+static void
+packages_line(struct store *s, const char *image, unsigned from,
+    unsigned to, char *buf, size_t len)
+{
+	struct pkg_diff d;
+	struct perr e;
+	size_t n;
+
+	if (store_packages_diff(s, image, from, to, &d, &e) < 0) {
+		snprintf(buf, len, "packages not compared: %s", e.msg);
+		return;
+	}
+	n = (size_t)snprintf(buf, len, "packages: %u newer", d.newer);
+	if (d.newer > 0 && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " (%s)",
+		    d.newer_names + 1);
+	if (d.added > 0 && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ", %u new (%s)",
+		    d.added, d.added_names + 1);
+	if (d.gone > 0 && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ", %u gone (%s)",
+		    d.gone, d.gone_names + 1);
+	if (d.older > 0 && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ", %u older (%s)",
+		    d.older, d.older_names + 1);
+	if (n < len)
+		snprintf(buf + n, len - n, ", %u the same", d.same);
+}
+
+/* The store's part: to validated, its figure and packages against
+ * from's, promoted if asked. */
 static int
 refresh_store(struct pipold *pd, const char *image, unsigned from,
-    unsigned to, int promote, unsigned *n, unsigned *shared, int *step,
-    struct perr *e)
+    unsigned to, int promote, unsigned *n, unsigned *shared, char *pkgs,
+    size_t plen, int *step, struct perr *e)
 {
 	struct pimg_index *a = NULL, *b = NULL;
 	struct store *s;
@@ -194,6 +225,7 @@ refresh_store(struct pipold *pd, const char *image, unsigned from,
 		goto out;
 	*n = b->nchunks;
 	*shared = chunks_shared(a, b);
+	packages_line(s, image, from, to, pkgs, plen);
 	*step = 1;
 	if (promote)
 		rc = store_promote(s, image, to, e);
@@ -212,13 +244,13 @@ refresh_validate(struct pipold *pd, PGconn *db, PGresult *r, int i)
 	unsigned from = strtoul(PQgetvalue(r, i, 2), NULL, 10);
 	unsigned to = strtoul(PQgetvalue(r, i, 3), NULL, 10), n = 0, sh = 0;
 	int promote = PQgetvalue(r, i, 4)[0] == 't', step;
-	char cn[16], cs[16];
-	const char *params[4] = { rid, cn, cs, promote ? "t" : "f" };
+	char cn[16], cs[16], pk[700] = "";
+	const char *params[5] = { rid, cn, cs, promote ? "t" : "f", pk };
 	struct perr e;
 	PGresult *u;
 
-	if (refresh_store(pd, image, from, to, promote, &n, &sh, &step,
-	    &e) < 0) {
+	if (refresh_store(pd, image, from, to, promote, &n, &sh, pk,
+	    sizeof(pk), &step, &e) < 0) {
 		if (step == 0)
 			refresh_fail(db, rid, "validate", e.msg);
 		else {
@@ -231,14 +263,14 @@ refresh_validate(struct pipold *pd, PGconn *db, PGresult *r, int i)
 	}
 	snprintf(cn, sizeof(cn), "%u", n);
 	snprintf(cs, sizeof(cs), "%u", sh);
-	u = db_query(db, "SELECT refresh_validated($1, $2, $3, $4)", 4,
+	u = db_query(db, "SELECT refresh_validated($1, $2, $3, $4, $5)", 5,
 	    params);
 	if (PQresultStatus(u) != PGRES_TUPLES_OK)
 		log_warnx("refresh %s: %s", rid, PQresultErrorMessage(u));
 	PQclear(u);
-	log_info("refresh %s: %s:%u %s, %u of %u chunks shared with %s:%u",
-	    rid, image, to, promote ? "promoted" : "validated", sh, n, image,
-	    from);
+	log_info("refresh %s: %s:%u %s, %u of %u chunks shared with %s:%u; "
+	    "%s", rid, image, to, promote ? "promoted" : "validated", sh, n,
+	    image, from, pk);
 }
 
 /* Weekly schedules whose week is over: a new refresh each (one that

@@ -186,3 +186,210 @@ store_packages_read(struct store *s, const char *name, unsigned version,
 	packages_path(s, name, version, path, sizeof(path));
 	return read_file(path, PKG_STATUS_MAX, text, len, e);
 }
+
+/* --- comparing two versions' packages --------------------------------- */
+
+/* A character's rank in a non-digit part of a version (deb-version(7)):
+ * '~' before the part's end, the end before letters, letters before
+ * every other character. Digits and the end rank alike: they end it. */
+static int
+rank(int c)
+{
+	if (c == '~')
+		return -1;
+	if (c == '\0' || (c >= '0' && c <= '9'))
+		return 0;
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+		return c;
+	return c + 256;
+}
+
+/* An upstream version or a revision: non-digit parts by rank, digit
+ * parts as numbers, alternately. */
+static int
+part_cmp(const char *a, const char *b)
+{
+	int d;
+
+	while (*a != '\0' || *b != '\0') {
+		while ((*a != '\0' && !(*a >= '0' && *a <= '9')) ||
+		    (*b != '\0' && !(*b >= '0' && *b <= '9'))) {
+			if ((d = rank((unsigned char)*a) -
+			    rank((unsigned char)*b)) != 0)
+				return d;
+			a++, b++;	/* equal ranks: neither at its end */
+		}
+		while (*a == '0')
+			a++;
+		while (*b == '0')
+			b++;
+		for (d = 0; *a >= '0' && *a <= '9' && *b >= '0' && *b <= '9';
+		    a++, b++)
+			if (d == 0)
+				d = *a - *b;
+		if (*a >= '0' && *a <= '9')
+			return 1;	/* a's number is longer */
+		if (*b >= '0' && *b <= '9')
+			return -1;
+		if (d != 0)
+			return d;
+	}
+	return 0;
+}
+
+/* "[EPOCH:]UPSTREAM[-REVISION]" split in place */
+static void
+version_split(char *v, long *epoch, char **up, char **rev)
+{
+	char *c = strchr(v, ':'), *h;
+
+	*epoch = 0;
+	*up = v;
+	if (c != NULL) {
+		*c = '\0';
+		*epoch = strtol(v, NULL, 10);
+		*up = c + 1;
+	}
+	if ((h = strrchr(*up, '-')) != NULL) {
+		*h = '\0';
+		*rev = h + 1;
+	} else
+		*rev = (char *)"";
+}
+
+int
+pkg_version_cmp(const char *a, const char *b)
+{
+	char x[256], y[256], *ux, *rx, *uy, *ry;
+	long ex, ey;
+	int d;
+
+	snprintf(x, sizeof(x), "%s", a);
+	snprintf(y, sizeof(y), "%s", b);
+	version_split(x, &ex, &ux, &rx);
+	version_split(y, &ey, &uy, &ry);
+	if (ex != ey)
+		return ex < ey ? -1 : 1;
+	if ((d = part_cmp(ux, uy)) == 0)
+		d = part_cmp(rx, ry);
+	return d < 0 ? -1 : d > 0;
+}
+
+struct pkg {
+	const char	*name, *version, *arch;
+};
+
+static int
+pkg_cmp(const void *a, const void *b)
+{
+	const struct pkg *x = a, *y = b;
+	int d = strcmp(x->name, y->name);
+
+	return d != 0 ? d : strcmp(x->arch, y->arch);
+}
+
+/* A .packages text's "NAME VERSION ARCH" lines as an array sorted by
+ * name and architecture, pointing into the text (its spaces and
+ * newlines made NULs); NULL when out of memory. */
+static struct pkg *
+pkg_table(char *text, size_t *n)
+{
+	struct pkg *t, *p;
+	char *l, *nl, *v, *arch;
+	size_t cap = 64;
+
+	*n = 0;
+	if ((t = malloc(cap * sizeof(*t))) == NULL)
+		return NULL;
+	for (l = text; (nl = strchr(l, '\n')) != NULL; l = nl + 1) {
+		*nl = '\0';
+		if ((v = strchr(l, ' ')) == NULL ||
+		    (arch = strchr(v + 1, ' ')) == NULL)
+			continue;
+		*v++ = '\0';
+		*arch++ = '\0';
+		if (*n == cap) {
+			cap *= 2;
+			if ((p = realloc(t, cap * sizeof(*t))) == NULL) {
+				free(t);
+				return NULL;
+			}
+			t = p;
+		}
+		t[*n].name = l;
+		t[*n].version = v;
+		t[*n].arch = arch;
+		(*n)++;
+	}
+	qsort(t, *n, sizeof(*t), pkg_cmp);
+	return t;
+}
+
+/* " NAME OLD->NEW" appended to the list of names, while it has room */
+static void
+pkg_name_add(char *buf, size_t len, const struct pkg *a, const struct pkg *b)
+{
+	size_t n = strlen(buf);
+
+	if (n + 1 >= len)
+		return;
+	if (a != NULL && b != NULL)
+		snprintf(buf + n, len - n, " %s %s->%s", b->name, a->version,
+		    b->version);
+	else
+		snprintf(buf + n, len - n, " %s", (a ? a : b)->name);
+}
+
+int
+store_packages_diff(struct store *s, const char *name, unsigned from,
+    unsigned to, struct pkg_diff *d, struct perr *e)
+{
+	char *ta = NULL, *tb = NULL;
+	struct pkg *a = NULL, *b = NULL;
+	size_t la, lb, na, nb, i = 0, j = 0;
+	int rc, c;
+
+	memset(d, 0, sizeof(*d));
+	if ((rc = store_packages_read(s, name, from, &ta, &la, e)) < 0 ||
+	    (rc = store_packages_read(s, name, to, &tb, &lb, e)) < 0)
+		goto out;
+	if ((a = pkg_table(ta, &na)) == NULL ||
+	    (b = pkg_table(tb, &nb)) == NULL) {
+		rc = perr_set(e, PE_FAIL, "out of memory");
+		goto out;
+	}
+	while (i < na || j < nb) {
+		c = i == na ? 1 : j == nb ? -1 : pkg_cmp(&a[i], &b[j]);
+		if (c < 0) {
+			d->gone++;
+			pkg_name_add(d->gone_names, sizeof(d->gone_names),
+			    &a[i], NULL);
+			i++;
+		} else if (c > 0) {
+			d->added++;
+			pkg_name_add(d->added_names, sizeof(d->added_names),
+			    NULL, &b[j]);
+			j++;
+		} else {
+			c = pkg_version_cmp(a[i].version, b[j].version);
+			if (c < 0) {
+				d->newer++;
+				pkg_name_add(d->newer_names,
+				    sizeof(d->newer_names), &a[i], &b[j]);
+			} else if (c > 0) {
+				d->older++;
+				pkg_name_add(d->older_names,
+				    sizeof(d->older_names), &a[i], &b[j]);
+			} else
+				d->same++;
+			i++, j++;
+		}
+	}
+	rc = 0;
+ out:
+	free(a);
+	free(b);
+	free(ta);
+	free(tb);
+	return rc;
+}

@@ -124,6 +124,18 @@ int store_packages_collect(struct store *s, const char *name,
     unsigned version, size_t *count, struct perr *e);
 int store_packages_read(struct store *s, const char *name, unsigned version,
     char **text, size_t *len, struct perr *e);
+/* Version from's packages against version to's (both collected):
+ * how many newer, older, added, gone, the same, and the first names of
+ * each (" NAME OLD->NEW" or " NAME", cut where the buffer ends). */
+struct pkg_diff {
+	unsigned	newer, older, added, gone, same;
+	char		newer_names[256], older_names[128];
+	char		added_names[128], gone_names[128];
+};
+int store_packages_diff(struct store *s, const char *name, unsigned from,
+    unsigned to, struct pkg_diff *d, struct perr *e);
+/* Debian's order of two version strings (deb-version(7)): <0, 0, >0 */
+int pkg_version_cmp(const char *a, const char *b);
 int store_promote(struct store *s, const char *name, unsigned version,
     struct perr *e);
 /* current <- the newest earlier current still present; *now gets it. */

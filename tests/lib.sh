@@ -9,6 +9,18 @@ P=$B/pipol
 T=$(mktemp -d /tmp/pipol-test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 export PIPOL_STATE=$T/state
+# QEMU's accelerator: KVM only where the CPU says it can virtualise
+# (vmx/svm); some machines have a /dev/kvm that opens but cannot run a
+# real-mode ROM ("KVM internal error... emulation failure", or iPXE
+# hanging), and -accel kvm -accel tcg would pick it. PIPOL_QEMU_ACCEL
+# (e.g. "-accel tcg") overrides.
+if [ -n "${PIPOL_QEMU_ACCEL:-}" ]; then
+	QEMU_ACCEL=$PIPOL_QEMU_ACCEL
+elif [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	QEMU_ACCEL="-accel kvm -accel tcg"
+else
+	QEMU_ACCEL="-accel tcg"
+fi
 
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; }

@@ -20,7 +20,9 @@
 #                   /sbin/init = busybox init; rcS brings up eth0 by DHCP
 #                   (udhcpc), starts dropbear on port 22, writes
 #                   "pipol-testimg: up HOSTNAME" on the console, then
-#                   runs /etc/local.d/*.start (pipol's first-boot hook)
+#                   runs /etc/local.d/*.start (pipol's first-boot hook);
+#                   /var/lib/dpkg/status lists the Debian packages it was
+#                   made of (BusyBox's dpkg can install more)
 #
 # Built without loop devices or mounts (mkfs.vfat -C, syslinux --install
 # and mcopy through mtools, mkfs.ext4 -d, sfdisk and dd on a file), and
@@ -344,6 +346,17 @@ EOF
 	ln -s "boot/vmlinuz-$kver" "$rd/vmlinuz"
 	ln -s "boot/initrd.img-$kver" "$rd/initrd.img"
 	echo "console=ttyS0,115200 rw panic=-1 quiet" > "$rd/etc/kernel/cmdline"
+
+	# --- the packages it was made of, in a dpkg status file: what the
+	# store reads at validation (pipol image packages), and what
+	# BusyBox's dpkg updates (the e2e refresh installs a newer package)
+	mkdir -p "$rd/var/lib/dpkg/info"
+	{ dpkg-deb -f "$bdeb" Package Version Architecture
+	  dpkg-query -W -f='Package: ${Package}\nVersion: ${Version}\nArchitecture: ${Architecture}\n' dropbear-bin
+	  [ -n "$kernel" ] || dpkg-deb -f "$kdeb" Package Version Architecture
+	} | awk '/^Package:/ && NR > 1 { print "" }
+	    { print } /^Package:/ { print "Status: install ok installed" }' \
+	    > "$rd/var/lib/dpkg/status"
 	find "$rd" -exec touch -h -d "@$EPOCH" {} +
 
 	# --- partition 1: FAT, syslinux for BIOS and for UEFI --------------

@@ -142,7 +142,7 @@ boot() {
 	fi
 	t=$(date +%s%N)
 	timeout $((BOOT_SEC + SSH_SEC + 60)) qemu-system-x86_64 \
-	    -machine q35,graphics=off -accel kvm -accel tcg -m 512 \
+	    -machine q35,graphics=off $QEMU_ACCEL -m 512 \
 	    -display none -monitor none -serial "file:$log" -no-reboot \
 	    "${fwargs[@]}" -drive "if=none,id=d0,file=$img,format=raw" \
 	    -device virtio-blk-pci,drive=d0,bootindex=1 \

@@ -168,7 +168,7 @@ net_node() {
 	# graphics=off: SeaBIOS and iPXE write on the serial console too
 	# $!: timeout (ip netns exec execs it), which passes a TERM on to QEMU
 	ip netns exec "$NET_NS" timeout "${NET_TIMEOUT:-600}" qemu-system-x86_64 -name "$name" \
-	    -machine q35,graphics=off -accel kvm -accel tcg -m "${NET_MEM:-512}" \
+	    -machine q35,graphics=off ${QEMU_ACCEL:--accel tcg} -m "${NET_MEM:-512}" \
 	    -display none -monitor none ${NET_REBOOT:+-no-reboot} \
 	    -chardev "socket,id=s0,path=$NET_DIR/$name.serial,server=on,wait=off,logfile=$NET_DIR/$name.log" \
 	    -serial chardev:s0 \

@@ -41,7 +41,7 @@ boot() {
 	fi
 	rm -f "$T/$name.log" "$T/$name.pid"
 	timeout 300 qemu-system-x86_64 -M q35 -m 512 -nographic -monitor none \
-	    -serial "file:$T/$name.log" -no-reboot -accel kvm -accel tcg \
+	    -serial "file:$T/$name.log" -no-reboot $QEMU_ACCEL \
 	    -pidfile "$T/$name.pid" "${how[@]}" \
 	    -drive "if=none,id=d0,file=$T/$name.raw,format=raw" \
 	    -device virtio-blk-pci,drive=d0 < /dev/null 2> "$T/$name.qemu.err" &

@@ -154,6 +154,8 @@ as "$adm" image history os > "$T/hist"; rc=$?
 equal "history: exit 0" $rc 0
 grep -qE '^1 +1 +2 +promoted .* 10/11 *$' "$T/hist" && ok "history: refresh 1 promoted, 10/11 shared" ||
     { notok "history: refresh 1 promoted, 10/11 shared"; cat "$T/hist" >&2; }
+grep -qE '^ +validate +ok +[0-9]+ s  packages: 0 newer, 0 the same$' "$T/hist" &&
+    ok "history: the packages compared (none on this disk)" || { notok "history: the packages compared"; cat "$T/hist" >&2; }
 grep -qE '^2 +2 +- +kept .*the test command exited 1; version 2 stays current$' "$T/hist" &&
     ok "history: refresh 2 kept and why" || { notok "history: refresh 2 kept and why"; cat "$T/hist" >&2; }
 grep -qE '^ +update-test +failed +[0-9]+ s +the test command exited 1$' "$T/hist" &&

@@ -101,7 +101,7 @@ boot() {
 	fi
 	t=$(date +%s%N)
 	timeout $((BOOT_SEC + 60)) qemu-system-x86_64 -machine q35,graphics=off \
-	    -accel kvm -accel tcg -m "$mem" -display none -monitor none \
+	    $QEMU_ACCEL -m "$mem" -display none -monitor none \
 	    -serial "file:$log" -no-reboot "${fwargs[@]}" \
 	    -drive "if=none,id=d0,file=$disk,format=raw" \
 	    -device virtio-blk-pci,drive=d0,bootindex=1 \
