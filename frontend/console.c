@@ -7,7 +7,9 @@
  *   ipmi node with "sol": "on", one end of a socketpair whose other end
  *   is the standard input and output of "ipmitool ... sol activate",
  *   started again as often when it ends)
- *   -> STATE/console/DEP.log (up to CONSOLE_LOG_MAX, the deployment's)
+ *   -> STATE/console/DEP.log (up to CONSOLE_LOG_MAX, the deployment's;
+ *   removed once not written for pipold --console-days, unless a
+ *   console still writes it: console_prune, at start and hourly)
  *   -> each attached client (up to CONSOLE_OUT_MAX queued, else cut)
  *   clients' keys (CONSOLE_TYPE_RATE, a bucket) -> the console
  *
@@ -22,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -628,20 +631,22 @@ static const char refresh_sql[] =
     "n.power_params ? 'serial') OR (n.power_driver = 'ipmi' AND "
     "n.power_params->>'sol' = 'on') ORDER BY n.id LIMIT 1024";
 
-static void
+/* 0 when the nodes were read, -1 when the database did not answer */
+static int
 consoles_refresh(void)
 {
 	PGconn *db;
 	PGresult *r;
-	int i, j;
+	int i, j, rc = -1;
 
 	pthread_mutex_lock(&mu);
 	refresh_starts++;
 	pthread_mutex_unlock(&mu);
 	if ((db = db_get(cpd)) == NULL)
-		return;		/* the database is away: as they were */
+		return -1;	/* the database is away: as they were */
 	r = db_query(db, refresh_sql, 0, NULL);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		rc = 0;
 		for (i = 0; i < ncons; i++)
 			cons[i]->seen = 0;
 		for (i = 0; i < PQntuples(r); i++)
@@ -664,6 +669,7 @@ consoles_refresh(void)
 			    cons[i]->cl[j]->user != cons[i]->holder)
 				client_close(cons[i], j, "your reservation "
 				    "of this node ended");
+	return rc;
 }
 
 static void
@@ -769,14 +775,53 @@ clients_tick(time_t now)
 		}
 }
 
+/* Logs not written for --console-days days, and that no console holds
+ * open (a quiet node's current deployment keeps its log), removed. */
+static void
+console_prune(time_t now)
+{
+	char dir[PATH_MAX], path[PATH_MAX], *end;
+	struct dirent *d;
+	struct stat st;
+	long long dep;
+	int i, held, n = 0;
+	DIR *dh;
+
+	if (cpd->console_days <= 0)
+		return;
+	snprintf(dir, sizeof(dir), "%s/console", cpd->state);
+	if ((dh = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dh)) != NULL) {
+		dep = strtoll(d->d_name, &end, 10);
+		if (dep <= 0 || strcmp(end, ".log") != 0)
+			continue;
+		for (held = 0, i = 0; i < ncons && !held; i++)
+			held = cons[i]->dep == dep || (cons[i]->logfd != -1 &&
+			    cons[i]->logdep == dep);
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (held || lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    now - st.st_mtime < (time_t)cpd->console_days * 86400)
+			continue;
+		if (unlink(path) == 0)
+			n++;
+		else
+			log_warn("console: %s", path);
+	}
+	closedir(dh);
+	if (n > 0)
+		log_info("console: %d log%s not written for %d days removed",
+		    n, n == 1 ? "" : "s", cpd->console_days);
+}
+
 static void *
 console_main(void *arg)
 {
 	static struct pollfd pfd[1 + CONSOLE_NODES_MAX *
 	    (1 + CONSOLE_CLIENTS_MAX)];
 	static struct slot sl[sizeof(pfd) / sizeof(pfd[0])];
-	time_t now, refreshed = 0;
-	int i, n, nudge;
+	time_t now, refreshed = 0, pruned = 0;
+	int i, n, nudge, known = 0;
 
 	(void)arg;
 	while (!stopping) {
@@ -786,8 +831,13 @@ console_main(void *arg)
 		nudged = 0;
 		pthread_mutex_unlock(&mu);
 		if (nudge || now - refreshed >= CONSOLE_REFRESH_SEC) {
-			consoles_refresh();
+			known = consoles_refresh() == 0;
 			refreshed = now;
+		}
+		/* only while the consoles' deployments are known */
+		if (known && now - pruned >= CONSOLE_PRUNE_SEC) {
+			console_prune(now);
+			pruned = now;
 		}
 		clients_take(now);
 		count_publish();

@@ -35,6 +35,8 @@ struct perr;
 				 * again: a released holder is cut off
 				 * within this */
 #define CONSOLE_RETRY_SEC	2	/* a console not there: tried again */
+#define CONSOLE_DAYS_DEFAULT	30	/* pipold --console-days */
+#define CONSOLE_PRUNE_SEC	3600	/* logs looked over (and at start) */
 
 int console_start(struct pipold *pd, struct perr *e);
 void console_stop(void);

@@ -33,6 +33,7 @@
 /* The command line: the options, the usage line and --help (cmd.h). */
 enum { O_STATE, O_DB, O_LISTEN, O_ADD_USER, O_ADMIN, O_DNSMASQ_DIR,
     O_PUBLIC_URL, O_TFTP_ROOT, O_ELILO, O_NFS_HOME, O_IP_CONNECTIONS, O_TOKEN_DAYS,
+    O_CONSOLE_DAYS,
     O_END };
 
 /* One address's connections at once: a node's agent holds its progress
@@ -76,6 +77,9 @@ static const struct cmd_opt options[] = {
 	[O_TOKEN_DAYS] = { "token-days", 0, CMD_VALUE, "N",
 	    "a new API token expires after N days, and none may\n"
 	    "be asked for longer (default 90; 0: never, 1..36500)" },
+	[O_CONSOLE_DAYS] = { "console-days", 0, CMD_VALUE, "N",
+	    "a console log not written for N days is removed\n"
+	    "(default 30; 0: never; 1..36500)" },
 	[O_END] = CMD_OPT_END
 };
 
@@ -131,7 +135,8 @@ nfs_home_ok(const char *s)
 int
 main(int argc, char **argv)
 {
-	struct pipold pd = { .listen = "0.0.0.0:8080" };
+	struct pipold pd = { .listen = "0.0.0.0:8080",
+	    .console_days = CONSOLE_DAYS_DEFAULT };
 	struct sockaddr_in sa;
 	struct cmd_args a;
 	struct perr e;
@@ -187,6 +192,16 @@ main(int argc, char **argv)
 			return PE_USAGE;
 		}
 		api_token_days_set((int)n);
+	}
+	if (cmd_str(&a, O_CONSOLE_DAYS) != NULL) {
+		long long n;
+
+		if (parse_count("--console-days", cmd_str(&a, O_CONSOLE_DAYS),
+		    0, TOKEN_DAYS_MAX, &n, &e) < 0) {
+			log_warnx("%s", e.msg);
+			return PE_USAGE;
+		}
+		pd.console_days = (int)n;
 	}
 	if (listen_parse(pd.listen, &sa, &e) < 0) {
 		log_warnx("%s", e.msg);

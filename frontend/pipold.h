@@ -57,6 +57,7 @@ struct pipold {
 	struct db_pool pool;
 	struct dnsmasq_opts dnsmasq;
 	const char *nfs_home;	/* --nfs-home SERVER:/PATH, or NULL */
+	int console_days;	/* --console-days: logs kept (0: forever) */
 };
 
 /* db.c: the database; pg_embedded_* run PostgreSQL under STATE/pg */

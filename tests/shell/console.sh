@@ -182,4 +182,24 @@ kill -0 "$apid" 2>/dev/null && ok "the admin's console stays" || notok "the admi
 expect_fail 4 "$U: node n1: not in a running reservation of yours" as "$al" console n1 --seconds 20 < /dev/null
 as "$al" log "$dep" --console > /dev/null && ok "alice still reads her deployment's console log" ||
     notok "alice still reads her deployment's console log"
+
+# console logs: one not written for --console-days days is removed at
+# start (then hourly), unless it is a console's current deployment's
+as "$al" deploy -n n1 -i os > "$T/dep2.out" 2>&1
+dep2=$(grep -o 'deployment [0-9]*' "$T/dep2.out" | head -1 | cut -d' ' -f2)
+[ -n "$dep2" ] && ok "alice deploys n1 again (deployment $dep2)" || { notok "alice deploys n1 again"; cat "$T/dep2.out" >&2; }
+stop_pipold
+C=$T/state/console
+echo old > "$C/777777.log"; echo recent > "$C/777778.log"; echo quiet > "$C/$dep2.log"
+echo other > "$C/notes.txt"
+touch -d '40 days ago' "$C/777777.log" "$C/$dep.log" "$C/$dep2.log" "$C/notes.txt"
+touch -d '29 days ago' "$C/777778.log"
+check "pipold starts again, --console-days 30" start_pipold --console-days 30
+for _ in $(seq 50); do grep -q 'console: 2 logs not written for 30 days removed' "$T/pipold.log" && break; sleep 0.1; done
+equal "logs 40 days old removed (deployment $dep's, a stray one)"     "$(ls "$C" | sort | tr '\n' ' ')" "$(printf '%s\n' "$dep2.log" 777778.log notes.txt | sort | tr '\n' ' ')"
+grep -q '^quiet$' "$C/$dep2.log" && ok "n1's current deployment's log kept, however quiet" ||
+    notok "n1's current deployment's log kept, however quiet"
+grep -q 'console: 2 logs not written for 30 days removed' "$T/pipold.log" && ok "... and pipold says so" ||
+    notok "... and pipold says so"
+expect_fail 2 "--console-days 36501: not in 0..36500" "$D" --console-days 36501 --listen 127.0.0.1:1
 stop_pipold
