@@ -1,7 +1,8 @@
 // admin.js -- the Admin page (admins only; pipold refuses the rest
-// anyway): add a node and power the nodes, add a user (its token shown
-// once, here), queues, and the images' versions (validate, promote,
-// rollback). Each action is the admin API's (docs/admin.md).
+// anyway): add, set and power the nodes, add a user and make a user a
+// new token (each token shown once, here), queues, licences, and the
+// images' versions (validate, promote, rollback). Each action is the
+// admin API's (docs/admin.md).
 import { api } from './api.js';
 import { el, table, when } from './dom.js';
 import { act, route, session } from './app.js';
@@ -20,9 +21,9 @@ const input = (id, attrs) => el('input', { id, ...attrs });
 
 export async function adminPage(main) {
 	if (!session.admin) throw new Error('admins only');
-	const [nodes, queues, images] = await Promise.all([
+	const [nodes, queues, images, licences] = await Promise.all([
 	    api('GET', '/api/nodes?limit=500'), api('GET', '/api/queues'),
-	    api('GET', '/api/images')]);
+	    api('GET', '/api/images'), api('GET', '/api/licences')]);
 	const tokenOut = el('p', { id: 'a-token' });
 	const power = (n, a) => el('button', { class: `power-${a}`,
 	    onclick: () => act(async () => {
@@ -41,6 +42,18 @@ export async function adminPage(main) {
 		await api('POST', '/api/nodes', b);
 		await route();
 	    }),
+	    form('a-set', { node: input('a-s-name'), bootenv: input('a-s-env',
+	    { placeholder: 'cloud, generic' }), wipe: el('select',
+	    { id: 'a-s-wipe' }, el('option', { value: '' }, 'as it is'),
+	    el('option', { value: 'on' }, 'on'), el('option',
+	    { value: 'off' }, 'off')) }, 'Set node', async (f) => {
+		const path = `/api/nodes/${encodeURIComponent(f.node)}`;
+		if (f.bootenv)
+			await api('POST', path, { bootenv: f.bootenv });
+		if (f.wipe)
+			await api('POST', path, { wipe: f.wipe === 'on' });
+		await route();
+	    }),
 	    table(['node', 'profile', 'power', 'state', 'holder', ''],
 	    nodes.nodes.map(n => el('tr', {}, el('td', {}, n.name),
 	    el('td', {}, n.profile), el('td', {}, n.power),
@@ -54,6 +67,15 @@ export async function adminPage(main) {
 		    admin: f.admin });
 		tokenOut.textContent = `${f.name}'s token, shown once: ` +
 		    `${r.token}`;
+	    }),
+	    form('a-tok', { user: input('a-t-user'), name: input('a-t-name',
+	    { placeholder: 'laptop' }) }, 'New token', async (f) => {
+		const b = {};
+		if (f.name) b.name = f.name;
+		const r = await api('POST', '/api/tokens?user=' +
+		    encodeURIComponent(f.user), b);
+		tokenOut.textContent = `${r.user}'s new token ${r.name}, ` +
+		    `shown once: ${r.token}`;
 	    }), tokenOut,
 	    el('h1', {}, 'Queues'),
 	    form('a-queue', { name: input('a-q-name'), max_nodes: input(
@@ -68,6 +90,16 @@ export async function adminPage(main) {
 	    el('td', {}, q.max_nodes), el('td', {}, q.max_seconds / 3600),
 	    el('td', {}, q.hours_from ? `${q.hours_from}–${q.hours_to}` : 'any'),
 	    el('td', {}, q.priority ?? '')))),
+	    el('h1', {}, 'Licences'),
+	    form('a-lic', { name: input('a-l-name'), total: input('a-l-total',
+	    { type: 'number', value: 1 }) }, 'Add licence', async (f) => {
+		await api('POST', '/api/licences', { name: f.name, total:
+		    Number(f.total) });
+		await route();
+	    }),
+	    table(['licence', 'total', 'used now'], licences.licences.map(l =>
+	    el('tr', {}, el('td', {}, l.name), el('td', {}, l.total),
+	    el('td', {}, l.used_now)))),
 	    el('h1', {}, 'Images'),
 	    table(['image', 'version', 'state', 'created', ''],
 	    images.images.flatMap(i => (i.versions || []).map(v =>

@@ -342,6 +342,70 @@ try:
     check("Admin: a queue added from the form",
           wait(d, lambda: sql("select max_nodes from queues where name = "
                               "'night'") == "8"))
+    # a node added, then set (flavour, wipe), from the forms
+    d.find_element(By.ID, "a-n-name").send_keys("n-adm")
+    d.find_element(By.ID, "a-n-mac").send_keys("52:54:00:00:99:01")
+    d.find_element(By.CSS_SELECTOR, "#a-node button").click()
+    check("Admin: a node added from the form",
+          wait(d, lambda: sql("select profile || ' ' || power_driver from "
+                              "nodes where name = 'n-adm'") == "pc-bios manual"))
+    wait(d, lambda: d.find_elements(By.ID, "a-s-name"))
+    d.find_element(By.ID, "a-s-name").send_keys("n-adm")
+    d.find_element(By.ID, "a-s-env").send_keys("generic")
+    Select(d.find_element(By.ID, "a-s-wipe")).select_by_value("on")
+    d.find_element(By.CSS_SELECTOR, "#a-set button").click()
+    check("Admin: the node set (flavour generic, wipe on)",
+          wait(d, lambda: sql("select (boot_params->>'flavour') || ' ' || "
+                              "wipe from nodes where name = 'n-adm'") ==
+               "generic true"))
+    # a user added: the token shown once works; a second token for them
+    wait(d, lambda: d.find_elements(By.ID, "a-u-name"))
+    d.find_element(By.ID, "a-u-name").send_keys("erin")
+    d.find_element(By.CSS_SELECTOR, "#a-user button").click()
+    wait(d, lambda: "shown once" in (text(d, "#a-token") or ""))
+    tok = (text(d, "#a-token") or "").split()[-1]
+    st, who = api(tok, "GET", "/api/whoami")
+    check("Admin: a user added, their token shown works",
+          st == 200 and who.get("user") == "erin", f"{st} {who}")
+    d.find_element(By.ID, "a-t-user").send_keys("erin")
+    d.find_element(By.ID, "a-t-name").send_keys("laptop")
+    d.find_element(By.CSS_SELECTOR, "#a-tok button").click()
+    wait(d, lambda: "new token laptop" in (text(d, "#a-token") or ""))
+    tok2 = (text(d, "#a-token") or "").split()[-1]
+    st, who = api(tok2, "GET", "/api/whoami")
+    check("Admin: a second token for erin, shown once, works",
+          tok2 != tok and st == 200 and who.get("user") == "erin",
+          f"{st} {who}")
+    # a licence; a bad name refused in one sentence
+    for name in ("matlab", "bad name!"):
+        wait(d, lambda: d.find_elements(By.ID, "a-l-name"))
+        d.find_element(By.ID, "a-l-name").send_keys(name)
+        f = d.find_element(By.ID, "a-l-total")
+        f.clear()
+        f.send_keys("3")
+        d.find_element(By.CSS_SELECTOR, "#a-lic button").click()
+        wait(d, lambda: sql("select total from licences where name = "
+                            "'matlab'") == "3" and name == "matlab" or
+             text(d, "#error"))
+    check("Admin: a licence added, in the table",
+          wait(d, lambda: any(r.text.split()[:2] == ["matlab", "3"]
+                              for r in rows(d))))
+    err = text(d, "#error") or ""
+    check("Admin: a bad licence name: the API's refusal, one sentence",
+          "name" in err and "\n" not in err.strip() and
+          sql("select count(*) from licences where name = 'bad name!'") == "0",
+          repr(err))
+    # an image version promoted with its button
+    deb = [r for r in rows(d) if r.text.split()[:3] == ["deb", "1", "validated"]]
+    check("Admin: deb:1 listed, validated", len(deb) == 1)
+    if deb:
+        [b for b in deb[0].find_elements(By.TAG_NAME, "button")
+         if b.text == "promote"][0].click()
+        check("Admin: deb:1 promoted with its button", wait(d, lambda: any(
+            r.text.split()[:3] == ["deb", "1", "current"] for r in rows(d))))
+        st, img = api(ADMIN, "GET", "/api/images/deb")
+        check("... as the API says", st == 200 and img.get("current") == 1,
+              f"{st} {img}")
     shot(d, "admin")
     logs = [e for e in d.get_log("browser")
             if "Content Security Policy" in e.get("message", "")]
