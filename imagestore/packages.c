@@ -4,15 +4,22 @@
  * partitions listed by sfdisk -J (util-linux), each one's dpkg database
  * (/var/lib/dpkg/status) read by debugfs (e2fsprogs: ext2/3/4, read
  * from the file at the partition's offset, read-only: no mount, no loop
- * device), the installed packages kept as "NAME VERSION ARCH" lines in
- * STORE/images/NAME/VERSION.packages. Both tools run with an argument
- * vector and a fixed request (run.h), bounded in time and output. An
- * image with no ext file system or no dpkg database holds no package
- * this can see (rpm databases are not read yet): an empty list.
+ * device); a partition with no dpkg database, its rpm database instead
+ * (rpmdb.sqlite under /var/lib/rpm or /usr/lib/sysimage/rpm: RHEL 9,
+ * Fedora; read by debugfs into a folder of STORE/tmp, then queried by
+ * Debian's rpm with --dbpath). The installed packages kept as "NAME
+ * VERSION ARCH" lines in STORE/images/NAME/VERSION.packages. Every tool
+ * runs with an argument vector and a fixed request (run.h), bounded in
+ * time and output. An image with no ext file system, or neither
+ * database (or rpm's older Berkeley DB one), holds no package this can
+ * see: an empty list.
  */
 #include <sys/wait.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +33,7 @@
 
 #define PKG_STATUS_MAX	(32u << 20)	/* a dpkg status file: ~3 MiB */
 #define PKG_PARTS_MAX	16		/* partitions looked at */
-#define PKG_TOOL_MS	60000		/* one sfdisk or debugfs run */
+#define PKG_TOOL_MS	60000		/* one sfdisk, debugfs or rpm run */
 
 static void
 packages_path(const struct store *s, const char *name, unsigned version,
@@ -127,6 +134,130 @@ parse_status(const char *text, size_t len, char **list, size_t *llen,
 	return 0;
 }
 
+/* --- rpm ---------------------------------------------------------------- */
+
+static const char *const rpm_dirs[] = { "/var/lib/rpm",
+    "/usr/lib/sysimage/rpm" };
+static const char rpm_qf[] =
+    "%{NAME} %|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE} %{ARCH}\n";
+
+/* debugfs's "cat FILE" of the partition src into dir/base; 1 written,
+ * 0 none (or not SQLite when magic), -1 failed */
+static int
+rpm_copy(const char *debugfs, const char *src, const char *file,
+    const char *dir, const char *base, int magic, char *buf, size_t max)
+{
+	char req[128], path[PATH_MAX];
+	const char *argv[5] = { debugfs, "-R", req, src, NULL };
+	size_t len;
+	int cut, status, late, fd, rc = 1;
+
+	snprintf(req, sizeof(req), "cat %s", file);
+	if (run_capture(argv, 0, buf, max, &len, &cut, PKG_TOOL_MS, &status,
+	    &late) < 0 || late || cut || len == 0)
+		return 0;
+	if (magic && (len < 16 || memcmp(buf, "SQLite format 3", 16) != 0))
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, base);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	if (write(fd, buf, len) != (ssize_t)len)
+		rc = -1;
+	if (close(fd) == -1)
+		rc = -1;
+	return rc;
+}
+
+/* dir's files removed, then dir */
+static void
+rm_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	DIR *dh;
+
+	if ((dh = opendir(dir)) != NULL) {
+		while ((d = readdir(dh)) != NULL)
+			if (strcmp(d->d_name, ".") != 0 &&
+			    strcmp(d->d_name, "..") != 0) {
+				snprintf(path, sizeof(path), "%s/%s", dir,
+				    d->d_name);
+				unlink(path);
+			}
+		closedir(dh);
+	}
+	rmdir(dir);
+}
+
+/* rpm's "NAME VERSION ARCH" lines appended to list (gpg-pubkey, rpm's
+ * record of a signing key, is no package) */
+static int
+rpm_lines(const char *out, size_t len, char **list, size_t *llen,
+    size_t *count)
+{
+	const char *l, *nl, *end = out + len;
+	size_t n;
+	char *p;
+	int sp;
+
+	for (l = out; l < end; l = nl + 1) {
+		if ((nl = memchr(l, '\n', (size_t)(end - l))) == NULL)
+			break;
+		n = (size_t)(nl - l);
+		for (sp = 0, p = (char *)(uintptr_t)l; p < nl; p++)
+			sp += *p == ' ';
+		if (sp != 2 || n > 400 || strncmp(l, "gpg-pubkey ", 11) == 0)
+			continue;
+		if ((p = realloc(*list, *llen + n + 2)) == NULL)
+			return -1;
+		*list = p;
+		memcpy(*list + *llen, l, n + 1);
+		*llen += n + 1;
+		(*list)[*llen] = '\0';
+		(*count)++;
+	}
+	return 0;
+}
+
+/* The partition src's rpm database, if it has one, read into list */
+static int
+rpm_read(struct store *s, const char *debugfs, const char *src, char *buf,
+    size_t max, char **list, size_t *llen, size_t *count)
+{
+	char dir[PATH_MAX], db[PATH_MAX], rpm[PATH_MAX];
+	const char *argv[7];
+	size_t i, len;
+	int cut, status, late, rc = 0, got = 0;
+
+	if (run_find("rpm", rpm, sizeof(rpm)) < 0)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/tmp/rpmdb.XXXXXX", s->root);
+	if (mkdtemp(dir) == NULL)
+		return 0;
+	for (i = 0; i < sizeof(rpm_dirs) / sizeof(rpm_dirs[0]) && !got; i++) {
+		snprintf(db, sizeof(db), "%s/rpmdb.sqlite", rpm_dirs[i]);
+		if ((got = rpm_copy(debugfs, src, db, dir, "rpmdb.sqlite", 1,
+		    buf, max)) == 1) {
+			snprintf(db, sizeof(db), "%s/rpmdb.sqlite-wal",
+			    rpm_dirs[i]);
+			got = rpm_copy(debugfs, src, db, dir,
+			    "rpmdb.sqlite-wal", 0, buf, max) < 0 ? -1 : 1;
+		}
+	}
+	if (got == 1) {
+		argv[0] = rpm, argv[1] = "--dbpath", argv[2] = dir;
+		argv[3] = "-qa", argv[4] = "--qf", argv[5] = rpm_qf;
+		argv[6] = NULL;
+		if (run_capture(argv, 0, buf, max, &len, &cut, PKG_TOOL_MS,
+		    &status, &late) == 0 && !late && !cut &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			rc = rpm_lines(buf, len, list, llen, count);
+	}
+	rm_dir(dir);
+	return rc;
+}
+
 int
 store_packages_collect(struct store *s, const char *name, unsigned version,
     size_t *count, struct perr *e)
@@ -135,7 +266,7 @@ store_packages_collect(struct store *s, const char *name, unsigned version,
 	const char *argv[5];
 	long long off[PKG_PARTS_MAX];
 	char *buf, *list = NULL;
-	size_t len, llen = 0;
+	size_t len, llen = 0, before;
 	int i, n, fd, cut, status, late, rc;
 
 	*count = 0;
@@ -160,10 +291,15 @@ store_packages_collect(struct store *s, const char *name, unsigned version,
 		argv[0] = tool, argv[1] = "-R";
 		argv[2] = "cat /var/lib/dpkg/status", argv[3] = src;
 		argv[4] = NULL;
+		before = *count;
 		if (run_capture(argv, 0, buf, PKG_STATUS_MAX, &len, &cut,
-		    PKG_TOOL_MS, &status, &late) < 0 || late || cut)
-			continue;
-		if (parse_status(buf, len, &list, &llen, count) < 0) {
+		    PKG_TOOL_MS, &status, &late) == 0 && !late && !cut &&
+		    parse_status(buf, len, &list, &llen, count) < 0) {
+			rc = perr_set(e, PE_FAIL, "out of memory");
+			goto out;
+		}
+		if (*count == before && rpm_read(s, tool, src, buf,
+		    PKG_STATUS_MAX, &list, &llen, count) < 0) {
 			rc = perr_set(e, PE_FAIL, "out of memory");
 			goto out;
 		}

@@ -14,6 +14,9 @@ pkgs_test="$pkgs_test syslinux syslinux-common syslinux-efi mtools dosfstools e2
 pkgs_test="$pkgs_test ovmf-ia32 grub-efi-ia32-bin"
 # metrics: tests/shell/metrics.sh parses /metrics with Prometheus' parser
 pkgs_test="$pkgs_test python3-prometheus-client"
+# image packages: rpm databases read (imagestore/packages.c) and made
+# (tests/shell/image_packages.sh) by Debian's rpm
+pkgs_test="$pkgs_test rpm"
 # web: the pages in a real headless browser (tests/web/web_test.py)
 pkgs_test="$pkgs_test chromium chromium-driver python3-selenium"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"
