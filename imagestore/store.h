@@ -134,6 +134,16 @@ struct pkg_diff {
 };
 int store_packages_diff(struct store *s, const char *name, unsigned from,
     unsigned to, struct pkg_diff *d, struct perr *e);
+/* store_bases.c: a validated version's raw disk as a read-only base
+ * file, STORE/bases/DISKHASH.raw, made on first use (*made 1) and
+ * shared by versions of the same disk (path: PATH_MAX); and a base read
+ * again and compared with its index, chunk by chunk (-PE_DATA). */
+void store_base_path(const struct store *s, const struct pimg_index *ix,
+    char *buf, size_t len);
+int store_base_get(struct store *s, const char *name, unsigned version,
+    char *path, size_t len, int *made, struct perr *e);
+int store_base_check(const char *path, const struct pimg_index *ix,
+    struct perr *e);
 /* Debian's order of two version strings (deb-version(7)): <0, 0, >0 */
 int pkg_version_cmp(const char *a, const char *b);
 int store_promote(struct store *s, const char *name, unsigned version,

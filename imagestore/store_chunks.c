@@ -71,7 +71,8 @@ int
 store_open(const char *state_dir, int how, struct store **out,
     struct perr *e)
 {
-	static const char *dirs[] = { "", "/chunks", "/images", "/tmp" };
+	static const char *dirs[] = { "", "/chunks", "/images", "/tmp",
+	    "/bases" };
 	char path[PATH_MAX];
 	struct store *s;
 	size_t i;

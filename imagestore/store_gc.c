@@ -1,6 +1,8 @@
 /*
- * store_gc.c -- drop what no version uses: chunk files, orphan index
- * files left by a crash between index and refs, and temporary files.
+ * store_gc.c -- drop what no version uses: chunk files, the base files
+ * of virtual nodes (store_bases.c) whose disk hash no version has,
+ * orphan index files left by a crash between index and refs, and
+ * temporary files.
  * Runs under the exclusive store lock, so no command is adding.
  */
 #include <sys/stat.h>
@@ -14,6 +16,8 @@
 
 #include "perr.h"
 #include "store.h"
+
+#define KEY_BASE	(-1)	/* a key's "codec" for a base file's disk hash */
 
 struct keyset {
 	struct store_added *k;	/* (hash, codec), sorted */
@@ -35,17 +39,19 @@ keyset_add_index(struct keyset *ks, const struct pimg_index *ix)
 	struct store_added *n;
 	uint32_t i;
 
-	if (ks->n + ix->nchunks > ks->cap) {
-		n = realloc(ks->k, (ks->n + ix->nchunks + 1024) * sizeof(*n));
+	if (ks->n + ix->nchunks + 1 > ks->cap) {
+		n = realloc(ks->k, (ks->n + ix->nchunks + 1025) * sizeof(*n));
 		if (n == NULL)
 			return -1;
 		ks->k = n;
-		ks->cap = ks->n + ix->nchunks + 1024;
+		ks->cap = ks->n + ix->nchunks + 1025;
 	}
 	for (i = 0; i < ix->nchunks; i++) {
 		memcpy(ks->k[ks->n].hash, ix->e[i].hash, HASH_BYTES);
 		ks->k[ks->n++].codec = (int)ix->codec;
 	}
+	memcpy(ks->k[ks->n].hash, ix->disk_hash, HASH_BYTES);
+	ks->k[ks->n++].codec = KEY_BASE;
 	return 0;
 }
 
@@ -139,6 +145,8 @@ chunk_name_key(const char *leaf, struct store_added *k)
 		k->codec = PIMG_CODEC_GZIP;
 	else if (strcmp(leaf + 65, "zst") == 0)
 		k->codec = PIMG_CODEC_ZSTD;
+	else if (strcmp(leaf + 65, "raw") == 0)
+		k->codec = KEY_BASE;
 	else
 		return -1;
 	return 0;
@@ -186,6 +194,8 @@ store_gc(struct store *s, uint64_t *nfreed, uint64_t *bytes, struct perr *e)
 	snprintf(path, sizeof(path), "%s/chunks", s->root);
 	sweep_dir(path, &ks, nfreed, bytes);
 	snprintf(path, sizeof(path), "%s/tmp", s->root);
+	sweep_dir(path, &ks, nfreed, bytes);
+	snprintf(path, sizeof(path), "%s/bases", s->root);
 	sweep_dir(path, &ks, nfreed, bytes);
 	if (syncfs(s->lock_fd) == -1)
 		rc = perr_errno(e, PE_FAIL, "%s: syncfs", s->root);

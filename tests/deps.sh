@@ -17,6 +17,8 @@ pkgs_test="$pkgs_test python3-prometheus-client"
 # image packages: rpm databases read (imagestore/packages.c) and made
 # (tests/shell/image_packages.sh) by Debian's rpm
 pkgs_test="$pkgs_test rpm"
+# virtual nodes: qcow2 overlays on image bases (tests/shell/image_bases.sh)
+pkgs_test="$pkgs_test qemu-utils"
 # web: the pages in a real headless browser (tests/web/web_test.py)
 pkgs_test="$pkgs_test chromium chromium-driver python3-selenium"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"

@@ -31,14 +31,14 @@ struct iargs {
 	const char *state, *from, *out, *grep;
 	struct image_opts o;
 	char meta[META_MAX];
-	int raw, verbose, repair;
+	int raw, verbose, repair, check;
 	const char *pos[2];	/* positional arguments */
 	int npos;
 };
 
 /* every option of the group; each command's table takes a subset */
 enum { O_STATE, O_FROM, O_CHUNK, O_CODEC, O_LEVEL, O_THREADS, O_META,
-    O_RAW, O_REPAIR, O_OUTPUT, O_VERBOSE, O_GREP, O_END };
+    O_RAW, O_REPAIR, O_OUTPUT, O_VERBOSE, O_GREP, O_CHECK, O_END };
 
 #define OPT_STATE [O_STATE] = { "state", 0, CMD_VALUE, "DIR", \
 	"state folder (default $PIPOL_STATE, else /var/lib/pipol)" }
@@ -82,6 +82,14 @@ static const struct cmd_opt verify_opts[] = {
 	[O_REPAIR] = { "repair", 0, CMD_FLAG, NULL,
 	    "move bad chunks to quarantine: the next create\n"
 	    "or import holding their bytes stores them anew" },
+	[O_END] = CMD_OPT_END
+};
+
+static const struct cmd_opt base_opts[] = {
+	OPT_STATE,
+	[O_CHECK] = { "check", 0, CMD_FLAG, NULL,
+	    "read the base again and compare each chunk with\n"
+	    "the version's index (exit 3 when one differs)" },
 	[O_END] = CMD_OPT_END
 };
 
@@ -173,6 +181,7 @@ image_args(const struct cmd_args *ca, struct iargs *a)
 	a->o.progress = 1;
 	a->raw = cmd_count(ca, O_RAW) > 0;
 	a->repair = cmd_count(ca, O_REPAIR) > 0;
+	a->check = cmd_count(ca, O_CHECK) > 0;
 	a->verbose = cmd_count(ca, O_VERBOSE) > 0;
 	for (i = 0; i < ca->nvals; i++)
 		if (opt_value(a, ca->vals[i].id, ca->vals[i].val, &e) < 0)
@@ -725,6 +734,40 @@ cmd_gc(const struct cmd *c, const struct cmd_args *ca)
 	return 0;
 }
 
+/* base: the version's read-only base file for virtual nodes, made on
+ * first use; its path on stdout */
+static int
+cmd_base(const struct cmd *c, const struct cmd_args *ca)
+{
+	char name[STORE_NAME_MAX + 1], path[PATH_MAX];
+	struct pimg_index *ix = NULL;
+	struct iargs a;
+	struct store *s;
+	struct perr e;
+	unsigned v = 0;
+	int rc, made;
+
+	(void)c;
+	if ((rc = image_args(ca, &a)) != 0)
+		return rc;
+	if ((rc = parse_ref(a.pos[0], name, &v, 0)) != 0)
+		return rc;
+	if ((rc = open_store(&a, STORE_SHARED, &s)) != 0)
+		return rc;
+	if ((rc = store_base_get(s, name, v, path, sizeof(path), &made,
+	    &e)) == 0 && a.check && (rc = store_resolve(s, name, &v,
+	    &e)) == 0 && (rc = store_load(s, name, v, &ix, &e)) == 0)
+		rc = store_base_check(path, ix, &e);
+	pimg_index_free(ix);
+	store_close(s);
+	if (rc < 0)
+		return cli_fail(&e);
+	printf("%s\n", path);
+	if (made)
+		log_info("%s: base made", a.pos[0]);
+	return 0;
+}
+
 const struct cmd image_cmds[] = {
 	{ "create", cmd_create, "NAME --from PATH [options]",
 	  "compress a disk or file into a new draft version", create_opts,
@@ -759,8 +802,11 @@ const struct cmd image_cmds[] = {
 	{ "rm", cmd_rm, "NAME:VERSION",
 	  "remove a version (not the current one); gc frees its chunks",
 	  state_opts, 1, 1, NULL },
-	{ "gc", cmd_gc, "", "remove chunks and files no version uses",
+	{ "gc", cmd_gc, "", "remove chunks, bases and files no version uses",
 	  state_opts, 0, 0, NULL },
+	{ "base", cmd_base, "NAME[:VERSION] [--check]",
+	  "the read-only raw disk virtual nodes' overlays use (made once)",
+	  base_opts, 1, 1, NULL },
 	/* refresh (refresh_cmd.c): through pipold, admins */
 	{ "refresh", cmd_refresh, "NAME [--schedule weekly] [--test CMD] "
 	  "[--promote]", "update the current version on a node into a new "
