@@ -50,7 +50,7 @@ static int deploy_main(const struct cmd *, const struct cmd_args *);
 /* "deploy": options, usage and --help (cmd.h) */
 enum { O_BASE, O_IMAGE, O_TARGET, O_CONNECTIONS, O_THREADS, O_RESUME_FILE,
     O_NO_REUSE, O_VERIFY, O_PROGRESS_JSON, O_TIMEOUT, O_MAX_RATE,
-    O_VERBOSE, O_END };
+    O_VERBOSE, O_PRELOADED, O_END };
 
 static const struct cmd_opt deploy_opts[] = {
 	[O_BASE] = { "base", 0, CMD_VALUE, "URL",
@@ -84,6 +84,10 @@ static const struct cmd_opt deploy_opts[] = {
 	    "leave a shared link to others" },
 	[O_VERBOSE] = { "verbose", 0, CMD_FLAG, NULL,
 	    "say what each stage cost (worker seconds)" },
+	[O_PRELOADED] = { "preloaded", 0, CMD_FLAG, NULL,
+	    "the target holds the image already (a virtual node's\n"
+	    "overlay on its verified base): only the index is\n"
+	    "fetched, nothing written (with --verify, checked)" },
 	[O_END] = CMD_OPT_END
 };
 
@@ -91,7 +95,7 @@ static const struct cmd deploy_cmd = { "deploy", deploy_main,
     "--base URL --image NAME:VERSION --target PATH\n"
     "           [--connections N] [--threads N] [--resume-file FILE]\n"
     "           [--no-reuse] [--verify] [--progress-json] [--timeout SEC]\n"
-    "           [--max-rate BYTES] [--verbose]",
+    "           [--max-rate BYTES] [--verbose] [--preloaded]",
     "Write an image version onto a disk or file, fetching its chunks from a\n"
     "store served over HTTP (URL/images/NAME/VERSION.idx, URL/chunks/HASH.EXT;\n"
     "see docs/protocol.md).\n\n"
@@ -140,6 +144,7 @@ deploy_args(struct deploy *d, const struct cmd *c, const struct cmd_args *a)
 	d->resume_path = cmd_str(a, O_RESUME_FILE);
 	d->reuse = d->reuse && cmd_count(a, O_NO_REUSE) == 0;
 	d->verify = cmd_count(a, O_VERIFY) > 0;
+	d->preloaded = cmd_count(a, O_PRELOADED) > 0;
 	d->progress_json = cmd_count(a, O_PROGRESS_JSON) > 0;
 	log_verbose |= cmd_count(a, O_VERBOSE) > 0;
 	if (d->base != NULL && strncmp(d->base, "http://", 7) != 0 &&

@@ -42,11 +42,11 @@ deploy_run(struct deploy *d, struct perr *e)
 	http_away_init(&d->away, d->timeout_sec);
 	if ((rc = http_global_init(e)) == 0 &&
 	    (rc = fetch_index(d, e)) == 0 &&
-	    (rc = disk_open(d, e)) == 0)
+	    (rc = disk_open(d, e)) == 0 && !d->preloaded)
 		rc = pipeline_run(d, e);
 	if (rc == 0 && d->verify)
 		rc = verify_run(d, e);
-	if (rc == 0)
+	if (rc == 0 && !d->preloaded)
 		resume_finish(d);
 	report_final(d, rc, e);
 	http_away_destroy(&d->away);

@@ -73,6 +73,9 @@ struct deploy {
 	char name[STORE_NAME_MAX + 1];
 	unsigned version;
 	int connections, threads, reuse, verify, progress_json, tty;
+	int preloaded;		/* the target holds the image (a virtual
+				 * node's overlay on its base): index and
+				 * target only, nothing fetched or written */
 	int timeout_sec;	/* server unreachable that long: give up */
 	uint64_t max_rate;	/* bytes/s over all connections, 0: no cap */
 	/* once a second from the report thread, and when the caller asks

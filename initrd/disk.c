@@ -41,7 +41,8 @@ disk_open(struct deploy *d, struct perr *e)
 	struct stat st;
 	uint64_t size;
 
-	d->fd = open(d->target, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	d->fd = open(d->target, O_RDWR | O_CLOEXEC | (d->preloaded ? 0 :
+	    O_CREAT), 0644);
 	if (d->fd == -1 || fstat(d->fd, &st) == -1)
 		return perr_errno(e, PE_FAIL, "%s", d->target);
 	d->is_blk = S_ISBLK(st.st_mode);
@@ -55,6 +56,11 @@ disk_open(struct deploy *d, struct perr *e)
 		    "regular file", d->target);
 	}
 	d->target_size = size;
+	if (d->preloaded && size < d->ix->disk_size)
+		return perr_set(e, PE_DATA, "%s: %llu bytes cannot hold %s:%u "
+		    "(%llu bytes), which --preloaded says it holds", d->target,
+		    (unsigned long long)size, d->name, d->version,
+		    (unsigned long long)d->ix->disk_size);
 	d->dfd = open(d->target, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (size < d->ix->disk_size && d->is_blk)
 		return perr_set(e, PE_FAIL, "%s: %llu bytes, the image needs "

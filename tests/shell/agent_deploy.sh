@@ -195,3 +195,27 @@ equal "node mode: no pipold there: exit 5 after --timeout" $rc 5
 grep -q "http://127.0.0.1:1/agent/order: unreachable for [0-9]* s ([0-9]* attempts): .*Couldn't connect to server" "$T/e5" &&
     ok "node mode: says which server it could not reach" || { notok "node mode: says which server it could not reach"; cat "$T/e5" >&2; }
 grep -q "$tok" "$T/e5" && notok "the token is never printed" || ok "the token is never printed"
+
+# --preloaded (a virtual node's overlay on its base holds the image):
+# the index only is fetched, nothing written; --verify still checks it
+cp "$T/d" "$T/pre"
+start_httpd
+deploy --image "$v1" --target "$T/pre" --preloaded --verify --progress-json > "$T/jpre" 2> "$T/epre"
+equal "--preloaded --verify on a disk holding it: exit 0" $? 0
+stop_httpd
+equal "--preloaded: the server sent the index only" "$(served_bytes)" \
+    "$(stat -c %s "$PIPOL_STATE/store/images/os/1.idx")"
+same "--preloaded: the disk untouched" "$T/d" "$T/pre"
+cp "$T/d2" "$T/pre2"
+start_httpd
+deploy --image "$v1" --target "$T/pre2" --preloaded --verify 2> "$T/epre2"
+equal "--preloaded --verify on a disk holding another version: exit 3" $? 3
+stop_httpd
+same "... and nothing written to it" "$T/d2" "$T/pre2"
+head -c 1000 "$T/d" > "$T/short"
+start_httpd
+expect_fail 3 "$T/short: 1000 bytes cannot hold os:1 (41943041 bytes), which --preloaded says it holds" \
+    deploy --image "$v1" --target "$T/short" --preloaded
+expect_fail 1 "$T/nosuch: No such file or directory" deploy --image "$v1" --target "$T/nosuch" --preloaded
+stop_httpd
+[ ! -e "$T/nosuch" ] && ok "--preloaded never creates the target" || notok "--preloaded never creates the target"
