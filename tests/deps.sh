@@ -19,6 +19,8 @@ pkgs_test="$pkgs_test python3-prometheus-client"
 pkgs_test="$pkgs_test rpm"
 # virtual nodes: qcow2 overlays on image bases (tests/shell/image_bases.sh)
 pkgs_test="$pkgs_test qemu-utils"
+# rack caches: pipol cache config run by a real nginx (tests/shell/rack_cache.sh)
+pkgs_test="$pkgs_test nginx-light"
 # web: the pages in a real headless browser (tests/web/web_test.py)
 pkgs_test="$pkgs_test chromium chromium-driver python3-selenium"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"

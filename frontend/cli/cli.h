@@ -44,6 +44,10 @@ int client_call(const char *method, const char *path, json_t *send,
 /* client.c: does client_call know a server (the environment, the
  * config file)? image_cmd.c goes through pipold then (imageapi) */
 int client_has_server(void);
+/* the server client_call would use (malloc'd), or NULL */
+char *client_server(void);
+/* cache_cmd.c: pipol cache config RACK */
+extern const struct cmd cache_cmds[];
 
 /* policy_cmd.c: "pipol group", "pipol site", and the queue and user
  * commands listed in resv_cmd.c and user_cmd.c */

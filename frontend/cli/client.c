@@ -77,6 +77,17 @@ client_has_server(void)
 	return has;
 }
 
+char *
+client_server(void)
+{
+	char *server = NULL;
+
+	if (getenv("PIPOL_SERVER") != NULL)
+		return strdup(getenv("PIPOL_SERVER"));
+	config_get("server", &server);
+	return server;
+}
+
 /* Where and who: the server and the token (malloc'd, NULL when none). */
 static void
 client_who(char **server, char **token)
