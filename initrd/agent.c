@@ -50,7 +50,7 @@ static int deploy_main(const struct cmd *, const struct cmd_args *);
 /* "deploy": options, usage and --help (cmd.h) */
 enum { O_BASE, O_IMAGE, O_TARGET, O_CONNECTIONS, O_THREADS, O_RESUME_FILE,
     O_NO_REUSE, O_VERIFY, O_PROGRESS_JSON, O_TIMEOUT, O_MAX_RATE,
-    O_VERBOSE, O_PRELOADED, O_END };
+    O_VERBOSE, O_PRELOADED, O_CACHE, O_END };
 
 static const struct cmd_opt deploy_opts[] = {
 	[O_BASE] = { "base", 0, CMD_VALUE, "URL",
@@ -88,6 +88,11 @@ static const struct cmd_opt deploy_opts[] = {
 	    "the target holds the image already (a virtual node's\n"
 	    "overlay on its verified base): only the index is\n"
 	    "fetched, nothing written (with --verify, checked)" },
+	[O_CACHE] = { "cache", 0, CMD_VALUE | CMD_REPEAT, "URL",
+	    "a cache of the store to take chunks from before --base\n"
+	    "(repeatable, in order; 7 at most): a chunk it fails or\n"
+	    "serves wrong goes to the next one; the index comes\n"
+	    "from --base" },
 	[O_END] = CMD_OPT_END
 };
 
@@ -95,7 +100,7 @@ static const struct cmd deploy_cmd = { "deploy", deploy_main,
     "--base URL --image NAME:VERSION --target PATH\n"
     "           [--connections N] [--threads N] [--resume-file FILE]\n"
     "           [--no-reuse] [--verify] [--progress-json] [--timeout SEC]\n"
-    "           [--max-rate BYTES] [--verbose] [--preloaded]",
+    "           [--max-rate BYTES] [--verbose] [--preloaded] [--cache URL]...",
     "Write an image version onto a disk or file, fetching its chunks from a\n"
     "store served over HTTP (URL/images/NAME/VERSION.idx, URL/chunks/HASH.EXT;\n"
     "see docs/protocol.md).\n\n"
@@ -135,9 +140,9 @@ count_opt(const char *opt, const char *v, long long max, int *out)
 static int
 deploy_args(struct deploy *d, const struct cmd *c, const struct cmd_args *a)
 {
-	const char *image = cmd_str(a, O_IMAGE), *rate;
+	const char *image = cmd_str(a, O_IMAGE), *rate, *url;
 	struct perr e;
-	int rc;
+	int rc, it;
 
 	d->base = cmd_str(a, O_BASE);
 	d->target = cmd_str(a, O_TARGET);
@@ -151,6 +156,20 @@ deploy_args(struct deploy *d, const struct cmd *c, const struct cmd_args *a)
 	    strncmp(d->base, "https://", 8) != 0) {
 		log_warnx("--base %s: not an http:// or https:// URL", d->base);
 		return PE_USAGE;
+	}
+	for (it = 0; (url = cmd_next(a, O_CACHE, &it)) != NULL; ) {
+		if (strncmp(url, "http://", 7) != 0 &&
+		    strncmp(url, "https://", 8) != 0) {
+			log_warnx("--cache %s: not an http:// or https:// URL",
+			    url);
+			return PE_USAGE;
+		}
+		if (d->nsrc == AGENT_SOURCES_MAX - 1) {
+			log_warnx("--cache %s: %d caches at most", url,
+			    AGENT_SOURCES_MAX - 1);
+			return PE_USAGE;
+		}
+		d->src[d->nsrc++] = url;
 	}
 	if ((rc = count_opt("--connections", cmd_str(a, O_CONNECTIONS),
 	    AGENT_CONNECTIONS_MAX, &d->connections)) != 0 ||

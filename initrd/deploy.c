@@ -37,6 +37,8 @@ deploy_run(struct deploy *d, struct perr *e)
 	d->threads = d->threads ? d->threads : image_threads(0) + 1;
 	d->tty = isatty(STDERR_FILENO);
 	d->t0 = now_sec();
+	if (d->nsrc == 0 || d->src[d->nsrc - 1] != d->base)
+		d->src[d->nsrc++] = d->base;	/* the store itself, last */
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	http_away_init(&d->away, d->timeout_sec);

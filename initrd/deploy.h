@@ -70,6 +70,10 @@ struct deploy_progress {
 struct deploy {
 	/* options */
 	const char *base, *target, *resume_path;
+	/* chunk sources in order: the caches (--cache), then base, last;
+	 * the index always comes from base */
+	const char *src[AGENT_SOURCES_MAX];
+	int nsrc;		/* 0 until the run starts: base alone */
 	char name[STORE_NAME_MAX + 1];
 	unsigned version;
 	int connections, threads, reuse, verify, progress_json, tty;
@@ -91,6 +95,9 @@ struct deploy {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint8_t *state, *tries, *http_tries;	/* per chunk */
+	uint8_t *src_of;	/* per chunk: the source it is asked of */
+	uint64_t src_bytes[AGENT_SOURCES_MAX];	/* members each gave */
+	unsigned src_fails[AGENT_SOURCES_MAX];	/* chunks moved on */
 	uint8_t *task;		/* per chunk: enum task_kind or 0 */
 	struct ixq taskq, fetchq;
 	struct cbuf *decodeq, *decodeq_tail, *freebufs;
@@ -153,6 +160,10 @@ void reuse_check(struct deploy *d, uint32_t ix, uint8_t *raw);
 /* refetch.c: chunk ix's member did not check out (why): fetch it again,
  * or after AGENT_REFETCH_MAX fetches fail the run naming it. */
 void refetch_chunk(struct deploy *d, uint32_t ix, const char *why);
+/* Under d->mu: chunk ix moves on to its next source, when it has one
+ * (a cache failed it: no attempt of the last source is spent); 1 moved,
+ * 0 it is at the last source already. */
+int source_next(struct deploy *d, uint32_t ix, const char *why);
 
 /* pipeline.c */
 int pipeline_run(struct deploy *d, struct perr *e);

@@ -60,16 +60,18 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* the chunk's URL at the source it is asked of now (d->mu held) */
 static void
 chunk_url(const struct deploy *d, uint32_t ix, char *buf, size_t len)
 {
+	const char *base = d->src[d->src_of[ix]];
 	char hex[HASH_HEX];
-	size_t n = strlen(d->base);
+	size_t n = strlen(base);
 
-	while (n > 0 && d->base[n - 1] == '/')
+	while (n > 0 && base[n - 1] == '/')
 		n--;
 	hash_hex(d->ix->e[ix].hash, hex);
-	snprintf(buf, len, "%.*s/chunks/%s.%s", (int)n, d->base, hex,
+	snprintf(buf, len, "%.*s/chunks/%s.%s", (int)n, base, hex,
 	    pimg_codec_ext((int)d->ix->codec));
 }
 
@@ -116,6 +118,7 @@ start_some(struct fetcher *f, struct xfer **go, int *ngo)
 		x->busy = 1;
 		x->overflow = 0;
 		d->state[ix] = CS_FETCHING;
+		chunk_url(d, ix, x->url, sizeof(x->url));
 		go[(*ngo)++] = x;
 	}
 	return 0;
@@ -136,6 +139,12 @@ retry_or_fail(struct fetcher *f, struct xfer *x, long status,
 	x->buf->next = d->freebufs;
 	d->freebufs = x->buf;
 	x->buf = NULL;
+	if (source_next(d, x->ix, why)) {	/* a cache failed it: at once */
+		d->state[x->ix] = CS_QUEUED;
+		ixq_push(&d->fetchq, x->ix);
+		pthread_mutex_unlock(&d->mu);
+		return;
+	}
 	n = ++d->http_tries[x->ix];
 	if ((code = -http_next(&d->away, CURLE_OK, status, n)) > 0) {
 		pthread_mutex_unlock(&d->mu);
@@ -162,8 +171,10 @@ on_done(struct fetcher *f, struct xfer *x, CURLcode res)
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
 	x->busy = 0;
 	if (res == CURLE_OK && status == 200 && x->buf->len == x->want) {
-		http_away_answered(&d->away);
 		pthread_mutex_lock(&d->mu);
+		if (d->src_of[x->ix] + 1 == d->nsrc)	/* the store itself */
+			http_away_answered(&d->away);
+		d->src_bytes[d->src_of[x->ix]] += x->buf->len;
 		d->c.fetched += x->buf->len;
 		x->buf->next = NULL;
 		if (d->decodeq_tail)
@@ -211,7 +222,6 @@ fetch_loop_once(struct fetcher *f)
 		timeout_ms = f->paced ? 20 : 50;	/* coarse timers */
 	pthread_mutex_unlock(&d->mu);
 	for (i = 0; i < ngo; i++) {
-		chunk_url(d, go[i]->ix, go[i]->url, sizeof(go[i]->url));
 		go[i]->err[0] = '\0';
 		http_set_request(go[i]->h, NULL, go[i]->url, NULL, 0, NULL);
 		curl_multi_add_handle(f->m, go[i]->h);

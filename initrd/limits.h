@@ -12,6 +12,7 @@
 #define AGENT_STALL_SEC		30	/* no byte for this long: reconnect */
 #define AGENT_REQUEST_TIMEOUT_SEC 300	/* one chunk, even on a slow link */
 #define AGENT_REFETCH_MAX	3	/* bad CRC/hash: then fail, naming it */
+#define AGENT_SOURCES_MAX	8	/* chunk sources: caches, then --base */
 #define AGENT_HTTP_RETRIES	12	/* attempts of one request (a chunk, a
 					   call): ~1 min of backoff */
 #define AGENT_UNREACHABLE_SEC	120	/* --timeout default: then give up */

@@ -122,14 +122,18 @@ alloc_run(struct deploy *d, struct perr *e)
 	d->state = calloc(n, 1);
 	d->tries = calloc(n, 1);
 	d->http_tries = calloc(n, 1);
+	d->src_of = calloc(n, 1);
 	d->task = calloc(n, 1);
 	d->taskq.v = calloc(n, sizeof(uint32_t));
 	d->fetchq.v = calloc(n, sizeof(uint32_t));
 	d->done_log = calloc(n, sizeof(uint32_t));
-	if (!d->state || !d->tries || !d->http_tries || !d->task ||
+	if (!d->state || !d->tries || !d->http_tries || !d->src_of || !d->task ||
 	    !d->taskq.v || !d->fetchq.v || !d->done_log)
 		return perr_set(e, PE_FAIL, "out of memory");
 	d->taskq.cap = d->fetchq.cap = n;
+	/* the caches share the chunks out; the store is the last resort */
+	for (i = 0; d->nsrc > 1 && (uint32_t)i < n; i++)
+		d->src_of[i] = (uint8_t)((uint32_t)i % (uint32_t)(d->nsrc - 1));
 	for (i = 0; i < nbuf; i++) {
 		struct cbuf *b = calloc(1, sizeof(*b));
 
@@ -160,6 +164,7 @@ free_run(struct deploy *d)
 	free(d->state);
 	free(d->tries);
 	free(d->http_tries);
+	free(d->src_of);
 	free(d->task);
 	free(d->taskq.v);
 	free(d->fetchq.v);

@@ -45,6 +45,35 @@ counters_json(const struct deploy *d, const struct counters *c,
 	    "peak_rss_kib", (json_int_t)peak_rss_kib());
 }
 
+/* with caches: what each source gave (JSON, and " from ..." text) */
+static void
+sources_json(const struct deploy *d, json_t *o)
+{
+	json_t *a;
+	int i;
+
+	if (d->nsrc < 2 || (a = json_array()) == NULL)
+		return;
+	for (i = 0; i < d->nsrc; i++)
+		json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "url",
+		    d->src[i], "bytes", (json_int_t)d->src_bytes[i],
+		    "failed_over", (json_int_t)d->src_fails[i]));
+	json_object_set_new(o, "sources", a);
+}
+
+static void
+sources_text(const struct deploy *d, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; d->nsrc > 1 && i < d->nsrc && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s %s %llu",
+		    i == 0 ? "; from" : ",", d->src[i],
+		    (unsigned long long)d->src_bytes[i]);
+}
+
 static void
 emit_json(json_t *o)
 {
@@ -138,6 +167,7 @@ report_final(struct deploy *d, int rc, const struct perr *e)
 {
 	double t = now_sec() - d->t0;
 	const struct counters *c = &d->c;
+	char from[1024];
 	json_t *o;
 
 	if (d->tty && d->ix != NULL)
@@ -150,19 +180,22 @@ report_final(struct deploy *d, int rc, const struct perr *e)
 		}
 		return;
 	}
-	if (d->progress_json)
-		emit_json(counters_json(d, c, "done", t));
+	if (d->progress_json && (o = counters_json(d, c, "done", t)) != NULL) {
+		sources_json(d, o);
+		emit_json(o);
+	}
+	sources_text(d, from, sizeof(from));
 	log_debug("worker seconds: decode %.2f, hash %.2f, write %.2f, "
 	    "check %.2f (%d workers, %.2f s wall)", c->busy_decode,
 	    c->busy_hash, c->busy_write, c->busy_check, d->threads, t);
 	fprintf(stderr, "pipol-agent: %s:%u on %s: %llu bytes in %.2f s "
 	    "(%.0f MB/s): fetched %llu, written %llu, zero %llu, reused %llu, "
-	    "resumed %llu; %llu refetches; peak RSS %ld KiB%s\n", d->name,
+	    "resumed %llu; %llu refetches; peak RSS %ld KiB%s%s\n", d->name,
 	    d->version, d->target, (unsigned long long)d->ix->disk_size, t,
 	    (double)d->ix->disk_size / t / 1e6,
 	    (unsigned long long)c->fetched, (unsigned long long)c->written,
 	    (unsigned long long)c->zero, (unsigned long long)c->reused,
 	    (unsigned long long)c->resumed,
 	    (unsigned long long)c->refetches, peak_rss_kib(),
-	    d->verify ? "; verified" : "");
+	    d->verify ? "; verified" : "", from);
 }

@@ -94,7 +94,7 @@ ASAN_SHELL="$ASAN_SHELL metrics bmc"	# metrics, bmc
 ASAN_SHELL="$ASAN_SHELL web"	# web: sessions, CSRF, the event streams
 ASAN_SHELL="$ASAN_SHELL cron"	# cron
 ASAN_SHELL="$ASAN_SHELL console console_ipmi"	# WebSocket frames, SOL
-ASAN_SHELL="$ASAN_SHELL image_packages image_bases"	# a dpkg database read from a disk
+ASAN_SHELL="$ASAN_SHELL image_packages image_bases agent_sources"	# a dpkg database read from a disk
 
 for t in "$B"/tests/*_test; do
 	run "unit/$(basename "$t")" "$t"
@@ -150,7 +150,7 @@ fi
 # tests/tsan.supp: third-party libraries only, a reason per line.
 tsan=()
 for t in "$B"/tests/*_test; do tsan+=("tsan/unit/${t##*/}"); done
-tsan+=(tsan/shell/agent_deploy tsan/reports)
+tsan+=(tsan/shell/agent_deploy tsan/shell/agent_sources tsan/reports)
 tsan_reports() {
 	local r bad=0
 	for r in build-tsan/tsan-report.*; do
@@ -171,6 +171,8 @@ log_path=$PWD/build-tsan/tsan-report suppressions=$PWD/tests/tsan.supp"
 		done
 		B=$PWD/build-tsan run tsan/shell/agent_deploy \
 		    bash tests/shell/agent_deploy.sh
+		B=$PWD/build-tsan run tsan/shell/agent_sources \
+		    bash tests/shell/agent_sources.sh
 		run tsan/reports tsan_reports
 		unset TSAN_OPTIONS
 	else

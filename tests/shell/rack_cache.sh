@@ -6,6 +6,8 @@
 # chunks cached at the first deploy (pipold's own byte counter says
 # what it sent) and served from the cache at the next; three agents
 # missing at once make one upstream request per chunk (proxy_cache_lock);
+# an agent given the cache then pipold (--cache, --base) takes the
+# chunks from the cache, and from pipold when the cache is down;
 # a cache that holds a wrong chunk cannot make an agent accept it; bad
 # values never reach the file.
 . "$(dirname "$0")/../lib.sh"
@@ -72,6 +74,12 @@ chunks=$(( $(du -cb $(grep -o '/chunks/[0-9a-f]*\.gz' "$T/rc/access.log" | sort 
 [ $((s4 - s3)) -le $((chunks + 3 * idx)) ] && ok "3 agents at once: pipold sent each chunk once ($((s4 - s3)) bytes for $chunks of chunks)" ||
     notok "3 agents at once: pipold sent each chunk once ($((s4 - s3)) bytes for $chunks of chunks)"
 
+# the agent's sources in order: the cache, then pipold (--base)
+s5=$(sent)
+"$A" deploy --base "$U" --cache "$C" --image os:1 --target "$T/t7" 2> "$T/e7"
+same "--cache the rack cache --base pipold: byte for byte" "$T/d" "$T/t7"
+equal "... pipold sent the index only" $(( $(sent) - s5 )) "$idx"
+
 # a wrong chunk in the cache: refused by its hash, never written as good
 # (the largest cached chunk: 100 bytes from its end is in its body, not
 # in the headers nginx keeps before it)
@@ -82,6 +90,10 @@ flip_byte "$f" $((size - 100))
 equal "a corrupt cached chunk: the agent fails (exit 3)" "$rc" 3
 grep -qE "chunk [0-9]+ \(offset [0-9]+\): " "$T/e6" && ok "... naming the chunk" || { notok "... naming the chunk"; cat "$T/e6" >&2; }
 nginx_down
+s6=$(sent)
+"$A" deploy --base "$U" --cache "$C" --image os:1 --target "$T/t8" 2> "$T/e8"
+same "the rack cache down: byte for byte from pipold" "$T/d" "$T/t8"
+equal "... pipold sent the chunks and the index" $(( $(sent) - s6 )) $((chunks + idx))
 
 # bad values never reach the file
 expect_fail 2 "R1!: a rack name is 1 to 32 of a-z 0-9 - _" "$P" cache config 'R1!' --upstream "$U"
