@@ -93,7 +93,8 @@ agent_order(struct http_req *rq)
 	    "'base64'), E'\\n', '')) ORDER BY s.kind = 'rc', s.name COLLATE "
 	    "\"C\"), '[]') FROM scripts s WHERE d.kind <> 'wipe' AND (s.kind "
 	    "= 'postinstall' OR s.owner_id = d.user_id)), 'kexec', d.kexec AND "
-	    "n.kexec), deploy_advance("
+	    "n.kexec, 'sources', coalesce((SELECT to_json(k.caches) FROM "
+	    "racks k WHERE k.name = n.rack), '[]'::json)), deploy_advance("
 	    "d.id, 'fetching', NULL) FROM deployments d JOIN nodes n ON n.id "
 	    "= d.node_id LEFT JOIN users u ON u.id = d.user_id WHERE d.id = "
 	    "$1 AND d.token_phase = 'boot'", 2, params);

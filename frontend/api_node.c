@@ -335,6 +335,35 @@ node_kexec_set(struct http_req *rq, const char *name, int on,
 	return 0;
 }
 
+/* The node's rack (schema 022), "" none; 0, or -1 with *rc sent. */
+static int
+node_rack_set(struct http_req *rq, const char *name, const char *rack,
+    enum MHD_Result *rc)
+{
+	const char *params[2] = { name, rack };
+	char err[128];
+	PGresult *r;
+
+	r = db_query(rq->db, "SELECT 1 FROM racks WHERE name = $1", 1,
+	    &rack);
+	if (*rack != '\0' && PQresultStatus(r) == PGRES_TUPLES_OK &&
+	    PQntuples(r) == 0) {
+		PQclear(r);
+		snprintf(err, sizeof(err), "rack %.64s: no such rack", rack);
+		*rc = http_error(rq->c, MHD_HTTP_NOT_FOUND, err);
+		return -1;
+	}
+	PQclear(r);
+	r = db_query(rq->db, "UPDATE nodes SET rack = nullif($2, '') WHERE "
+	    "name = $1 RETURNING id", 2, params);
+	if (node_answered(rq, r, name, rc))
+		return -1;
+	PQclear(r);
+	db_event(rq->db, rq->who.name, "node.set", json_pack("{s:s, s:s}",
+	    "node", name, "rack", rack));
+	return 0;
+}
+
 /*
  * One key of the node's boot_params (flavour, console) set to value,
  * "" removing it (the default again); its event. 0, or -1 with *rc the
@@ -369,7 +398,7 @@ console_ok(const char *v)
 }
 
 /* POST /api/nodes/NAME {"power_driver"?, "power_params"?, "bootenv"?,
- * "console"?, "wipe"?, "kexec"?} */
+ * "console"?, "wipe"?, "kexec"?, "rack"?} */
 enum MHD_Result
 api_node_set(struct http_req *rq)
 {
@@ -377,7 +406,7 @@ api_node_set(struct http_req *rq)
 	PGconn *db = rq->db;
 	json_t *o = rq->o, *d, *done;
 	char name[64];
-	const char *fl, *con, *rest;
+	const char *fl, *con, *rest, *rack;
 	struct power_change pc = { 0 };
 	enum MHD_Result rc;
 	int tx, on, kx, requeued = 0;
@@ -387,6 +416,7 @@ api_node_set(struct http_req *rq)
 	d = json_object_get(o, "power_driver");
 	fl = json_string_value(json_object_get(o, "bootenv"));
 	con = json_string_value(json_object_get(o, "console"));
+	rack = json_string_value(json_object_get(o, "rack"));
 	if (json_object_size(o) == 0 || (d != NULL && !json_is_string(d)) ||
 	    (json_object_get(o, "power_params") != NULL &&
 	    !json_is_object(json_object_get(o, "power_params"))) ||
@@ -397,12 +427,15 @@ api_node_set(struct http_req *rq)
 	    (json_object_get(o, "wipe") != NULL &&
 	    !json_is_boolean(json_object_get(o, "wipe"))) ||
 	    (json_object_get(o, "kexec") != NULL &&
-	    !json_is_boolean(json_object_get(o, "kexec"))))
+	    !json_is_boolean(json_object_get(o, "kexec"))) ||
+	    (json_object_get(o, "rack") != NULL && (rack == NULL ||
+	    strlen(rack) > 32)))
 		return http_error(c, MHD_HTTP_BAD_REQUEST, "want {\"power_"
 		    "driver\": string, \"power_params\": object, \"bootenv\": "
 		    "a flavour (a-z, 0-9, -), \"console\": kernel arguments "
 		    "(letters, digits, spaces, ._-,:/=+@%~; at most 200), "
-		    "\"wipe\": boolean, \"kexec\": boolean}");
+		    "\"wipe\": boolean, \"kexec\": boolean, \"rack\": a rack's "
+		    "name or \"\"}");
 	done = json_pack("{s:s}", "node", name);
 	if (json_object_get(o, "wipe") != NULL) {
 		on = json_is_true(json_object_get(o, "wipe"));
@@ -416,6 +449,10 @@ api_node_set(struct http_req *rq)
 			goto out;
 		json_object_set_new(done, "kexec", json_boolean(kx));
 	}
+	if (rack != NULL && node_rack_set(rq, name, rack, &rc) < 0)
+		goto out;
+	if (rack != NULL)
+		json_object_set_new(done, "rack", json_string(rack));
 	if (fl != NULL && node_boot_param(rq, name, "flavour", fl, &rc) < 0)
 		goto out;
 	if (fl != NULL)

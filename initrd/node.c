@@ -508,6 +508,32 @@ node_postinst(struct node *n, struct deploy *d, json_t *order,
 	return rc;
 }
 
+/* The order's "sources": the node's rack caches, asked for chunks before
+ * pipold (fetch.c); one that is no http(s) URL is skipped, said once. */
+static void
+node_sources(struct deploy *d, json_t *srcs)
+{
+	const char *u;
+	json_t *v;
+	size_t i;
+
+	d->nsrc = 0;
+	json_array_foreach(srcs, i, v) {
+		u = json_string_value(v);
+		if (u == NULL || (strncmp(u, "http://", 7) != 0 &&
+		    strncmp(u, "https://", 8) != 0) ||
+		    d->nsrc == AGENT_SOURCES_MAX - 1) {
+			log_warnx("the order's source %zu: not an http(s) "
+			    "URL, or one too many: skipped", i);
+			continue;
+		}
+		d->src[d->nsrc++] = u;
+	}
+	if (d->nsrc > 0)
+		log_info("chunks from %d cache%s of this rack, then %s",
+		    d->nsrc, d->nsrc == 1 ? "" : "s", d->base);
+}
+
 /* Write the image the order names; the order's disk hash must be the
  * index's, so a node never takes another image for its own. */
 static int
@@ -538,6 +564,7 @@ node_deploy(struct node *n, struct deploy *d, json_t *order, struct perr *e)
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->version = (unsigned)v;
 	d->base = n->server;
+	node_sources(d, json_object_get(order, "sources"));
 	d->on_progress = node_progress;
 	d->progress_arg = n;
 	log_info("deploying %s:%u onto %s", d->name, d->version, d->target);

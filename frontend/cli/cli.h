@@ -48,6 +48,8 @@ int client_has_server(void);
 char *client_server(void);
 /* cache_cmd.c: pipol cache config RACK */
 extern const struct cmd cache_cmds[];
+/* rack_cmd.c: pipol rack add|list|rm */
+extern const struct cmd rack_cmds[];
 
 /* policy_cmd.c: "pipol group", "pipol site", and the queue and user
  * commands listed in resv_cmd.c and user_cmd.c */

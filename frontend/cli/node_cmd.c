@@ -106,7 +106,8 @@ cmd_node_add(const struct cmd *c, const struct cmd_args *a)
 	return 0;
 }
 
-enum { S_POWER, S_POWER_PARAM, S_BOOTENV, S_CONSOLE, S_WIPE, S_KEXEC };
+enum { S_POWER, S_POWER_PARAM, S_BOOTENV, S_CONSOLE, S_WIPE, S_KEXEC,
+    S_RACK };
 
 static const struct cmd_opt set_opts[] = {
 	[S_POWER] = { "power", 0, CMD_VALUE, "DRIVER",
@@ -130,6 +131,9 @@ static const struct cmd_opt set_opts[] = {
 	[S_KEXEC] = { "kexec", 0, CMD_VALUE, "on|off",
 	    "hand its deployments over to the deployed kernel\n"
 	    "by kexec, without a firmware pass (default on)" },
+	[S_RACK] = { "rack", 0, CMD_VALUE, "RACK",
+	    "its rack (pipol rack add): its agent takes chunks\n"
+	    "from the rack's caches first; \"\": none" },
 	CMD_OPT_END
 };
 
@@ -139,16 +143,18 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 	const char *power = cmd_str(a, S_POWER), *name = a->pos[0];
 	const char *flavour = cmd_str(a, S_BOOTENV), *wipe = cmd_str(a, S_WIPE);
 	const char *kexec = cmd_str(a, S_KEXEC), *console = cmd_str(a, S_CONSOLE);
+	const char *rack = cmd_str(a, S_RACK);
 	json_t *send, *reply = NULL, *pp;
 	char path[128];
 	struct perr e;
 	int rc;
 
 	if (power == NULL && flavour == NULL && wipe == NULL &&
-	    kexec == NULL && console == NULL &&
+	    kexec == NULL && console == NULL && rack == NULL &&
 	    cmd_count(a, S_POWER_PARAM) == 0)
 		return cmd_usage_error(c, "give NAME and --power, "
-		    "--power-param, --bootenv, --console, --wipe or --kexec");
+		    "--power-param, --bootenv, --console, --wipe, --kexec or "
+		    "--rack");
 	if (kexec != NULL && strcmp(kexec, "on") != 0 &&
 	    strcmp(kexec, "off") != 0)
 		return cmd_usage_error(c, "--kexec %s: on or off", kexec);
@@ -173,6 +179,8 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 	if (kexec != NULL)
 		json_object_set_new(send, "kexec", json_boolean(strcmp(kexec,
 		    "on") == 0));
+	if (rack != NULL)
+		json_object_set_new(send, "rack", json_string(rack));
 	snprintf(path, sizeof(path), "/api/nodes/%s", name);
 	rc = client_call("POST", path, send, &reply, &e);
 	json_decref(send);
@@ -190,6 +198,8 @@ cmd_node_set(const struct cmd *c, const struct cmd_args *a)
 		    "dropped: powered off only)") : "");
 	if (kexec != NULL)
 		printf("%s: kexec %s\n", name, kexec);
+	if (rack != NULL)
+		printf("%s: rack %s\n", name, *rack ? rack : "(none)");
 	if (json_object_get(reply, "power") != NULL)
 		printf("%s: power %s\n", cli_str(reply, "node"),
 		    cli_str(reply, "power"));
