@@ -648,7 +648,12 @@ tick_main(void *arg)
 	int i;
 
 	while (!tick_stopped()) {
-		if ((db = db_get(pd)) != NULL) {
+		if ((db = db_get(pd)) != NULL && !db_turn_begin(db,
+		    DB_TURN_REAPER)) {
+			db_put(pd, db);	/* another pipold's turn */
+			db = NULL;
+		}
+		if (db != NULL) {
 			r = db_query(db, "SELECT reservations_expire()", 0,
 			    NULL);
 			if (PQresultStatus(r) == PGRES_TUPLES_OK &&
@@ -660,6 +665,7 @@ tick_main(void *arg)
 			PQclear(r);
 			tokens_tick(db);	/* api_token.c: hourly */
 			netboot_tick(pd, db);	/* netboot.c: hourly */
+			db_turn_end(db, DB_TURN_REAPER);
 			db_put(pd, db);
 			resv_end_tick(pd);	/* what the ends queued */
 		}

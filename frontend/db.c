@@ -704,6 +704,34 @@ db_query_bin(PGconn *db, const char *sql, int n, const char *const *params,
 }
 
 int
+db_turn_begin(PGconn *db, enum db_turn which)
+{
+	char key[16];
+	const char *params[1] = { key };
+	PGresult *r;
+	int got;
+
+	snprintf(key, sizeof(key), "%d", (int)which);
+	r = db_query(db, "SELECT pg_try_advisory_lock(1885958255, $1::integer)",
+	    1, params);
+	got = PQresultStatus(r) == PGRES_TUPLES_OK &&
+	    strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return got;
+}
+
+void
+db_turn_end(PGconn *db, enum db_turn which)
+{
+	char key[16];
+	const char *params[1] = { key };
+
+	snprintf(key, sizeof(key), "%d", (int)which);
+	PQclear(db_query(db, "SELECT pg_advisory_unlock(1885958255, "
+	    "$1::integer)", 1, params));
+}
+
+int
 db_is_retry(const PGresult *r)
 {
 	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);

@@ -91,6 +91,10 @@ jobs_turn(struct pipold *pd)
 
 	if ((db = db_get(pd)) == NULL)
 		return;
+	if (!db_turn_begin(db, DB_TURN_JOBS)) {
+		db_put(pd, db);	/* another pipold is in its turn */
+		return;
+	}
 	jobs_sync(db);
 	r = db_query(db, "SELECT job, reservation, image, user_id, user_name, "
 	    "admin, nodes FROM job_claim() WHERE nodes IS NOT NULL", 0, NULL);
@@ -101,6 +105,7 @@ jobs_turn(struct pipold *pd)
 			jobs_deploy(pd, db, r, i);
 	PQclear(r);
 	refresh_turn(pd, db);	/* refresh (schema 018): runs follow jobs */
+	db_turn_end(db, DB_TURN_JOBS);
 	db_put(pd, db);
 }
 

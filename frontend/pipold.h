@@ -88,6 +88,18 @@ struct pg_result *db_query(struct pg_conn *db, const char *sql, int n,
     const char *const *params);
 struct pg_result *db_query_bin(struct pg_conn *db, const char *sql, int n,
     const char *const *params, const int *lens, const int *fmts);
+/*
+ * A turn of a periodic job that one pipold sharing the database does at
+ * a time, the others skipping theirs meanwhile: a session advisory lock
+ * (keys 1885958255 = "pipo", which) on db, tried without waiting. 1
+ * taken: run the turn on db and give it back with db_turn_end before
+ * db_put; 0 another pipold is in its turn (or the database did not
+ * answer). A pipold that dies in its turn drops the lock with its
+ * connection.
+ */
+enum db_turn { DB_TURN_REAPER = 1, DB_TURN_SCHED = 2, DB_TURN_JOBS = 3 };
+int db_turn_begin(struct pg_conn *db, enum db_turn which);
+void db_turn_end(struct pg_conn *db, enum db_turn which);
 /* Did this statement fail a serialisation check or deadlock (40001,
  * 40P01), so that its transaction may be run again? */
 int db_is_retry(const struct pg_result *r);

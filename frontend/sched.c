@@ -62,6 +62,10 @@ sched_turn(struct pipold *pd, const char *who)
 
 	if ((db = db_get(pd)) == NULL)
 		return;
+	if (!db_turn_begin(db, DB_TURN_SCHED)) {
+		db_put(pd, db);	/* another pipold is in its turn */
+		return;
+	}
 	cron_turn(db, who);	/* cron: their jobs' requests, then placed */
 	for (i = 0; i < SCHED_STEPS_MAX; i++) {
 		s.outcome[0] = '\0';
@@ -72,6 +76,7 @@ sched_turn(struct pipold *pd, const char *who)
 		else if (strcmp(s.outcome, "closed") != 0)
 			break;
 	}
+	db_turn_end(db, DB_TURN_SCHED);
 	db_put(pd, db);
 }
 

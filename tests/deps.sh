@@ -21,6 +21,8 @@ pkgs_test="$pkgs_test rpm"
 pkgs_test="$pkgs_test qemu-utils"
 # rack caches: pipol cache config run by a real nginx (tests/shell/rack_cache.sh)
 pkgs_test="$pkgs_test nginx-light"
+# several pipold behind a load balancer (tests/shell/multi.sh)
+pkgs_test="$pkgs_test haproxy"
 # web: the pages in a real headless browser (tests/web/web_test.py)
 pkgs_test="$pkgs_test chromium chromium-driver python3-selenium"
 pkgs_bench="$pkgs_test debootstrap e2fsprogs fdisk bc netcat-openbsd iproute2 nginx-light"
