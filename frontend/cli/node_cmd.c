@@ -349,7 +349,8 @@ const struct cmd node_cmds[] = {
 	  "add a machine to the pool (admin)", add_opts, 1, 1, NULL },
 	{ "set", cmd_node_set,
 	  "NAME [--power qemu|ipmi|manual] [--power-param KEY=VALUE]... "
-	  "[--bootenv FLAVOUR] [--console ARGS] [--wipe on|off] [--kexec on|off]",
+	  "[--bootenv FLAVOUR] [--console ARGS] [--wipe on|off] [--kexec on|off] "
+	  "[--rack RACK]",
 	  "change how a machine is powered, deployed or wiped (admin)",
 	  set_opts,
 	  1, 1, NULL },

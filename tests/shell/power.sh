@@ -172,7 +172,7 @@ equal "node set --console '': the default again" "$("$P" node set n3 --console '
 equal "... the key gone" "$(sql "select boot_params ? 'console' from nodes where name = 'n3'")" f
 expect_fail 4 "$U: admins only" as_bob node set n3 --power qemu
 expect_fail 6 "$U: node n9: no such node" "$P" node set n9 --power manual
-expect_fail 2 "give NAME and --power, --power-param, --bootenv, --console, --wipe or --kexec" "$P" node set n3
+expect_fail 2 "give NAME and --power, --power-param, --bootenv, --console, --wipe, --kexec or --rack" "$P" node set n3
 equal "node.set events (power twice, console twice)" "$(sql "select count(*) from events where kind = 'node.set'")" 4
 
 # IPMI: ipmitool against ipmi_sim (OpenIPMI's BMC simulator) on
