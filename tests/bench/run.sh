@@ -10,3 +10,4 @@ bash pinned.sh
 bash serve.sh
 bash progress.sh
 bash handover.sh
+bash scale.sh

@@ -103,7 +103,7 @@ caches_up() {
 echo "scale bench: a $MIB MiB image ($((CHUNKS >> 20)) MiB of chunks); nodes at $RN each, frontend uplink $RU," \
     "a rack cache per $PER nodes at $RC; $(nproc) cores; a simulation at a smaller scale"
 printf '%-6s %-6s %9s %9s %13s %9s\n' NODES CACHES "MEDIAN s" "MAX s" "FRONTEND MiB" "MAX/1"
-declare -A base
+declare -A base last
 for mode in none rack; do
 	for n in $NODES; do
 		rm -f "$TGT"/t*
@@ -125,7 +125,11 @@ for mode in none rack; do
 		max=$(echo "$times" | tail -1)
 		mb=$(( ($(sent) - s0) >> 20 ))
 		[ -n "${base[$mode]:-}" ] || base[$mode]=$max
+		last[$mode]=$max
 		printf '%-6s %-6s %9.2f %9.2f %13s %9.2f\n' "$n" "$([ $mode = rack ] && echo $(( (n + PER - 1) / PER )) || echo 0)" \
 		    "$med" "$max" "$mb" "$(echo "$max / ${base[$mode]}" | bc -l)"
 	done
 done
+echo "the curve's end over its start (slowest node at N=$MAXN over N=1): without caches" \
+    "$(printf %.2f "$(echo "${last[none]} / ${base[none]}" | bc -l)"), with rack caches" \
+    "$(printf %.2f "$(echo "${last[rack]} / ${base[rack]}" | bc -l)")"
