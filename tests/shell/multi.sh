@@ -4,7 +4,11 @@
 # alice's commands, the nodes' boot scripts, the agents' orders, chunks,
 # progress and results. One pipold is killed -9 while four agents are
 # deploying: each finishes through the other, byte for byte, every
-# deployment reaches rebooting with every state once, nothing is lost.
+# deployment reaches rebooting with every state once, then ready. With
+# both running again: the reaper's and the scheduler's turns need an
+# advisory lock each; held from outside for more than a reaper tick, no
+# reservation past its end is ended and no queued request placed; let
+# go, one pipold does each, once.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/pipold_lib.sh"
 D2PID= HPID= APIDS=()
@@ -88,29 +92,50 @@ equal "every deployment rebooting" "$(sql "select string_agg(state, ' ' order by
     "rebooting rebooting rebooting rebooting"
 equal "every state once, in order, on each" "$(sql "select count(*) from deployments d where (select string_agg(state, ' ' order by at) from deployment_transitions t where t.deployment_id = d.id) = 'pending booting fetching writing rebooting'")" 4
 equal "alice's reservation still holds the four" "$(sql "select count(*) from reservation_nodes rn join reservations r on r.id = rn.reservation_id where r.state = 'active'")" 4
+# each deployed system's first boot says ready, through haproxy to a
+for i in 1 2 3 4; do
+	t=$(sed 's/.*pipol\.token=//' "$T/cmdline$i")
+	curl -s -H "Authorization: Bearer $t" -d '{"state":"ready"}' "$HU/agent/result" > /dev/null
+done
+equal "every deployment ready" "$(sql "select string_agg(state, ' ' order by id) from deployments")" \
+    "ready ready ready ready"
 equal "pipold a still answers through haproxy" "$(curl -s -o /dev/null -w '%{http_code}' "$HU/health")" 200
 
-# the scheduler's turn is one pipold's at a time (an advisory lock, as
-# the reaper's and the jobs' are): while another session holds it, no
-# pipold places a queued request, however nudged; let go, one does
-bo=$(new_user bob)
+# b again; the periodic turns are one pipold's at a time (an advisory
+# lock each): while another session holds the reaper's and the
+# scheduler's, no pipold ends a reservation past its end nor places a
+# queued request, however nudged, for a whole reaper tick (10 s) and
+# more; let go, one pipold does each, once
+"$D" --listen 127.0.0.1:$P2 --state "$T/state2" --db "host=$T/state/pg user=pipol dbname=pipol" \
+    >> "$T/pipold2.log" 2>&1 &
+D2PID=$!
+check "pipold b starts again" up2
+bo=$(new_user bob) ca=$(new_user carol)
 rid=$(sql "select id from reservations where state = 'active'")
 q=$(hp "$bo" reserve --asap --nodes n1 --for 10m -q)
-psql -X -q -h "$T/state/pg" -U pipol -d pipol -c \
-    "select pg_advisory_lock(1885958255, 2)" -c "select pg_sleep(120)" > /dev/null 2>&1 &
+psql -X -q -h "$T/state/pg" -U pipol -d pipol -c "select pg_advisory_lock(1885958255, 1)" \
+    -c "select pg_advisory_lock(1885958255, 2)" -c "select pg_sleep(120)" > /dev/null 2>&1 &
 LPID=$!
 APIDS+=($LPID)
-for _ in $(seq 100); do
-	[ "$(sql "select count(*) from pg_locks where locktype = 'advisory' and classid = 1885958255 and objid = 2 and granted")" = 1 ] && break
+held() { sql "select count(*) from pg_locks where locktype = 'advisory' and classid = 1885958255 and objid in (1, 2) and granted"; }
+for _ in $(seq 100); do [ "$(held)" = 2 ] && break; sleep 0.1; done
+equal "another session holds the reaper's and the scheduler's locks" "$(held)" 2
+hp "$al" release "$rid" > /dev/null
+c=$(hp "$ca" reserve --nodes n2 --for 10m -q)
+sql "update reservations set during = tstzrange(lower(during), now()) where id = $c" > /dev/null
+sleep 12	# more than a reaper tick (10 s) and several scheduler turns
+equal "carol's reservation past its end: still active (the reaper's lock is held)" \
+    "$(sql "select state from reservations where id = $c")" active
+equal "n1 free, bob's request nudged: still queued (the scheduler's lock is held)" \
+    "$(sql "select state from asap_requests where id = $q")" queued
+# (the holder's server process ended: its locks go with it)
+sql "select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and classid = 1885958255 and objid = 1" > /dev/null
+wait "$LPID" 2>/dev/null
+for _ in $(seq 300); do
+	[ "$(sql "select state from asap_requests where id = $q") $(sql "select state from reservations where id = $c")" = "placed expired" ] && break
 	sleep 0.1
 done
-equal "another session holds the scheduler's lock" "$(sql "select count(*) from pg_locks where locktype = 'advisory' and classid = 1885958255 and objid = 2 and granted")" 1
-hp "$al" release "$rid" > /dev/null
-sleep 5	# two turns of the scheduler and the release's nudge: none may run
-equal "n1 free, bob's request nudged: still queued (the lock is held)" "$(sql "select state from asap_requests where id = $q")" queued
-# (the holder's server process ended: its lock goes with it)
-sql "select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and classid = 1885958255 and objid = 2" > /dev/null
-wait "$LPID" 2>/dev/null
-for _ in $(seq 300); do [ "$(sql "select state from asap_requests where id = $q")" = placed ] && break; sleep 0.1; done
-equal "the lock let go: placed" "$(sql "select state from asap_requests where id = $q")" placed
+equal "the locks let go: placed, expired" "$(sql "select state from asap_requests where id = $q") $(sql "select state from reservations where id = $c")" "placed expired"
+equal "... each by one pipold, once" "$(cat "$T/pipold.log" "$T/pipold2.log" | grep -c 'reservation(s) ended')" 1
+kill "$D2PID" && wait "$D2PID"; equal "pipold b stops" $? 0; D2PID=
 stop_pipold
