@@ -207,7 +207,11 @@ for round in $(seq $ROUNDS); do
 done
 equal "$ROUNDS rounds, two pipold: no node held twice at once" "$bad" 0
 equal "$ROUNDS rounds: each time 4 placed, 2 still queued, none lost" "$lost" 0
-equal "both pipold placed requests" "$(sql "select count(distinct actor) from events where kind = 'reservation.place' and actor like 'pipold:%'")" 2
+# (the scheduler's turn is one pipold's at a time, db_turn_begin: which
+# one places is whichever holds it, maybe the same one every round)
+placed=$(sql "select count(*) from events where kind = 'reservation.place' and actor in ('pipold:$DPID', 'pipold:$D2PID')")
+[ "$placed" -ge $((ROUNDS * 4)) ] && ok "every placement made by one of the two schedulers ($placed)" ||
+    notok "every placement made by one of the two schedulers ($placed of $((ROUNDS * 4)))"
 kill "$D2PID" && wait "$D2PID"; equal "the second pipold stops" $? 0; D2PID=
 grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' "$T/pipold2.log" &&
     notok "the second pipold: no sanitizer report" || ok "the second pipold: no sanitizer report"
