@@ -44,7 +44,8 @@
 
 /*
  * sub (schema 016): the order of a deployment that runs a job's
- * command carries "job": {"run", "token"}, the job-run token the
+ * command carries "job": {"run", "token"} (and "root", "reboot" for an
+ * image refresh's run, whose order names no user), the job-run token the
  * post-install writes for the job hook (jobs.c mints it for the
  * address asking). Every other order is sent as the statement made it.
  */
@@ -60,6 +61,18 @@ order_with_job(struct http_req *rq, PGresult *r, const char *dep)
 	if ((o = json_loads(PQgetvalue(r, 0, 0), 0, NULL)) == NULL) {
 		json_decref(job);
 		return http_pgjson(rq->c, r, MHD_HTTP_OK, "order");
+	}
+	/* refresh (schema 023): a refresh's deployment is bare of any
+	 * user -- its disk becomes the image's next version, which must
+	 * hold no account, key, home, hostname or script of the admin
+	 * who asked or of the site's post-install */
+	if (json_is_true(json_object_get(job, "root"))) {
+		json_object_del(o, "user");
+		json_object_del(o, "uid");
+		json_object_del(o, "ssh_keys");
+		json_object_del(o, "nfs_home");
+		json_object_del(o, "hostname");
+		json_object_set_new(o, "scripts", json_array());
 	}
 	json_object_set_new(o, "job", job);
 	return http_json(rq->c, MHD_HTTP_OK, o);

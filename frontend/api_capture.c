@@ -262,6 +262,37 @@ image_row(PGconn *db, const char *name, unsigned version,
 	return rc;
 }
 
+/*
+ * A captured disk comes without the image's metadata (root=, esp=,
+ * fstype=: the agent reads blocks, not layouts): an index with none
+ * takes the image's current version's, else its newest's, so that the
+ * next version of an image (a refresh's, a capture of a node that ran
+ * it) deploys with its post-install as the one before. A new image's
+ * first capture has none to take.
+ */
+static int
+meta_inherit(struct store *s, const char *name, struct pimg_index *ix,
+    struct perr *e)
+{
+	struct pimg_index *prev = NULL;
+	struct store_image img;
+	unsigned v;
+	int rc;
+
+	if (ix->meta != NULL && ix->meta[0] != '\0')
+		return 0;
+	if (store_image_get(s, name, &img, NULL) < 0)
+		return 0;		/* no such image yet */
+	v = img.current ? img.current : img.nv ? img.v[img.nv - 1].version : 0;
+	store_image_clear(&img);
+	if (v == 0 || store_load(s, name, v, &prev, NULL) < 0)
+		return 0;
+	rc = prev->meta != NULL && prev->meta[0] != '\0' ?
+	    pimg_index_set_meta(ix, prev->meta, e) : 0;
+	pimg_index_free(prev);
+	return rc;
+}
+
 /* The index -> a new draft; 201 {"image", "version"}. */
 static enum MHD_Result
 capture_index(struct pipold *pd, struct MHD_Connection *c, PGconn *db,
@@ -277,6 +308,7 @@ capture_index(struct pipold *pd, struct MHD_Connection *c, PGconn *db,
 	if (pimg_index_decode((const uint8_t *)body, len, name, &ix, &e) < 0 ||
 	    store_open(pd->state, STORE_SHARED_NOWAIT, &s, &e) < 0 ||
 	    chunks_present(s, ix, &e) < 0 ||
+	    meta_inherit(s, name, ix, &e) < 0 ||
 	    store_commit(s, name, ix, &version, &e) < 0) {
 		rc = http_perr(c, &e);
 		goto out;

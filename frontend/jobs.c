@@ -193,10 +193,13 @@ job_order_fields(PGconn *db, const char *dep, const char *addr)
 	else if (PQntuples(r) == 1)
 		o = json_pack("{s:I, s:s}", "run", (json_int_t)strtoll(
 		    PQgetvalue(r, 0, 0), NULL, 10), "token", hex);
-	/* refresh (schema 018): a refresh's run updates the system, as
-	 * root; only refresh_submit (admins) makes such a job */
-	if (o != NULL && PQgetvalue(r, 0, 1)[0] == 't')
+	/* refresh (schemas 018, 023): a refresh's run updates the system,
+	 * as root, and reboots it before its test; only refresh_submit
+	 * (admins) makes such a job */
+	if (o != NULL && PQgetvalue(r, 0, 1)[0] == 't') {
 		json_object_set_new(o, "root", json_true());
+		json_object_set_new(o, "reboot", json_true());
+	}
 	PQclear(r);
 	explicit_bzero(hex, sizeof(hex));
 	return o;

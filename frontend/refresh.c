@@ -35,8 +35,12 @@ const char refresh_update_default[] =
     "DEBIAN_FRONTEND=noninteractive apt-get -y upgrade; "
     "elif command -v dnf >/dev/null 2>&1; then dnf -y upgrade; "
     "else echo 'pipol-refresh: no apt-get or dnf' >&2; exit 1; fi";
+/* a user-style smoke command, and an SSH server listening (port 22,
+ * state 0A: read from /proc, whatever tools the image has) */
 const char refresh_test_default[] =
-    "su -s /bin/sh nobody -c 'id && ls / > /dev/null'";
+    "su -s /bin/sh nobody -c 'id && ls / > /dev/null' && "
+    "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$2 ~ /:0016$/ "
+    "&& $4 == \"0A\" { f = 1 } END { exit !f }'";
 
 /* A failed statement as a perr: our PPnnn codes keep their meaning. */
 static int

@@ -51,7 +51,7 @@
 # initramfs differ), so neither are their images.
 set -eu
 
-USAGE="usage: refimg.sh [--kernel-flavour cloud|generic] [--cache DIR] bios|uefi|mac OUT"
+USAGE="usage: refimg.sh [--kernel-flavour cloud|generic] [--point-release] [--cache DIR] bios|uefi|mac OUT"
 help() {
 	cat <<EOF
 $USAGE
@@ -63,6 +63,9 @@ copy it to OUT. Prints what pipol needs to know about it on stdout:
 options:
   --kernel-flavour F   cloud (default): linux-image-cloud-amd64, virtio
                        only, fast under QEMU; generic: linux-image-amd64
+  --point-release      bookworm as released, without bookworm-updates and
+                       bookworm-security: an image that has aged, which
+                       an image refresh brings up to date
   --cache DIR          default \${PIPOL_CACHE:-/var/cache/pipol}/refimg
   --help               this text
 The Debian mirror is the one this machine's apt uses for bookworm (its
@@ -79,10 +82,11 @@ die() { echo "refimg: $*" >&2; exit 1; }
 usage_err() { echo "refimg: $*" >&2; echo "$USAGE" >&2; exit 2; }
 say() { echo "refimg: $*" >&2; }
 
-flavour=cloud cache='' kind='' out=''
+flavour=cloud cache='' kind='' out='' point=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h|--help) help; exit 0 ;;
+	--point-release) point=1; shift ;;
 	--kernel-flavour|--cache)
 		[ $# -ge 2 ] || usage_err "$1: needs a value"
 		case $1 in --kernel-flavour) flavour=$2 ;; --cache) cache=$2 ;; esac
@@ -165,7 +169,7 @@ fi
 
 # bump the number when build_tree changes: the tree is kept across
 # changes to the rest of this script
-TREE_RECIPE="4 bookworm minbase amd64 $INCLUDE $mirror $security"
+TREE_RECIPE="4 bookworm minbase amd64 $INCLUDE $mirror $security${point:+ point}"
 
 mkdir -p "$cache/debs"
 cache=$(cd "$cache" && pwd)
@@ -186,12 +190,13 @@ W=$(mktemp -d "$cache/work.XXXXXX")
 t0=$SECONDS
 
 # --- 1. the Debian tree: debootstrap + upgrade, kept in the cache ---------
-tree=$cache/tree-$flavour
+tree=$cache/tree-$flavour${point:+-point}
 # tree_is_current: built from this recipe, and apt knows no newer version
 # of any of its packages
 tree_is_current() {
 	[ -d "$tree" ] && [ -s "$tree.pkgs" ] &&
 	    [ "$(head -n 1 "$tree.pkgs")" = "recipe $TREE_RECIPE" ] || return 1
+	[ -z "$point" ] || return 0	# as released: newer versions are the point
 	tail -n +2 "$tree.pkgs" | cut -d' ' -f1 | xargs apt-cache show \
 	    --no-all-versions 2>/dev/null |
 	    awk '/^Package: / { p = $2 } /^Version: / { print p, $2 }' \
@@ -259,7 +264,11 @@ build_tree() {
 	    { tail -n 15 "$W/debootstrap.log" >&2; die "debootstrap bookworm from $mirror failed"; }
 	awk -v p="$r/" 'index($2, p) == 1 { exit 1 }' /proc/mounts ||
 	    die "$r: debootstrap left file systems mounted"
-	upgrade "$r"
+	if [ -n "$point" ]; then
+		chroot "$r" apt-get clean
+	else
+		upgrade "$r"
+	fi
 	[ -e "$r/vmlinuz" ] && [ -e "$r/initrd.img" ] ||
 	    die "$r: no /vmlinuz or /initrd.img after installing $kmeta"
 	{ echo "recipe $TREE_RECIPE"

@@ -297,7 +297,13 @@ static const char job_script[] =
 ". /etc/pipol/job.env || exit 1\n"
 "auth=\"Authorization: Bearer $PIPOL_JOB_TOKEN\"\n"
 "w=/var/lib/pipol-job\n"
-"rm -rf \"$w\"; mkdir -p -m 700 \"$w\" || exit 1\n"
+"# a run with a reboot (an image refresh): PIPOL_JOB_PHASE=update, the\n"
+"# node reboots, then PIPOL_JOB_PHASE=test; $w/phase says where it is\n"
+"phase=\n"
+"[ -n \"$PIPOL_JOB_REBOOT\" ] && [ -f \"$w/phase\" ] && phase=$(cat \"$w/phase\")\n"
+"if [ \"$phase\" != test ]; then\n"
+"\trm -rf \"$w\"; mkdir -p -m 700 \"$w\" || exit 1\n"
+"fi\n"
 "get() {\n"
 "\tif command -v curl >/dev/null 2>&1; then\n"
 "\t\tcurl -fsS -m 600 -o \"$2\" -H \"$auth\" \"$PIPOL_SERVER$1\"\n"
@@ -337,35 +343,65 @@ static const char job_script[] =
 "\t\toff=$((off + n))\n"
 "\tdone\n"
 "}\n"
-"i=0\n"
-"until get /job/argv \"$w/argv\" 2>/dev/null; do\n"
-"\ti=$((i + 1)); [ $i -ge 300 ] && exit 1\n"
-"\tsleep 2\n"
-"done\n"
-"retry get /job/source \"$w/source\" || exit 1\n"
 "home=$(awk -F: -v u=\"$PIPOL_USER\" '$1 == u { print $6 }' /etc/passwd)\n"
 "export PIPOL_RESULTS=\"$home/pipol-results\"\n"
 "as_user() { su -s /bin/sh \"$PIPOL_USER\" /usr/local/sbin/pipol-job-run \"$@\"; }\n"
-": > \"$w/stdout\"; : > \"$w/stderr\"\n"
-"[ -s \"$w/source\" ] && as_user unpack < \"$w/source\" >> \"$w/stderr\" 2>&1\n"
-"t0=$(date +%s)\n"
-"as_user run < \"$w/argv\" >> \"$w/stdout\" 2>> \"$w/stderr\"\n"
-"status=$?\n"
+"if [ \"$phase\" != test ]; then\n"
+"\ti=0\n"
+"\tuntil get /job/argv \"$w/argv\" 2>/dev/null; do\n"
+"\t\ti=$((i + 1)); [ $i -ge 300 ] && exit 1\n"
+"\t\tsleep 2\n"
+"\tdone\n"
+"\tretry get /job/source \"$w/source\" || exit 1\n"
+"\t: > \"$w/stdout\"; : > \"$w/stderr\"\n"
+"\t[ -s \"$w/source\" ] && as_user unpack < \"$w/source\" >> \"$w/stderr\" 2>&1\n"
+"\tdate +%s > \"$w/t0\"\n"
+"fi\n"
+"if [ -z \"$PIPOL_JOB_REBOOT\" ]; then\n"
+"\tas_user run < \"$w/argv\" >> \"$w/stdout\" 2>> \"$w/stderr\"\n"
+"\tstatus=$?\n"
+"elif [ \"$phase\" != test ]; then\n"
+"\tPIPOL_JOB_PHASE=update as_user run < \"$w/argv\" >> \"$w/stdout\" \\\n"
+"\t    2>> \"$w/stderr\"\n"
+"\tstatus=$?\n"
+"\tif [ $status = 0 ]; then\n"
+"\t\techo \"pipol-job: update done, rebooting (boot $(cat \\\n"
+"\t\t    /proc/sys/kernel/random/boot_id 2>/dev/null))\" >> \"$w/stderr\"\n"
+"\t\techo test > \"$w/phase\"\n"
+"\t\tsync\n"
+"\t\techo 'pipol: job: update done, rebooting' > /dev/console 2>/dev/null\n"
+"\t\treboot\n"
+"\t\texit 0\n"
+"\tfi\n"
+"else\n"
+"\techo \"pipol-job: up again (boot $(cat \\\n"
+"\t    /proc/sys/kernel/random/boot_id 2>/dev/null)), the test\" >> \"$w/stderr\"\n"
+"\tPIPOL_JOB_PHASE=test as_user run < \"$w/argv\" >> \"$w/stdout\" \\\n"
+"\t    2>> \"$w/stderr\"\n"
+"\tstatus=$?\n"
+"fi\n"
 "t1=$(date +%s)\n"
-"# written through: once the result is in, pipold may cut the power (a\n"
-"# refresh captures this disk next, a released node is powered off)\n"
-"sync\n"
 "as_user pack > \"$w/results\" 2>> \"$w/stderr\"\n"
 "trunc=false\n"
 "send \"$w/stdout\" stdout 67108864 && send \"$w/stderr\" stderr 67108864 &&\n"
 "    send \"$w/results\" results 268435456 || exit 1\n"
 "printf '{\"status\":%d,\"seconds\":%d,\"truncated\":%s}' \"$status\" \\\n"
-"    $((t1 - t0)) \"$trunc\" > \"$w/result\"\n"
-"retry post /job/result \"$w/result\"\n"
-"echo \"pipol: job run over, exit status $status\" > /dev/console 2>/dev/null\n"
-"rm -rf \"$w\" /etc/pipol/job.env /etc/local.d/pipol-job.start \\\n"
+"    $((t1 - $(cat \"$w/t0\"))) \"$trunc\" > \"$w/result\"\n"
+"# this hook gone and written through before the result is in: then\n"
+"# pipold may cut the power (a refresh captures this disk next, and no\n"
+"# piece of pipol may go with it; a released node is powered off)\n"
+"rm -rf /etc/pipol/job.env /etc/local.d/pipol-job.start \\\n"
 "    /etc/systemd/system/multi-user.target.wants/pipol-job.service \\\n"
-"    /etc/systemd/system/pipol-job.service\n"
+"    /etc/systemd/system/pipol-job.service /usr/local/sbin/pipol-job-run \\\n"
+"    /usr/local/sbin/pipol-ready /usr/local/sbin/pipol-job\n"
+"rmdir /etc/pipol 2>/dev/null\n"
+"cp \"$w/result\" /run/pipol-job-result 2>/dev/null || cp \"$w/result\" /tmp/pipol-job-result\n"
+"rm -rf \"$w\"\n"
+"sync\n"
+"r=/run/pipol-job-result; [ -f $r ] || r=/tmp/pipol-job-result\n"
+"retry post /job/result $r\n"
+"echo \"pipol: job run over, exit status $status\" > /dev/console 2>/dev/null\n"
+"rm -f $r\n"
 "exit 0\n";
 
 /* what runs as the user: unpack (stdin into $HOME), run (the command's
@@ -414,15 +450,18 @@ job_hook(const struct postinst *p, struct perr *e)
 	char env[800];
 	int rc;
 
-	if (tok == NULL || user == NULL || p->server == NULL)
-		return 0;
-	/* refresh (schema 018): an image refresh's run updates the system */
+	/* refresh (schemas 018, 023): an image refresh's run updates the
+	 * system, as root, on a bare deployment (no user in the order),
+	 * and reboots it between its update and its test */
 	if (json_is_true(json_object_get(job, "root")))
 		user = "root";
+	if (tok == NULL || user == NULL || p->server == NULL)
+		return 0;
 	if (strspn(tok, "0123456789abcdef") != 64 || tok[64] != '\0')
 		return perr_set(e, PE_DATA, "order: a bad job token");
 	snprintf(env, sizeof(env), "PIPOL_SERVER='%s'\nPIPOL_JOB_TOKEN='%s'\n"
-	    "PIPOL_USER='%s'\n", p->server, tok, user);
+	    "PIPOL_USER='%s'\nPIPOL_JOB_REBOOT='%s'\n", p->server, tok, user,
+	    json_is_true(json_object_get(job, "reboot")) ? "1" : "");
 	if ((rc = chroot_put_file("/etc/pipol/job.env", 0600, env, strlen(env),
 	    e)) < 0 ||
 	    (rc = chroot_put_file("/usr/local/sbin/pipol-job", 0755, job_script,

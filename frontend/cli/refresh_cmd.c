@@ -27,8 +27,9 @@ const struct cmd_opt refresh_opts[] = {
 	[O_SCHEDULE] = { "schedule", 0, CMD_VALUE, "weekly",
 	    "refresh again every week with these options" },
 	[O_TEST] = { "test", 0, CMD_VALUE, "CMD",
-	    "the test run after the update, as root through sh -c (default:\n"
-	    "a smoke command as nobody); non-zero keeps the old current" },
+	    "the test run after the update and a reboot, as root through\n"
+	    "sh -c (default: a smoke command as nobody, and an SSH server\n"
+	    "listening); non-zero keeps the old current" },
 	[O_UPDATE] = { "update", 0, CMD_VALUE, "CMD",
 	    "the update run as root through sh -c (default: apt-get update\n"
 	    "&& apt-get -y upgrade, or dnf -y upgrade)" },

@@ -29,8 +29,10 @@ MPID=$!
 "$P" image packages testimg:1 | grep -qx "dropbear-bin $old amd64" &&
     ok "testimg:1 holds dropbear-bin $old" || notok "testimg:1 holds dropbear-bin $old"
 
-UPD="wget -q -O /tmp/u.deb http://$NET_IP:8081/dropbear-bin.deb && dpkg -i /tmp/u.deb"
-TST="[ \"\$(id -u)\" = 0 ] && grep -qx '$new' /usr/share/doc/dropbear-bin/pipol-refresh"
+# the update notes its boot; the test passes only in another boot (the
+# node rebooted in between) and removes the note
+UPD="wget -q -O /tmp/u.deb http://$NET_IP:8081/dropbear-bin.deb && dpkg -i /tmp/u.deb && rm /tmp/u.deb && cat /proc/sys/kernel/random/boot_id > /root/pipol-boot"
+TST="[ \"\$(id -u)\" = 0 ] && grep -qx '$new' /usr/share/doc/dropbear-bin/pipol-refresh && [ -s /root/pipol-boot ] && [ \"\$(cat /proc/sys/kernel/random/boot_id)\" != \"\$(cat /root/pipol-boot)\" ] && rm /root/pipol-boot"
 t0=$(date +%s)
 pipol image refresh testimg --update "$UPD" --test "$TST" --promote --wait > "$T/refresh.out" 2>&1 &
 rpid=$!
@@ -57,6 +59,26 @@ shared=$(grep -oE '^1 +1 +2 +promoted .* [0-9]+/[0-9]+' "$T/hist" | grep -oE '[0
 [ -n "$shared" ] && [ "${shared%/*}" -gt 0 ] && [ "${shared%/*}" -lt "${shared#*/}" ] &&
     ok "history: testimg:2 shares $shared chunks with testimg:1" ||
     { notok "history: some but not all chunks shared"; cat "$T/hist" >&2; }
+pipol job log 1 n1 --stderr > "$T/joberr" 2>&1
+b1=$(grep -oE 'update done, rebooting \(boot [0-9a-f-]{36}\)' "$T/joberr" | grep -oE '[0-9a-f-]{36}')
+b2=$(grep -oE 'up again \(boot [0-9a-f-]{36}\)' "$T/joberr" | grep -oE '[0-9a-f-]{36}')
+[ -n "$b1" ] && [ -n "$b2" ] && [ "$b1" != "$b2" ] &&
+    ok "the node rebooted between the update and the test (boots ${b1%%-*}, ${b2%%-*})" ||
+    { notok "the node rebooted between the update and the test"; cat "$T/joberr" >&2; }
+# bare: testimg:2 holds nothing of the admin (named root here) or of
+# pipol's hooks; read from its base, the root partition by debugfs
+raw=$("$P" image base testimg:2)
+off=$(($(sfdisk -d "$raw" | grep -oE 'start= *[0-9]+' | sed -n 2p | grep -oE '[0-9]+') * 512))
+img1=$("$P" image base testimg:1)
+incat() { debugfs -R "cat $2" "$1?offset=$off" 2>/dev/null; }
+inls() { debugfs -R "ls -l $2" "$1?offset=$off" 2>&1; }
+equal "testimg:2: /etc/passwd as testimg:1's" "$(incat "$raw" /etc/passwd | md5sum)" "$(incat "$img1" /etc/passwd | md5sum)"
+equal "testimg:2: /etc/hostname as testimg:1's" "$(incat "$raw" /etc/hostname)" "$(incat "$img1" /etc/hostname)"
+equal "testimg:2: root's keys as testimg:1's" "$(incat "$raw" /root/.ssh/authorized_keys | md5sum)" "$(incat "$img1" /root/.ssh/authorized_keys | md5sum)"
+left=$(for f in /etc/pipol /usr/local/sbin/pipol-job /usr/local/sbin/pipol-job-run /usr/local/sbin/pipol-ready \
+    /etc/local.d/pipol-job.start /etc/local.d/pipol-ready.start /var/lib/pipol-job /root/pipol-boot /home/root; do
+	inls "$raw" "$f" | grep -q 'File not found' || echo "$f"; done)
+equal "testimg:2: no hook, token, note or home left" "$left" ""
 for s in deploy update-test capture validate promote; do
 	grep -qE "^ +$s +ok +[0-9]+ s" "$T/hist" || { notok "history: step $s ok"; cat "$T/hist" >&2; }
 done
@@ -65,6 +87,27 @@ echo "refresh figures: $secs s in all, $shared chunks shared; steps:" >&2
 grep -E '^ {8}[a-z]' "$T/hist" >&2
 [ "$(pipol reservations --all 2>/dev/null | grep -cE ' active .* n1$')" = 0 ] &&
     ok "n1 released" || { notok "n1 released"; pipol reservations --all >&2; }
+
+# an update that changes nothing, the default test (a smoke command as
+# nobody, an SSH server listening after the reboot): testimg:3 shares
+# almost every chunk with testimg:2
+# (n1 is off since its release: QEMU quit; on again, paused, as at first)
+net_node_stop n1
+check "n1 on again, paused" net_node n1 52:54:00:99:00:21 "$T/n1.disk" bios -S
+t0=$(date +%s)
+pipol image refresh testimg --update true --wait > "$T/refresh2.out" 2>&1; rc=$?
+secs=$(($(date +%s) - t0))
+equal "a refresh that changes nothing, the default test: exit 0 ($secs s)" "$rc" 0 ||
+    { cat "$T/refresh2.out" >&2; pipol image history testimg >&2; tr -d '\r' < "$NET_DIR/n1.log" | tail -30 >&2; }
+pipol image history testimg > "$T/hist2"
+shared=$(grep -oE '^2 +2 +3 +validated .* [0-9]+/[0-9]+' "$T/hist2" | grep -oE '[0-9]+/[0-9]+$')
+[ -n "$shared" ] && [ $((${shared%/*} * 10)) -ge $((${shared#*/} * 8)) ] &&
+    ok "testimg:3 (validated, not promoted) shares $shared chunks with testimg:2" ||
+    { notok "testimg:3 shares at least 80 % of its chunks"; cat "$T/hist2" >&2; }
+grep -E '^ +validate +ok ' "$T/hist2" | head -1 | grep -qF "packages: 0 newer, 3 the same" &&
+    ok "... its packages: 0 newer, 3 the same" || { notok "... its packages the same"; cat "$T/hist2" >&2; }
+equal "testimg:2 stays current" "$("$P" image show testimg | sed -n '1p')" "image:         testimg:2"
+echo "refresh figures, nothing changed: $secs s in all, $shared chunks shared" >&2
 kill "$MPID" 2>/dev/null; wait "$MPID" 2>/dev/null
 net_node_stop n1
 kill -0 "$DPID" 2>/dev/null && ok "pipold still runs" || notok "pipold still runs"

@@ -273,8 +273,11 @@ EOF
 	echo pipol-testimg > "$rd/etc/hostname"
 	# '*': no password opens it, but the account is not locked ('!'),
 	# which dropbear would refuse even with a key
-	echo 'root:*:0:0:root:/root:/bin/sh' > "$rd/etc/passwd"
-	echo 'root:x:0:' > "$rd/etc/group"
+	# nobody, as every Debian system has it (a refresh's default test
+	# runs its smoke command as nobody)
+	printf 'root:*:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+	    > "$rd/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' > "$rd/etc/group"
 	echo /bin/sh > "$rd/etc/shells"
 	printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' \
 	    > "$rd/etc/nsswitch.conf"

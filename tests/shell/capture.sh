@@ -56,6 +56,15 @@ same "version 2 deployed over version 1: byte-identical" "$T/d2" "$T/t1"
 equal "a third capture of the same disk uploads nothing" \
     "$(cap --image os --source "$T/d2" --progress-json 2>/dev/null | json_field /dev/stdin uploaded_chunks)" 0
 
+# a capture into an image with metadata: the new version takes the
+# current's (the disk does not say which partition is the root)
+"$P" image create laid --from "$T/d" --meta root=2 --meta fstype=ext4 > /dev/null &&
+    "$P" image validate laid:1 > /dev/null && "$P" image promote laid:1 > /dev/null
+equal "a capture into laid: laid:2" "$(cap --image laid --source "$T/d2" 2>/dev/null)" laid:2
+equal "... with laid:1's metadata" "$("$P" image show laid:2 | sed -n '/^meta:/,$p' | grep -oE '(root|fstype)=[a-z0-9]+' | tr '\n' ' ')" \
+    "root=2 fstype=ext4 "
+equal "... a new image's first capture has none" "$("$P" image show os:2 | grep -cE 'root=')" 0
+
 # zstd, 1 MiB chunks, one thread, one connection
 v=$(cap --image oz --source "$T/d2" --codec zstd --chunk-size 1M --threads 1 --connections 1)
 "$A" deploy --base "$U" --image "$v" --target "$T/tz" --verify 2>/dev/null

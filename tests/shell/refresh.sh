@@ -67,6 +67,9 @@ mkdisk "$T/d" 41943041		# 11 chunks of 4 MiB
     "$P" image promote os:1 > /dev/null
 "$P" image create draft --from "$T/d" > /dev/null
 mkdir -p "$T/node"
+# a site post-install script: a refresh's order carries none
+printf '#!/bin/sh\necho site\n' > "$T/10-site"
+as "$adm" script add "$T/10-site" --postinstall > /dev/null
 # the "package" update: version 2.0 of a probe file written into the
 # disk's chunk 2 (offset 9 MiB), as a new package version would be
 UPD='printf "pipol-refresh-probe 2.0\n" | dd of="$DISK" bs=1M seek=9 conv=notrunc status=none'
@@ -95,11 +98,24 @@ equal "refresh: exit 0, its line" "$rc $out" "0 refresh 1: os:1"
 equal "recorded: running, deploy, from version 1" "$(sql "select state, step, from_version, promote from refreshes where id = 1")" "running|deploy|1|t"
 equal "a second refresh of os meanwhile: 409" "$(api "$adm" POST /api/images/os/refresh '{}')" 409
 check "the node deploys os:1" node_up 1
-equal "... the run's order: root, a job token" "$(jq -r '[.job.root, (.job.token | length), .image.name, .image.version] | join(" ")' "$T/order")" "true 64 os 1"
+equal "... the run's order: root, a reboot, a job token" "$(jq -r '[.job.root, .job.reboot, (.job.token | length), .image.name, .image.version] | join(" ")' "$T/order")" "true true 64 os 1"
+equal "... bare: no user, uid, keys, NFS home, hostname, script" \
+    "$(jq -c '[has("user"), has("uid"), has("ssh_keys"), has("nfs_home"), has("hostname"), .scripts]' "$T/order")" \
+    '[false,false,false,false,false,[]]'
 cp "$T/d" "$T/disk"	# what the deployment wrote
 check "the node runs update then test" node_run
 equal "... the command: sh -c, the update, then the test, as words" "$(sed -n '1p;4p;5p;6p' "$T/argv" | tr '\n' '|')" "/bin/sh|pipol-refresh|$UPD|$TST|"
 equal "... exit 0 here" "$(cat "$T/run.status")" 0
+# the hook's two phases around its reboot (schema 023): each runs its
+# own command only, a failed update says 200
+phase() { (cd "$T/node" && DISK=$T/ph PIPOL_JOB_PHASE=$1 "${args[@]}" > "$T/ph.out" 2>&1); echo $?; }
+mapfile -t args < "$T/argv"
+: > "$T/ph"; dd if=/dev/zero of="$T/ph" bs=1M count=10 status=none
+equal "... phase test before the update: the test alone, fails" "$(phase test)" 1
+equal "... phase update: exit 0, the update alone" "$(phase update) $(grep -c pipol-refresh-probe "$T/ph")" "0 1"
+equal "... phase test after it: passes" "$(phase test)" 0
+rm -f "$T/ph"; mkdir "$T/ph"
+equal "... phase update failing: 200" "$(phase update)" 200
 wait_sql "select step from refreshes where id = 1 and capture_id is not null" capture && ok "update-test passed: a capture" ||
     { notok "update-test passed: a capture"; sql "select * from refreshes" >&2; tail "$T/pipold.log" >&2; }
 equal "... of n1 into os, under the run's reservation" "$(sql "select d.kind, d.image_name, n.name, d.reservation_id = jr.reservation_id from refreshes f join deployments d on d.id = f.capture_id join nodes n on n.id = d.node_id join job_runs jr on jr.job_id = f.job_id where f.id = 1")" "capture|os|n1|t"
