@@ -95,7 +95,8 @@ agent_order(struct http_req *rq)
 	/* the order names the index at the store path; chunks follow it */
 	r = db_query(rq->db, "SELECT json_build_object('deployment', d.id, "
 	    "'kind', d.kind, 'node', n.name, 'hostname', n.name, 'profile', "
-	    "n.profile, 'disk', n.disk, 'bare', d.bare, 'image', "
+	    "n.profile, 'disk', n.disk, 'bare', d.bare, 'preloaded', "
+	    "d.preloaded, 'image', "
 	    "json_build_object('name', d.image_name, 'version', "
 	    "d.image_version, 'index', '/images/' || d.image_name || '/' || "
 	    "d.image_version || '.idx', 'disk_hash', encode(d.disk_hash, "

@@ -35,6 +35,8 @@ route_fn api_resv_add, api_resv_list, api_resv_change;
 route_fn api_licence_add, api_licence_list, api_queue_add, api_queue_list;
 /* api_rack.c: racks and their caches (schema 022) */
 route_fn api_rack_add, api_rack_list, api_rack_rm;
+/* api_vmhost.c: VM hosts and their capacity (schema 024) */
+route_fn api_vmhost_add, api_vmhost_list, api_vmhost_rm;
 /* Reserve from a checked request (POST /api/reservations, deploy
  * without a reservation, inside its transaction); 0 and the id, or
  * -1 / DB_TX_RETRY with *f saying why. Queues no reply. */

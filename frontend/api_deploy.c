@@ -37,6 +37,7 @@
 #include "power.h"
 #include "resv_end.h"
 #include "store.h"
+#include "vm.h"
 
 #define DEPLOY_DEFAULT_SECS	3600
 
@@ -424,7 +425,8 @@ api_deploy_list(struct http_req *rq)
 	    "'transitions', (SELECT json_agg(json_build_object('state', "
 	    "t.state, 'at', t.at) ORDER BY t.at) FROM deployment_transitions "
 	    "t WHERE t.deployment_id = d.id), 'phases', deployment_timeline("
-	    "d.id), 'kexec', d.kexec, 'handover', d.handover) ORDER BY d.id "
+	    "d.id), 'kexec', d.kexec, 'handover', d.handover, 'preloaded', "
+	    "d.preloaded) ORDER BY d.id "
 	    "DESC), '[]')) "
 	    "FROM (SELECT * FROM deployments d WHERE (d.user_id = $1 OR "
 	    "$2::boolean) AND ($3 = 0 OR d.id = $3) ORDER BY d.id DESC "
@@ -453,6 +455,14 @@ power_job_main(void *arg)
 		const char *name = json_string_value(json_object_get(n,
 		    "name"));
 
+		/* vm: the deployment's disk made before the machine starts */
+		if (strcmp(json_string_value(json_object_get(n, "driver")) ?:
+		    "", "vm") == 0) {
+			if ((db = db_get(j->pd)) != NULL)
+				vm_prepare(j->pd, db, name, json_object_get(n,
+				    "params"));
+			db_put(j->pd, db);
+		}
 		ok = power_run(name, json_string_value(json_object_get(n,
 		    "driver")), json_object_get(n, "params"), POWER_CYCLE, msg,
 		    sizeof(msg), &e) == 0;
@@ -498,7 +508,7 @@ power_deploy(struct pipold *pd, PGconn *db, const char *names)
 
 	console_nudge();	/* console: log this boot from its start */
 	r = db_query(db, "SELECT coalesce(json_agg(json_build_object("
-	    "'name', name, 'driver', power_driver, 'params', power_params) "
+	    "'name', name, 'driver', power_driver, 'params', node_power(nodes)) "
 	    "ORDER BY name), '[]') FROM nodes WHERE name = ANY ($1::text[])",
 	    1, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK ||

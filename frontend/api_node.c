@@ -26,6 +26,15 @@
  * wrong. An empty params object is accepted: the node is not wired yet,
  * and its power actions will say so.
  */
+/* an error our schema raised (SQLSTATE PPnnn), whose message says it */
+static int
+sql_state_ours(const PGresult *r)
+{
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return st != NULL && strncmp(st, "PP", 2) == 0;
+}
+
 static int
 node_power_check(const char *node, const char *driver, const json_t *params,
     char *err, size_t errlen)
@@ -77,7 +86,10 @@ api_node_add(struct http_req *rq)
 	r = db_query(rq->db, "INSERT INTO nodes (name, mac, profile, ip, "
 	    "power_driver, power_params) VALUES ($1, $2, $3, $4, "
 	    "coalesce($5, 'manual'), $6::jsonb)", 6, params);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    sql_state_ours(r)) {	/* vm: the host's capacity (024) */
+		rc = http_sql_error(c, r, params[0]);
+	} else if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		snprintf(err, sizeof(err), "node %s: %s", params[0],
 		    http_sql_status(r) == MHD_HTTP_CONFLICT ?
 		    "name or MAC exists" :
@@ -250,6 +262,13 @@ power_change_tx(PGconn *db, void *arg)
 	    "power_params = $3::jsonb WHERE name = $1", 3, params);
 	pc->status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	snprintf(pc->err, sizeof(pc->err), "database error");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && sql_state_ours(r)) {
+		struct http_fail f;	/* vm: the host's capacity (024) */
+
+		http_fail_sql(&f, r, pc->node);
+		pc->status = f.status;
+		snprintf(pc->err, sizeof(pc->err), "%s", f.msg);
+	}
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		goto out;
 	json_decref(pc->detail);	/* from a run that was undone */

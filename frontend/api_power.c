@@ -66,7 +66,7 @@ node_power_get(PGconn *db, const char *name, long long *id, char *driver,
 	PGresult *r;
 
 	r = db_query(db, "SELECT id::text, power_driver, "
-	    "power_params::text FROM nodes WHERE name = $1", 1, p);
+	    "node_power(nodes)::text FROM nodes WHERE name = $1", 1, p);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	else if (PQntuples(r) != 1)

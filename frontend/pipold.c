@@ -29,11 +29,13 @@
 #include "jobs.h"
 #include "bmc.h"	/* bmc: per-reservation BMC accounts */
 #include "store.h"
+#include "power.h"	/* vm: virtual nodes' folder */
+#include "vm.h"
 
 /* The command line: the options, the usage line and --help (cmd.h). */
 enum { O_STATE, O_DB, O_LISTEN, O_ADD_USER, O_ADMIN, O_DNSMASQ_DIR,
     O_PUBLIC_URL, O_TFTP_ROOT, O_ELILO, O_NFS_HOME, O_IP_CONNECTIONS, O_TOKEN_DAYS,
-    O_CONSOLE_DAYS,
+    O_CONSOLE_DAYS, O_VM_ACCEL,
     O_END };
 
 /* One address's connections at once: a node's agent holds its progress
@@ -80,6 +82,9 @@ static const struct cmd_opt options[] = {
 	[O_CONSOLE_DAYS] = { "console-days", 0, CMD_VALUE, "N",
 	    "a console log not written for N days is removed\n"
 	    "(default 30; 0: never; 1..36500)" },
+	[O_VM_ACCEL] = { "vm-accel", 0, CMD_VALUE, "kvm|tcg",
+	    "how virtual nodes' QEMU runs (default: kvm where the\n"
+	    "CPU has vmx or svm and /dev/kvm opens, else tcg)" },
 	[O_END] = CMD_OPT_END
 };
 
@@ -88,7 +93,7 @@ static const struct cmd pipold_cmd = { "pipold", NULL,
     "              [--dnsmasq-dir DIR --public-url URL [--tftp-root DIR]\n"
     "              [--elilo PATH]]\n"
     "              [--nfs-home SERVER:/PATH] [--ip-connections N]\n"
-    "              [--token-days N]\n"
+    "              [--token-days N] [--console-days N] [--vm-accel kvm|tcg]\n"
     "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]\n"
     "              [--token-days N]",
     "The pipol frontend: serves the image store to the node agents over\n"
@@ -137,6 +142,7 @@ main(int argc, char **argv)
 {
 	struct pipold pd = { .listen = "0.0.0.0:8080",
 	    .console_days = CONSOLE_DAYS_DEFAULT };
+	const char *vm_accel;
 	struct sockaddr_in sa;
 	struct cmd_args a;
 	struct perr e;
@@ -203,6 +209,16 @@ main(int argc, char **argv)
 		}
 		pd.console_days = (int)n;
 	}
+	{
+		const char *acc = cmd_str(&a, O_VM_ACCEL);
+
+		if (acc != NULL && strcmp(acc, "kvm") != 0 &&
+		    strcmp(acc, "tcg") != 0) {
+			log_warnx("--vm-accel %.40s: kvm or tcg", acc);
+			return PE_USAGE;
+		}
+		vm_accel = acc != NULL ? acc : vm_accel_default();
+	}
 	if (listen_parse(pd.listen, &sa, &e) < 0) {
 		log_warnx("%s", e.msg);
 		return PE_USAGE;
@@ -227,6 +243,8 @@ main(int argc, char **argv)
 	/* STATE holds the keys and logs of the threads below, whatever
 	 * database --db names (the embedded one made it already) */
 	if (mkdir_one(pd.state, &e) < 0)
+		goto fail;
+	if (power_vm_init(pd.state, vm_accel, &e) < 0)
 		goto fail;
 	if (dnsmasq_start(&pd, &e) < 0)
 		goto fail;

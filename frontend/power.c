@@ -45,6 +45,10 @@ manual_run(const char *node, const json_t *params, int action, char *msg,
 static const char *const qmp_keys[] = { "qmp", "serial", NULL };
 static const char *const ipmi_keys[] = { "host", "port", "user",
     "password_file", "cipher", "sol", NULL };
+/* vm: what the machine takes of its host; mac and bridge are added by
+ * pipold at run time (node_power, schema 024) */
+static const char *const vm_keys[] = { "host", "cpus", "mem", "disk", "mac",
+    "bridge", NULL };
 static const char *const no_keys[] = { NULL };
 
 static const struct power_driver {
@@ -56,6 +60,7 @@ static const struct power_driver {
 } drivers[] = {
 	{ "qemu", qmp_keys, power_qmp_check, power_qmp_run },
 	{ "ipmi", ipmi_keys, power_ipmi_check, power_ipmi_run },
+	{ "vm", vm_keys, power_vm_check, power_vm_run },
 	{ "manual", no_keys, manual_check, manual_run },
 	{ NULL, NULL, NULL, NULL }
 };
@@ -106,7 +111,7 @@ power_params_check(const char *driver, const json_t *params,
 
 	if (d == NULL)
 		return perr_set(e, PE_USAGE, "power driver \"%.40s\": not "
-		    "qemu, ipmi or manual", driver ? driver : "");
+		    "qemu, ipmi, vm or manual", driver ? driver : "");
 	if (!json_is_object(params))
 		return perr_set(e, PE_USAGE, "power_params: an object is "
 		    "needed");

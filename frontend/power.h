@@ -1,6 +1,7 @@
 /*
  * power.h -- power drivers behind one interface: "qemu" (QMP over a
- * Unix socket), "ipmi" (ipmitool lanplus, password in a file), "manual"
+ * Unix socket), "ipmi" (ipmitool lanplus, password in a file), "vm"
+ * (a QEMU machine pipold runs, power_vm.c), "manual"
  * (says what a person must do). A driver checks its parameters (the
  * nodes.power_params JSON object) and acts on one node; it knows nothing
  * of HTTP, users or the database, and never prints.
@@ -52,6 +53,14 @@ int power_qmp_run(const char *node, const json_t *params, int action,
     char *msg, size_t msglen, struct perr *e);
 int power_ipmi_check(const json_t *params, struct perr *e);
 int power_ipmi_run(const char *node, const json_t *params, int action,
+    char *msg, size_t msglen, struct perr *e);
+/* power_vm.c: virtual nodes pipold runs (schema 024). init: their
+ * folder STATE/vms and QEMU's accelerator ("kvm", "tcg"), once at
+ * start; path: STATE/vms/NODE.EXT (0, or -1 before init or too long) */
+int power_vm_init(const char *state, const char *accel, struct perr *e);
+int power_vm_path(const char *node, const char *ext, char *buf, size_t len);
+int power_vm_check(const json_t *params, struct perr *e);
+int power_vm_run(const char *node, const json_t *params, int action,
     char *msg, size_t msglen, struct perr *e);
 /* bmc: ipmitool on the node's BMC with its connection params and the
  * words of cmd (NULL-terminated, 8 at most); the whole output in out;

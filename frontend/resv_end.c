@@ -27,6 +27,7 @@
 #include "pipold.h"
 #include "power.h"
 #include "resv_end.h"
+#include "vm.h"
 
 /* One claimed row, as the claim returned it. */
 struct end_job {
@@ -58,7 +59,7 @@ end_claim(PGconn *db, struct end_job *j)
 	    "make_interval(secs => $1::integer), tries = a.tries + 1 FROM c, "
 	    "nodes n WHERE a.node_id = c.node_id AND n.id = a.node_id "
 	    "RETURNING a.node_id, a.reservation_id, a.tries, n.name, "
-	    "n.power_driver, n.power_params::text, a.action", 1, params);
+	    "n.power_driver, node_power(n)::text, a.action", 1, params);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		log_warnx("end of reservations: database error: %s",
 		    PQresultErrorMessage(r));
@@ -189,6 +190,12 @@ end_act(struct pipold *pd, struct end_job *j)
 	} else if ((ok = power_run(j->name, j->driver, j->params, POWER_OFF,
 	    msg, sizeof(msg), &e) == 0) == 0)
 		snprintf(msg, sizeof(msg), "%s", e.msg);
+	else if (strcmp(j->driver, "vm") == 0) {
+		/* vm: the machine gone, its disk with it (schema 024) */
+		vm_discard(j->name);
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+		    ", its disk discarded");
+	}
 	if ((db = db_get(pd)) == NULL) {
 		log_warnx("node %s: end of reservation %s: %s; not recorded "
 		    "(database unavailable)", j->name, j->resv, msg);

@@ -565,6 +565,14 @@ node_deploy(struct node *n, struct deploy *d, json_t *order, struct perr *e)
 	d->version = (unsigned)v;
 	d->base = n->server;
 	node_sources(d, json_object_get(order, "sources"));
+	/* vm (schema 024): a virtual node's disk is an overlay on the
+	 * version's base, checked against its index when pipold made it:
+	 * nothing to fetch or write, the post-install follows */
+	d->preloaded = json_is_true(json_object_get(order, "preloaded"));
+	if (d->preloaded)
+		log_info("%s holds %s:%u already (a virtual node's disk on "
+		    "its base): nothing written", d->target, name,
+		    (unsigned)v);
 	d->on_progress = node_progress;
 	d->progress_arg = n;
 	log_info("deploying %s:%u onto %s", d->name, d->version, d->target);

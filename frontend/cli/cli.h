@@ -50,6 +50,8 @@ char *client_server(void);
 extern const struct cmd cache_cmds[];
 /* rack_cmd.c: pipol rack add|list|rm */
 extern const struct cmd rack_cmds[];
+/* vmhost_cmd.c: pipol vmhost add|list|rm */
+extern const struct cmd vmhost_cmds[];
 
 /* policy_cmd.c: "pipol group", "pipol site", and the queue and user
  * commands listed in resv_cmd.c and user_cmd.c */

@@ -3,6 +3,7 @@
  * pipold (add, set, boot: admins; list, show: anyone with a token;
  * power: admins and the holder of a running reservation of the node).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "log.h"
+#include "parse.h"
 #include "perr.h"
 
 /* KEY=VALUE into *params (made on first use); -1 when it is not that. */
@@ -55,7 +57,8 @@ power_params(const struct cmd *c, const struct cmd_args *a, int id,
 	return 0;
 }
 
-enum { O_MAC, O_PROFILE, O_IP, O_POWER, O_POWER_PARAM };
+enum { O_MAC, O_PROFILE, O_IP, O_POWER, O_POWER_PARAM, O_VM, O_CPUS, O_MEM,
+    O_DISK };
 
 static const struct cmd_opt add_opts[] = {
 	[O_MAC] = { "mac", 0, CMD_VALUE, "MAC", "its boot NIC" },
@@ -64,15 +67,63 @@ static const struct cmd_opt add_opts[] = {
 	[O_IP] = { "ip", 0, CMD_VALUE, "IP",
 	    "its fixed address (static DHCP lease)" },
 	[O_POWER] = { "power", 0, CMD_VALUE, "DRIVER",
-	    "qemu, ipmi or manual (default)" },
+	    "qemu, ipmi, vm or manual (default)" },
 	[O_POWER_PARAM] = { "power-param", 0, CMD_VALUE | CMD_REPEAT,
 	    "KEY=VALUE",
 	    "a parameter of the power driver, repeatable:\n"
 	    "qemu: qmp=SOCKET; ipmi: host=, user=,\n"
 	    "password_file=, and port=, cipher= if\n"
-	    "needed" },
+	    "needed; vm: host=, cpus=, mem=, disk= (MiB)" },
+	[O_VM] = { "vm", 0, CMD_VALUE, "HOST",
+	    "a virtual node pipold runs on vm host HOST\n"
+	    "(pipol vmhost list): --power vm" },
+	[O_CPUS] = { "cpus", 0, CMD_VALUE, "N", "with --vm: its vCPUs (default 1)" },
+	[O_MEM] = { "mem", 0, CMD_VALUE, "SIZE",
+	    "with --vm: its memory (default 512M)" },
+	[O_DISK] = { "disk", 0, CMD_VALUE, "SIZE",
+	    "with --vm: its disk, at least its images' size\n"
+	    "(default 4G)" },
 	CMD_OPT_END
 };
+
+/* --vm HOST --cpus --mem --disk: the vm driver and its params */
+static int
+vm_params(const struct cmd *c, const struct cmd_args *a, json_t **pp)
+{
+	static const int id[3] = { O_CPUS, O_MEM, O_DISK };
+	static const char *const key[3] = { "cpus", "mem", "disk" };
+	static const char *const dflt[3] = { "1", "512M", "4G" };
+	const char *v;
+	char num[24];
+	uint64_t bytes;
+	struct perr e;
+	int i;
+
+	if (cmd_str(a, O_VM) == NULL) {
+		for (i = 0; i < 3; i++)
+			if (cmd_str(a, id[i]) != NULL)
+				return cmd_usage_error(c, "--%s: only with "
+				    "--vm", key[i]);
+		return 0;
+	}
+	if (*pp != NULL || cmd_str(a, O_POWER) != NULL)
+		return cmd_usage_error(c, "--vm: not with --power or "
+		    "--power-param");
+	*pp = json_pack("{s:s}", "host", cmd_str(a, O_VM));
+	for (i = 0; i < 3; i++) {
+		v = cmd_str(a, id[i]) ? cmd_str(a, id[i]) : dflt[i];
+		if (i == 0)
+			snprintf(num, sizeof(num), "%s", v);
+		else if (parse_size(v, &bytes, &e) < 0 || bytes % (1 << 20))
+			return cmd_usage_error(c, "--%s %s: a size in MiB or "
+			    "GiB (512M, 2G)", key[i], v);
+		else
+			snprintf(num, sizeof(num), "%llu",
+			    (unsigned long long)(bytes >> 20));
+		json_object_set_new(*pp, key[i], json_string(num));
+	}
+	return 0;
+}
 
 static int
 cmd_node_add(const struct cmd *c, const struct cmd_args *a)
@@ -85,6 +136,12 @@ cmd_node_add(const struct cmd *c, const struct cmd_args *a)
 
 	if ((rc = power_params(c, a, O_POWER_PARAM, &pp)) != 0)
 		return rc;
+	if ((rc = vm_params(c, a, &pp)) != 0) {
+		json_decref(pp);
+		return rc;
+	}
+	if (cmd_str(a, O_VM) != NULL)
+		power = "vm";
 	if (mac == NULL || profile == NULL) {
 		json_decref(pp);
 		return cmd_usage_error(c, "give NAME, --mac and --profile");
@@ -345,7 +402,8 @@ cmd_node_boot(const struct cmd *c, const struct cmd_args *a)
 const struct cmd node_cmds[] = {
 	{ "add", cmd_node_add,
 	  "NAME --mac MAC --profile pc-bios|uefi|netboot-only|mac-efi32|virtual "
-	  "[--ip IP] [--power qemu|ipmi|manual] [--power-param KEY=VALUE]...",
+	  "[--ip IP] [--power qemu|ipmi|vm|manual] [--power-param KEY=VALUE]...\n"
+	  "       [--vm HOST [--cpus N] [--mem SIZE] [--disk SIZE]]",
 	  "add a machine to the pool (admin)", add_opts, 1, 1, NULL },
 	{ "set", cmd_node_set,
 	  "NAME [--power qemu|ipmi|manual] [--power-param KEY=VALUE]... "

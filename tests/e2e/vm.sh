@@ -1,0 +1,78 @@
+#!/bin/bash
+# vm: virtual nodes that pipold runs itself (schema 024, power_vm.c,
+# vm.c), on the test network's bridge: a vm host with its capacity, two
+# virtual nodes on it; alice deploys the validated testimg:1 on both:
+# pipold makes the version's base once, an overlay for each, starts
+# their QEMU; they netboot the deployment environment, whose agent
+# writes nothing (preloaded) and runs the post-install; both reach
+# ready and answer SSH as alice; each sees its own changes only; their
+# overlays together hold less than 10 % of the base; released, both
+# machines and overlays are gone. Also: the host's capacity refuses a
+# third node that does not fit, a host with nodes is not removed,
+# users cannot declare hosts.
+PROFILE=virtual
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/net/testnet.sh"
+. "$TOP/tests/net/e2e_lib.sh"
+VMS=$PIPOL_STATE/vms
+
+# the host and its nodes
+expect_fail 4 "admins only" alice vmhost add local --bridge br0 --cpus 2 --mem 1G --disk 1G
+check "vm host local: 2 vCPUs, 1 GiB, 1 GiB of disk, on br0" \
+    pipol vmhost add local --bridge br0 --cpus 2 --mem 1G --disk 1G
+for i in 1 2; do
+	check "v$i: a virtual node on local (1 vCPU, 384 MiB, 128 MiB disk)" \
+	    pipol node add v$i --mac 52:54:00:99:00:4$i --ip 10.99.0.4$i --profile virtual \
+	    --vm local --cpus 1 --mem 384M --disk 128M
+done
+expect_fail 7 "node v3: vm host local: 2 of its 2 vCPUs given, 1 asked" \
+    pipol node add v3 --mac 52:54:00:99:00:43 --profile virtual --vm local
+expect_fail 7 "vm host local: nodes run on it (v1, v2)" pipol vmhost rm local
+equal "vmhost list: used/all" "$(pipol vmhost list | awk 'NR == 2 { print $1, $2, $3, $4, $5, $6 }')" \
+    "local br0 2/2 768/1024 256/1024 v1,v2"
+
+# alice deploys both
+t0=$(date +%s%N)
+alice deploy -n v1,v2 -i testimg --wait --timeout 10m > "$T/deploy.out" 2>&1; rc=$?
+secs=$((($(date +%s%N) - t0) / 1000000000))
+equal "alice deploys testimg on v1 and v2: exit 0 ($secs s)" "$rc" 0 ||
+    { cat "$T/deploy.out" >&2; tail -30 "$T/pipold.log" >&2; }
+base=$(ls "$PIPOL_STATE"/store/bases/*.raw 2>/dev/null)
+equal "one base, made once" "$(echo "$base" | grep -c . ) $(grep -c 'base made' "$T/pipold.log")" "1 1"
+grep -E "vm: node v[12]: disk of testimg:1" "$T/pipold.log" >&2
+equal "both preloaded: their agents wrote nothing" \
+    "$(pipol status --json | jq -c '[.deployments[] | select(.node == "v1" or .node == "v2") | [.node, .preloaded, .written, .state]] | sort')" \
+    '[["v1",true,0,"ready"],["v2",true,0,"ready"]]'
+dep=$(pipol status --json | jq '[.deployments[] | select(.node == "v1")][0].id')
+pipol status "$dep" > "$T/timeline"
+grep -qE '^ *ready ' "$T/timeline" && ok "v1's timeline has its phases to ready" ||
+    { notok "v1's timeline to ready"; cat "$T/timeline" >&2; }
+sshv() {
+	net_exec ssh -F /dev/null -i "$T/id" -o BatchMode=yes -o IdentitiesOnly=yes \
+	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+	    -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR \
+	    -o ConnectTimeout=20 "$1@$2" "$3" 2>&1
+}
+for i in 1 2; do
+	equal "v$i answers SSH as alice" "$(sshv alice 10.99.0.4$i 'id -un; hostname')" "alice
+v$i"
+done
+sshv alice 10.99.0.41 'echo mine > ~/v1-only' > /dev/null
+equal "each sees its own changes only" "$(sshv alice 10.99.0.41 'cat ~/v1-only') $(sshv alice 10.99.0.42 'cat ~/v1-only 2>&1 | grep -c "No such"')" "mine 1"
+bsize=$(stat -c %s "$base")
+used=$(($(du -B1 "$VMS/v1.qcow2" | cut -f1) + $(du -B1 "$VMS/v2.qcow2" | cut -f1)))
+echo "vm figures: deploy to ready $secs s for 2 nodes; base $bsize bytes, overlays $used bytes ($((used * 1000 / bsize))/1000)" >&2
+[ "$used" -gt 0 ] && [ $((used * 10)) -lt "$bsize" ] &&
+    ok "the overlays hold $((used >> 10)) KiB, under 10 % of the base's $((bsize >> 10)) KiB" ||
+    notok "the overlays hold $used bytes: not under 10 % of $bsize"
+equal "v1's machine runs" "$(pipol node power v1 status 2>&1)" "v1: running"
+
+# released: machines and disks gone
+res=$(pipol status --json | jq '[.deployments[] | select(.node == "v1")][0].reservation')
+alice release "$res" > /dev/null
+for _ in $(seq 300); do [ -e "$VMS/v1.qcow2" ] || [ -e "$VMS/v2.qcow2" ] || break; sleep 0.2; done
+equal "released: both overlays gone" "$(ls "$VMS" | grep -c qcow2)" 0
+equal "... both machines gone" "$(pgrep -f 'pipol-vm-v[12] ' | wc -l)" 0
+equal "... v1 is off" "$(pipol node power v1 status 2>&1)" "v1: off (no QEMU)"
+equal "the base stays for the next" "$(ls "$PIPOL_STATE"/store/bases/ | grep -c raw)" 1
+kill -0 "$DPID" 2>/dev/null && ok "pipold still runs" || notok "pipold still runs"
