@@ -95,6 +95,7 @@ ASAN_SHELL="$ASAN_SHELL web"	# web: sessions, CSRF, the event streams
 ASAN_SHELL="$ASAN_SHELL cron"	# cron
 ASAN_SHELL="$ASAN_SHELL console console_ipmi"	# WebSocket frames, SOL
 ASAN_SHELL="$ASAN_SHELL image_packages image_bases agent_sources racks"	# a dpkg database read from a disk
+ASAN_SHELL="$ASAN_SHELL vmhosts"	# vm hosts: the capacity, run-time params
 
 for t in "$B"/tests/*_test; do
 	run "unit/$(basename "$t")" "$t"

@@ -402,11 +402,11 @@ cmd_node_boot(const struct cmd *c, const struct cmd_args *a)
 const struct cmd node_cmds[] = {
 	{ "add", cmd_node_add,
 	  "NAME --mac MAC --profile pc-bios|uefi|netboot-only|mac-efi32|virtual "
-	  "[--ip IP] [--power qemu|ipmi|vm|manual] [--power-param KEY=VALUE]...\n"
-	  "       [--vm HOST [--cpus N] [--mem SIZE] [--disk SIZE]]",
+	  "[--ip IP] [--power qemu|ipmi|vm|manual] [--power-param KEY=VALUE]... "
+	  "[--vm HOST [--cpus N] [--mem SIZE] [--disk SIZE]]",
 	  "add a machine to the pool (admin)", add_opts, 1, 1, NULL },
 	{ "set", cmd_node_set,
-	  "NAME [--power qemu|ipmi|manual] [--power-param KEY=VALUE]... "
+	  "NAME [--power qemu|ipmi|vm|manual] [--power-param KEY=VALUE]... "
 	  "[--bootenv FLAVOUR] [--console ARGS] [--wipe on|off] [--kexec on|off] "
 	  "[--rack RACK]",
 	  "change how a machine is powered, deployed or wiped (admin)",

@@ -25,9 +25,6 @@ CREATE TABLE vm_hosts (
 ALTER TABLE nodes DROP CONSTRAINT nodes_power_driver_check;
 ALTER TABLE nodes ADD CONSTRAINT nodes_power_driver_check CHECK
     (power_driver IN ('qemu', 'ipmi', 'manual', 'vm'));
--- a virtual node's disk is discarded at each end: nothing to wipe
-ALTER TABLE nodes ADD CONSTRAINT nodes_vm_no_wipe CHECK
-    (NOT (wipe AND power_driver = 'vm'));
 
 ALTER TABLE deployments ADD COLUMN preloaded boolean NOT NULL DEFAULT false;
 
@@ -43,7 +40,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- A vm node's host exists and has room for it (power_vm.c checked the
--- numbers' form); the message says what is given and what is asked.
+-- numbers' form); the message says what is given and what is asked. A
+-- vm node has no wipe: its disk is discarded at each end.
 CREATE FUNCTION vm_node_fits() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -51,6 +49,11 @@ DECLARE
 BEGIN
 	IF NEW.power_driver <> 'vm' THEN
 		RETURN NEW;
+	END IF;
+	IF NEW.wipe THEN	-- its disk is discarded at each end
+		RAISE EXCEPTION 'node %: a virtual node is not wiped: its disk is '
+		    'discarded at the end of each reservation', NEW.name
+		    USING ERRCODE = 'PP409';
 	END IF;
 	SELECT * INTO h FROM vm_hosts WHERE name = NEW.power_params->>'host'
 	    FOR UPDATE;	-- two nodes added at once are counted one by one
@@ -75,7 +78,7 @@ BEGIN
 	RETURN NEW;
 END $$;
 CREATE TRIGGER nodes_vm_fits BEFORE INSERT OR UPDATE OF power_driver,
-    power_params ON nodes FOR EACH ROW EXECUTE FUNCTION vm_node_fits();
+    power_params, wipe ON nodes FOR EACH ROW EXECUTE FUNCTION vm_node_fits();
 
 -- A host keeps its capacity above what its nodes take.
 CREATE FUNCTION vm_host_holds() RETURNS trigger
