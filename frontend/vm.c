@@ -143,7 +143,8 @@ vm_prepare(struct pipold *pd, PGconn *db, const char *node,
     const json_t *params)
 {
 	const char *p[2] = { node, NULL };
-	char msg[POWER_MSG_MAX], dep[24];
+	char msg[POWER_MSG_MAX], dep[24], img[STORE_NAME_MAX + 1];
+	unsigned version;
 	struct perr e;
 	PGresult *r;
 	int pre;
@@ -157,12 +158,16 @@ vm_prepare(struct pipold *pd, PGconn *db, const char *node,
 		return;
 	}
 	snprintf(dep, sizeof(dep), "%s", PQgetvalue(r, 0, 0));
+	snprintf(img, sizeof(img), "%s", PQgetvalue(r, 0, 1));
+	version = (unsigned)strtoul(PQgetvalue(r, 0, 2), NULL, 10);
+	PQclear(r);
+	/* a queued end of the node's last reservation (its off, then its
+	 * disk discarded) was dropped by the deployment (resv_end_deploy):
+	 * the machine is stopped and the disk made anew here */
 	if (power_vm_run(node, params, POWER_OFF, msg, sizeof(msg), &e) < 0)
 		log_warnx("vm: node %s: %s", node, e.msg);
-	pre = vm_disk(pd, node, PQgetvalue(r, 0, 1), (unsigned)strtoul(
-	    PQgetvalue(r, 0, 2), NULL, 10), atoll(json_string_value(
+	pre = vm_disk(pd, node, img, version, atoll(json_string_value(
 	    json_object_get(params, "disk")) ?: "0"), &e);
-	PQclear(r);
 	if (pre < 0) {
 		log_warnx("vm: deployment %s: %s", dep, e.msg);
 		return;

@@ -7,7 +7,9 @@
 # writes nothing (preloaded) and runs the post-install; both reach
 # ready and answer SSH as alice; each sees its own changes only; their
 # overlays together hold less than 10 % of the base; released, both
-# machines and overlays are gone. Also: the host's capacity refuses a
+# machines and overlays are gone; released then deployed again at once,
+# the queued end is dropped by the new deployment (the reaper does not stop the
+# new machine, whose disk is new). Also: the host's capacity refuses a
 # third node that does not fit, a host with nodes is not removed,
 # users cannot declare hosts.
 PROFILE=virtual
@@ -75,4 +77,34 @@ equal "released: both overlays gone" "$(ls "$VMS" | grep -c qcow2)" 0
 equal "... both machines gone" "$(pgrep -f 'pipol-vm-v[12] ' | wc -l)" 0
 equal "... v1 is off" "$(pipol node power v1 status 2>&1)" "v1: off (no QEMU)"
 equal "the base stays for the next" "$(ls "$PIPOL_STATE"/store/bases/ | grep -c raw)" 1
+
+# released and deployed again at once: the end's off and discard, still
+# queued (the reaper's turn held from outside), are dropped by the
+# deployment, which stops the machine and makes its disk anew itself;
+# the reaper does not stop the new machine after
+sql() { psql -X -q -t -A -h "$T/state/pg" -U pipol -d pipol -c "$1" 2>&1; }
+alice deploy -n v1 -i testimg --wait --timeout 10m > "$T/deploy2.out" 2>&1 ||
+    { notok "v1 deployed again"; cat "$T/deploy2.out" >&2; }
+sshv alice 10.99.0.41 'echo second > ~/v1-only' > /dev/null
+res=$(pipol status --json | jq '[.deployments[] | select(.node == "v1")][0].reservation')
+psql -X -q -h "$T/state/pg" -U pipol -d pipol -c "select pg_advisory_lock(1885958255, 1)" \
+    -c "select pg_sleep(120)" > /dev/null 2>&1 &
+LPID=$!
+for _ in $(seq 100); do [ "$(sql "select count(*) from pg_locks where locktype = 'advisory' and classid = 1885958255 and objid = 1 and granted")" = 1 ] && break; sleep 0.1; done
+alice release "$res" > /dev/null
+sleep 3
+equal "released, the reaper held: its off queued, v1 still running" \
+    "$(sql "select a.action from node_end_actions a join nodes n on n.id = a.node_id where n.name = 'v1'") $(pipol node power v1 status 2>&1)" "off v1: running"
+alice deploy -n v1 -i testimg --wait --timeout 10m > "$T/deploy3.out" 2>&1; rc=$?
+equal "deployed again at once: exit 0" "$rc" 0 || cat "$T/deploy3.out" >&2
+equal "... the queued end dropped by the deployment" \
+    "$(sql "select count(*) from node_end_actions a join nodes n on n.id = a.node_id where n.name = 'v1'")" 0
+kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
+sleep 11	# more than a reaper tick (10 s) with the turn free
+equal "... the reaper let it be: v1 runs, its disk there" \
+    "$(pipol node power v1 status 2>&1) $(ls "$VMS" | grep -c '^v1.qcow2$')" "v1: running 1"
+equal "... a new disk: the file of before is gone" "$(sshv alice 10.99.0.41 'cat ~/v1-only 2>&1 | grep -c "No such"')" 1
+res=$(pipol status --json | jq '[.deployments[] | select(.node == "v1")][0].reservation')
+alice release "$res" > /dev/null
+for _ in $(seq 300); do [ -e "$VMS/v1.qcow2" ] || break; sleep 0.2; done
 kill -0 "$DPID" 2>/dev/null && ok "pipold still runs" || notok "pipold still runs"
