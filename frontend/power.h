@@ -60,6 +60,10 @@ int power_ipmi_run(const char *node, const json_t *params, int action,
 int power_vm_init(const char *state, const char *accel, struct perr *e);
 int power_vm_path(const char *node, const char *ext, char *buf, size_t len);
 int power_vm_check(const json_t *params, struct perr *e);
+/* argv run for node (no shell), ms at most: 0 when it exited 0, else
+ * -code with e naming the node, the tool and its last line of output */
+int power_vm_tool(const char *node, const char *const argv[], int ms,
+    struct perr *e);
 int power_vm_run(const char *node, const json_t *params, int action,
     char *msg, size_t msglen, struct perr *e);
 /* bmc: ipmitool on the node's BMC with its connection params and the

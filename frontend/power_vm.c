@@ -152,8 +152,9 @@ tap_name(const char *node, char tap[16])
 	snprintf(tap, 16, "pv%08x", h);
 }
 
-static int
-run_tool(const char *node, const char *const argv[], int ms, struct perr *e)
+int
+power_vm_tool(const char *node, const char *const argv[], int ms,
+    struct perr *e)
 {
 	char out[512];
 	size_t len;
@@ -289,14 +290,14 @@ vm_start(const char *node, const json_t *params, char *msg, size_t msglen,
 		    o_net, "-device", o_nic, "-drive", o_disk, "-device",
 		    "virtio-blk-pci,drive=d0,bootindex=2", "-S", NULL };
 
-		if ((rc = run_tool(node, argv, VM_START_MS, e)) < 0)
+		if ((rc = power_vm_tool(node, argv, VM_START_MS, e)) < 0)
 			return rc;
 	}
 	{
 		const char *argv[] = { ip, "link", "set", "dev", tap, "master",
 		    br, "up", NULL };
 
-		if ((rc = run_tool(node, argv, VM_IP_MS, e)) < 0) {
+		if ((rc = power_vm_tool(node, argv, VM_IP_MS, e)) < 0) {
 			struct perr ignored;
 
 			vm_qmp(node, POWER_OFF, msg, msglen, &ignored);

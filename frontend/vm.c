@@ -5,7 +5,6 @@
  * overlay on it made by qemu-img, so that the node's disk use is its own
  * writes, and 8 nodes of one image hold one copy of it.
  */
-#include <sys/wait.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -56,25 +55,6 @@ ms_now(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-qemu_img(const char *node, const char *const argv[], struct perr *e)
-{
-	char out[512];
-	size_t len;
-	int cut, st, late;
-
-	if (run_capture(argv, 1, out, sizeof(out), &len, &cut, VM_IMG_MS, &st,
-	    &late) < 0)
-		return perr_errno(e, PE_FAIL, "node %s: qemu-img", node);
-	if (late || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		while (len > 0 && out[len - 1] == '\n')
-			out[--len] = '\0';
-		return perr_set(e, PE_FAIL, "node %s: qemu-img create failed: "
-		    "%.200s", node, late ? "too slow" : out);
-	}
-	return 0;
-}
-
 /* The disk: an overlay on the base of name:version (1: preloaded), or
  * an empty one of its size (0), at least disk_mib MiB; -1 with e. */
 static int
@@ -117,14 +97,14 @@ vm_disk(struct pipold *pd, const char *node, const char *name,
 		const char *argv[] = { tool, "create", "-q", "-f", "qcow2", "-F",
 		    "raw", "-b", base, tmp, size, NULL };
 
-		rc = qemu_img(node, argv, e);
+		rc = power_vm_tool(node, argv, VM_IMG_MS, e);
 	} else {
 		const char *argv[] = { tool, "create", "-q", "-f", "qcow2", tmp,
 		    size, NULL };
 
 		log_info("vm: node %s: %s:%u has no base (%s): an empty disk "
 		    "its agent writes", node, name, version, be.msg);
-		rc = qemu_img(node, argv, e);
+		rc = power_vm_tool(node, argv, VM_IMG_MS, e);
 	}
 	if (rc == 0 && rename(tmp, disk) < 0)
 		rc = perr_errno(e, PE_FAIL, "node %s: %s", node, disk);
