@@ -7,7 +7,8 @@
 # writes nothing (preloaded) and runs the post-install; both reach
 # ready and answer SSH as alice; each sees its own changes only; their
 # overlays together hold less than 10 % of the base; released, both
-# machines and overlays are gone; released then deployed again at once,
+# machines and overlays are gone; pipol sub --profile virtual runs a
+# command as alice on one; released then deployed again at once,
 # the queued end is dropped by the new deployment (the reaper does not stop the
 # new machine, whose disk is new). Also: the host's capacity refuses a
 # third node that does not fit, a host with nodes is not removed,
@@ -78,33 +79,40 @@ equal "... both machines gone" "$(pgrep -f 'pipol-vm-v[12] ' | wc -l)" 0
 equal "... v1 is off" "$(pipol node power v1 status 2>&1)" "v1: off (no QEMU)"
 equal "the base stays for the next" "$(ls "$PIPOL_STATE"/store/bases/ | grep -c raw)" 1
 
+# CI on virtual nodes: pipol sub --profile virtual, a node kept
+alice sub -n 1 --profile virtual -i testimg --name vmjob --for 20m --keep --wait -- id -u \
+    > "$T/sub.out" 2>&1; rc=$?
+equal "pipol sub --profile virtual --keep: exit 0" "$rc" 0 || cat "$T/sub.out" >&2
+job=$(grep -o '^job [0-9]*' "$T/sub.out" | head -1 | cut -d' ' -f2)
+vn=$(grep -oE ' v[12] +exited +0' "$T/sub.out" | grep -oE 'v[12]')
+ip=10.99.0.4${vn#v}
+equal "... run on a virtual node as alice (uid 10002)" "$vn $(alice job log "$job" "$vn" 2>&1)" "${vn:-none} 10002"
+
 # released and deployed again at once: the end's off and discard, still
 # queued (the reaper's turn held from outside), are dropped by the
 # deployment, which stops the machine and makes its disk anew itself;
 # the reaper does not stop the new machine after
 sql() { psql -X -q -t -A -h "$T/state/pg" -U pipol -d pipol -c "$1" 2>&1; }
-alice deploy -n v1 -i testimg --wait --timeout 10m > "$T/deploy2.out" 2>&1 ||
-    { notok "v1 deployed again"; cat "$T/deploy2.out" >&2; }
-sshv alice 10.99.0.41 'echo second > ~/v1-only' > /dev/null
-res=$(pipol status --json | jq '[.deployments[] | select(.node == "v1")][0].reservation')
+sshv alice "$ip" 'echo second > ~/mark' > /dev/null
+res=$(pipol status --json | jq --arg n "$vn" '[.deployments[] | select(.node == $n)][0].reservation')
 psql -X -q -h "$T/state/pg" -U pipol -d pipol -c "select pg_advisory_lock(1885958255, 1)" \
     -c "select pg_sleep(120)" > /dev/null 2>&1 &
 LPID=$!
 for _ in $(seq 100); do [ "$(sql "select count(*) from pg_locks where locktype = 'advisory' and classid = 1885958255 and objid = 1 and granted")" = 1 ] && break; sleep 0.1; done
 alice release "$res" > /dev/null
 sleep 3
-equal "released, the reaper held: its off queued, v1 still running" \
-    "$(sql "select a.action from node_end_actions a join nodes n on n.id = a.node_id where n.name = 'v1'") $(pipol node power v1 status 2>&1)" "off v1: running"
-alice deploy -n v1 -i testimg --wait --timeout 10m > "$T/deploy3.out" 2>&1; rc=$?
+equal "released, the reaper held: its off queued, $vn still running" \
+    "$(sql "select a.action from node_end_actions a join nodes n on n.id = a.node_id where n.name = '$vn'") $(pipol node power "$vn" status 2>&1)" "off $vn: running"
+alice deploy -n "$vn" -i testimg --wait --timeout 10m > "$T/deploy3.out" 2>&1; rc=$?
 equal "deployed again at once: exit 0" "$rc" 0 || cat "$T/deploy3.out" >&2
 equal "... the queued end dropped by the deployment" \
-    "$(sql "select count(*) from node_end_actions a join nodes n on n.id = a.node_id where n.name = 'v1'")" 0
+    "$(sql "select count(*) from node_end_actions a join nodes n on n.id = a.node_id where n.name = '$vn'")" 0
 kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
 sleep 11	# more than a reaper tick (10 s) with the turn free
-equal "... the reaper let it be: v1 runs, its disk there" \
-    "$(pipol node power v1 status 2>&1) $(ls "$VMS" | grep -c '^v1.qcow2$')" "v1: running 1"
-equal "... a new disk: the file of before is gone" "$(sshv alice 10.99.0.41 'cat ~/v1-only 2>&1 | grep -c "No such"')" 1
-res=$(pipol status --json | jq '[.deployments[] | select(.node == "v1")][0].reservation')
+equal "... the reaper let it be: $vn runs, its disk there" \
+    "$(pipol node power "$vn" status 2>&1) $(ls "$VMS" | grep -c "^$vn.qcow2$")" "$vn: running 1"
+equal "... a new disk: the file of before is gone" "$(sshv alice "$ip" 'cat ~/mark 2>&1 | grep -c "No such"')" 1
+res=$(pipol status --json | jq --arg n "$vn" '[.deployments[] | select(.node == $n)][0].reservation')
 alice release "$res" > /dev/null
-for _ in $(seq 300); do [ -e "$VMS/v1.qcow2" ] || break; sleep 0.2; done
+for _ in $(seq 300); do [ -e "$VMS/$vn.qcow2" ] || break; sleep 0.2; done
 kill -0 "$DPID" 2>/dev/null && ok "pipold still runs" || notok "pipold still runs"
