@@ -11,3 +11,4 @@ bash serve.sh
 bash progress.sh
 bash handover.sh
 bash scale.sh
+bash vm.sh
