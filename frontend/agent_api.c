@@ -151,14 +151,51 @@ state_ok(const char *s, int final)
 	return 0;
 }
 
+/*
+ * racks (schema 025): the result's "sources", [{"url", "bytes",
+ * "failed_over"}], 8 at most (the agent asks 7 caches and pipold), each
+ * URL an http(s) one of printable bytes; absent is fine, anything else
+ * refused. *out is the list (a new reference) or NULL.
+ */
+static int
+sources_ok(json_t *o, json_t **out)
+{
+	json_t *v = json_object_get(o, "sources"), *e;
+	const char *u;
+	size_t i, j;
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > 8)
+		return -1;
+	json_array_foreach(v, i, e) {
+		u = json_string_value(json_object_get(e, "url"));
+		if (!json_is_object(e) || json_object_size(e) != 3 || u == NULL ||
+		    strlen(u) > 256 || (strncmp(u, "http://", 7) != 0 &&
+		    strncmp(u, "https://", 8) != 0) ||
+		    !json_is_integer(json_object_get(e, "bytes")) ||
+		    json_integer_value(json_object_get(e, "bytes")) < 0 ||
+		    !json_is_integer(json_object_get(e, "failed_over")) ||
+		    json_integer_value(json_object_get(e, "failed_over")) < 0)
+			return -1;
+		for (j = 0; u[j]; j++)
+			if ((unsigned char)u[j] <= ' ' || u[j] == 0x7f)
+				return -1;
+	}
+	*out = json_incref(v);
+	return 0;
+}
+
 /* POST /agent/progress and /agent/result: both advance the state. */
 static enum MHD_Result
 agent_report(struct http_req *rq, int final)
 {
 	struct MHD_Connection *c = rq->c;
 	json_t *o = rq->o;
-	char dep[24], f[24], w[24], t[24];
-	const char *params[7], *st, *why;
+	char dep[24], f[24], w[24], t[24], *src = NULL;
+	const char *params[8], *st, *why;
+	json_t *sources;
 	enum MHD_Result rc;
 	PGresult *r;
 
@@ -169,12 +206,18 @@ agent_report(struct http_req *rq, int final)
 	    strlen(why) > 1024)) ||
 	    count_field(o, "fetched", f, sizeof(f)) < 0 ||
 	    count_field(o, "written", w, sizeof(w)) < 0 ||
-	    count_field(o, "total", t, sizeof(t)) < 0)
+	    count_field(o, "total", t, sizeof(t)) < 0 ||
+	    sources_ok(o, &sources) < 0)
 		return http_error(c, MHD_HTTP_BAD_REQUEST, final ?
 		    "want {\"state\": \"rebooting\"|\"ready\"|\"failed\", "
-		    "\"reason\": text}" : "want {\"state\": \"fetching\"|"
+		    "\"reason\": text, \"sources\": [{\"url\", \"bytes\", "
+		    "\"failed_over\"}]}" : "want {\"state\": \"fetching\"|"
 		    "\"writing\"|\"postinstall\", \"fetched\": N, \"written\": "
 		    "N, \"total\": N}");
+	if (sources != NULL) {
+		src = json_dumps(sources, JSON_COMPACT);
+		json_decref(sources);
+	}
 	snprintf(dep, sizeof(dep), "%lld", rq->who.deployment);
 	params[0] = dep;
 	params[1] = f;
@@ -193,8 +236,9 @@ agent_report(struct http_req *rq, int final)
 	 * 62 to 50 % of a core.
 	 */
 	params[6] = final ? NULL : "off";
+	params[7] = src;
 	r = db_exec_prepared(rq->db, "agent_report", "WITH u AS (UPDATE "
-	    "deployments SET "
+	    "deployments SET sources = coalesce($8::jsonb, sources), "
 	    "bytes_fetched = CASE WHEN $2::bigint < 0 THEN bytes_fetched "
 	    "ELSE $2 END, bytes_written = CASE WHEN $3::bigint < 0 THEN "
 	    "bytes_written ELSE $3 END, bytes_total = CASE WHEN $4::bigint < 0 "
@@ -203,7 +247,8 @@ agent_report(struct http_req *rq, int final)
 	    "CASE WHEN $5::text IS NULL THEN false ELSE agent_advance($1, $5, "
 	    "$6) END, (SELECT state FROM deployments WHERE id = $1), "
 	    "set_config('synchronous_commit', coalesce($7, current_setting("
-	    "'synchronous_commit')), true) FROM u", 7, params, NULL, NULL);
+	    "'synchronous_commit')), true) FROM u", 8, params, NULL, NULL);
+	free(src);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
 		rc = http_sql_error(c, r, "report");
 	else {

@@ -426,7 +426,7 @@ api_deploy_list(struct http_req *rq)
 	    "t.state, 'at', t.at) ORDER BY t.at) FROM deployment_transitions "
 	    "t WHERE t.deployment_id = d.id), 'phases', deployment_timeline("
 	    "d.id), 'kexec', d.kexec, 'handover', d.handover, 'preloaded', "
-	    "d.preloaded) ORDER BY d.id "
+	    "d.preloaded, 'sources', d.sources) ORDER BY d.id "
 	    "DESC), '[]')) "
 	    "FROM (SELECT * FROM deployments d WHERE (d.user_id = $1 OR "
 	    "$2::boolean) AND ($3 = 0 OR d.id = $3) ORDER BY d.id DESC "

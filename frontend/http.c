@@ -136,7 +136,8 @@ const struct route http_routes[] = {
 	{ "POST", "/agent/progress", HTTP_AGENT, API_BODY_MAX,
 	    KEYS("state", "fetched", "written", "total"), agent_progress },
 	{ "POST", "/agent/result", HTTP_AGENT, API_BODY_MAX,
-	    KEYS("state", "reason", "fetched", "written"), agent_result },
+	    KEYS("state", "reason", "fetched", "written", "sources"),
+	    agent_result },
 	{ "POST", "/agent/log", HTTP_AGENT, API_BODY_MAX,
 	    KEYS("script", "status", "output", "site"), agent_log },
 

@@ -29,6 +29,7 @@
 #ifndef AGENT_DEPLOY_H
 #define AGENT_DEPLOY_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -180,6 +181,9 @@ void resume_finish(struct deploy *d);
 void *report_main(void *arg);
 void report_line(struct deploy *d, const char *state, double now);
 void report_final(struct deploy *d, int rc, const struct perr *e);
+/* with caches (nsrc > 1): o's "sources", [{"url", "bytes", "failed_over"}]
+ * in the order asked, pipold last */
+void deploy_sources_json(const struct deploy *d, json_t *o);
 /* The counters now, to on_progress, with state (NULL: "writing" or
  * "fetching"); nothing when there is no callback. */
 void deploy_progress_send(struct deploy *d, const char *state);

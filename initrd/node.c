@@ -708,6 +708,9 @@ node_main(const struct cmd *c, const struct cmd_args *a)
 	res = rc == 0 ? json_pack("{s:s}", "state", capture ? "ready" :
 	    "rebooting") :
 	    json_pack("{s:s, s:s}", "state", "failed", "reason", e.msg);
+	/* racks: where the chunks came from, kept with the deployment */
+	if (res != NULL && d.ix != NULL && !capture)
+		deploy_sources_json(&d, res);
 	if (call_until(&n, "/agent/result", res, &ack, &re) < 0) {
 		log_warnx("result not reported: %s", re.msg);
 		if (rc == 0)

@@ -46,8 +46,8 @@ counters_json(const struct deploy *d, const struct counters *c,
 }
 
 /* with caches: what each source gave (JSON, and " from ..." text) */
-static void
-sources_json(const struct deploy *d, json_t *o)
+void
+deploy_sources_json(const struct deploy *d, json_t *o)
 {
 	json_t *a;
 	int i;
@@ -181,7 +181,7 @@ report_final(struct deploy *d, int rc, const struct perr *e)
 		return;
 	}
 	if (d->progress_json && (o = counters_json(d, c, "done", t)) != NULL) {
-		sources_json(d, o);
+		deploy_sources_json(d, o);
 		emit_json(o);
 	}
 	sources_text(d, from, sizeof(from));

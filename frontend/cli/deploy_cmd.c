@@ -263,6 +263,27 @@ timeline_print(json_t *phases, const char *handover)
 	}
 }
 
+/* racks: where the chunks came from, as the agent said (schema 025);
+ * vm: nothing came, the disk held the image (schema 024) */
+static void
+sources_print(json_t *src, int preloaded)
+{
+	json_t *v;
+	size_t i;
+
+	if (preloaded)
+		printf("  chunks: none fetched, the disk held the image (a "
+		    "virtual node on its base)\n");
+	json_array_foreach(src, i, v) {
+		printf("  %-18s %s: %.1f MiB", i == 0 ? "chunks from" : "",
+		    cli_str(v, "url"), (double)cli_int(v, "bytes") / 1048576);
+		if (cli_int(v, "failed_over") > 0)
+			printf(", %lld chunks moved past it",
+			    cli_int(v, "failed_over"));
+		printf("\n");
+	}
+}
+
 enum { S_JSON };
 
 const struct cmd_opt status_opts[] = {
@@ -301,9 +322,12 @@ cmd_status(const struct cmd *c, const struct cmd_args *a)
 		progress_text(d, text, sizeof(text));
 		printf("%-6lld %-16s %-24s %s\n", cli_int(d, "id"),
 		    cli_str(d, "node"), cli_str(d, "image"), text);
-		if (id != 0)
+		if (id != 0) {
 			timeline_print(json_object_get(d, "phases"),
 			    json_string_value(json_object_get(d, "handover")));
+			sources_print(json_object_get(d, "sources"),
+			    json_is_true(json_object_get(d, "preloaded")));
+		}
 	}
 	json_decref(reply);
 	return 0;

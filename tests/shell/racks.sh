@@ -5,7 +5,9 @@
 # server of the same store) and from pipold only the index (pipold's own
 # byte counter says so); with the cache down, from pipold; a rack
 # removed, its nodes keep none. Admins only change racks; every URL is
-# checked.
+# checked. The agent's result says how many bytes each source gave, kept
+# with the deployment (schema 025) and shown by pipol status ID; a result
+# whose sources are of the wrong form is refused.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/pipold_lib.sh"
 CPID=
@@ -56,6 +58,21 @@ equal "node mode with a rack cache: exit 0" $? 0
 same "... the disk written" "$T/d" "$T/t1"
 equal "... pipold sent the index only" $(( $(sent) - s0 )) "$idx"
 grep -qF "; from $C " "$T/a1" && ok "... the agent says what the cache gave" || { notok "... the agent says what the cache gave"; cat "$T/a1" >&2; }
+dep=$(sql "select max(id) from deployments")
+equal "... pipold keeps it (schema 025): the cache gave the chunks, pipold none" \
+    "$(as "$al" status --json | jq -c --argjson d "$dep" '.deployments[] | select(.id == $d) | [.sources[] | [.url, .bytes > 0, .failed_over]]')" \
+    "[[\"$C\",true,0],[\"$U\",false,0]]"
+as "$al" status "$dep" | grep -qE "^  chunks from +$C: [0-9.]+ MiB$" && ok "... pipol status ID says so" ||
+    { notok "... pipol status ID says so"; as "$al" status "$dep" >&2; }
+# a result's sources of the wrong form: 400, nothing kept
+res() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $t" -d "$1" "$U/agent/result"; }
+equal "sources not a list: 400" "$(res '{"state":"ready","sources":{}}')" 400
+equal "an ftp:// source: 400" "$(res '{"state":"ready","sources":[{"url":"ftp://x","bytes":1,"failed_over":0}]}')" 400
+equal "negative bytes: 400" "$(res '{"state":"ready","sources":[{"url":"http://x","bytes":-1,"failed_over":0}]}')" 400
+equal "a space in a URL: 400" "$(res '{"state":"ready","sources":[{"url":"http://x y","bytes":1,"failed_over":0}]}')" 400
+equal "a fourth key: 400" "$(res '{"state":"ready","sources":[{"url":"http://x","bytes":1,"failed_over":0,"x":1}]}')" 400
+equal "9 sources: 400" "$(res "{\"state\":\"ready\",\"sources\":[$(for i in 1 2 3 4 5 6 7 8 9; do printf '{"url":"http://x","bytes":1,"failed_over":0}%s' "$([ $i -lt 9 ] && echo ,)"; done)]}")" 400
+equal "... the deployment's sources unchanged" "$(sql "select jsonb_array_length(sources) from deployments where id = $dep")" 2
 curl -s -H "Authorization: Bearer $t" -d '{"state":"ready"}' "$U/agent/result" > /dev/null
 
 # the cache down: from pipold
@@ -69,6 +86,10 @@ equal "the rack's cache down: exit 0" $? 0
 same "... the disk written" "$T/d" "$T/t2"
 [ $(( $(sent) - s1 )) -ge $((chunks / 2)) ] && ok "... pipold sent the chunks" || notok "... pipold sent the chunks ($(( $(sent) - s1 )))"
 grep -q "go to the next source" "$T/a2" && ok "... and the agent said so" || notok "... and the agent said so"
+dep=$(sql "select max(id) from deployments")
+equal "... pipold keeps it: nothing from the cache, chunks moved past it, pipold gave them" \
+    "$(as "$al" status --json | jq -c --argjson d "$dep" '.deployments[] | select(.id == $d) | [.sources[] | [.bytes > 0, .failed_over > 0]]')" \
+    "[[false,true],[true,false]]"
 curl -s -H "Authorization: Bearer $t" -d '{"state":"ready"}' "$U/agent/result" > /dev/null
 
 # a rack removed: its nodes keep none, their orders name no source
