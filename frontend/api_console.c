@@ -96,7 +96,8 @@ wants_upgrade(struct http_req *rq, char acc[WS_ACCEPT_LEN + 1], char *err,
 static const char node_sql[] =
     "SELECT n.id::text, coalesce((n.power_driver = 'qemu' AND "
     "n.power_params ? 'serial') OR (n.power_driver = 'ipmi' AND "
-    "n.power_params->>'sol' = 'on'), false), $3::boolean OR EXISTS (SELECT 1 "
+    "n.power_params->>'sol' = 'on') OR n.power_driver = 'vm', false), "
+    "$3::boolean OR EXISTS (SELECT 1 "
     "FROM reservations r JOIN reservation_nodes rn ON rn.reservation_id "
     "= r.id WHERE r.user_id = $2 AND rn.node_id = n.id AND rn.live AND "
     "reservation_state(r) = 'running') FROM nodes n WHERE n.name = $1";

@@ -618,7 +618,8 @@ console_update(PGresult *r, int row)
  * reservation, nobody's (not logged).
  */
 static const char refresh_sql[] =
-    "SELECT n.id::text, n.name, n.power_params->>'serial', "
+    "SELECT n.id::text, n.name, CASE n.power_driver WHEN 'vm' THEN $1 || "
+    "'/vms/' || n.name || '.serial' ELSE n.power_params->>'serial' END, "
     "coalesce((SELECT max(d.id) FROM deployments d LEFT JOIN "
     "reservations r ON r.id = d.reservation_id WHERE d.node_id = n.id "
     "AND (d.state NOT IN ('ready', 'failed') OR (r.id IS NOT NULL AND "
@@ -629,7 +630,8 @@ static const char refresh_sql[] =
     "0)::text, CASE n.power_driver WHEN 'ipmi' THEN n.power_params::text "
     "ELSE '' END FROM nodes n WHERE (n.power_driver = 'qemu' AND "
     "n.power_params ? 'serial') OR (n.power_driver = 'ipmi' AND "
-    "n.power_params->>'sol' = 'on') ORDER BY n.id LIMIT 1024";
+    "n.power_params->>'sol' = 'on') OR n.power_driver = 'vm' "
+    "ORDER BY n.id LIMIT 1024";
 
 /* 0 when the nodes were read, -1 when the database did not answer */
 static int
@@ -644,7 +646,8 @@ consoles_refresh(void)
 	pthread_mutex_unlock(&mu);
 	if ((db = db_get(cpd)) == NULL)
 		return -1;	/* the database is away: as they were */
-	r = db_query(db, refresh_sql, 0, NULL);
+	/* vm: the machines pipold runs, their socket in STATE/vms */
+	r = db_query(db, refresh_sql, 1, (const char *[]){ cpd->state });
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		rc = 0;
 		for (i = 0; i < ncons; i++)

@@ -50,6 +50,11 @@ dep=$(pipol status --json | jq '[.deployments[] | select(.node == "v1")][0].id')
 pipol status "$dep" > "$T/timeline"
 grep -qE '^ *ready ' "$T/timeline" && ok "v1's timeline has its phases to ready" ||
     { notok "v1's timeline to ready"; cat "$T/timeline" >&2; }
+grep -q "chunks: none fetched, the disk held the image" "$T/timeline" && ok "... and says nothing was fetched" ||
+    notok "... and says nothing was fetched"
+grep -a -q "holds testimg:1 already (a virtual node's disk on its base)" "$PIPOL_STATE/console/$dep.log" 2>/dev/null &&
+    ok "v1's serial console logged by pipold: its agent wrote nothing" ||
+    { notok "v1's serial console logged by pipold"; ls -la "$PIPOL_STATE/console" >&2; }
 sshv() {
 	net_exec ssh -F /dev/null -i "$T/id" -o BatchMode=yes -o IdentitiesOnly=yes \
 	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
