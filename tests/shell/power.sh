@@ -152,7 +152,7 @@ equal "node set params" "$("$P" node set n3 --power-param qmp=/run/n3.qmp)" "n3:
 equal "stored" "$(sql "select power_params->>'qmp' from nodes where name = 'n3'")" /run/n3.qmp
 equal "node set driver alone drops the old params" "$("$P" node set n3 --power manual)" "n3: power manual"
 equal "params dropped" "$(sql "select power_params::text from nodes where name = 'n3'")" "{}"
-expect_fail 2 "$U: node n3: power driver \"wol\": not qemu, ipmi or manual" "$P" node set n3 --power wol
+expect_fail 2 "$U: node n3: power driver \"wol\": not qemu, ipmi, vm or manual" "$P" node set n3 --power wol
 # the deployment kernel's extra words (boot_params.console): what every
 # boot script may carry, bounded; "" back to the default
 equal "node set --console" "$("$P" node set n3 --console 'console=ttyS0,115200 pipol.kexec=load')" \
