@@ -20,6 +20,11 @@
  *   cycle   QMP system_reset and cont, or a start as on
  *   status  QMP query-status, or "off (no QEMU)"
  *
+ * QEMU runs under its seccomp filter (-sandbox on, obsolete and
+ * resource-control calls denied: a guest that takes QEMU over cannot use
+ * them; elevateprivileges=deny and spawn=deny break -daemonize, so they
+ * are not set).
+ *
  * The node's params: host, cpus, mem and disk (MiB), each a string; at
  * run time pipold adds the node's MAC and its host's bridge (SQL
  * node_power, schema 024). Every word QEMU or ip reads is checked
@@ -285,7 +290,8 @@ vm_start(const char *node, const json_t *params, char *msg, size_t msglen,
 		const char *argv[] = { qemu, "-name", name, "-machine", "pc",
 		    "-accel", vm_accel, "-m", o_mem, "-smp",
 		    json_string_value(json_object_get(params, "cpus")),
-		    "-display", "none", "-monitor", "none", "-daemonize",
+		    "-display", "none", "-monitor", "none", "-sandbox",
+		    "on,obsolete=deny,resourcecontrol=deny", "-daemonize",
 		    "-pidfile", pid, "-qmp", o_qmp, "-serial", o_ser, "-netdev",
 		    o_net, "-device", o_nic, "-drive", o_disk, "-device",
 		    "virtio-blk-pci,drive=d0,bootindex=2", "-S", NULL };

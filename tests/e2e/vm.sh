@@ -74,6 +74,8 @@ echo "vm figures: deploy to ready $secs s for 2 nodes; base $bsize bytes, overla
     ok "the overlays hold $((used >> 10)) KiB, under 10 % of the base's $((bsize >> 10)) KiB" ||
     notok "the overlays hold $used bytes: not under 10 % of $bsize"
 equal "v1's machine runs" "$(pipol node power v1 status 2>&1)" "v1: running"
+equal "... under QEMU's seccomp filter (-sandbox on)" \
+    "$(grep -E '^Seccomp:' /proc/"$(cat "$VMS/v1.pid")"/status | tr -s '\t ' ' ')" "Seccomp: 2"
 
 # released: machines and disks gone
 res=$(pipol status --json | jq '[.deployments[] | select(.node == "v1")][0].reservation')
