@@ -40,7 +40,7 @@ run_find(const char *name, char *out, size_t len)
 	return find_in("/usr/sbin:/sbin:/usr/bin:/bin", name, out, len);
 }
 
-static long long
+long long
 now_ms(void)
 {
 	struct timespec ts;

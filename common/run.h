@@ -13,6 +13,9 @@
 
 /* name's path in $PATH, else in /usr/sbin:/sbin:/usr/bin:/bin (tools
  * of e2fsprogs and util-linux live in sbin), in out; 0 or -1. */
+/* CLOCK_MONOTONIC in milliseconds: deadlines, durations. */
+long long now_ms(void);
+
 int run_find(const char *name, char *out, size_t len);
 
 /*

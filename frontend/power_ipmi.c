@@ -26,6 +26,7 @@
 
 #include "perr.h"
 #include "power.h"
+#include "run.h"
 
 #define IPMI_TIMEOUT_SEC	20	/* then SIGKILL; -N 2 -R 3 end sooner */
 #define IPMI_OUT_MAX		4096	/* ipmitool says one or two lines */
@@ -138,15 +139,6 @@ find_ipmitool(char *out, size_t len)
 			return 0;
 	}
 	return -1;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Read the child's output until EOF or the deadline; 0, or -1 late. */

@@ -26,6 +26,7 @@
 
 #include "perr.h"
 #include "power.h"
+#include "run.h"
 
 #define QMP_TIMEOUT_MS	10000	/* one whole action; QEMU answers in ms */
 #define QMP_MSG_MAX	16384	/* one message; answers here are < 1 KiB */
@@ -38,15 +39,6 @@ struct qmp {
 	size_t len;
 	char buf[QMP_MSG_MAX];
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 power_qmp_check(const json_t *params, struct perr *e)

@@ -46,15 +46,6 @@ vm_accel_default(void)
 	return "kvm";
 }
 
-static long long
-ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The disk: an overlay on the base of name:version (1: preloaded), or
  * an empty one of its size (0), at least disk_mib MiB; -1 with e. */
 static int
@@ -66,7 +57,7 @@ vm_disk(struct pipold *pd, const char *node, const char *name,
 	struct pimg_index *ix = NULL;
 	struct perr be;
 	struct store *s;
-	long long t0 = ms_now(), t1;
+	long long t0 = now_ms(), t1;
 	unsigned long long bytes;
 	int made = 0, have_base, rc;
 
@@ -85,7 +76,7 @@ vm_disk(struct pipold *pd, const char *node, const char *name,
 	}
 	have_base = store_base_get(s, name, version, base, sizeof(base),
 	    &made, &be) == 0;
-	t1 = ms_now();
+	t1 = now_ms();
 	bytes = ix->disk_size;
 	if ((unsigned long long)disk_mib << 20 > bytes)
 		bytes = (unsigned long long)disk_mib << 20;
@@ -114,7 +105,7 @@ vm_disk(struct pipold *pd, const char *node, const char *name,
 	}
 	log_info("vm: node %s: disk of %s:%u: %s%s in %lld ms, overlay in "
 	    "%lld ms", node, name, version, have_base ? "base " : "no base",
-	    have_base ? (made ? "made" : "there") : "", t1 - t0, ms_now() - t1);
+	    have_base ? (made ? "made" : "there") : "", t1 - t0, now_ms() - t1);
 	return have_base;
 }
 

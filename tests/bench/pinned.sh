@@ -108,6 +108,43 @@ target() {	# target TEXT VALUE MIN
 	if [ "$(echo "$2 >= $3" | bc -l)" = 1 ]; then r=met; else r=MISSED; fi
 	printf 'target %-52s %7.3f (>= %s) %s\n' "$1" "$2" "$3" "$r"
 }
+# what bounds the agent on one core: the checks it cannot drop. pipol
+# image verify on the receiving core decodes every stored member of the
+# version, CRC32 and SHA-256 against the index (members read from the
+# page cache: no network, no writes); its CPU seconds are the floor of
+# a first deploy on that core. openssl speed says SHA-256's part of it.
+floor() {	# floor IMAGE: CPU seconds of verify on the receiving core
+	local i v=""
+	for ((i = 0; i < 3; i++)); do
+		cat "$PIPOL_STATE"/store/chunks/* > /dev/null
+		taskset -c "$RECV" bash -c '"$0" image verify "$1" > /dev/null; times' \
+		    "$P" "$1" > "$W/times" 2>&1
+		v="$v $(cpu_of "$W/times")"
+	done
+	echo $v | median
+}
+sha_rate=$(taskset -c "$RECV" openssl speed -evp sha256 -bytes 4194304 -seconds 2 2>/dev/null |
+    awk '$1 == "sha256" { sub("k$", "", $2); print $2 * 1000 }')
+fz=$(floor bz:1) fg=$(floor b:1)
+written=$("$P" image show b:1 | awk '/^chunk size:/ { cs = $3 } /^chunks:/ { n = $2 }
+    /^zero chunks:/ { z = $3 } END { print (n - z) * cs }')
+printf '\n%-46s %7s %9s\n' "floor on the receiving core (CPU s)" "decode+" "of it"
+printf '%-46s %7s %9s\n' "" "CRC+SHA" "SHA-256"
+sha_s=$(echo "$written / $sha_rate" | bc -l)
+printf '%-46s %7.2f %9.2f\n' "gzip image (pipol image verify b:1)" "$fg" "$sha_s"
+printf '%-46s %7.2f %9.2f\n' "zstd image (pipol image verify bz:1)" "$fz" "$sha_s"
+echo "(SHA-256: $(echo "$written / 1000000" | bc) MB of non-zero chunks at $(echo "$sha_rate / 1000000" | bc) MB/s, openssl speed on CPU $RECV)"
+reach() {	# reach WHAT BUDGET FLOOR
+	if [ "$(echo "$3 >= $2" | bc -l)" = 1 ]; then
+		printf '%s needs the agent within %.2f s; its checks alone take %.2f s: out of reach on one core\n' "$1" "$2" "$3"
+	else
+		printf '%s needs the agent within %.2f s; its checks take %.2f s, %.2f s left for the rest\n' \
+		    "$1" "$2" "$3" "$(echo "$2 - $3" | bc -l)"
+	fi
+}
+reach "zstd at 1.5x" "$(echo "${wall["$M_ZSTD"]} / 1.5" | bc -l)" "$fz"
+reach "gzip at 6x" "$(echo "${wall["$M_2009"]} / 6" | bc -l)" "$fg"
+echo
 target "pinned: agent zstd / nc | zstd -d --sparse" \
     "$(echo "${wall["$M_ZSTD"]} / ${wall["$M_AZ"]}" | bc -l)" 1.5
 target "pinned: agent gzip / 2009 path" \

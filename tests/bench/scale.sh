@@ -41,6 +41,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+HZ=$(getconf CLK_TCK)
+# busy: jiffies every core spent neither idle nor waiting on I/O
+busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 in_ns() { local n=$1; shift; ip netns exec "$X-$n" "$@"; }
 
 # --- the network ---------------------------------------------------------------
@@ -102,18 +105,21 @@ caches_up() {
 
 echo "scale bench: a $MIB MiB image ($((CHUNKS >> 20)) MiB of chunks); nodes at $RN each, frontend uplink $RU," \
     "a rack cache per $PER nodes at $RC; $(nproc) cores; a simulation at a smaller scale"
-printf '%-6s %-6s %9s %9s %13s %9s\n' NODES CACHES "MEDIAN s" "MAX s" "FRONTEND MiB" "MAX/1"
+printf '%-6s %-6s %9s %9s %13s %9s %8s %11s\n' NODES CACHES "MEDIAN s" "MAX s" "FRONTEND MiB" "MAX/1" "CPU BUSY" "AGENTS CPU"
+echo "(CPU BUSY: the cores' busy share over the slowest node's time; AGENTS CPU: the agents' user + system seconds over $(nproc) cores)"
 declare -A base last
 for mode in none rack; do
 	for n in $NODES; do
 		rm -f "$TGT"/t*
 		[ "$mode" = rack ] && caches_up
-		s0=$(sent)
+		s0=$(sent) b0=$(busy)
 		pids=()
 		for ((i = 1; i <= n; i++)); do
 			extra=()
 			[ "$mode" = rack ] && extra=(--cache "http://10.78.1.$(( (i - 1) / PER + 1 )):8080")
-			ip netns exec "$X-n$i" "$A" deploy --base http://10.78.0.1:8080 "${extra[@]}" --image bench:1 \
+			# (bash's times: the agent's user and system seconds)
+			ip netns exec "$X-n$i" bash -c '"$@"; rc=$?; times > "$0"; exit $rc' "$W/a$i.cpu" \
+			    "$A" deploy --base http://10.78.0.1:8080 "${extra[@]}" --image bench:1 \
 			    --target "$TGT/t$i" --threads 1 --no-reuse 2> "$W/a$i.err" &
 			pids+=($!)
 		done
@@ -124,10 +130,19 @@ for mode in none rack; do
 		med=$(echo "$times" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
 		max=$(echo "$times" | tail -1)
 		mb=$(( ($(sent) - s0) >> 20 ))
+		# the machine's cores: busy share over the round (/proc/stat),
+		# and the agents' own CPU seconds spread over every core: a
+		# lower bound of the round's time on this machine whatever the
+		# network does
+		bz=$(( $(busy) - b0 ))
+		acpu=$(for ((i = 1; i <= n; i++)); do sed -n 2p "$W/a$i.cpu"; done | tr -d 's' | tr 'm' ' ' |
+		    awk '{ s += $1 * 60 + $2 + $3 * 60 + $4 } END { printf "%.2f", s }')
 		[ -n "${base[$mode]:-}" ] || base[$mode]=$max
 		last[$mode]=$max
-		printf '%-6s %-6s %9.2f %9.2f %13s %9.2f\n' "$n" "$([ $mode = rack ] && echo $(( (n + PER - 1) / PER )) || echo 0)" \
-		    "$med" "$max" "$mb" "$(echo "$max / ${base[$mode]}" | bc -l)"
+		printf '%-6s %-6s %9.2f %9.2f %13s %9.2f %8s %11.2f\n' "$n" "$([ $mode = rack ] && echo $(( (n + PER - 1) / PER )) || echo 0)" \
+		    "$med" "$max" "$mb" "$(echo "$max / ${base[$mode]}" | bc -l)" \
+		    "$(echo "$bz / ($HZ * $(nproc) * $max) * 100" | bc -l | xargs printf %.0f)%" \
+		    "$(echo "$acpu / $(nproc)" | bc -l)"
 	done
 done
 echo "the curve's end over its start (slowest node at N=$MAXN over N=1): without caches" \

@@ -57,7 +57,7 @@ hex() { grep -ao '[0-9a-f]\{64\}' 2>/dev/null; }
 			    count=\$n 2>/dev/null
 		done
 	done
-} 2>/dev/null | tr -c '0-9a-f' '\n' | hex | sort -u > /root/found
+} 2>/dev/null | tr -cs '0-9a-f' '\n' | hex | sort -u > /root/found
 echo "procs \$(ls -d /proc/[0-9]* | wc -l)" > /root/seen
 cat /proc/self/mountinfo > /root/mountinfo
 wc -c < /proc/cmdline > /root/cmdline.len
