@@ -45,10 +45,10 @@ manual_run(const char *node, const json_t *params, int action, char *msg,
 static const char *const qmp_keys[] = { "qmp", "serial", NULL };
 static const char *const ipmi_keys[] = { "host", "port", "user",
     "password_file", "cipher", "sol", NULL };
-/* vm: what the machine takes of its host; mac and bridge are added by
- * pipold at run time (node_power, schema 024) */
+/* vm: what the machine takes of its host; mac, bridge and id are added
+ * by pipold at run time (node_power, schemas 024 and 026) */
 static const char *const vm_keys[] = { "host", "cpus", "mem", "disk", "mac",
-    "bridge", NULL };
+    "bridge", "id", NULL };
 static const char *const no_keys[] = { NULL };
 
 static const struct power_driver {

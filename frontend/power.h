@@ -57,7 +57,15 @@ int power_ipmi_run(const char *node, const json_t *params, int action,
 /* power_vm.c: virtual nodes pipold runs (schema 024). init: their
  * folder STATE/vms and QEMU's accelerator ("kvm", "tcg"), once at
  * start; path: STATE/vms/NODE.EXT (0, or -1 before init or too long) */
-int power_vm_init(const char *state, const char *accel, struct perr *e);
+/* A virtual node's QEMU drops to uid and gid base + the node's id
+ * (node_power()'s "id"), after it opened its tap, disk and sockets as
+ * root: one uid per machine, none of an account. */
+#define VM_UID_BASE_DEFAULT	0x70000000LL
+#define VM_UID_BASE_MIN		65536LL
+#define VM_UID_BASE_MAX		(0x80000000LL - 0x1000000LL)
+#define VM_UID_SPAN		0x1000000LL	/* node ids below it */
+int power_vm_init(const char *state, const char *accel, long long uid_base,
+    struct perr *e);
 int power_vm_path(const char *node, const char *ext, char *buf, size_t len);
 int power_vm_check(const json_t *params, struct perr *e);
 /* argv run for node (no shell), ms at most: 0 when it exited 0, else

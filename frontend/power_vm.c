@@ -57,9 +57,11 @@
 
 static char vm_dir[PATH_MAX / 2];	/* STATE/vms, set once at start */
 static char vm_accel[8] = "tcg";
+static long long vm_uid_base = VM_UID_BASE_DEFAULT;
 
 int
-power_vm_init(const char *state, const char *accel, struct perr *e)
+power_vm_init(const char *state, const char *accel, long long uid_base,
+    struct perr *e)
 {
 	if (strchr(state, ',') != NULL)	/* QEMU's option separator */
 		return perr_set(e, PE_USAGE, "%s: a state folder with a ',' "
@@ -70,6 +72,7 @@ power_vm_init(const char *state, const char *accel, struct perr *e)
 	if (mkdir(vm_dir, 0700) < 0 && errno != EEXIST)
 		return perr_errno(e, PE_FAIL, "%s", vm_dir);
 	snprintf(vm_accel, sizeof(vm_accel), "%s", accel);
+	vm_uid_base = uid_base;
 	return 0;
 }
 
@@ -112,6 +115,7 @@ power_vm_check(const json_t *params, struct perr *e)
 {
 	const char *mac = json_string_value(json_object_get(params, "mac"));
 	const char *br = json_string_value(json_object_get(params, "bridge"));
+	const char *id = json_string_value(json_object_get(params, "id"));
 	int i;
 
 	if (!word_ok(json_string_value(json_object_get(params, "host")),
@@ -142,6 +146,9 @@ power_vm_check(const json_t *params, struct perr *e)
 	if (br != NULL && !word_ok(br, LOWER UPPER DIGITS "_.-", 15))
 		return perr_set(e, PE_USAGE, "power_params: \"bridge\": %.40s: "
 		    "not an interface name", br);
+	if (id != NULL && !num_ok(id, 1, VM_UID_SPAN - 1))
+		return perr_set(e, PE_USAGE, "power_params: \"id\": the node's "
+		    "id, 1 to %lld", VM_UID_SPAN - 1);
 	return 0;
 }
 
@@ -248,16 +255,22 @@ vm_start(const char *node, const json_t *params, char *msg, size_t msglen,
 {
 	const char *mac = json_string_value(json_object_get(params, "mac"));
 	const char *br = json_string_value(json_object_get(params, "bridge"));
+	const char *id_s = json_string_value(json_object_get(params, "id"));
+	long long id = num_ok(id_s, 1, VM_UID_SPAN - 1) ? atoll(id_s) : 0;
 	char disk[PATH_MAX], qmp[PATH_MAX], serial[PATH_MAX], pid[PATH_MAX];
 	char qemu[PATH_MAX], ip[PATH_MAX], tap[16], name[96];
 	char o_qmp[PATH_MAX + 32], o_ser[PATH_MAX + 32], o_net[96];
-	char o_nic[96], o_disk[PATH_MAX + 48], o_mem[24];
+	char o_nic[96], o_disk[PATH_MAX + 48], o_mem[24], o_uid[48];
 	struct stat st;
 	int rc;
 
 	if (mac == NULL || br == NULL)
 		return perr_set(e, PE_CONFLICT, "node %s: its vm host has no "
 		    "bridge (pipol vmhost list)", node);
+	/* never root, never an account's: its own uid, from its id */
+	if (id <= 0 || id >= VM_UID_SPAN)
+		return perr_set(e, PE_FAIL, "node %s: no id for its QEMU's "
+		    "uid", node);
 	if (power_vm_path(node, "qcow2", disk, sizeof(disk)) < 0 ||
 	    power_vm_path(node, "qmp", qmp, sizeof(qmp)) < 0 ||
 	    power_vm_path(node, "serial", serial, sizeof(serial)) < 0 ||
@@ -284,6 +297,8 @@ vm_start(const char *node, const json_t *params, char *msg, size_t msglen,
 	    "bootindex=1", mac);
 	snprintf(o_disk, sizeof(o_disk), "if=none,id=d0,file=%s,format=qcow2",
 	    disk);
+	snprintf(o_uid, sizeof(o_uid), "%lld:%lld", vm_uid_base + id,
+	    vm_uid_base + id);
 	snprintf(o_mem, sizeof(o_mem), "%sM", json_string_value(
 	    json_object_get(params, "mem")));
 	{
@@ -291,7 +306,8 @@ vm_start(const char *node, const json_t *params, char *msg, size_t msglen,
 		    "-accel", vm_accel, "-m", o_mem, "-smp",
 		    json_string_value(json_object_get(params, "cpus")),
 		    "-display", "none", "-monitor", "none", "-sandbox",
-		    "on,obsolete=deny,resourcecontrol=deny", "-daemonize",
+		    "on,obsolete=deny,resourcecontrol=deny", "-runas", o_uid,
+		    "-daemonize",
 		    "-pidfile", pid, "-qmp", o_qmp, "-serial", o_ser, "-netdev",
 		    o_net, "-device", o_nic, "-drive", o_disk, "-device",
 		    "virtio-blk-pci,drive=d0,bootindex=2", "-S", NULL };

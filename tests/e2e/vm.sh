@@ -18,6 +18,7 @@ PROFILE=pc-bios	# n1 (e2e_lib.sh, never started): not virtual, so that --profile
 . "$TOP/tests/net/testnet.sh"
 . "$TOP/tests/net/e2e_lib.sh"
 VMS=$PIPOL_STATE/vms
+sql() { psql -X -q -t -A -h "$T/state/pg" -U pipol -d pipol -c "$1" 2>&1; }
 
 # the host and its nodes
 expect_fail 4 "admins only" alice vmhost add local --bridge br0 --cpus 2 --mem 1G --disk 1G
@@ -76,6 +77,17 @@ echo "vm figures: deploy to ready $secs s for 2 nodes; base $bsize bytes, overla
 equal "v1's machine runs" "$(pipol node power v1 status 2>&1)" "v1: running"
 equal "... under QEMU's seccomp filter (-sandbox on)" \
     "$(grep -E '^Seccomp:' /proc/"$(cat "$VMS/v1.pid")"/status | tr -s '\t ' ' ')" "Seccomp: 2"
+# not root: each machine its own uid and gid, 0x70000000 + its node's id
+# (pipold --vm-uid-base), no capability left
+ids() { grep -E "^$2:" /proc/"$(cat "$VMS/$1.pid")"/status | tr -s '\t ' ' ' | sed 's/ *$//'; }
+for v in v1 v2; do
+	id=$(sql "select id from nodes where name = '$v'")
+	[[ $id =~ ^[0-9]+$ ]] || { notok "$v's id: $id"; continue; }
+	u=$((0x70000000 + id))
+	equal "$v's QEMU runs as uid $u, gid $u, nothing else" \
+	    "$(ids $v Uid) / $(ids $v Gid) / $(ids $v Groups) / $(ids $v CapEff)" \
+	    "Uid: $u $u $u $u / Gid: $u $u $u $u / Groups: $u / CapEff: 0000000000000000"
+done
 
 # released: machines and disks gone
 res=$(pipol status --json | jq '[.deployments[] | select(.node == "v1")][0].reservation')
@@ -99,7 +111,6 @@ equal "... run on a virtual node as alice (uid 10002)" "$vn $(alice job log "$jo
 # queued (the reaper's turn held from outside), are dropped by the
 # deployment, which stops the machine and makes its disk anew itself;
 # the reaper does not stop the new machine after
-sql() { psql -X -q -t -A -h "$T/state/pg" -U pipol -d pipol -c "$1" 2>&1; }
 sshv alice "$ip" 'echo second > ~/mark' > /dev/null
 res=$(pipol status --json | jq --arg n "$vn" '[.deployments[] | select(.node == $n)][0].reservation')
 psql -X -q -h "$T/state/pg" -U pipol -d pipol -c "select pg_advisory_lock(1885958255, 1)" \

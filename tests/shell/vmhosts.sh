@@ -6,7 +6,7 @@
 # what is given and asked), at add and at set; a host never lowered
 # below its nodes nor removed with them; a vm node has no wipe; a vm
 # node never deployed has no disk to start; the params a node may not
-# set (a bridge, a MAC) never reach QEMU from the row.
+# set (a bridge, a MAC, an id) never reach QEMU from the row.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/pipold_lib.sh"
 
@@ -61,9 +61,10 @@ expect_fail 7 "node v1: a virtual node is not wiped: its disk is discarded at th
 equal "... v1's wipe still off" "$(sql "select wipe from nodes where name = 'v1'")" f
 
 # run-time params: this pipold's bridge and the node's MAC, whatever the row says
-sql "update nodes set power_params = power_params || '{\"bridge\": \"evil0\", \"mac\": \"52:54:00:00:66:66\"}' where name = 'v1'" > /dev/null
-equal "node_power: the host's bridge and the node's MAC win" \
-    "$(sql "select node_power(n)->>'bridge', node_power(n)->>'mac' from nodes n where name = 'v1'")" "br0|52:54:00:00:24:01"
+# (and its id, QEMU's uid: a row's "id" of 0 would make it root)
+sql "update nodes set power_params = power_params || '{\"bridge\": \"evil0\", \"mac\": \"52:54:00:00:66:66\", \"id\": \"0\"}' where name = 'v1'" > /dev/null
+equal "node_power: the host's bridge, the node's MAC and id win" \
+    "$(sql "select node_power(n)->>'bridge', node_power(n)->>'mac', node_power(n)->>'id' = n.id::text from nodes n where name = 'v1'")" "br0|52:54:00:00:24:01|t"
 equal "v1, never deployed: off (no QEMU)" "$(as "$adm" node power v1 status)" "v1: off (no QEMU)"
 expect_fail 7 "node v1: no disk yet (a deployment makes it)" as "$adm" node power v1 on
 equal "no machine, no file made but the lock" "$(ls "$PIPOL_STATE/vms" | grep -v '\.lock$' | wc -l)" 0
