@@ -10,6 +10,9 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/pipold_lib.sh"
 
+expect_fail 2 "--vm-uid-base 1000: not in 65536..2130706432" "$D" --vm-uid-base 1000 --listen 127.0.0.1:1
+expect_fail 2 "--vm-uid-base 2147483647: not in 65536..2130706432" "$D" --vm-uid-base 2147483647 --listen 127.0.0.1:1
+expect_fail 2 "--vm-accel xen: kvm or tcg" "$D" --vm-accel xen --listen 127.0.0.1:1
 check "pipold starts" start_pipold
 adm=$(new_user root1 --admin) al=$(new_user alice)
 
