@@ -622,14 +622,13 @@ api_queue_add(struct http_req *rq)
 }
 
 /*
- * The expiry tick: every RESERVATION_TICK_SEC, reservations whose time
+ * The expiry tick: every pd->reaper_sec (pipold --reaper-seconds,
+ * REAPER_SEC_DEFAULT, pipold.h), reservations whose time
  * is over expire (reservations_expire(), schema 003), with what was in
  * flight under them; then the end actions queued (resv_end.c). Any
  * pipold sharing the database may run it; the function is idempotent,
  * the queue leased.
  */
-#define RESERVATION_TICK_SEC	10
-
 static int tick_stop;		/* set by resv_tick_stop (__atomic) */
 static pthread_t tick_thread;
 
@@ -669,7 +668,7 @@ tick_main(void *arg)
 			db_put(pd, db);
 			resv_end_tick(pd);	/* what the ends queued */
 		}
-		for (i = 0; i < RESERVATION_TICK_SEC * 10 && !tick_stopped(); i++)
+		for (i = 0; i < pd->reaper_sec * 10 && !tick_stopped(); i++)
 			usleep(100000);
 	}
 	return NULL;

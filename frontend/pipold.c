@@ -35,7 +35,7 @@
 /* The command line: the options, the usage line and --help (cmd.h). */
 enum { O_STATE, O_DB, O_LISTEN, O_ADD_USER, O_ADMIN, O_DNSMASQ_DIR,
     O_PUBLIC_URL, O_TFTP_ROOT, O_ELILO, O_NFS_HOME, O_IP_CONNECTIONS, O_TOKEN_DAYS,
-    O_CONSOLE_DAYS, O_VM_ACCEL, O_VM_UID_BASE,
+    O_CONSOLE_DAYS, O_VM_ACCEL, O_VM_UID_BASE, O_REAPER_SECONDS,
     O_END };
 
 /* One address's connections at once: a node's agent holds its progress
@@ -85,6 +85,9 @@ static const struct cmd_opt options[] = {
 	[O_VM_ACCEL] = { "vm-accel", 0, CMD_VALUE, "kvm|tcg",
 	    "how virtual nodes' QEMU runs (default: kvm where the\n"
 	    "CPU has vmx or svm and /dev/kvm opens, else tcg)" },
+	[O_REAPER_SECONDS] = { "reaper-seconds", 0, CMD_VALUE, "N",
+	    "the reaper's turn (reservations ended, then their\n"
+	    "nodes' end actions) every N seconds (default 10; 1..60)" },
 	[O_VM_UID_BASE] = { "vm-uid-base", 0, CMD_VALUE, "N",
 	    "a virtual node's QEMU runs as uid and gid N + the\n"
 	    "node's id, its own (default 1879048192 = 0x70000000;\n"
@@ -98,7 +101,7 @@ static const struct cmd pipold_cmd = { "pipold", NULL,
     "              [--elilo PATH]]\n"
     "              [--nfs-home SERVER:/PATH] [--ip-connections N]\n"
     "              [--token-days N] [--console-days N] [--vm-accel kvm|tcg]\n"
-    "              [--vm-uid-base N]\n"
+    "              [--vm-uid-base N] [--reaper-seconds N]\n"
     "       pipold [--state DIR] [--db CONNINFO] --add-user NAME [--admin]\n"
     "              [--token-days N]",
     "The pipol frontend: serves the image store to the node agents over\n"
@@ -146,7 +149,8 @@ int
 main(int argc, char **argv)
 {
 	struct pipold pd = { .listen = "0.0.0.0:8080",
-	    .console_days = CONSOLE_DAYS_DEFAULT };
+	    .console_days = CONSOLE_DAYS_DEFAULT,
+	    .reaper_sec = REAPER_SEC_DEFAULT };
 	const char *vm_accel;
 	long long vm_uid_base = VM_UID_BASE_DEFAULT;
 	struct sockaddr_in sa;
@@ -224,6 +228,16 @@ main(int argc, char **argv)
 			return PE_USAGE;
 		}
 		vm_accel = acc != NULL ? acc : vm_accel_default();
+	}
+	if (cmd_str(&a, O_REAPER_SECONDS) != NULL) {
+		long long n;
+
+		if (parse_count("--reaper-seconds", cmd_str(&a,
+		    O_REAPER_SECONDS), 1, 60, &n, &e) < 0) {
+			log_warnx("%s", e.msg);
+			return PE_USAGE;
+		}
+		pd.reaper_sec = (int)n;
 	}
 	if (cmd_str(&a, O_VM_UID_BASE) != NULL) {
 		long long n;

@@ -58,6 +58,8 @@ struct pipold {
 	struct dnsmasq_opts dnsmasq;
 	const char *nfs_home;	/* --nfs-home SERVER:/PATH, or NULL */
 	int console_days;	/* --console-days: logs kept (0: forever) */
+	int reaper_sec;		/* --reaper-seconds: the expiry tick */
+#define REAPER_SEC_DEFAULT	10
 };
 
 /* db.c: the database; pg_embedded_* run PostgreSQL under STATE/pg */

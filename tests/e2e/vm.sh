@@ -13,6 +13,7 @@
 # new machine, whose disk is new). Also: the host's capacity refuses a
 # third node that does not fit, a host with nodes is not removed,
 # users cannot declare hosts.
+E2E_PIPOLD_ARGS="--reaper-seconds 2"	# its turn waited for below
 PROFILE=pc-bios	# n1 (e2e_lib.sh, never started): not virtual, so that --profile virtual picks v1 or v2
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/net/testnet.sh"
@@ -130,7 +131,7 @@ equal "... the queued end dropped by the deployment" \
 sql "select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and classid = 1885958255 and objid = 1" > /dev/null
 wait "$LPID" 2>/dev/null
 for _ in $(seq 100); do [ "$(sql "select count(*) from pg_stat_activity where query like '%pg_sleep(120)%' and pid <> pg_backend_pid()")" = 0 ] && break; sleep 0.1; done
-sleep 11	# more than a reaper tick (10 s) with the turn free
+sleep 5	# more than two reaper turns (2 s here) with the turn free
 equal "... the reaper let it be: $vn runs, its disk there" \
     "$(pipol node power "$vn" status 2>&1) $(ls "$VMS" | grep -c "^$vn.qcow2$")" "$vn: running 1"
 equal "... a new disk: the file of before is gone" "$(sshv alice "$ip" 'cat ~/mark 2>&1 | grep -c "No such"')" 1

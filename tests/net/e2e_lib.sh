@@ -10,7 +10,8 @@
 # key). Cleans up on exit: pipold, its PostgreSQL,
 # the namespace and what runs in it, $T. E2E_LAYOUT (mkimage --layout)
 # and E2E_TFTP (pipold --tftp-root, a folder of the test's own) when set:
-# the mac-efi32 test's GPT image and IA32 GRUB.
+# the mac-efi32 test's GPT image and IA32 GRUB. E2E_PIPOLD_ARGS: more
+# pipold options (words, no quoting), e.g. --reaper-seconds 2.
 D=$B/pipold
 chmod 755 "$T"	# the postgres user must reach $T/state/pg
 DPID=
@@ -35,7 +36,7 @@ truncate -s "$(( ($(stat -c %s "$T/testimg.raw") >> 20) + 23 ))M" "$T/n1.disk"	#
 check "net_up" net_up e2e
 [ -n "$NET_NS" ] || exit 1
 ip netns exec "$NET_NS" "$D" --listen "$NET_IP:8080" --dnsmasq-dir "$T/dns" \
-    --public-url "$NET_URL" ${E2E_TFTP:+--tftp-root "$E2E_TFTP"} >> "$T/pipold.log" 2>&1 &
+    --public-url "$NET_URL" ${E2E_TFTP:+--tftp-root "$E2E_TFTP"} ${E2E_PIPOLD_ARGS:-} >> "$T/pipold.log" 2>&1 &
 DPID=$!
 for _ in $(seq 300); do net_exec curl -sf "$NET_URL/health" > /dev/null && break; sleep 0.1; done
 check "pipold in the namespace" net_exec curl -sf "$NET_URL/health"

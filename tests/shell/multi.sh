@@ -18,11 +18,11 @@ extra_cleanup() {
 }
 command -v haproxy > /dev/null || { notok "haproxy (tests/deps.sh test installs it)"; exit 1; }
 
-check "pipold a starts (its embedded PostgreSQL)" start_pipold
+check "pipold a starts (its embedded PostgreSQL)" start_pipold --reaper-seconds 2
 P2=$(free_port)
 mkdir -p "$T/state2" && ln -s "$T/state/store" "$T/state2/store"
 "$D" --listen 127.0.0.1:$P2 --state "$T/state2" --db "host=$T/state/pg user=pipol dbname=pipol" \
-    >> "$T/pipold2.log" 2>&1 &
+    --reaper-seconds 2 >> "$T/pipold2.log" 2>&1 &
 D2PID=$!
 up2() { for _ in $(seq 300); do curl -sf "http://127.0.0.1:$P2/health" > /dev/null && return 0; sleep 0.1; done; return 1; }
 check "pipold b starts on a's database and store" up2
@@ -104,10 +104,10 @@ equal "pipold a still answers through haproxy" "$(curl -s -o /dev/null -w '%{htt
 # b again; the periodic turns are one pipold's at a time (an advisory
 # lock each): while another session holds the reaper's and the
 # scheduler's, no pipold ends a reservation past its end nor places a
-# queued request, however nudged, for a whole reaper tick (10 s) and
-# more; let go, one pipold does each, once
+# queued request, however nudged, for two reaper turns (--reaper-seconds
+# 2) and more; let go, one pipold does each, once
 "$D" --listen 127.0.0.1:$P2 --state "$T/state2" --db "host=$T/state/pg user=pipol dbname=pipol" \
-    >> "$T/pipold2.log" 2>&1 &
+    --reaper-seconds 2 >> "$T/pipold2.log" 2>&1 &
 D2PID=$!
 check "pipold b starts again" up2
 bo=$(new_user bob) ca=$(new_user carol)
@@ -123,7 +123,7 @@ equal "another session holds the reaper's and the scheduler's locks" "$(held)" 2
 hp "$al" release "$rid" > /dev/null
 c=$(hp "$ca" reserve --nodes n2 --for 10m -q)
 sql "update reservations set during = tstzrange(lower(during), now()) where id = $c" > /dev/null
-sleep 12	# more than a reaper tick (10 s) and several scheduler turns
+sleep 5	# more than two reaper turns (2 s here) and several scheduler turns
 equal "carol's reservation past its end: still active (the reaper's lock is held)" \
     "$(sql "select state from reservations where id = $c")" active
 equal "n1 free, bob's request nudged: still queued (the scheduler's lock is held)" \

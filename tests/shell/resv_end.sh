@@ -38,7 +38,7 @@ end_events() { sql "select string_agg((detail->>'node') || ':' || (detail->>'res
 wait_sql() { for _ in $(seq 300); do [ "$(sql "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
 uid_of() { sql "select id from users where name = '$1'"; }
 
-check "pipold starts" start_pipold
+check "pipold starts" start_pipold --reaper-seconds 2
 adm=$(new_user root --admin) al=$(new_user alice) bo=$(new_user bob)
 check "qemu starts" qemu_start
 as "$adm" node add n1 --mac 52:54:00:00:31:01 --profile virtual --power qemu \
@@ -90,8 +90,8 @@ r4=$(as "$al" reserve --nodes n1 --for 1h -q)
 kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 sql "select release($(uid_of alice), $r4)" > /dev/null
 equal "pipold down: the off is queued" "$(queued n1)" 1
-sql "update node_end_actions set tries = 1, lease_until = now() + interval '12 s'" > /dev/null
-check "pipold restarts" start_pipold
+sql "update node_end_actions set tries = 1, lease_until = now() + interval '8 s'" > /dev/null
+check "pipold restarts" start_pipold --reaper-seconds 2
 sleep 4
 alive "$QPID" && [ "$(queued n1)" = 1 ] && ok "a live lease: no pipold acts on the row" ||
     notok "a live lease: no pipold acts on the row"
@@ -103,14 +103,14 @@ equal "... recorded as the second try" "$(sql "select detail->>'try' from events
 check "qemu starts again" qemu_start
 P2=$(free_port)
 "$D" --listen 127.0.0.1:$P2 --state "$T/state2" --db "host=$T/state/pg user=pipol dbname=pipol" \
-    >> "$T/pipold2.log" 2>&1 &
+    --reaper-seconds 2 >> "$T/pipold2.log" 2>&1 &
 D2PID=$!
 up2() { for _ in $(seq 300); do curl -sf "http://127.0.0.1:$P2/health" > /dev/null && return 0; sleep 0.1; done; return 1; }
 check "a second pipold on the same database" up2
 r5=$(as "$al" reserve --nodes n1 --for 1h -q)
 as "$al" release "$r5" > /dev/null
 off "$QPID" && ok "two pipold: the node is powered off" || notok "two pipold: the node is powered off"
-sleep 12	# both ticks ran again
+sleep 5	# both reapers' turns (2 s) ran again
 equal "two pipold: one off, no failed second one" "$(end_events "$r5")" "n1:done"
 kill "$D2PID" && wait "$D2PID"; equal "the second pipold stops" $? 0; D2PID=
 
@@ -124,11 +124,11 @@ r6=$(as "$al" reserve --nodes n1 --for 1h -q)
 kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 sql "select release($(uid_of alice), $r6)" > /dev/null
 sql "update node_end_actions set next_at = now() + interval '1 hour'" > /dev/null
-check "pipold restarts" start_pipold
+check "pipold restarts" start_pipold --reaper-seconds 2
 check "bob deploys n1, its off queued" as "$bo" deploy -n n1 -i os
 equal "the queued off is dropped" "$(queued n1)" 0
 equal "the node is in the deployment's hands" "$(mode n1)" deploy
-sleep 12
+sleep 5	# two reaper turns or more
 alive "$QPID" && ok "no off after the deploy" || notok "no off after the deploy"
 r7=$(as "$bo" reserve --nodes n2 --for 1h -q)
 sql "insert into node_end_actions (node_id, reservation_id, tries, lease_until) select n.id, $r1, 1, now() + interval '1 hour' from nodes n where n.name = 'n2'" > /dev/null
