@@ -38,6 +38,8 @@ end_events() { sql "select string_agg((detail->>'node') || ':' || (detail->>'res
 wait_sql() { for _ in $(seq 300); do [ "$(sql "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
 uid_of() { sql "select id from users where name = '$1'"; }
 
+expect_fail 2 "--reaper-seconds 0: not in 1..60" "$D" --reaper-seconds 0 --listen 127.0.0.1:1
+expect_fail 2 "--reaper-seconds 61: not in 1..60" "$D" --reaper-seconds 61 --listen 127.0.0.1:1
 check "pipold starts" start_pipold --reaper-seconds 2
 adm=$(new_user root --admin) al=$(new_user alice) bo=$(new_user bob)
 check "qemu starts" qemu_start
