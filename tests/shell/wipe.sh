@@ -43,7 +43,7 @@ end_events() { sql "select string_agg((detail->>'action') || ':' || (detail->>'r
 wait_sql() { for _ in $(seq 300); do [ "$(sql "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
 code() { curl -s -o "$T/code.out" -w '%{http_code}' -H "Authorization: Bearer $1" ${3:+-d "$3"} "$U$2"; }
 
-check "pipold starts" start_pipold
+check "pipold starts" start_pipold --reaper-seconds 2	# the end actions wait for its turns
 adm=$(new_user root --admin) al=$(new_user alice) bo=$(new_user bob)
 as "$adm" node add n1 --mac 52:54:00:00:41:01 --profile virtual > /dev/null
 as "$adm" node add n2 --mac 52:54:00:00:41:02 --profile virtual > /dev/null
