@@ -25,7 +25,7 @@ DEPLOY_OPTS=${CYCLE_DEPLOY_OPTS:-}
 case " $DEPLOY_OPTS " in *" --no-kexec "*) KEXEC=0 ;; *) KEXEC=1 ;; esac
 case $MODE in
 bios) PROFILE=pc-bios RESETS=1 ;;
-uefi-snp) PROFILE=uefi RESETS=2 ;;
+uefi-snp) PROFILE=uefi RESETS=1 ;;
 *) echo "usage: cycle.sh bios|uefi-snp" >&2; exit 2 ;;
 esac
 . "$(dirname "$0")/../lib.sh"
