@@ -12,7 +12,8 @@
 # table: the median and the slowest node's deploy time, the bytes the
 # frontend sent, and each time over N = 1's.
 # Env: SCALE_NODES ("1 2 4 8 16 32"), SCALE_MIB (64), SCALE_NODE
-# (100mbit), SCALE_UPLINK (400mbit), SCALE_CACHE (400mbit).
+# (100mbit), SCALE_UPLINK (400mbit), SCALE_CACHE (400mbit), SCALE_MTU
+# (1500; 9000: jumbo frames, fewer packets for the one machine to carry).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=$PWD/${B:-build}
@@ -20,6 +21,7 @@ P=$B/pipol A=$B/pipol-agent D=$B/pipold
 NODES=${SCALE_NODES:-1 2 4 8 16 32}
 MIB=${SCALE_MIB:-64}
 RN=${SCALE_NODE:-100mbit} RU=${SCALE_UPLINK:-400mbit} RC=${SCALE_CACHE:-400mbit}
+MTU=${SCALE_MTU:-1500}
 PER=8			# nodes a rack cache serves
 MAXN=0; for n in $NODES; do [ "$n" -le 250 ] || { echo "scale: $n nodes: 250 at most" >&2; exit 2; }; [ "$n" -gt $MAXN ] && MAXN=$n; done
 NC=$(( (MAXN + PER - 1) / PER ))
@@ -59,9 +61,9 @@ host() {
 	k=$((k + 1)); port=p$k
 	ip netns add "$X-$name"
 	ip link add "$port" netns "$X-sw" type veth peer name eth0 netns "$X-$name"
-	in_ns sw ip link set "$port" master br0 up
+	in_ns sw ip link set "$port" mtu "$MTU" master br0 up
 	in_ns "$name" ip addr add "$addr/16" dev eth0
-	in_ns "$name" ip link set eth0 up
+	in_ns "$name" ip link set eth0 mtu "$MTU" up
 	in_ns "$name" ip link set lo up
 	case $rate in
 	in:*) in_ns sw tc qdisc add dev "$port" root tbf rate "${rate#in:}" burst 256kb latency 100ms ;;
@@ -104,7 +106,7 @@ caches_up() {
 }
 
 echo "scale bench: a $MIB MiB image ($((CHUNKS >> 20)) MiB of chunks); nodes at $RN each, frontend uplink $RU," \
-    "a rack cache per $PER nodes at $RC; $(nproc) cores; a simulation at a smaller scale"
+    "a rack cache per $PER nodes at $RC; MTU $MTU; $(nproc) cores; a simulation at a smaller scale"
 printf '%-6s %-6s %9s %9s %13s %9s %8s %11s\n' NODES CACHES "MEDIAN s" "MAX s" "FRONTEND MiB" "MAX/1" "CPU BUSY" "AGENTS CPU"
 echo "(CPU BUSY: the cores' busy share over the slowest node's time; AGENTS CPU: the agents' user + system seconds over $(nproc) cores)"
 declare -A base last
