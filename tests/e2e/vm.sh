@@ -4,7 +4,8 @@
 # virtual nodes on it; alice deploys the validated testimg:1 on both:
 # pipold makes the version's base once, an overlay for each, starts
 # their QEMU; they netboot the deployment environment, whose agent
-# writes nothing (preloaded) and runs the post-install; both reach
+# writes nothing (preloaded) and runs the post-install (each QEMU under
+# its seccomp filter, as a uid of its own); both reach
 # ready and answer SSH as alice; each sees its own changes only; their
 # overlays together hold less than 10 % of the base; released, both
 # machines and overlays are gone; pipol sub --profile virtual runs a
