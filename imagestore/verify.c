@@ -1,7 +1,8 @@
 /*
  * verify.c -- re-read and re-hash stored chunks. Each distinct chunk is
  * checked once, on a pool; a bad one is reported with every version that
- * uses it, so an admin knows what to re-import.
+ * uses it, so an admin knows what to re-import. On a terminal, a
+ * progress bar of the raw bytes checked (drawn under the run's lock).
  */
 #include <sys/stat.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 
 #include "image.h"
 #include "perr.h"
+#include "progress.h"
 
 struct use {
 	uint8_t hash[HASH_BYTES];
@@ -27,6 +29,8 @@ struct vrun {
 	char **problem;		/* per distinct chunk, NULL when good */
 	size_t ndistinct, next;
 	uint32_t max_raw;	/* sizes the per-thread buffers */
+	uint64_t done;		/* raw bytes checked, under mu */
+	struct progress prog;	/* drawn under mu */
 	pthread_mutex_t mu;
 };
 
@@ -133,8 +137,10 @@ vworker(void *arg)
 	const struct use *u;
 	size_t k;
 
-	for (;;) {
+	for (u = NULL;; ) {
 		pthread_mutex_lock(&r->mu);
+		if (u != NULL)	/* the one just checked */
+			progress_tick(&r->prog, r->done += u->raw_len);
 		k = r->next++;
 		pthread_mutex_unlock(&r->mu);
 		if (k >= r->ndistinct)
@@ -207,6 +213,7 @@ image_verify(struct store *s, const char *name, unsigned version,
 	struct vrun r = { .s = s, .mu = PTHREAD_MUTEX_INITIALIZER };
 	int nt = image_threads(threads) > 64 ? 64 : image_threads(threads), i, started = 0, rc, nbad = 0;
 	pthread_t th[64];
+	uint64_t total = 0;
 	size_t k;
 
 	if ((rc = collect(s, name, version, &r.u, &r.n, e)) < 0)
@@ -223,8 +230,11 @@ image_verify(struct store *s, const char *name, unsigned version,
 		if (r.u[k].raw_len > r.max_raw)
 			r.max_raw = r.u[k].raw_len;
 	for (k = 0; k < r.n; k++)
-		if (k == 0 || use_cmp(&r.u[k], &r.u[k - 1]) != 0)
+		if (k == 0 || use_cmp(&r.u[k], &r.u[k - 1]) != 0) {
 			r.first[r.ndistinct++] = k;
+			total += r.u[k].raw_len;
+		}
+	progress_start(&r.prog, "verifying", total);
 	for (; started < nt; started++)
 		if (pthread_create(&th[started], NULL, vworker, &r) != 0)
 			break;
@@ -232,6 +242,7 @@ image_verify(struct store *s, const char *name, unsigned version,
 		vworker(&r);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	progress_end(&r.prog);
 	report(&r, repair, bad, arg);
 	for (k = 0; k < r.ndistinct; k++)
 		nbad += r.problem[k] != NULL;

@@ -44,6 +44,13 @@ out=$($P image gc)
 [ "$(echo "$out" | cut -d' ' -f1)" = 1 ] && ok "gc frees the one chunk only v3 used" ||
     notok "gc frees the one chunk only v3 used ($out)"
 check "verify after gc" $P image verify
+# on a terminal (script(1) gives it one), a progress bar; on a pipe, none
+script -qec "$P image verify" /dev/null > "$T/vt.out" 2>&1
+grep -q "verifying \[#*\] 100%" <(tr '\r' '\n' < "$T/vt.out") &&
+    ok "verify on a terminal: a progress bar to 100 %" ||
+    { notok "verify on a terminal: a progress bar to 100 %"; cat "$T/vt.out" >&2; }
+$P image verify > /dev/null 2> "$T/vp.err"
+grep -q verifying "$T/vp.err" && notok "verify on a pipe: no progress bar" || ok "verify on a pipe: no progress bar"
 check "v1 still exports" $P image export os:1 --raw -o "$T/o1.raw"
 
 # verify finds a damaged chunk and names its users
