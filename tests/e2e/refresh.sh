@@ -91,7 +91,13 @@ grep -E '^ {8}[a-z]' "$T/hist" >&2
 # an update that changes nothing, the default test (a smoke command as
 # nobody, an SSH server listening after the reboot): testimg:3 shares
 # almost every chunk with testimg:2
-# (n1 is off since its release: QEMU quit; on again, paused, as at first)
+# (n1 is off since its release: QEMU quit; on again, paused, as at first).
+# The release queued n1's power off for the reaper's next turn (up to
+# 10 s later): wait until it is done, so that it cannot quit the QEMU
+# started below for the next refresh
+ends() { psql -X -q -t -A -h "$T/state/pg" -U pipol -d pipol -c "select count(*) from node_end_actions a join nodes n on n.id = a.node_id where n.name = 'n1'" 2>&1; }
+for _ in $(seq 300); do [ "$(ends)" = 0 ] && break; sleep 0.1; done
+equal "n1's end after the release: done" "$(ends)" 0
 net_node_stop n1
 check "n1 on again, paused" net_node n1 52:54:00:99:00:21 "$T/n1.disk" bios -S
 t0=$(date +%s)
