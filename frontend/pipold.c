@@ -145,6 +145,23 @@ nfs_home_ok(const char *s)
 	return 1;
 }
 
+/* --NAME N: *n untouched when the option is absent; -1 (said) when N is
+ * not a whole number in lo..hi */
+static int
+opt_count(const struct cmd_args *a, int id, const char *name, long long lo,
+    long long hi, long long *n)
+{
+	struct perr e;
+
+	if (cmd_str(a, id) == NULL)
+		return 0;
+	if (parse_count(name, cmd_str(a, id), lo, hi, n, &e) < 0) {
+		log_warnx("%s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -155,6 +172,7 @@ main(int argc, char **argv)
 	long long vm_uid_base = VM_UID_BASE_DEFAULT;
 	struct sockaddr_in sa;
 	struct cmd_args a;
+	long long n;
 	struct perr e;
 	sigset_t set;
 	int ch, sig, version, rc = 0, admin = 0;
@@ -188,37 +206,22 @@ main(int argc, char **argv)
 		    "'.', '-', '_', '/')", pd.nfs_home);
 		return PE_USAGE;
 	}
-	pd.ip_connections = IP_CONNECTIONS_DEFAULT;
-	if (cmd_str(&a, O_IP_CONNECTIONS) != NULL) {
-		long long n;
-
-		if (parse_count("--ip-connections", cmd_str(&a,
-		    O_IP_CONNECTIONS), 1, 65535, &n, &e) < 0) {
-			log_warnx("%s", e.msg);
-			return PE_USAGE;
-		}
-		pd.ip_connections = (unsigned)n;
-	}
-	if (cmd_str(&a, O_TOKEN_DAYS) != NULL) {
-		long long n;
-
-		if (parse_count("--token-days", cmd_str(&a, O_TOKEN_DAYS), 0,
-		    TOKEN_DAYS_MAX, &n, &e) < 0) {
-			log_warnx("%s", e.msg);
-			return PE_USAGE;
-		}
+	n = IP_CONNECTIONS_DEFAULT;
+	if (opt_count(&a, O_IP_CONNECTIONS, "--ip-connections", 1, 65535,
+	    &n) < 0)
+		return PE_USAGE;
+	pd.ip_connections = (unsigned)n;
+	n = -1;
+	if (opt_count(&a, O_TOKEN_DAYS, "--token-days", 0, TOKEN_DAYS_MAX,
+	    &n) < 0)
+		return PE_USAGE;
+	if (n >= 0)
 		api_token_days_set((int)n);
-	}
-	if (cmd_str(&a, O_CONSOLE_DAYS) != NULL) {
-		long long n;
-
-		if (parse_count("--console-days", cmd_str(&a, O_CONSOLE_DAYS),
-		    0, TOKEN_DAYS_MAX, &n, &e) < 0) {
-			log_warnx("%s", e.msg);
-			return PE_USAGE;
-		}
-		pd.console_days = (int)n;
-	}
+	n = pd.console_days;
+	if (opt_count(&a, O_CONSOLE_DAYS, "--console-days", 0,
+	    TOKEN_DAYS_MAX, &n) < 0)
+		return PE_USAGE;
+	pd.console_days = (int)n;
 	{
 		const char *acc = cmd_str(&a, O_VM_ACCEL);
 
@@ -229,26 +232,13 @@ main(int argc, char **argv)
 		}
 		vm_accel = acc != NULL ? acc : vm_accel_default();
 	}
-	if (cmd_str(&a, O_REAPER_SECONDS) != NULL) {
-		long long n;
-
-		if (parse_count("--reaper-seconds", cmd_str(&a,
-		    O_REAPER_SECONDS), 1, 60, &n, &e) < 0) {
-			log_warnx("%s", e.msg);
-			return PE_USAGE;
-		}
-		pd.reaper_sec = (int)n;
-	}
-	if (cmd_str(&a, O_VM_UID_BASE) != NULL) {
-		long long n;
-
-		if (parse_count("--vm-uid-base", cmd_str(&a, O_VM_UID_BASE),
-		    VM_UID_BASE_MIN, VM_UID_BASE_MAX, &n, &e) < 0) {
-			log_warnx("%s", e.msg);
-			return PE_USAGE;
-		}
-		vm_uid_base = n;
-	}
+	n = pd.reaper_sec;
+	if (opt_count(&a, O_REAPER_SECONDS, "--reaper-seconds", 1, 60, &n) < 0)
+		return PE_USAGE;
+	pd.reaper_sec = (int)n;
+	if (opt_count(&a, O_VM_UID_BASE, "--vm-uid-base", VM_UID_BASE_MIN,
+	    VM_UID_BASE_MAX, &vm_uid_base) < 0)
+		return PE_USAGE;
 	if (listen_parse(pd.listen, &sa, &e) < 0) {
 		log_warnx("%s", e.msg);
 		return PE_USAGE;
